@@ -1,0 +1,37 @@
+# Thin wrapper around meson/ninja.  See README.md.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON ?= meson
+
+.PHONY: all deps build check check-asan check-backends bench demo fuzz clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Unit tests (all coroutine backends), iotests-lite per format, and the
+# ASan+UBSan build; the last line printed is "N passed, N failed".
+check: deps build
+	@./scripts/check.sh all
+
+check-asan: deps
+	@./scripts/check.sh asan
+
+bench: deps build
+	@./scripts/bench.sh
+
+demo: deps build
+	@./scripts/demo.sh
+
+fuzz: deps
+	@./scripts/fuzz.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-ucontext build-thread build-fuzz

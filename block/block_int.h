@@ -1,0 +1,285 @@
+// Block layer internals for drivers: the BlockDriver table, node state and
+// the generic request functions drivers call on their children.  Users
+// (tools, devices, the NBD server) include block/block.h instead.
+//
+// Every bdrv_co_* function is coroutine_fn and runs in the node's
+// AioContext thread.  Drivers' open/close/create/truncate entry points are
+// also called in coroutine context (the generic layer wraps them), so a
+// driver can do child I/O anywhere without its own sync wrappers.
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "block/block.h"
+#include "coroutine/coroutine.h"
+#include "util/util.h"
+
+struct BlockDriverState;
+struct BdrvChild;
+struct BdrvTrackedRequest;
+
+// ---- limits -----------------------------------------------------------
+struct BlockLimits {
+    uint32_t request_alignment = 1;   // reads/writes must be aligned to this
+    uint64_t max_transfer = 0;        // 0: unlimited; else split requests
+    uint32_t opt_transfer = 0;
+    uint32_t pwrite_zeroes_alignment = 0;
+    uint32_t pdiscard_alignment = 0;
+    uint64_t max_pwrite_zeroes = 0;
+    uint64_t max_pdiscard = 0;
+    uint32_t min_mem_alignment = 1;   // buffer address alignment (O_DIRECT)
+};
+
+// ---- check (qemu-img check) ------------------------------------------
+enum BdrvCheckMode { BDRV_FIX_LEAKS = 1, BDRV_FIX_ERRORS = 2 };
+
+struct BdrvCheckResult {
+    int corruptions = 0;
+    int leaks = 0;
+    int check_errors = 0;
+    int corruptions_fixed = 0;
+    int leaks_fixed = 0;
+    int64_t image_end_offset = 0;
+    // bfi: block fragmentation info
+    int64_t total_clusters = 0;
+    int64_t allocated_clusters = 0;
+    int64_t fragmented_clusters = 0;
+    int64_t compressed_clusters = 0;
+};
+
+// ---- snapshots --------------------------------------------------------
+struct QEMUSnapshotInfo {
+    std::string id_str;
+    std::string name;
+    uint64_t vm_state_size = 0;
+    uint32_t date_sec = 0;
+    uint32_t date_nsec = 0;
+    uint64_t vm_clock_nsec = 0;
+    uint64_t icount = UINT64_MAX;  // UINT64_MAX: not recorded
+};
+
+// ---- create options ----------------------------------------------------
+enum class CreateOptType { String, Size, Number, Bool };
+struct CreateOptDesc {
+    const char *name;
+    CreateOptType type;
+    const char *help;
+    const char *def_value;  // nullptr: none
+};
+
+enum class PreallocMode { Off, Metadata, Falloc, Full };
+bool prealloc_mode_parse(const char *s, PreallocMode *out);
+const char *prealloc_mode_name(PreallocMode m);
+
+// ---- blkdebug events (issue 9); drivers emit them at metadata points ---
+enum BlkdebugEvent {
+    BLKDBG_L1_UPDATE, BLKDBG_L1_GROW_ALLOC_TABLE, BLKDBG_L1_GROW_WRITE_TABLE,
+    BLKDBG_L1_GROW_ACTIVATE_TABLE, BLKDBG_L2_LOAD, BLKDBG_L2_UPDATE,
+    BLKDBG_L2_UPDATE_COMPRESSED, BLKDBG_L2_ALLOC_COW_READ, BLKDBG_L2_ALLOC_WRITE,
+    BLKDBG_READ_AIO, BLKDBG_READ_BACKING_AIO, BLKDBG_READ_COMPRESSED,
+    BLKDBG_WRITE_AIO, BLKDBG_WRITE_COMPRESSED, BLKDBG_VMSTATE_LOAD, BLKDBG_VMSTATE_SAVE,
+    BLKDBG_COW_READ, BLKDBG_COW_WRITE, BLKDBG_REFTABLE_LOAD, BLKDBG_REFTABLE_GROW,
+    BLKDBG_REFTABLE_UPDATE, BLKDBG_REFBLOCK_LOAD, BLKDBG_REFBLOCK_UPDATE,
+    BLKDBG_REFBLOCK_UPDATE_PART, BLKDBG_REFBLOCK_ALLOC, BLKDBG_REFBLOCK_ALLOC_HOOKUP,
+    BLKDBG_REFBLOCK_ALLOC_WRITE, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS,
+    BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE, BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE,
+    BLKDBG_CLUSTER_ALLOC, BLKDBG_CLUSTER_ALLOC_BYTES, BLKDBG_CLUSTER_FREE,
+    BLKDBG_FLUSH_TO_OS, BLKDBG_FLUSH_TO_DISK, BLKDBG_PWRITEV_RMW_HEAD,
+    BLKDBG_PWRITEV_RMW_AFTER_HEAD, BLKDBG_PWRITEV_RMW_TAIL, BLKDBG_PWRITEV_RMW_AFTER_TAIL,
+    BLKDBG_PWRITEV, BLKDBG_PWRITEV_ZERO, BLKDBG_PWRITEV_DONE, BLKDBG_EMPTY_IMAGE_PREPARE,
+    BLKDBG_L1_SHRINK_WRITE_TABLE, BLKDBG_L1_SHRINK_FREE_L2_CLUSTERS,
+    BLKDBG_COR_WRITE, BLKDBG_CLUSTER_ALLOC_SPACE, BLKDBG_NONE,
+    BLKDBG__MAX
+};
+// QEMU's event names ("l1_update", "l2_alloc.write", ...), indexed by event.
+extern const char *const blkdebug_event_names[BLKDBG__MAX];
+
+// ---- the driver table ---------------------------------------------------
+struct BlockDriver {
+    const char *format_name;
+    bool is_format = false;     // qcow2, raw (sits on a protocol node)
+    bool is_filter = false;     // blkdebug
+    const char *protocol_name = nullptr;  // "file", "nbd": filename prefix
+    bool supports_backing = false;
+
+    // Scores a header for format probing (0 = no, 100 = certain).
+    int (*bdrv_probe)(const uint8_t *buf, int buf_size, const char *filename) = nullptr;
+    // Parses a protocol filename ("nbd://h/e") into options.
+    void (*bdrv_parse_filename)(const char *filename, QDict *options, Error **errp) = nullptr;
+
+    int coroutine_fn (*bdrv_co_open)(BlockDriverState *bs, QDict *options, int flags,
+                                     Error **errp) = nullptr;
+    void coroutine_fn (*bdrv_co_close)(BlockDriverState *bs) = nullptr;
+    int coroutine_fn (*bdrv_co_create_opts)(const char *filename, QDict *opts,
+                                            Error **errp) = nullptr;
+    const CreateOptDesc *create_opts = nullptr;  // terminated by {nullptr}
+
+    void (*bdrv_refresh_limits)(BlockDriverState *bs, Error **errp) = nullptr;
+
+    // @qiov_offset: where in @qiov this request's data starts.
+    int coroutine_fn (*bdrv_co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                       QEMUIOVector *qiov, size_t qiov_offset,
+                                       int flags) = nullptr;
+    int coroutine_fn (*bdrv_co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                        QEMUIOVector *qiov, size_t qiov_offset,
+                                        int flags) = nullptr;
+    int coroutine_fn (*bdrv_co_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
+                                                   int64_t bytes, QEMUIOVector *qiov,
+                                                   size_t qiov_offset) = nullptr;
+    int coroutine_fn (*bdrv_co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
+                                              int64_t bytes, int flags) = nullptr;
+    int coroutine_fn (*bdrv_co_pdiscard)(BlockDriverState *bs, int64_t offset,
+                                         int64_t bytes) = nullptr;
+    // Flush this node's own caches/metadata to its children (to_os), then
+    // the file's data to stable storage (to_disk, protocol drivers).
+    int coroutine_fn (*bdrv_co_flush_to_os)(BlockDriverState *bs) = nullptr;
+    int coroutine_fn (*bdrv_co_flush_to_disk)(BlockDriverState *bs) = nullptr;
+    // Returns BDRV_BLOCK_* flags for [offset, offset + *pnum) where *pnum <=
+    // bytes; *map and *file describe where data lives when OFFSET_VALID.
+    int coroutine_fn (*bdrv_co_block_status)(BlockDriverState *bs, bool want_zero,
+                                             int64_t offset, int64_t bytes, int64_t *pnum,
+                                             int64_t *map, BlockDriverState **file) = nullptr;
+    int coroutine_fn (*bdrv_co_truncate)(BlockDriverState *bs, int64_t offset, bool exact,
+                                         PreallocMode prealloc, Error **errp) = nullptr;
+    int64_t coroutine_fn (*bdrv_co_getlength)(BlockDriverState *bs) = nullptr;
+    int64_t coroutine_fn (*bdrv_co_get_allocated_file_size)(BlockDriverState *bs) = nullptr;
+
+    int (*bdrv_get_info)(BlockDriverState *bs, BlockDriverInfo *bdi) = nullptr;
+    // JSON object {"type": fmt, "data": {...}} for qemu-img info.
+    JsonNode *(*bdrv_get_specific_info)(BlockDriverState *bs, Error **errp) = nullptr;
+    int coroutine_fn (*bdrv_co_check)(BlockDriverState *bs, BdrvCheckResult *result,
+                                      int fix) = nullptr;
+    int coroutine_fn (*bdrv_co_change_backing_file)(BlockDriverState *bs,
+                                                    const char *backing_file,
+                                                    const char *backing_fmt) = nullptr;
+    int coroutine_fn (*bdrv_co_make_empty)(BlockDriverState *bs) = nullptr;
+
+    int (*bdrv_snapshot_list)(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out) = nullptr;
+    int coroutine_fn (*bdrv_co_snapshot_create)(BlockDriverState *bs, QEMUSnapshotInfo *sn) = nullptr;
+    int coroutine_fn (*bdrv_co_snapshot_delete)(BlockDriverState *bs, const char *id_or_name,
+                                                Error **errp) = nullptr;
+    int coroutine_fn (*bdrv_co_snapshot_goto)(BlockDriverState *bs, const char *id_or_name) = nullptr;
+
+    // blkdebug hook: called by BLKDBG_EVENT on a filter above.
+    void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
+};
+
+// ---- graph -------------------------------------------------------------
+enum BlockPermission : uint64_t {
+    BLK_PERM_CONSISTENT_READ = 1 << 0,
+    BLK_PERM_WRITE = 1 << 1,
+    BLK_PERM_WRITE_UNCHANGED = 1 << 2,
+    BLK_PERM_RESIZE = 1 << 3,
+    BLK_PERM_ALL = 0xf,
+};
+
+struct BdrvChild {
+    BlockDriverState *bs = nullptr;      // the child node
+    BlockDriverState *parent = nullptr;  // nullptr for a BlockBackend's root
+    std::string name;                    // "file", "backing", "image"
+    uint64_t perm = 0;                   // what this parent does
+    uint64_t shared_perm = BLK_PERM_ALL; // what it lets others do
+};
+
+struct BlockDriverState {
+    const BlockDriver *drv = nullptr;
+    void *opaque = nullptr;   // the driver's state, owned by the driver
+    int refcnt = 0;
+    int open_flags = 0;       // BDRV_O_*
+    bool read_only = true;
+    std::string filename;     // what the user named
+    std::string node_name;
+    std::string backing_file; // as recorded in the image
+    std::string backing_format;
+    std::string full_backing_filename;  // resolved relative to filename
+
+    BdrvChild *file = nullptr;
+    BdrvChild *backing = nullptr;
+    std::vector<BdrvChild *> children;
+    std::vector<BdrvChild *> parents;
+
+    BlockLimits bl;
+    int supported_write_flags = 0;  // BDRV_REQ_FUA when the driver honours it
+    int supported_zero_flags = 0;   // BDRV_REQ_MAY_UNMAP / NO_FALLBACK
+    int64_t total_bytes = 0;        // cached length (drivers keep it current)
+
+    AioContext *ctx = nullptr;
+    unsigned in_flight = 0;
+    BdrvTrackedRequest *tracked_requests = nullptr;
+    CoQueue drain_queue;
+    int detect_zeroes = 0;  // BlockdevDetectZeroes
+    bool copy_on_read = false;
+};
+
+// Tracked request (generic request path): overlapping serialising requests
+// wait for each other.
+struct BdrvTrackedRequest {
+    BlockDriverState *bs;
+    int64_t offset, bytes;
+    bool serialising;
+    int64_t overlap_offset, overlap_bytes;
+    Coroutine *co;
+    CoQueue wait_queue;
+    BdrvTrackedRequest *next, *prev;
+};
+
+// Driver registration: block/drivers.cc lists every driver.
+void bdrv_register(BlockDriver *drv);
+const BlockDriver *bdrv_find_format(const char *name);
+const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp);
+
+// Opens @filename with @options into a child of @parent named @child_name.
+// @options entries prefixed "<child_name>." are extracted for the child.
+BdrvChild *coroutine_fn bdrv_co_open_child(const char *filename, QDict *options,
+                                           const char *child_name, BlockDriverState *parent,
+                                           bool is_format_child, int flags, Error **errp);
+void coroutine_fn bdrv_co_unref_child(BlockDriverState *parent, BdrvChild *child);
+// Opens the backing chain described by bs->backing_file/backing_format.
+int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Error **errp);
+
+// ---- child I/O (generic request path: alignment, splitting, tracking) ---
+int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes,
+                                QEMUIOVector *qiov, int flags);
+int coroutine_fn bdrv_co_preadv_part(BdrvChild *child, int64_t offset, int64_t bytes,
+                                     QEMUIOVector *qiov, size_t qiov_offset, int flags);
+int coroutine_fn bdrv_co_pwritev(BdrvChild *child, int64_t offset, int64_t bytes,
+                                 QEMUIOVector *qiov, int flags);
+int coroutine_fn bdrv_co_pwritev_part(BdrvChild *child, int64_t offset, int64_t bytes,
+                                      QEMUIOVector *qiov, size_t qiov_offset, int flags);
+// Buffer forms: return 0 on success (full transfer) or -errno.
+int coroutine_fn bdrv_co_pread(BdrvChild *child, int64_t offset, int64_t bytes, void *buf,
+                               int flags);
+int coroutine_fn bdrv_co_pwrite(BdrvChild *child, int64_t offset, int64_t bytes,
+                                const void *buf, int flags);
+// pwrite followed by a flush of the child (metadata updates).
+int coroutine_fn bdrv_co_pwrite_sync(BdrvChild *child, int64_t offset, int64_t bytes,
+                                     const void *buf, int flags);
+int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes,
+                                       int flags);
+int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t bytes);
+int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
+int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
+                                  PreallocMode prealloc, Error **errp);
+int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                      int64_t *pnum, int64_t *map, BlockDriverState **file);
+// Status merged over the backing chain down to (not including) @base.
+int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
+                                            int64_t offset, int64_t bytes, int64_t *pnum,
+                                            int64_t *map, BlockDriverState **file);
+int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs);
+int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs);
+
+// Emits a blkdebug event on @child's node (no-op unless a blkdebug filter
+// sits there).
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
+#define BLKDBG_EVENT(child, evt)                                              \
+    do {                                                                      \
+        if (child) bdrv_debug_event((child)->bs, (evt));                      \
+    } while (0)
+
+// Creation helpers for drivers' create: make a file via the protocol driver.
+int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **errp);

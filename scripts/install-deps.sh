@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages qemu-lite builds and tests with.
+# Idempotent: asks apt only for what is missing, and says nothing when all is present.
+set -euo pipefail
+
+packages=(
+  meson ninja-build g++ pkg-config
+  libglib2.0-dev libaio-dev libcmocka-dev liburing-dev zlib1g-dev libzstd-dev libjson-glib-dev
+  libboost-context-dev
+  qemu-utils nbdkit libnbd-bin fio
+  libunicorn-dev nasm syslinux syslinux-common mtools dosfstools
+  clang libfuzzer-14-dev libclang-rt-14-dev
+  valgrind strace
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

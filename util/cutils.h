@@ -1,0 +1,17 @@
+// Small parsing and formatting helpers shared by the tools.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+// Parses a size like qemu_strtosz: "512", "64k", "1.5M", "2G", "1T"
+// (suffixes B K M G T P E, case-insensitive, binary units; no suffix = bytes).
+// Returns 0 or -EINVAL (garbage) / -ERANGE (overflow).
+int qemu_strtosz(const char *str, uint64_t *result);
+// As qemu_strtosz, but a bare number defaults to @default_suffix_unit bytes.
+int qemu_strtosz_unit(const char *str, uint64_t default_unit, uint64_t *result);
+// Strict integer parse (whole string, base 0).
+int qemu_strtoi64(const char *str, int64_t *result);
+
+// "1 KiB", "64 MiB", "1.5 GiB": QEMU's size_to_str.
+std::string size_to_str(uint64_t val);
