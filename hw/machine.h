@@ -11,6 +11,7 @@
 #include <cstdint>
 
 struct Machine;
+struct Error;
 
 // Fixed layout (see docs/machine.md).
 enum : uint64_t {
@@ -33,6 +34,13 @@ enum : int {
     MACHINE_IRQ_VIRTIO = 11,
     MACHINE_IRQ_IDE = 14,
 };
+
+// Lifecycle (qemu-system-lite, qtest-lite and unit tests).  machine_new maps
+// @ram_size bytes of zeroed guest RAM and creates the buses and the PIC; no
+// devices and no CPU.  machine_free unregisters everything (devices first
+// must have stopped using the machine).
+Machine *machine_new(uint64_t ram_size, Error **errp);
+void machine_free(Machine *m);
 
 struct MemoryRegionOps {
     // @addr is relative to the region base; @size is 1, 2, 4 or 8.
@@ -65,9 +73,23 @@ bool machine_dma_write(Machine *m, uint64_t gpa, const void *buf, uint64_t len);
 // pulse).  Thread-safe with the BQL held; wakes a halted vCPU.
 void machine_set_irq(Machine *m, int irq, int level);
 
-// Requests the VM to stop (werror=stop / rerror=stop) or exit.
+// Observer of interrupt line changes (qtest-lite irq_intercept); called
+// with the BQL held from machine_set_irq.  One observer; null removes it.
+typedef void MachineIrqObserver(void *opaque, int irq, int level);
+void machine_set_irq_observer(Machine *m, MachineIrqObserver *cb, void *opaque);
+// Current level of an input line as last set by machine_set_irq.
+int machine_get_irq(const Machine *m, int irq);
+
+// Requests the VM to stop (werror=stop / rerror=stop) or exit.  Both may be
+// called from any thread with the BQL held; they wake the main loop and a
+// halted vCPU.  A stopped VM stays paused (the vCPU does not run) until
+// machine_resume; exit ends qemu-system-lite with @status.
 void machine_request_stop(Machine *m, const char *reason);
 void machine_request_exit(Machine *m, int status);
+bool machine_is_stopped(const Machine *m);
+void machine_resume(Machine *m);
+// True once machine_request_exit was called; *status gets its argument.
+bool machine_exit_requested(const Machine *m, int *status);
 
 // Device tracing (-trace PATTERN): true when @event matches a pattern.
 bool trace_event_enabled(const char *event);
