@@ -19,3 +19,7 @@ bool thread_pool_cancel(ThreadPoolRequest *req);
 int coroutine_fn thread_pool_submit_co(ThreadPoolFunc *func, void *arg);
 
 void thread_pool_set_max_workers(int n);
+// Idle workers exit after this long (default 10 s); for tests.
+void thread_pool_set_idle_timeout_ms(int ms);
+// Live worker threads (for tests).
+int thread_pool_num_workers(void);

@@ -1,15 +1,8 @@
 // qemu_strtosz / size_to_str / keyval / Error / iovec helpers.
 #include <cerrno>
-#include <cstdarg>
-#include <cstddef>
-#include <cstdint>
 #include <cstring>
-#include <setjmp.h>
 
-extern "C" {
-#include <cmocka.h>
-}
-
+#include "tests/unit/util/cmocka-wrap.h"
 #include "util/cutils.h"
 #include "util/error.h"
 #include "util/iov.h"
