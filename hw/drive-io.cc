@@ -1,0 +1,37 @@
+// werror=/rerror= policy for the disk frontends (see drive-io.h).
+#include "hw/drive-io.h"
+
+#include <cassert>
+
+#include "hw/devices.h"
+#include "hw/machine.h"
+#include "util/aio.h"
+
+int coroutine_fn drive_co_io(Machine *m, const DriveConfig *conf, bool is_read, DriveIOFunc *io,
+                             void *opaque)
+{
+    assert(qemu_in_coroutine());
+    for (;;) {
+        int ret = io(opaque);
+        if (ret >= 0) {
+            return ret;
+        }
+        BlockErrorAction action = drive_get_error_action(conf, is_read, ret);
+        TRACE("drive_error", "drive: %s error %d, action %s\n", is_read ? "read" : "write", ret,
+              action == BLOCK_ERROR_ACTION_STOP     ? "stop"
+              : action == BLOCK_ERROR_ACTION_IGNORE ? "ignore"
+                                                    : "report");
+        if (action == BLOCK_ERROR_ACTION_IGNORE) {
+            return 0;
+        }
+        if (action == BLOCK_ERROR_ACTION_REPORT) {
+            return ret;
+        }
+        // Stop: the stop request is asynchronous, so wait at least one
+        // tick, then until someone (monitor, qtest "vm_resume") resumes.
+        machine_request_stop(m, is_read ? "read error" : "write error");
+        do {
+            qemu_co_sleep_ns(1000 * 1000);
+        } while (machine_is_stopped(m));
+    }
+}
