@@ -57,6 +57,11 @@ void qemu_coroutine_set_aio_context(Coroutine *co, AioContext *ctx);
 // Name of the compiled-in switch backend: "asm", "ucontext" or "thread".
 const char *qemu_coroutine_backend_name(void);
 
+// Usable stack bytes of @co (the request rounded up to whole pages), and the
+// size qemu_coroutine_create() uses (1 MiB or the environment's).
+size_t qemu_coroutine_stack_size(Coroutine *co);
+size_t qemu_coroutine_default_stack_size(void);
+
 // Pool statistics, for tests: stacks mapped by this thread so far.
 uint64_t qemu_coroutine_stats_stacks_mapped(void);
 

@@ -1,0 +1,100 @@
+// Internals shared by the portable coroutine code (coroutine.cc,
+// coroutine-pool.cc, co-queue.cc, co-lock.cc) and the switch backends
+// (coroutine-asm.cc, coroutine-ucontext.cc, coroutine-thread.cc).
+#pragma once
+
+#include <cstdint>
+
+#include "coroutine/coroutine.h"
+#include "coroutine/stack.h"
+
+// Why a switch happened; the value a backend switch returns to the side
+// that is resumed.
+enum CoroutineAction : uintptr_t {
+    CO_ACTION_ENTER = 1,
+    CO_ACTION_YIELD = 2,
+    CO_ACTION_TERMINATE = 3,
+};
+
+struct CoThreadState;
+
+// Each backend allocates a larger object with Coroutine as its first base
+// and its saved context after it.
+struct Coroutine {
+    CoroutineEntry *entry = nullptr;
+    void *opaque = nullptr;
+    // Whoever entered us; non-null exactly while we are in the chain of
+    // running coroutines (qemu_coroutine_entered).
+    Coroutine *caller = nullptr;
+    // Coroutines woken by us (CoQueue), entered after we yield/terminate.
+    Coroutine *wake_head = nullptr;
+    Coroutine *wake_tail = nullptr;
+    Coroutine *wake_next = nullptr;   // link in a wake or pending list
+    bool wake_queued = false;         // on some coroutine's wake list
+    // Pool links (only while terminated and pooled).
+    Coroutine *pool_prev = nullptr;
+    Coroutine *pool_next = nullptr;
+    AioContext *aio_context = nullptr;
+    CoThreadState *owner = nullptr;   // thread that created us
+    CoStack stack;                    // empty for a thread's leader
+    bool terminated = false;
+    bool is_leader = false;
+    // ASan: the stack ASan should see while this context runs.  For the
+    // leader (the thread's own stack) it is learned on the first switch.
+    const void *asan_bottom = nullptr;
+    size_t asan_size = 0;
+};
+
+// Per-thread state.  On the thread backend, coroutine threads adopt the
+// state of the thread that created them (co_thread_state_adopt) so that
+// "per thread" keeps meaning the logical thread the coroutines belong to.
+struct CoThreadState {
+    Coroutine *current = nullptr;   // running coroutine, null in plain code
+    Coroutine *leader = nullptr;    // stands for the thread's plain code
+    Coroutine *pool_head = nullptr; // most recently terminated first
+    Coroutine *pool_tail = nullptr;
+    unsigned pool_count = 0;
+    uint64_t stacks_mapped = 0;
+    ~CoThreadState();
+};
+
+CoThreadState *co_thread_state(void);
+void co_thread_state_adopt(CoThreadState *state);
+
+// Backend interface (one implementation is linked).
+Coroutine *co_backend_new(size_t stack_size);   // maps the stack, ready to start
+Coroutine *co_backend_new_leader(void);
+void co_backend_delete(Coroutine *co);
+CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineAction action);
+
+// Backends' trampolines call this in a loop: runs the current entry, marks
+// the coroutine terminated and switches to its caller.  Returns when the
+// pooled coroutine is entered again for a new entry function.
+void co_run_entry(Coroutine *co);
+
+// Pool (coroutine-pool.cc).
+constexpr unsigned CO_POOL_MAX = 128;
+Coroutine *co_pool_take(CoThreadState *ts, size_t stack_size);
+void co_pool_give(CoThreadState *ts, Coroutine *co);
+void co_pool_drain(CoThreadState *ts);
+
+// Prints "<where>: <what>" and aborts: misuse that would corrupt stacks.
+[[noreturn]] void co_fatal(const char *where, const char *what);
+
+// Wakes @co the CoQueue way: queued on the running coroutine, or entered at
+// once from plain code.
+void co_wake(Coroutine *co);
+
+// A waiter in a CoQueue; lives on the waiting coroutine's stack.
+struct CoWaitRecord {
+    Coroutine *co = nullptr;
+    CoWaitRecord *next = nullptr;
+    bool writer = false;     // CoRwlock: waits for exclusive access
+    bool dequeued = false;   // set by whoever wakes it
+};
+
+// CoQueue primitives for the locks (co-queue.cc).
+void co_queue_push(CoQueue *q, CoWaitRecord *rec);
+CoWaitRecord *co_queue_pop(CoQueue *q);   // null when empty; marks dequeued
+// Parks the running coroutine on @q until co_queue_pop + co_wake.
+void coroutine_fn co_queue_park(CoQueue *q, CoWaitRecord *rec, const char *who);
