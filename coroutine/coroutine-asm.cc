@@ -1,13 +1,8 @@
 // asm backend: the hand-written switch of switch-asm.cc.
-#include "coroutine/co-sanitizer.h"
 #include "coroutine/coroutine-int.h"
 #include "coroutine/switch-asm.h"
 
 namespace {
-
-struct CoroutineAsm : Coroutine {
-    CoAsmContext ctx;
-};
 
 CoroutineAsm *as_asm(Coroutine *co)
 {
@@ -17,7 +12,7 @@ CoroutineAsm *as_asm(Coroutine *co)
 [[noreturn]] void asm_trampoline(void *arg)
 {
     auto *co = static_cast<Coroutine *>(arg);
-    co_asan_after_switch(nullptr, co, CO_ACTION_ENTER);
+    co_asan_after_switch(co, CO_ACTION_ENTER);
     for (;;) {
         co_run_entry(co);
     }
@@ -48,17 +43,4 @@ void co_backend_delete(Coroutine *co)
 {
     co_stack_free(&co->stack);
     delete as_asm(co);
-}
-
-// Not instrumented: with detect_stack_use_after_return, ASan would put @sw
-// on this coroutine's fake stack, which a terminating switch frees while
-// the frame is still needed when a pooled coroutine is resumed.
-[[gnu::no_sanitize_address]]
-CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineAction action)
-{
-    CoAsanSwitch sw;
-    co_asan_before_switch(&sw, to, action);
-    uintptr_t ret = co_asm_switch(&as_asm(from)->ctx, &as_asm(to)->ctx, action);
-    co_asan_after_switch(&sw, from, ret);
-    return static_cast<CoroutineAction>(ret);
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "config-host.h"
 #include "coroutine/coroutine.h"
 #include "coroutine/stack.h"
 
@@ -43,6 +44,7 @@ struct Coroutine {
     // leader (the thread's own stack) it is learned on the first switch.
     const void *asan_bottom = nullptr;
     size_t asan_size = 0;
+    void *asan_fake_stack = nullptr;   // ours, saved while switched away
 };
 
 // Per-thread state.  On the thread backend, coroutine threads adopt the
@@ -65,7 +67,9 @@ void co_thread_state_adopt(CoThreadState *state);
 Coroutine *co_backend_new(size_t stack_size);   // maps the stack, ready to start
 Coroutine *co_backend_new_leader(void);
 void co_backend_delete(Coroutine *co);
-CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineAction action);
+// co_backend_switch(from, to, action): saves @from, resumes @to, and
+// returns the action of whoever resumes @from later.  Defined inline by the
+// stack-switching backends (it is on the enter/yield fast path).
 
 // Backends' trampolines call this in a loop: runs the current entry, marks
 // the coroutine terminated and switches to its caller.  Returns when the
@@ -98,3 +102,5 @@ void co_queue_push(CoQueue *q, CoWaitRecord *rec);
 CoWaitRecord *co_queue_pop(CoQueue *q);   // null when empty; marks dequeued
 // Parks the running coroutine on @q until co_queue_pop + co_wake.
 void coroutine_fn co_queue_park(CoQueue *q, CoWaitRecord *rec, const char *who);
+
+#include "coroutine/coroutine-backend.h"

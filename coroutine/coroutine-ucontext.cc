@@ -1,14 +1,9 @@
 // ucontext backend: makecontext once per stack, _setjmp/_longjmp switches
 // (switch-ucontext.cc).  Portable to any glibc/musl target.
-#include "coroutine/co-sanitizer.h"
 #include "coroutine/coroutine-int.h"
 #include "coroutine/switch-ucontext.h"
 
 namespace {
-
-struct CoroutineUcontext : Coroutine {
-    CoUcontext ctx;
-};
 
 CoroutineUcontext *as_uc(Coroutine *co)
 {
@@ -18,7 +13,7 @@ CoroutineUcontext *as_uc(Coroutine *co)
 [[noreturn]] void uc_trampoline(void *arg)
 {
     auto *co = static_cast<Coroutine *>(arg);
-    co_asan_after_switch(nullptr, co, CO_ACTION_ENTER);
+    co_asan_after_switch(co, CO_ACTION_ENTER);
     for (;;) {
         co_run_entry(co);
     }
@@ -49,17 +44,4 @@ void co_backend_delete(Coroutine *co)
 {
     co_stack_free(&co->stack);
     delete as_uc(co);
-}
-
-// Not instrumented: with detect_stack_use_after_return, ASan would put @sw
-// on this coroutine's fake stack, which a terminating switch frees while
-// the frame is still needed when a pooled coroutine is resumed.
-[[gnu::no_sanitize_address]]
-CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineAction action)
-{
-    CoAsanSwitch sw;
-    co_asan_before_switch(&sw, to, action);
-    uintptr_t ret = co_uc_switch(&as_uc(from)->ctx, &as_uc(to)->ctx, action);
-    co_asan_after_switch(&sw, from, ret);
-    return static_cast<CoroutineAction>(ret);
 }

@@ -11,7 +11,9 @@
 
 namespace {
 
-thread_local CoThreadState *tls_state;
+// initial-exec: the library is built -fPIC (static_library default), where
+// thread_local would otherwise go through __tls_get_addr on every access.
+[[gnu::tls_model("initial-exec")]] thread_local CoThreadState *tls_state;
 
 // Owns the state of a thread that created it; destroyed at thread exit.
 struct OwnedState {
