@@ -29,7 +29,6 @@ namespace {
 struct Pool {
     std::mutex lock;
     std::condition_variable work_cv;
-    std::condition_variable exit_cv;
     std::deque<ThreadPoolRequest *> queue;
     int workers = 0;
     int idle = 0;
@@ -59,14 +58,20 @@ void worker_main(void)
     std::unique_lock<std::mutex> g(p.lock);
     for (;;) {
         while (p.queue.empty()) {
-            p.idle++;
-            bool woke = p.work_cv.wait_for(g, p.idle_timeout, [&p] { return !p.queue.empty(); });
-            p.idle--;
-            if (!woke) {
-                p.workers--;
-                p.exit_cv.notify_all();
-                return;
+            if (p.workers > p.max_workers) {
+                break;
             }
+            p.idle++;
+            // Re-reads idle_timeout after every wake-up (tests shorten it).
+            bool timed_out = p.work_cv.wait_for(g, p.idle_timeout) == std::cv_status::timeout;
+            p.idle--;
+            if (timed_out && p.queue.empty()) {
+                break;
+            }
+        }
+        if (p.queue.empty()) {
+            p.workers--;
+            return;
         }
         ThreadPoolRequest *req = p.queue.front();
         p.queue.pop_front();
@@ -154,6 +159,7 @@ void thread_pool_set_max_workers(int n)
     assert(n > 0);
     std::lock_guard<std::mutex> g(pool().lock);
     pool().max_workers = n;
+    pool().work_cv.notify_all();  // surplus idle workers exit
 }
 
 void thread_pool_set_idle_timeout_ms(int ms)
