@@ -29,6 +29,10 @@ enum {
     BDRV_O_ALLOW_RDWR = 0x2000,
     BDRV_O_PROTOCOL = 0x8000,     // filename names a protocol node only
 };
+// Without BDRV_O_SHARE_RW a writable backend does not let other users write
+// or resize the image (QEMU's device default, share-rw=off).  QEMU's tools
+// (qemu-io, qemu-img) share everything: tools that want the same locking
+// behaviour pass BDRV_O_SHARE_RW.
 
 // Request flags.
 enum {
@@ -88,7 +92,16 @@ bool blk_enable_write_cache(BlockBackend *blk);
 void blk_set_detect_zeroes(BlockBackend *blk, BlockdevDetectZeroes mode);
 void blk_set_copy_on_read(BlockBackend *blk, bool on);
 // Allow requests past the end of the image (qemu-io does not; NBD does not).
+void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow);
+// Waits for this backend's requests; blk_drained_begin also holds new ones
+// back (they wait in the backend) until blk_drained_end.
 void blk_drain(BlockBackend *blk);
+void blk_drained_begin(BlockBackend *blk);
+void blk_drained_end(BlockBackend *blk);
+// Whether the backend can write (opened BDRV_O_RDWR).
+bool blk_is_writable(BlockBackend *blk);
+// Number of requests currently inside the backend (for tests and drain).
+unsigned blk_in_flight(BlockBackend *blk);
 
 int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes,
                                QEMUIOVector *qiov, int flags);

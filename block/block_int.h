@@ -97,6 +97,9 @@ enum BlkdebugEvent {
 };
 // QEMU's event names ("l1_update", "l2_alloc.write", ...), indexed by event.
 extern const char *const blkdebug_event_names[BLKDBG__MAX];
+// Looks an event up by name; also accepts the old dotted spelling
+// ("l2_alloc.write" for "l2_alloc_write").
+bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out);
 
 // ---- the driver table ---------------------------------------------------
 struct BlockDriver {
@@ -166,6 +169,22 @@ struct BlockDriver {
 
     // blkdebug hook: called by BLKDBG_EVENT on a filter above.
     void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
+
+    // Permissions this node needs on @child given what its own parents use
+    // (@perm) and share (@shared).  Default (nullptr): bdrv_default_child_perm,
+    // which treats "file" as a metadata child of a format (needs WRITE|RESIZE
+    // when writable, shares neither) and "backing" as read-only.
+    void (*bdrv_child_perm)(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
+                            uint64_t shared, uint64_t *nperm, uint64_t *nshared) = nullptr;
+    // Protocol drivers: checks and applies the node's cumulative permissions
+    // (file-posix takes QEMU-compatible OFD lock bytes here).  On failure
+    // nothing changed and errp says why.
+    int (*bdrv_set_perm)(BlockDriverState *bs, uint64_t perm, uint64_t shared,
+                         Error **errp) = nullptr;
+    // Option keys bdrv_co_open accepts (nullptr-terminated).  When set, the
+    // generic layer refuses other keys with QEMU's "does not support the
+    // option" message; when nullptr the driver checks its own options.
+    const char *const *runtime_opts = nullptr;
 };
 
 // ---- graph -------------------------------------------------------------
@@ -213,6 +232,12 @@ struct BlockDriverState {
     CoQueue drain_queue;
     int detect_zeroes = 0;  // BlockdevDetectZeroes
     bool copy_on_read = false;
+
+    bool probed = false;        // format chosen by probing (raw restricts sector 0)
+    bool force_share = false;   // -U: share every permission, take no locks
+    int quiesce_counter = 0;    // > 0 while drained: new requests wait in drain_queue
+    uint64_t cum_perm = 0;      // union of parents' perm
+    uint64_t cum_shared = BLK_PERM_ALL;  // intersection of parents' shared
 };
 
 // Tracked request (generic request path): overlapping serialising requests
@@ -225,7 +250,24 @@ struct BdrvTrackedRequest {
     Coroutine *co;
     CoQueue wait_queue;
     BdrvTrackedRequest *next, *prev;
+    uint64_t seq;  // arrival order: a request only waits for older ones
 };
+
+// The default child permission policy (see BlockDriver::bdrv_child_perm).
+void bdrv_default_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
+                             uint64_t shared, uint64_t *nperm, uint64_t *nshared);
+// Names of permissions as QEMU prints them ("write", "consistent read").
+const char *bdrv_perm_name(uint64_t perm_bit);
+
+// Drain: waits for @bs's (and its children's) in-flight requests; new
+// requests wait until drained_end.  Plain code or coroutine.
+void bdrv_drained_begin(BlockDriverState *bs);
+void bdrv_drained_end(BlockDriverState *bs);
+void bdrv_drain(BlockDriverState *bs);
+
+// Probing: the format driver whose probe scores @buf highest (raw if none).
+const BlockDriver *bdrv_probe_all(const uint8_t *buf, int buf_size, const char *filename);
+enum { BLOCK_PROBE_BUF_SIZE = 2048 };
 
 // Driver registration: block/drivers.cc lists every driver.
 void bdrv_register(BlockDriver *drv);

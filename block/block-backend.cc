@@ -1,0 +1,370 @@
+// BlockBackend: a user's handle on the root of a node graph.  Bounds checks,
+// writethrough (FUA), quiescing and the synchronous wrappers live here; all
+// other request processing is the node's (io.cc).
+#include <cassert>
+
+#include "block/block-core.h"
+
+struct BlockBackend {
+    BdrvChild *root = nullptr;
+    AioContext *ctx = nullptr;
+    bool wce = true;
+    bool allow_write_beyond_eof = false;
+    unsigned in_flight = 0;
+    int quiesce_counter = 0;
+    CoQueue queued;  // requests waiting for drained_end
+};
+
+struct OpenCall {
+    const char *filename;
+    QDict *options;
+    int flags;
+    Error **errp;
+    BlockDriverState *bs;
+};
+
+static void coroutine_fn open_entry(void *opaque)
+{
+    auto *c = (OpenCall *)opaque;
+    c->bs = bdrv_co_open_node(c->filename, c->options, c->flags, c->errp);
+}
+
+static void root_perms(int flags, uint64_t *perm, uint64_t *shared)
+{
+    bdrv_perms_for_flags(flags, perm, shared);
+    if ((flags & BDRV_O_RDWR) && !(flags & BDRV_O_SHARE_RW)) {
+        *shared &= ~(BLK_PERM_WRITE | BLK_PERM_RESIZE);
+    }
+}
+
+BlockBackend *blk_new_open(const char *filename, QDict *options, int flags, Error **errp)
+{
+    bdrv_init();
+    QDict opts;
+    if (options) {
+        opts = *options;
+    }
+    AioContext *ctx = qemu_get_aio_context();
+    OpenCall call{filename, &opts, flags, errp, nullptr};
+    aio_run_coroutine_sync(ctx, open_entry, &call);
+    if (!call.bs) {
+        return nullptr;
+    }
+    uint64_t perm, shared;
+    root_perms(call.bs->open_flags | (flags & BDRV_O_SHARE_RW), &perm, &shared);
+    // attach_child takes over our reference (and drops it on failure).
+    BdrvChild *root = nullptr;
+    struct AttachCall { BlockDriverState *bs; uint64_t perm, shared; Error **errp; BdrvChild *c; };
+    AttachCall ac{call.bs, perm, shared, errp, nullptr};
+    aio_run_coroutine_sync(ctx, [](void *o) {
+        auto *a = (AttachCall *)o;
+        a->c = bdrv_attach_child(nullptr, a->bs, "root", a->perm, a->shared, a->errp);
+    }, &ac);
+    root = ac.c;
+    if (!root) {
+        return nullptr;
+    }
+    auto *blk = new BlockBackend;
+    blk->root = root;
+    blk->ctx = ctx;
+    qemu_co_queue_init(&blk->queued);
+    return blk;
+}
+
+void blk_unref(BlockBackend *blk)
+{
+    if (!blk) {
+        return;
+    }
+    blk_drain(blk);
+    if (blk->root) {
+        if (blk_is_writable(blk)) {
+            blk_flush(blk);
+        }
+        aio_run_coroutine_sync(blk->ctx, [](void *o) {
+            bdrv_co_detach_child((BdrvChild *)o);
+        }, blk->root);
+    }
+    delete blk;
+}
+
+BlockDriverState *blk_bs(BlockBackend *blk) { return blk->root ? blk->root->bs : nullptr; }
+AioContext *blk_get_aio_context(BlockBackend *blk) { return blk->ctx; }
+bool blk_is_read_only(BlockBackend *blk) { return !blk_is_writable(blk); }
+bool blk_is_writable(BlockBackend *blk) { return blk->root && (blk->root->perm & BLK_PERM_WRITE); }
+void blk_set_enable_write_cache(BlockBackend *blk, bool wce) { blk->wce = wce; }
+bool blk_enable_write_cache(BlockBackend *blk) { return blk->wce; }
+void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow) { blk->allow_write_beyond_eof = allow; }
+unsigned blk_in_flight(BlockBackend *blk) { return blk->in_flight; }
+
+void blk_set_detect_zeroes(BlockBackend *blk, BlockdevDetectZeroes mode)
+{
+    if (BlockDriverState *bs = blk_bs(blk)) {
+        bs->detect_zeroes = mode;
+    }
+}
+
+void blk_set_copy_on_read(BlockBackend *blk, bool on)
+{
+    if (BlockDriverState *bs = blk_bs(blk)) {
+        bs->copy_on_read = on;
+    }
+}
+
+void blk_drain(BlockBackend *blk)
+{
+    if (qemu_in_coroutine()) {
+        while (blk->in_flight) {
+            qemu_coroutine_yield_to_loop();
+        }
+    } else {
+        AIO_WAIT_WHILE(blk->ctx, blk->in_flight > 0);
+    }
+    if (BlockDriverState *bs = blk_bs(blk)) {
+        bdrv_drain(bs);
+    }
+}
+
+void blk_drained_begin(BlockBackend *blk)
+{
+    blk->quiesce_counter++;
+    blk_drain(blk);
+}
+
+void blk_drained_end(BlockBackend *blk)
+{
+    assert(blk->quiesce_counter > 0);
+    if (--blk->quiesce_counter == 0) {
+        qemu_co_queue_restart_all(&blk->queued);
+    }
+}
+
+// ---- requests ------------------------------------------------------------
+// Counts the request and holds it back while the backend is drained.
+struct BlkRequestGuard {
+    BlockBackend *blk;
+    explicit BlkRequestGuard(BlockBackend *b) : blk(b)
+    {
+        while (blk->quiesce_counter > 0) {
+            qemu_co_queue_wait(&blk->queued, nullptr);
+        }
+        blk->in_flight++;
+    }
+    ~BlkRequestGuard()
+    {
+        if (--blk->in_flight == 0) {
+            aio_notify(blk->ctx);
+        }
+    }
+};
+
+static int blk_check_request(BlockBackend *blk, int64_t offset, int64_t bytes, bool write)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    if (!bs || !bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (offset < 0 || bytes < 0) {
+        return -EIO;
+    }
+    if (write && blk->allow_write_beyond_eof) {
+        return 0;
+    }
+    int64_t len = bs->total_bytes;
+    if (offset > len || len - offset < bytes) {
+        return -EIO;
+    }
+    return 0;
+}
+
+int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes,
+                               QEMUIOVector *qiov, int flags)
+{
+    BlkRequestGuard g(blk);
+    int ret = blk_check_request(blk, offset, bytes, false);
+    return ret < 0 ? ret : bdrv_co_preadv(blk->root, offset, bytes, qiov, flags);
+}
+
+int coroutine_fn blk_co_pwritev(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                QEMUIOVector *qiov, int flags)
+{
+    BlkRequestGuard g(blk);
+    int ret = blk_check_request(blk, offset, bytes, true);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!blk_is_writable(blk)) {
+        return -EPERM;
+    }
+    if (!blk->wce) {
+        flags |= BDRV_REQ_FUA;
+    }
+    return bdrv_co_pwritev(blk->root, offset, bytes, qiov, flags);
+}
+
+int coroutine_fn blk_co_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf,
+                              int flags)
+{
+    QEMUIOVector q;
+    qemu_iovec_init_buf(&q, buf, bytes);
+    return blk_co_preadv(blk, offset, bytes, &q, flags);
+}
+
+int coroutine_fn blk_co_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes,
+                               const void *buf, int flags)
+{
+    QEMUIOVector q;
+    qemu_iovec_init_buf(&q, (void *)buf, bytes);
+    return blk_co_pwritev(blk, offset, bytes, &q, flags);
+}
+
+int coroutine_fn blk_co_pwrite_compressed(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                          const void *buf)
+{
+    BlkRequestGuard g(blk);
+    int ret = blk_check_request(blk, offset, bytes, true);
+    if (ret < 0) {
+        return ret;
+    }
+    BlockDriverState *bs = blk_bs(blk);
+    if (!bs->drv->bdrv_co_pwritev_compressed) {
+        return -ENOTSUP;
+    }
+    if (!blk_is_writable(blk)) {
+        return -EPERM;
+    }
+    QEMUIOVector q;
+    qemu_iovec_init_buf(&q, (void *)buf, bytes);
+    bdrv_inc_in_flight(bs);
+    ret = bs->drv->bdrv_co_pwritev_compressed(bs, offset, bytes, &q, 0);
+    bdrv_dec_in_flight(bs);
+    return ret;
+}
+
+int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                      int flags)
+{
+    BlkRequestGuard g(blk);
+    int ret = blk_check_request(blk, offset, bytes, true);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!blk_is_writable(blk)) {
+        return -EPERM;
+    }
+    if (!blk->wce) {
+        flags |= BDRV_REQ_FUA;
+    }
+    return bdrv_co_pwrite_zeroes(blk->root, offset, bytes, flags);
+}
+
+int coroutine_fn blk_co_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes)
+{
+    BlkRequestGuard g(blk);
+    int ret = blk_check_request(blk, offset, bytes, true);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!blk_is_writable(blk)) {
+        return -EPERM;
+    }
+    return bdrv_co_pdiscard(blk->root, offset, bytes);
+}
+
+int coroutine_fn blk_co_flush(BlockBackend *blk)
+{
+    BlkRequestGuard g(blk);
+    BlockDriverState *bs = blk_bs(blk);
+    return bs ? bdrv_co_flush(bs) : -ENOMEDIUM;
+}
+
+int coroutine_fn blk_co_truncate(BlockBackend *blk, int64_t offset, bool exact, int prealloc,
+                                 Error **errp)
+{
+    BlkRequestGuard g(blk);
+    if (!blk_bs(blk)) {
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
+    if (!blk_is_writable(blk)) {
+        error_setg(errp, "Image is read-only");
+        return -EACCES;
+    }
+    // Resizing needs (and holds only for its duration) the RESIZE permission.
+    uint64_t perm = blk->root->perm, shared = blk->root->shared_perm;
+    int ret = bdrv_child_set_perm(blk->root, perm | BLK_PERM_RESIZE, shared, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_co_truncate(blk->root, offset, exact, (PreallocMode)prealloc, errp);
+    bdrv_child_set_perm(blk->root, perm, shared, nullptr);
+    return ret;
+}
+
+int64_t coroutine_fn blk_co_getlength(BlockBackend *blk)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    return bs ? bdrv_co_getlength(bs) : -ENOMEDIUM;
+}
+
+int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                           int64_t *pnum, int64_t *map,
+                                           BlockDriverState **file)
+{
+    BlkRequestGuard g(blk);
+    BlockDriverState *bs = blk_bs(blk);
+    return bs ? bdrv_co_block_status_above(bs, nullptr, offset, bytes, pnum, map, file)
+              : -ENOMEDIUM;
+}
+
+// ---- synchronous wrappers ------------------------------------------------
+template <typename F>
+static int64_t blk_run_sync(BlockBackend *blk, F fn)
+{
+    struct Call {
+        F *fn;
+        int64_t ret;
+    } c{&fn, -EINPROGRESS};
+    aio_run_coroutine_sync(blk->ctx, [](void *o) {
+        auto *call = (Call *)o;
+        call->ret = (*call->fn)();
+    }, &c);
+    return c.ret;
+}
+
+int blk_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf, int flags)
+{
+    return (int)blk_run_sync(blk, [&] { return blk_co_pread(blk, offset, bytes, buf, flags); });
+}
+
+int blk_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf, int flags)
+{
+    return (int)blk_run_sync(blk, [&] { return blk_co_pwrite(blk, offset, bytes, buf, flags); });
+}
+
+int blk_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes, int flags)
+{
+    return (int)blk_run_sync(blk, [&] { return blk_co_pwrite_zeroes(blk, offset, bytes, flags); });
+}
+
+int blk_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes)
+{
+    return (int)blk_run_sync(blk, [&] { return blk_co_pdiscard(blk, offset, bytes); });
+}
+
+int blk_flush(BlockBackend *blk)
+{
+    return (int)blk_run_sync(blk, [&] { return blk_co_flush(blk); });
+}
+
+int blk_truncate(BlockBackend *blk, int64_t offset, bool exact, int prealloc, Error **errp)
+{
+    return (int)blk_run_sync(blk, [&] {
+        return blk_co_truncate(blk, offset, exact, prealloc, errp);
+    });
+}
+
+int64_t blk_getlength(BlockBackend *blk)
+{
+    return blk_run_sync(blk, [&] { return blk_co_getlength(blk); });
+}

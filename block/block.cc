@@ -1,0 +1,211 @@
+// Driver registry, option-value parsers and blkdebug event names.
+#include <cstring>
+
+#include "block/block-core.h"
+
+static std::vector<BlockDriver *> &drivers()
+{
+    static std::vector<BlockDriver *> list;
+    return list;
+}
+
+void bdrv_register(BlockDriver *drv)
+{
+    for (BlockDriver *d : drivers()) {
+        if (d == drv) {
+            return;
+        }
+    }
+    drivers().push_back(drv);
+}
+
+int bdrv_driver_count(void) { return (int)drivers().size(); }
+const BlockDriver *bdrv_driver_at(int i) { return drivers()[i]; }
+
+const BlockDriver *bdrv_find_format(const char *name)
+{
+    for (BlockDriver *d : drivers()) {
+        if (!strcmp(d->format_name, name)) {
+            return d;
+        }
+    }
+    return nullptr;
+}
+
+const BlockDriver *bdrv_find_protocol_name(const char *name)
+{
+    for (BlockDriver *d : drivers()) {
+        if (d->protocol_name && !strcmp(d->protocol_name, name)) {
+            return d;
+        }
+    }
+    return nullptr;
+}
+
+// "nbd://h/e" and "nbd+unix:///e?socket=s" name a protocol; anything without
+// "<proto>:" (or with a slash before the colon) is a local file.
+const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp)
+{
+    const char *colon = strchr(filename, ':');
+    const char *slash = strchr(filename, '/');
+    if (!colon || (slash && slash < colon)) {
+        return bdrv_find_protocol_name("file");
+    }
+    std::string proto(filename, colon - filename);
+    size_t plus = proto.find('+');
+    if (plus != std::string::npos) {
+        proto.resize(plus);
+    }
+    const BlockDriver *drv = bdrv_find_protocol_name(proto.c_str());
+    if (!drv) {
+        // QEMU treats an unknown prefix as part of a file name.
+        drv = bdrv_find_protocol_name("file");
+        if (!drv) {
+            error_setg(errp, "Unknown protocol '%s'", proto.c_str());
+        }
+    }
+    return drv;
+}
+
+const BlockDriver *bdrv_probe_all(const uint8_t *buf, int buf_size, const char *filename)
+{
+    const BlockDriver *best = nullptr;
+    int best_score = 0;
+    for (BlockDriver *d : drivers()) {
+        if (!d->bdrv_probe) {
+            continue;
+        }
+        int score = d->bdrv_probe(buf, buf_size, filename);
+        if (score > best_score) {
+            best_score = score;
+            best = d;
+        }
+    }
+    return best ? best : bdrv_find_format("raw");
+}
+
+bool bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
+{
+    *flags &= ~(BDRV_O_NOCACHE | BDRV_O_NO_FLUSH);
+    if (!strcmp(mode, "off") || !strcmp(mode, "none")) {
+        *writethrough = false;
+        *flags |= BDRV_O_NOCACHE;
+    } else if (!strcmp(mode, "directsync")) {
+        *writethrough = true;
+        *flags |= BDRV_O_NOCACHE;
+    } else if (!strcmp(mode, "writeback")) {
+        *writethrough = false;
+    } else if (!strcmp(mode, "unsafe")) {
+        *writethrough = false;
+        *flags |= BDRV_O_NO_FLUSH;
+    } else if (!strcmp(mode, "writethrough")) {
+        *writethrough = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool bdrv_parse_aio(const char *mode, int *flags)
+{
+    if (!strcmp(mode, "threads")) {
+        *flags &= ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING);
+    } else if (!strcmp(mode, "native")) {
+        *flags = (*flags & ~BDRV_O_IO_URING) | BDRV_O_NATIVE_AIO;
+    } else if (!strcmp(mode, "io_uring")) {
+        *flags = (*flags & ~BDRV_O_NATIVE_AIO) | BDRV_O_IO_URING;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool bdrv_parse_detect_zeroes(const char *mode, BlockdevDetectZeroes *out)
+{
+    if (!strcmp(mode, "off")) {
+        *out = DETECT_ZEROES_OFF;
+    } else if (!strcmp(mode, "on")) {
+        *out = DETECT_ZEROES_ON;
+    } else if (!strcmp(mode, "unmap")) {
+        *out = DETECT_ZEROES_UNMAP;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static const char *const prealloc_names[] = {"off", "metadata", "falloc", "full"};
+
+bool prealloc_mode_parse(const char *s, PreallocMode *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(s, prealloc_names[i])) {
+            *out = (PreallocMode)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *prealloc_mode_name(PreallocMode m) { return prealloc_names[(int)m]; }
+
+const char *bdrv_perm_name(uint64_t perm_bit)
+{
+    switch (perm_bit) {
+    case BLK_PERM_CONSISTENT_READ: return "consistent read";
+    case BLK_PERM_WRITE: return "write";
+    case BLK_PERM_WRITE_UNCHANGED: return "write unchanged";
+    case BLK_PERM_RESIZE: return "resize";
+    default: return "unknown";
+    }
+}
+
+// As QEMU 7.2 spells them (qapi BlkdebugEvent).
+const char *const blkdebug_event_names[BLKDBG__MAX] = {
+    "l1_update", "l1_grow_alloc_table", "l1_grow_write_table",
+    "l1_grow_activate_table", "l2_load", "l2_update",
+    "l2_update_compressed", "l2_alloc_cow_read", "l2_alloc_write",
+    "read_aio", "read_backing_aio", "read_compressed",
+    "write_aio", "write_compressed", "vmstate_load", "vmstate_save",
+    "cow_read", "cow_write", "reftable_load", "reftable_grow",
+    "reftable_update", "refblock_load", "refblock_update",
+    "refblock_update_part", "refblock_alloc", "refblock_alloc_hookup",
+    "refblock_alloc_write", "refblock_alloc_write_blocks",
+    "refblock_alloc_write_table", "refblock_alloc_switch_table",
+    "cluster_alloc", "cluster_alloc_bytes", "cluster_free",
+    "flush_to_os", "flush_to_disk", "pwritev_rmw_head",
+    "pwritev_rmw_after_head", "pwritev_rmw_tail", "pwritev_rmw_after_tail",
+    "pwritev", "pwritev_zero", "pwritev_done", "empty_image_prepare",
+    "l1_shrink_write_table", "l1_shrink_free_l2_clusters",
+    "cor_write", "cluster_alloc_space", "none",
+};
+
+bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out)
+{
+    // Old QEMU spelled sub-events with a dot ("l2_alloc.write"): accept both.
+    std::string n(name);
+    for (char &c : n) {
+        if (c == '.') {
+            c = '_';
+        }
+    }
+    for (int i = 0; i < BLKDBG__MAX; i++) {
+        if (n == blkdebug_event_names[i]) {
+            *out = (BlkdebugEvent)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+{
+    // Events travel down through filters to the blkdebug node that acts on them.
+    while (bs && bs->drv) {
+        if (bs->drv->bdrv_debug_event) {
+            bs->drv->bdrv_debug_event(bs, event);
+            return;
+        }
+        bs = bs->file ? bs->file->bs : nullptr;
+    }
+}

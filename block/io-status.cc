@@ -1,0 +1,260 @@
+// The rest of the generic request path: block status (one node and over
+// the backing chain), flush, discard, truncate and lengths.
+#include <algorithm>
+#include <cassert>
+
+#include "block/block-core.h"
+
+static int64_t round_down(int64_t v, int64_t a) { return v - v % a; }
+static int64_t round_up(int64_t v, int64_t a) { return round_down(v + a - 1, a); }
+
+// Status from the driver, or "all data here" for drivers without one.
+static int coroutine_fn driver_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                            int64_t *pnum, int64_t *map,
+                                            BlockDriverState **file)
+{
+    if (!bs->drv->bdrv_co_block_status) {
+        *pnum = bytes;
+        *map = offset;
+        *file = bs;
+        if (bs->drv->is_format || bs->drv->is_filter) {
+            *file = bs->file ? bs->file->bs : nullptr;
+            return bs->file ? BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID : BDRV_BLOCK_DATA;
+        }
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
+    }
+    int64_t align = bs->bl.request_alignment ? bs->bl.request_alignment : 1;
+    int64_t aoff = round_down(offset, align);
+    int64_t abytes = round_up(offset + bytes, align) - aoff;
+    int ret = bs->drv->bdrv_co_block_status(bs, true, aoff, abytes, pnum, map, file);
+    if (ret < 0) {
+        return ret;
+    }
+    // Translate back to the unaligned request.
+    int64_t skip = offset - aoff;
+    if (*pnum <= skip) {
+        *pnum = std::min<int64_t>(bytes, align - skip);
+    } else {
+        *pnum = std::min(*pnum - skip, bytes);
+    }
+    if (ret & BDRV_BLOCK_OFFSET_VALID) {
+        *map += skip;
+    }
+    return ret;
+}
+
+int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                      int64_t *pnum, int64_t *map, BlockDriverState **file)
+{
+    int64_t local_map = 0;
+    BlockDriverState *local_file = nullptr;
+    map = map ? map : &local_map;
+    file = file ? file : &local_file;
+    *pnum = 0;
+    *file = nullptr;
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    int64_t total = bs->drv->bdrv_co_getlength ? bdrv_co_getlength(bs) : bs->total_bytes;
+    if (total < 0) {
+        return (int)total;
+    }
+    if (offset < 0 || bytes < 0) {
+        return -EINVAL;
+    }
+    if (offset >= total) {
+        return BDRV_BLOCK_EOF;
+    }
+    bytes = std::min(bytes, total - offset);
+    if (bytes == 0) {
+        return 0;
+    }
+    bdrv_inc_in_flight(bs);
+    int ret = driver_block_status(bs, offset, bytes, pnum, map, file);
+    if (ret >= 0 && (ret & BDRV_BLOCK_RAW)) {
+        assert((ret & BDRV_BLOCK_OFFSET_VALID) && *file);
+        BlockDriverState *f = *file;
+        ret = bdrv_co_block_status(f, *map, *pnum, pnum, map, file);
+        bdrv_dec_in_flight(bs);
+        return ret;
+    }
+    if (ret >= 0) {
+        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
+            ret |= BDRV_BLOCK_ALLOCATED;
+        } else if (bs->drv->supports_backing) {
+            BlockDriverState *cow = bs->backing ? bs->backing->bs : nullptr;
+            if (!cow || offset >= bdrv_co_getlength(cow)) {
+                ret |= BDRV_BLOCK_ZERO;  // unallocated and nothing below: reads zeroes
+            }
+        }
+        // A format's data may still sit in a hole of its file.
+        if (*file && *file != bs && (ret & BDRV_BLOCK_DATA) && (ret & BDRV_BLOCK_OFFSET_VALID) &&
+            !(ret & BDRV_BLOCK_ZERO)) {
+            int64_t fnum;
+            int fret = bdrv_co_block_status(*file, *map, *pnum, &fnum, nullptr, nullptr);
+            if (fret >= 0 && (fret & BDRV_BLOCK_ZERO) && fnum > 0) {
+                *pnum = std::min(*pnum, fnum);
+                ret |= BDRV_BLOCK_ZERO;
+            }
+        }
+        if (offset + *pnum == total) {
+            ret |= BDRV_BLOCK_EOF;
+        }
+    }
+    bdrv_dec_in_flight(bs);
+    return ret;
+}
+
+int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
+                                            int64_t offset, int64_t bytes, int64_t *pnum,
+                                            int64_t *map, BlockDriverState **file)
+{
+    int ret = bdrv_co_block_status(bs, offset, bytes, pnum, map, file);
+    if (ret < 0 || *pnum == 0 || (ret & BDRV_BLOCK_ALLOCATED) || !bs->backing ||
+        bs->backing->bs == base) {
+        return ret;
+    }
+    // Unallocated here: the answer comes from below, for at most *pnum bytes.
+    int64_t n = *pnum;
+    BlockDriverState *p = bs->backing->bs;
+    int64_t plen = bdrv_co_getlength(p);
+    if (plen >= 0 && offset >= plen) {
+        return ret | BDRV_BLOCK_ZERO;  // past the backing file's end: zeroes
+    }
+    int ret2 = bdrv_co_block_status_above(p, base, offset, n, pnum, map, file);
+    if (ret2 < 0) {
+        return ret2;
+    }
+    if (*pnum == 0) {
+        *pnum = n;  // backing ended early: the rest reads as zeroes
+        return ret | BDRV_BLOCK_ZERO;
+    }
+    return ret2 & ~BDRV_BLOCK_EOF;
+}
+
+int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
+{
+    if (!bs || !bs->drv) {
+        return 0;
+    }
+    bdrv_inc_in_flight(bs);
+    int ret = 0;
+    if (bs->drv->bdrv_co_flush_to_os) {
+        ret = bs->drv->bdrv_co_flush_to_os(bs);
+    }
+    // cache=unsafe: data only needs to reach the OS.
+    if (ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH) && bs->drv->bdrv_co_flush_to_disk) {
+        if (bs->file) {
+            BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_DISK);
+        }
+        ret = bs->drv->bdrv_co_flush_to_disk(bs);
+    }
+    for (BdrvChild *c : bs->children) {
+        if (ret < 0) {
+            break;
+        }
+        if (c->perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)) {
+            ret = bdrv_co_flush(c->bs);
+        }
+    }
+    bdrv_dec_in_flight(bs);
+    return ret;
+}
+
+int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t bytes)
+{
+    BlockDriverState *bs = child->bs;
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (bs->read_only) {
+        return -EPERM;
+    }
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX / 2 - bytes) {
+        return -EIO;
+    }
+    // Discard is advisory: ignored without discard=unmap or driver support.
+    if (!(bs->open_flags & BDRV_O_UNMAP) || !bs->drv->bdrv_co_pdiscard || bytes == 0) {
+        return 0;
+    }
+    int64_t align = std::max<int64_t>(bs->bl.pdiscard_alignment, bs->bl.request_alignment);
+    align = std::max<int64_t>(align, 1);
+    int64_t start = round_up(offset, align);
+    int64_t end = offset + bytes;
+    if (end != bs->total_bytes) {
+        end = round_down(end, align);  // the image's last block may be partial
+    }
+    int64_t max = bs->bl.max_pdiscard ? (int64_t)bs->bl.max_pdiscard : INT32_MAX;
+    max = std::max(round_down(std::min<int64_t>(max, INT32_MAX), align), align);
+    bdrv_inc_in_flight(bs);
+    int ret = 0;
+    for (int64_t o = start; o < end && ret >= 0;) {
+        int64_t n = std::min(end - o, max);
+        ret = bs->drv->bdrv_co_pdiscard(bs, o, n);
+        if (ret == -ENOTSUP) {
+            ret = 0;
+        }
+        o += n;
+    }
+    bdrv_dec_in_flight(bs);
+    return ret;
+}
+
+int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
+                                  PreallocMode prealloc, Error **errp)
+{
+    BlockDriverState *bs = child->bs;
+    if (!bs->drv) {
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
+    if (offset < 0) {
+        error_setg(errp, "Image size cannot be negative");
+        return -EINVAL;
+    }
+    if (bs->read_only) {
+        error_setg(errp, "Image is read-only");
+        return -EACCES;
+    }
+    if (!bs->drv->bdrv_co_truncate) {
+        error_setg(errp, "Image format driver does not support resize");
+        return -ENOTSUP;
+    }
+    bdrv_inc_in_flight(bs);
+    int ret = bs->drv->bdrv_co_truncate(bs, offset, exact, prealloc, errp);
+    if (ret >= 0) {
+        int64_t len = bs->drv->bdrv_co_getlength ? bs->drv->bdrv_co_getlength(bs) : offset;
+        bs->total_bytes = len >= 0 ? len : offset;
+    }
+    bdrv_dec_in_flight(bs);
+    return ret;
+}
+
+int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
+{
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (bs->drv->bdrv_co_getlength) {
+        int64_t len = bs->drv->bdrv_co_getlength(bs);
+        if (len >= 0) {
+            bs->total_bytes = len;
+        }
+        return len;
+    }
+    return bs->total_bytes;
+}
+
+int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs)
+{
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (bs->drv->bdrv_co_get_allocated_file_size) {
+        return bs->drv->bdrv_co_get_allocated_file_size(bs);
+    }
+    if (bs->file) {
+        return bdrv_co_get_allocated_file_size(bs->file->bs);
+    }
+    return -ENOTSUP;
+}
