@@ -1,0 +1,278 @@
+// qemu-img check: recomputes every cluster's refcount from the metadata,
+// compares with the refcount blocks and checks the COPIED flags.  Messages,
+// counting and repair follow QEMU 7.2's qcow2 check so that qemu-img(-lite)
+// check prints the same report.
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "block/qcow2/qcow2.h"
+
+namespace {
+
+struct CheckState {
+    BlockDriverState *bs;
+    BDRVQcow2State *s;
+    BdrvCheckResult *res;
+    int fix;
+    std::vector<uint64_t> refs;  // computed refcount per cluster
+    uint64_t next_contiguous = 0;
+};
+
+void inc_refs(CheckState &c, uint64_t offset, uint64_t size) {
+    if (!size) return;
+    uint64_t first = offset >> c.s->g.cluster_bits;
+    uint64_t last = (offset + size - 1) >> c.s->g.cluster_bits;
+    if (last >= c.refs.size()) c.refs.resize(last + 1, 0);
+    for (uint64_t i = first; i <= last; i++) c.refs[i]++;
+}
+
+int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active) {
+    BDRVQcow2State *s = c.s;
+    uint64_t cs = s->cluster_size;
+    std::vector<uint8_t> buf(cs);
+    int ret = bdrv_co_pread(c.bs->file, l2_offset, cs, buf.data(), 0);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: I/O error in check_refcounts_l2\n");
+        c.res->check_errors++;
+        return ret;
+    }
+    for (uint64_t i = 0; i < s->g.l2_entries(); i++) {
+        uint64_t e = be64_load(&buf[i * 8]);
+        switch (qcow2_l2_entry_type(e, s->hdr.version)) {
+        case Qcow2ClusterType::Compressed: {
+            if (e & QCOW_OFLAG_COPIED) {
+                fprintf(stderr, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
+                                "for compressed clusters\n", e & s->g.cluster_offset_mask);
+                c.res->corruptions++;
+            }
+            uint64_t host = e & s->g.cluster_offset_mask;
+            uint64_t nb = ((e >> s->g.csize_shift) & s->g.csize_mask) + 1;
+            if (active) {
+                c.res->allocated_clusters++;
+                c.res->compressed_clusters++;
+                c.res->fragmented_clusters++;
+            }
+            inc_refs(c, host & ~511ULL, nb * 512);
+            break;
+        }
+        case Qcow2ClusterType::Normal:
+        case Qcow2ClusterType::ZeroAlloc: {
+            uint64_t off = e & L2E_OFFSET_MASK;
+            if (active) {
+                c.res->allocated_clusters++;
+                if (c.next_contiguous && off != c.next_contiguous) c.res->fragmented_clusters++;
+                c.next_contiguous = off + cs;
+            }
+            if (off & (cs - 1)) {
+                fprintf(stderr, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; "
+                                "L2 entry corrupted.\n", off);
+                c.res->corruptions++;
+                break;
+            }
+            inc_refs(c, off, cs);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<uint64_t> &l1,
+                          bool active) {
+    inc_refs(c, l1_offset, l1.size() * 8);
+    for (uint64_t e : l1) {
+        uint64_t off = e & L1E_OFFSET_MASK;
+        if (!off) continue;
+        if (off & (c.s->cluster_size - 1)) {
+            fprintf(stderr, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
+                            "entry corrupted\n", off);
+            c.res->corruptions++;
+            continue;
+        }
+        inc_refs(c, off, c.s->cluster_size);
+        int ret = check_l2(c, off, active);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+int coroutine_fn check_snapshots(CheckState &c) {
+    BDRVQcow2State *s = c.s;
+    for (const Qcow2Snapshot &sn : s->snapshots) {
+        std::vector<uint8_t> buf(sn.l1_size * 8);
+        std::vector<uint64_t> l1(sn.l1_size);
+        if (sn.l1_size) {
+            int ret = bdrv_co_pread(c.bs->file, sn.l1_table_offset, buf.size(), buf.data(), 0);
+            if (ret < 0) {
+                c.res->check_errors++;
+                return ret;
+            }
+        }
+        for (uint64_t i = 0; i < sn.l1_size; i++) l1[i] = be64_load(&buf[i * 8]);
+        int ret = check_l1(c, sn.l1_table_offset, l1, false);
+        if (ret < 0) return ret;
+    }
+    inc_refs(c, s->hdr.snapshots_offset, s->snapshots_size);
+    return 0;
+}
+
+void check_refblocks(CheckState &c, uint64_t nb_clusters) {
+    BDRVQcow2State *s = c.s;
+    for (uint64_t i = 0; i < s->refcount_table.size(); i++) {
+        uint64_t off = s->refcount_table[i] & REFT_OFFSET_MASK;
+        if (!off) continue;
+        if (off & (s->cluster_size - 1)) {
+            fprintf(stderr, "ERROR refcount block %" PRIu64 " is not cluster aligned; "
+                            "refcount table entry corrupted\n", i);
+            c.res->corruptions++;
+            continue;
+        }
+        if ((off >> s->g.cluster_bits) >= nb_clusters) {
+            fprintf(stderr, "ERROR refcount block %" PRIu64 " is outside image\n", i);
+            c.res->corruptions++;
+            continue;
+        }
+        inc_refs(c, off, s->cluster_size);
+    }
+}
+
+int coroutine_fn compare_refcounts(CheckState &c, uint64_t *highest) {
+    BDRVQcow2State *s = c.s;
+    uint64_t n = c.refs.size();
+    uint64_t coverage = s->refcount_table.size() << s->g.refblock_bits;
+    for (uint64_t i = 0; i < coverage; i++) {
+        uint64_t rb = s->refcount_table[i >> s->g.refblock_bits] & REFT_OFFSET_MASK;
+        if (rb && !(rb & (s->cluster_size - 1)) && i + 1 > n) n = i + 1;
+        if (!rb) i |= s->g.refblock_entries() - 1;  // skip the whole range
+    }
+    *highest = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r1, r2 = i < c.refs.size() ? c.refs[i] : 0;
+        int ret = qcow2_get_refcount(c.bs, i, &r1);
+        if (ret < 0) {
+            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i,
+                    strerror(-ret));
+            c.res->check_errors++;
+            continue;
+        }
+        if (r1 || r2) *highest = i;
+        if (r1 == r2) continue;
+        int *fixed = nullptr;
+        if (r1 > r2 && (c.fix & BDRV_FIX_LEAKS)) fixed = &c.res->leaks_fixed;
+        if (r1 < r2 && (c.fix & BDRV_FIX_ERRORS)) fixed = &c.res->corruptions_fixed;
+        fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
+                fixed ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked", i, r1, r2);
+        if (fixed && qcow2_set_refcount(c.bs, i, r2) == 0) {
+            (*fixed)++;
+            continue;
+        }
+        if (r1 < r2) c.res->corruptions++;
+        else c.res->leaks++;
+    }
+    return 0;
+}
+
+int coroutine_fn fix_l1_copied(CheckState &c, uint64_t i, bool set) {
+    BDRVQcow2State *s = c.s;
+    if (set) s->l1_table[i] |= QCOW_OFLAG_COPIED;
+    else s->l1_table[i] &= ~QCOW_OFLAG_COPIED;
+    uint8_t be[8];
+    be64_store(be, s->l1_table[i]);
+    return bdrv_co_pwrite(c.bs->file, s->hdr.l1_table_offset + i * 8, 8, be, 0);
+}
+
+int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off) {
+    BDRVQcow2State *s = c.s;
+    void *l2;
+    int ret = qcow2_cache_get(c.bs, s->l2_cache, l2_off, &l2);
+    if (ret < 0) return ret;
+    uint64_t *t = (uint64_t *)l2;
+    for (uint64_t j = 0; j < s->g.l2_entries(); j++) {
+        uint64_t e = be64_load(&t[j]);
+        Qcow2ClusterType ty = qcow2_l2_entry_type(e, s->hdr.version);
+        if (ty != Qcow2ClusterType::Normal && ty != Qcow2ClusterType::ZeroAlloc) continue;
+        uint64_t off = e & L2E_OFFSET_MASK, rc;
+        if (off & (s->cluster_size - 1)) continue;
+        if (qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, &rc) < 0) continue;
+        if ((rc == 1) == ((e & QCOW_OFLAG_COPIED) != 0)) continue;
+        bool fix = c.fix & BDRV_FIX_ERRORS;
+        fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64
+                        "\n", fix ? "Repairing" : "ERROR", e, rc);
+        if (fix) {
+            be64_store(&t[j], rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
+            qcow2_cache_mark_dirty(s->l2_cache, l2);
+            c.res->corruptions_fixed++;
+        } else {
+            c.res->corruptions++;
+        }
+    }
+    qcow2_cache_put(s->l2_cache, &l2);
+    return 0;
+}
+
+int coroutine_fn check_oflag_copied(CheckState &c) {
+    BDRVQcow2State *s = c.s;
+    for (uint64_t i = 0; i < s->l1_table.size(); i++) {
+        uint64_t e = s->l1_table[i], off = e & L1E_OFFSET_MASK, rc;
+        if (!off || (off & (s->cluster_size - 1))) continue;
+        int ret = qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, &rc);
+        if (ret < 0) continue;
+        if ((rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
+            bool fix = c.fix & BDRV_FIX_ERRORS;
+            fprintf(stderr, "%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
+                            " refcount=%" PRIu64 "\n", fix ? "Repairing" : "ERROR", i, e, rc);
+            if (fix && fix_l1_copied(c, i, rc == 1) == 0) c.res->corruptions_fixed++;
+            else c.res->corruptions++;
+        }
+        ret = check_l2_copied(c, off);
+        if (ret < 0) return ret;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    *res = BdrvCheckResult();
+    int64_t flen = bdrv_co_getlength(bs->file->bs);
+    if (flen < 0) {
+        res->check_errors++;
+        return (int)flen;
+    }
+    int ret = qcow2_flush_caches(bs);
+    if (ret < 0) return ret;
+    CheckState c{bs, s, res, fix, {}, 0};
+    uint64_t nb_clusters = s->g.size_to_clusters((uint64_t)flen);
+    c.refs.assign(nb_clusters, 0);
+    res->total_clusters = (int64_t)s->g.size_to_clusters(s->hdr.size);
+    inc_refs(c, 0, s->cluster_size);
+    ret = check_l1(c, s->hdr.l1_table_offset, s->l1_table, true);
+    if (ret == 0) ret = check_snapshots(c);
+    if (ret < 0) return ret;
+    inc_refs(c, s->hdr.refcount_table_offset,
+             (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
+    check_refblocks(c, nb_clusters);
+    uint64_t highest;
+    compare_refcounts(c, &highest);
+    ret = check_oflag_copied(c);
+    if (ret < 0) return ret;
+    res->image_end_offset = (int64_t)((highest + 1) * s->cluster_size);
+    ret = qcow2_flush_caches(bs);
+    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
+    return ret;
+}
+
+int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    CoMutexGuard guard(&s->lock);
+    int ret = qcow2_check_locked(bs, res, fix);
+    if (ret == 0 && fix && !res->corruptions && !res->check_errors && !bs->read_only) {
+        ret = qcow2_mark_clean(bs);
+    }
+    return ret;
+}

@@ -1,0 +1,283 @@
+// Image creation (qemu-img create -f qcow2 -o ...).  The initial metadata
+// is laid out as QEMU does (header, refcount table, refcount blocks, L1,
+// then preallocated L2 tables and data) and written in one pass to the file
+// the protocol driver created.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "block/qcow2/qcow2.h"
+
+const CreateOptDesc qcow2_create_opts[] = {
+    {"size", CreateOptType::Size, "Virtual disk size", nullptr},
+    {"compat", CreateOptType::String, "Compatibility level (v2 [0.10] or v3 [1.1])", nullptr},
+    {"backing_file", CreateOptType::String, "File name of a base image", nullptr},
+    {"backing_fmt", CreateOptType::String, "Image format of the base image", nullptr},
+    {"cluster_size", CreateOptType::Size, "qcow2 cluster size", "65536"},
+    {"extended_l2", CreateOptType::Bool, "Extended L2 tables", "off"},
+    {"preallocation", CreateOptType::String,
+     "Preallocation mode (allowed values: off, metadata, falloc, full)", nullptr},
+    {"compression_type", CreateOptType::String,
+     "Compression method used for image cluster compression", "zlib"},
+    {"lazy_refcounts", CreateOptType::Bool, "Postpone refcount updates", "off"},
+    {"refcount_bits", CreateOptType::Number, "Width of a reference count entry in bits", "16"},
+    {nullptr, CreateOptType::String, nullptr, nullptr},
+};
+
+namespace {
+
+struct CreateParams {
+    Qcow2Header hdr;
+    PreallocMode prealloc = PreallocMode::Off;
+};
+
+const char *kUseV3 = "(use version=v3 or greater)";
+
+bool parse_bool_opt(QDict *opts, const char *key, bool *out, Error **errp) {
+    const char *v = opts->get(key);
+    if (!v) return true;
+    if (!keyval_parse_bool(v, out)) {
+        error_setg(errp, "Parameter '%s' expects 'on' or 'off'", key);
+        return false;
+    }
+    return true;
+}
+
+int parse_sizes(QDict *opts, CreateParams *p, Error **errp) {
+    uint64_t v = 0;
+    const char *s = opts->get("size");
+    if (s && qemu_strtosz(s, &v) < 0) {
+        error_setg(errp, "Parameter 'size' expects a non-negative number below 2^64");
+        return -EINVAL;
+    }
+    p->hdr.size = v;
+    uint64_t cs = 65536;
+    s = opts->get("cluster_size");
+    if (s && qemu_strtosz(s, &cs) < 0) cs = 0;
+    if (cs < 512 || cs > 2 * 1024 * 1024 || (cs & (cs - 1))) {
+        error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
+        return -EINVAL;
+    }
+    p->hdr.cluster_bits = (uint32_t)__builtin_ctzll(cs);
+    uint64_t bits = 16;
+    s = opts->get("refcount_bits");
+    if (s && qemu_strtosz(s, &bits) < 0) bits = 0;
+    if (bits == 0 || bits > 64 || (bits & (bits - 1))) {
+        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return -EINVAL;
+    }
+    p->hdr.refcount_order = (uint32_t)__builtin_ctzll(bits);
+    return 0;
+}
+
+int parse_features(QDict *opts, CreateParams *p, Error **errp) {
+    const char *s = opts->get("compat");
+    if (!s || !strcmp(s, "1.1") || !strcmp(s, "v3")) {
+        p->hdr.version = 3;
+    } else if (!strcmp(s, "0.10") || !strcmp(s, "v2")) {
+        p->hdr.version = 2;
+    } else {
+        error_setg(errp, "Parameter 'version' does not accept value '%s'", s);
+        return -EINVAL;
+    }
+    s = opts->get("compression_type");
+    if (s && strcmp(s, "zlib") && strcmp(s, "zstd")) {
+        error_setg(errp, "Parameter 'compression-type' does not accept value '%s'", s);
+        return -EINVAL;
+    }
+    bool zstd = s && !strcmp(s, "zstd");
+    bool lazy = false, extl2 = false;
+    if (!parse_bool_opt(opts, "lazy_refcounts", &lazy, errp) ||
+        !parse_bool_opt(opts, "extended_l2", &extl2, errp)) {
+        return -EINVAL;
+    }
+    s = opts->get("preallocation");
+    if (s && !prealloc_mode_parse(s, &p->prealloc)) {
+        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", s);
+        return -EINVAL;
+    }
+    if (p->hdr.version < 3) {
+        const char *msg = nullptr;
+        if (lazy) {
+            msg = "Lazy refcounts only supported with compatibility level 1.1 and above";
+        } else if (p->hdr.refcount_order != 4) {
+            msg = "Different refcount widths than 16 bits require compatibility level 1.1 "
+                  "or above";
+        } else if (zstd) {
+            msg = "Non-zlib compression type is only supported with compatibility level 1.1 "
+                  "and above";
+        }
+        if (msg) {
+            error_setg(errp, "%s %s", msg, kUseV3);
+            return -EINVAL;
+        }
+        p->hdr.header_length = QCOW2_V2_HEADER_LEN;
+    }
+    if (extl2) {
+        error_setg(errp, "Extended L2 entries are not supported by qcow-lite");
+        return -ENOTSUP;
+    }
+    if (lazy) p->hdr.compatible_features |= QCOW2_COMPAT_LAZY_REFCOUNTS;
+    if (zstd) {
+        p->hdr.compression_type = Qcow2CompressionType::Zstd;
+        p->hdr.incompatible_features |= QCOW2_INCOMPAT_COMPRESSION;
+    }
+    return 0;
+}
+
+int parse_backing(QDict *opts, CreateParams *p, Error **errp) {
+    const char *bf = opts->get("backing_file");
+    const char *fmt = opts->get("backing_fmt");
+    if (fmt && !bf) {
+        error_setg(errp, "Backing format cannot be used without backing file");
+        return -EINVAL;
+    }
+    if (bf) {
+        if (strlen(bf) > QCOW2_MAX_BACKING_NAME) {
+            error_setg(errp, "Backing file name too long");
+            return -EINVAL;
+        }
+        p->hdr.backing_file = bf;
+        if (fmt) p->hdr.backing_format = fmt;
+        if (p->prealloc != PreallocMode::Off) {
+            error_setg(errp, "Backing file and preallocation can only be used at the same "
+                             "time if extended_l2 is on");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+struct Fd {
+    int fd;
+    ~Fd() { if (fd >= 0) close(fd); }
+};
+
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
+    const uint8_t *p = (const uint8_t *)buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+// Writes refcounts for clusters [0, total) and points the table at them.
+int write_refcounts(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l) {
+    uint64_t cs = g.cluster_size();
+    std::vector<uint8_t> table(l.reftable_clusters * cs, 0);
+    for (uint64_t i = 0; i < l.refblocks; i++) {
+        be64_store(&table[i * 8], (l.refblock_cluster + i) * cs);
+    }
+    int ret = pwrite_all(fd, table.data(), table.size(), l.reftable_cluster * cs);
+    std::vector<uint8_t> block(cs);
+    for (uint64_t b = 0; ret == 0 && b < l.refblocks; b++) {
+        std::fill(block.begin(), block.end(), 0);
+        for (uint64_t i = 0; i < g.refblock_entries(); i++) {
+            if (b * g.refblock_entries() + i >= l.total_clusters) break;
+            qcow2_refblock_set(block.data(), g.refcount_order, i, 1);
+        }
+        ret = pwrite_all(fd, block.data(), cs, (l.refblock_cluster + b) * cs);
+    }
+    return ret;
+}
+
+// Preallocated metadata: each L2 table is followed by the data it maps.
+int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, uint64_t size,
+                   PreallocMode mode) {
+    uint64_t cs = g.cluster_size();
+    std::vector<uint8_t> l1(l.l1_clusters * cs, 0), l2(cs);
+    uint64_t next = l.prealloc_start, data_left = g.size_to_clusters(size);
+    for (uint64_t i = 0; i < l.l1_size; i++) {
+        uint64_t l2_off = next++ * cs;
+        be64_store(&l1[i * 8], l2_off | QCOW_OFLAG_COPIED);
+        std::fill(l2.begin(), l2.end(), 0);
+        uint64_t n = data_left < g.l2_entries() ? data_left : g.l2_entries();
+        for (uint64_t k = 0; k < n; k++) {
+            be64_store(&l2[k * 8], ((next + k) * cs) | QCOW_OFLAG_COPIED);
+        }
+        int ret = pwrite_all(fd, l2.data(), cs, l2_off);
+        if (ret < 0) return ret;
+        if (mode == PreallocMode::Falloc && posix_fallocate(fd, (off_t)(next * cs),
+                                                            (off_t)(n * cs)) != 0) {
+            return -errno;
+        }
+        if (mode == PreallocMode::Full) {
+            std::vector<uint8_t> zero(cs, 0);
+            for (uint64_t k = 0; k < n; k++) {
+                ret = pwrite_all(fd, zero.data(), cs, (next + k) * cs);
+                if (ret < 0) return ret;
+            }
+        }
+        next += n;
+        data_left -= n;
+    }
+    if (ftruncate(fd, (off_t)(next * cs)) < 0) return -errno;
+    return pwrite_all(fd, l1.data(), l1.size(), l.l1_cluster * cs);
+}
+
+int write_image(const char *filename, CreateParams *p, Error **errp) {
+    Qcow2Geometry g;
+    g.init((int)p->hdr.cluster_bits, (int)p->hdr.refcount_order);
+    uint64_t cs = g.cluster_size();
+    Qcow2CreateLayout l;
+    bool prealloc = p->prealloc != PreallocMode::Off;
+    qcow2_create_layout(g, p->hdr.size, prealloc, &l);
+    Qcow2Header &h = p->hdr;
+    h.l1_size = (uint32_t)l.l1_size;
+    h.l1_table_offset = l.l1_size ? l.l1_cluster * cs : 0;
+    h.refcount_table_offset = l.reftable_cluster * cs;
+    h.refcount_table_clusters = (uint32_t)l.reftable_clusters;
+    if (l.l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+        error_setg(errp, "The image size is too large for file format 'qcow2' (try using a "
+                         "larger cluster size)");
+        return -EFBIG;
+    }
+    Fd fd{open(filename, O_RDWR)};
+    if (fd.fd < 0) {
+        error_setg_errno(errp, errno, "Could not open '%s'", filename);
+        return -errno;
+    }
+    std::vector<uint8_t> hbuf(cs);
+    int ret = qcow2_header_serialize(h, hbuf.data(), cs);
+    if (ret < 0) {
+        error_setg(errp, "Header extensions do not fit in one cluster");
+        return ret;
+    }
+    if (ftruncate(fd.fd, 0) < 0) ret = -errno;
+    if (ret == 0) ret = pwrite_all(fd.fd, hbuf.data(), cs, 0);
+    if (ret == 0) ret = write_refcounts(fd.fd, g, l);
+    if (ret == 0 && prealloc) {
+        ret = write_prealloc(fd.fd, g, l, h.size, p->prealloc);
+    } else if (ret == 0 && l.l1_size) {
+        std::vector<uint8_t> zero(l.l1_size * 8, 0);
+        ret = pwrite_all(fd.fd, zero.data(), zero.size(), l.l1_cluster * cs);
+    }
+    if (ret == 0 && fsync(fd.fd) < 0) ret = -errno;
+    if (ret < 0) error_setg_errno(errp, -ret, "Could not write qcow2 header");
+    return ret;
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp) {
+    QDict empty;
+    if (!opts) opts = &empty;
+    CreateParams p;
+    int ret = parse_sizes(opts, &p, errp);
+    if (ret == 0) ret = parse_features(opts, &p, errp);
+    if (ret == 0) ret = parse_backing(opts, &p, errp);
+    if (ret < 0) return ret;
+    QDict file_opts;
+    ret = bdrv_co_create_file(filename, &file_opts, errp);
+    if (ret < 0) return ret;
+    return write_image(filename, &p, errp);
+}

@@ -1,0 +1,417 @@
+// Guest I/O: reads (normal, zero, compressed, backing), writes (in place or
+// allocating with copy-on-write of partial clusters), compressed writes,
+// write-zeroes, discard and block status.
+//
+// Metadata is looked up and updated under s->lock; guest data moves with the
+// lock released.  An allocating write registers its guest clusters in
+// s->inflight from allocation until its L2 update, so concurrent writers to
+// the same cluster wait instead of allocating it twice.
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <memory>
+
+#include "block/qcow2/qcow2.h"
+
+namespace {
+
+struct AlignedBuf {
+    void *p;
+    explicit AlignedBuf(size_t n) : p(qemu_memalign(4096, n ? n : 1)) {}
+    ~AlignedBuf() { qemu_vfree(p); }
+    AlignedBuf(const AlignedBuf &) = delete;
+    AlignedBuf &operator=(const AlignedBuf &) = delete;
+};
+
+bool overlaps(const Qcow2InflightAlloc &a, uint64_t first, uint64_t n) {
+    return first < a.first_cluster + a.nb_clusters && a.first_cluster < first + n;
+}
+
+// Reads [offset, offset+bytes) from the backing chain, zeroes past its end.
+int coroutine_fn read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              QEMUIOVector *qiov, size_t qoff) {
+    if (!bs->backing) {
+        qemu_iovec_memset(qiov, qoff, 0, bytes);
+        return 0;
+    }
+    int64_t blen = bdrv_co_getlength(bs->backing->bs);
+    if (blen < 0) return (int)blen;
+    uint64_t n = 0;
+    if ((int64_t)offset < blen) n = bytes < (uint64_t)blen - offset ? bytes : blen - offset;
+    if (n < bytes) qemu_iovec_memset(qiov, qoff + n, 0, bytes - n);
+    if (!n) return 0;
+    BLKDBG_EVENT(bs->file, BLKDBG_READ_BACKING_AIO);
+    return bdrv_co_preadv_part(bs->backing, offset, n, qiov, qoff, 0);
+}
+
+int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t in_cluster,
+                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t host, csize;
+    qcow2_compressed_decode(s->g, entry, &host, &csize);
+    AlignedBuf in(csize), out(s->cluster_size);
+    BLKDBG_EVENT(bs->file, BLKDBG_READ_COMPRESSED);
+    int ret = bdrv_co_pread(bs->file, host, csize, in.p, 0);
+    if (ret < 0) return ret;
+    ret = qcow2_decompress((Qcow2CompressionType)s->hdr.compression_type, out.p,
+                           s->cluster_size, in.p, csize);
+    if (ret < 0) return -EIO;
+    qemu_iovec_from_buf(qiov, qoff, (uint8_t *)out.p + in_cluster, bytes);
+    return 0;
+}
+
+// Reads one mapped run into the qiov.
+int coroutine_fn read_run(BlockDriverState *bs, const Qcow2Mapping &m, uint64_t offset,
+                          QEMUIOVector *qiov, size_t qoff) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    switch (m.type) {
+    case Qcow2ClusterType::Unallocated:
+        return read_backing(bs, offset, m.bytes, qiov, qoff);
+    case Qcow2ClusterType::ZeroPlain:
+    case Qcow2ClusterType::ZeroAlloc:
+        qemu_iovec_memset(qiov, qoff, 0, m.bytes);
+        return 0;
+    case Qcow2ClusterType::Compressed:
+        return read_compressed(bs, m.l2_entry, offset & (s->cluster_size - 1), m.bytes, qiov,
+                               qoff);
+    case Qcow2ClusterType::Normal:
+        BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
+        return bdrv_co_preadv_part(bs->file, m.host_offset, m.bytes, qiov, qoff, 0);
+    }
+    return -EIO;
+}
+
+}  // namespace
+
+void coroutine_fn qcow2_inflight_begin(BDRVQcow2State *s, uint64_t first, uint64_t n) {
+    for (;;) {
+        bool busy = false;
+        for (const auto &a : s->inflight) busy |= overlaps(a, first, n);
+        if (!busy) break;
+        qemu_co_queue_wait(&s->inflight_wait, &s->lock);
+    }
+    s->inflight.push_back({first, n});
+}
+
+void qcow2_inflight_end(BDRVQcow2State *s, uint64_t first) {
+    for (auto it = s->inflight.begin(); it != s->inflight.end(); ++it) {
+        if (it->first_cluster == first) {
+            s->inflight.erase(it);
+            break;
+        }
+    }
+    qemu_co_queue_restart_all(&s->inflight_wait);
+}
+
+int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                      QEMUIOVector *qiov, size_t qoff, int) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    while (bytes > 0) {
+        Qcow2Mapping m;
+        qemu_co_mutex_lock(&s->lock);
+        int ret = qcow2_get_mapping(bs, offset, bytes, &m);
+        qemu_co_mutex_unlock(&s->lock);
+        if (ret < 0) return ret;
+        ret = read_run(bs, m, offset, qiov, qoff);
+        if (ret < 0) return ret;
+        offset += m.bytes;
+        qoff += m.bytes;
+        bytes -= m.bytes;
+    }
+    return 0;
+}
+
+namespace {
+
+// Fills @buf with the current contents of guest [offset, offset+len) as
+// mapped by @old (one cluster's previous L2 entry): the COW source.
+int coroutine_fn cow_read(BlockDriverState *bs, uint64_t old, uint64_t offset, uint64_t len,
+                          void *buf) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (!len) return 0;
+    QEMUIOVector q;
+    qemu_iovec_init_buf(&q, buf, len);
+    Qcow2Mapping m{qcow2_l2_entry_type(old, s->hdr.version), 0, old, len};
+    if (m.type == Qcow2ClusterType::Normal) {
+        m.host_offset = (old & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
+    }
+    BLKDBG_EVENT(bs->file, BLKDBG_COW_READ);
+    return read_run(bs, m, offset, &q, 0);
+}
+
+struct AllocPlan {
+    uint64_t guest;       // cluster-aligned guest offset of the first cluster
+    uint64_t nb;          // clusters
+    uint64_t host;        // host offset of the first new cluster
+    uint64_t head_entry;  // previous L2 entries of the first/last cluster
+    uint64_t tail_entry;
+};
+
+// Writes data plus COW head/tail into the new clusters in one request.
+int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint64_t offset,
+                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t head = offset - p.guest;
+    uint64_t end = p.guest + (p.nb << s->g.cluster_bits);
+    uint64_t tail = end - (offset + bytes);
+    // Do not copy past the virtual disk end.
+    uint64_t vend = (uint64_t)bs->total_bytes;
+    if (end > vend && offset + bytes <= vend) tail = vend - (offset + bytes);
+    if (offset + bytes > vend) tail = 0;
+    AlignedBuf hb(head), tb(tail);
+    int ret = cow_read(bs, p.head_entry, p.guest, head, hb.p);
+    if (ret == 0) ret = cow_read(bs, p.tail_entry, offset + bytes, tail, tb.p);
+    if (ret < 0) return ret;
+    QEMUIOVector q;
+    qemu_iovec_init(&q);
+    if (head) qemu_iovec_add(&q, hb.p, head);
+    qemu_iovec_concat(&q, qiov, qoff, bytes);
+    if (tail) qemu_iovec_add(&q, tb.p, tail);
+    BLKDBG_EVENT(bs->file, (head || tail) ? BLKDBG_COW_WRITE : BLKDBG_WRITE_AIO);
+    return bdrv_co_pwritev(bs->file, p.host, head + bytes + tail, &q, 0);
+}
+
+// Links the new clusters into the L2 table and frees what they replace.
+int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    std::vector<uint64_t> old;
+    int ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false, &old);
+    if (ret < 0) return ret;
+    bool need_free = false;
+    for (uint64_t e : old) need_free |= (e & L2E_OFFSET_MASK) != 0;
+    if (!need_free) return 0;
+    ret = qcow2_cache_flush(bs, s->l2_cache);
+    for (uint64_t e : old) {
+        if (ret == 0) ret = qcow2_free_l2_entry(bs, e);
+    }
+    return ret;
+}
+
+// Under s->lock: plans the write of [offset, offset+bytes) (one mapping
+// run).  Returns 1 with *host set for an in-place write, 0 with @p filled
+// for an allocation, or -errno.
+int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
+                            uint64_t *host, AllocPlan *p) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    for (;;) {
+        Qcow2Mapping m;
+        int ret = qcow2_get_mapping(bs, offset, *bytes, &m);
+        if (ret < 0) return ret;
+        if (m.type == Qcow2ClusterType::Normal && (m.l2_entry & QCOW_OFLAG_COPIED)) {
+            *bytes = m.bytes;
+            *host = m.host_offset;
+            return 1;
+        }
+        uint64_t cs = s->cluster_size;
+        p->guest = offset & ~(cs - 1);
+        uint64_t end = offset + m.bytes;
+        p->nb = (end - p->guest + cs - 1) >> s->g.cluster_bits;
+        uint64_t first = p->guest >> s->g.cluster_bits;
+        bool busy = false;
+        for (const auto &a : s->inflight) busy |= overlaps(a, first, p->nb);
+        if (busy) {
+            qemu_co_queue_wait(&s->inflight_wait, &s->lock);
+            continue;  // the mapping may have changed
+        }
+        *bytes = m.bytes;
+        p->head_entry = m.l2_entry;
+        p->tail_entry = m.l2_entry;
+        if (p->nb > 1 && m.type != Qcow2ClusterType::Unallocated &&
+            m.type != Qcow2ClusterType::ZeroPlain) {
+            // Runs of these types are single clusters (compressed) or
+            // contiguous; the last cluster's entry is the first's + offset.
+            p->tail_entry = m.l2_entry + ((p->nb - 1) << s->g.cluster_bits);
+        }
+        int64_t h = qcow2_alloc_clusters(bs, p->nb);
+        if (h < 0) return (int)h;
+        p->host = (uint64_t)h;
+        s->inflight.push_back({first, p->nb});
+        return 0;
+    }
+}
+
+int coroutine_fn mark_dirty_if_lazy(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (!s->lazy_refcounts || s->dirty_marked) return 0;
+    return qcow2_mark_dirty(bs);
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                       QEMUIOVector *qiov, size_t qoff, int) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    while (bytes > 0) {
+        uint64_t n = (uint64_t)bytes, host = 0;
+        AllocPlan p{};
+        qemu_co_mutex_lock(&s->lock);
+        int ret = mark_dirty_if_lazy(bs);
+        if (ret == 0) ret = plan_write(bs, offset, &n, &host, &p);
+        qemu_co_mutex_unlock(&s->lock);
+        if (ret < 0) return ret;
+        if (ret == 1) {
+            BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
+            ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qoff, 0);
+        } else {
+            ret = write_allocated(bs, p, offset, n, qiov, qoff);
+            qemu_co_mutex_lock(&s->lock);
+            if (ret == 0) ret = link_allocated(bs, p);
+            else qcow2_update_refcount(bs, p.host, p.nb * s->cluster_size, -1);
+            qcow2_inflight_end(s, p.guest >> s->g.cluster_bits);
+            qemu_co_mutex_unlock(&s->lock);
+        }
+        if (ret < 0) return ret;
+        offset += n;
+        qoff += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                                             int64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size;
+    while (bytes > 0) {
+        uint64_t n = (uint64_t)bytes < cs ? (uint64_t)bytes : cs;
+        if (offset & (cs - 1)) return -EINVAL;
+        if (n < cs && offset + (int64_t)n != bs->total_bytes) return -EINVAL;
+        AlignedBuf in(cs), out(cs);
+        memset(in.p, 0, cs);
+        qemu_iovec_to_buf(qiov, qoff, in.p, n);
+        int64_t csize = qcow2_compress((Qcow2CompressionType)s->hdr.compression_type, out.p,
+                                       cs - 1, in.p, cs);
+        int ret;
+        if (csize < 0) {
+            QEMUIOVector q;
+            qemu_iovec_init_buf(&q, in.p, n);
+            ret = qcow2_co_pwritev_part(bs, offset, n, &q, 0, 0);  // incompressible
+        } else {
+            uint64_t first = (uint64_t)offset >> s->g.cluster_bits;
+            qemu_co_mutex_lock(&s->lock);
+            qcow2_inflight_begin(s, first, 1);
+            Qcow2Mapping m;
+            ret = qcow2_get_mapping(bs, offset, cs, &m);
+            if (ret == 0 && (m.l2_entry & L2E_OFFSET_MASK)) ret = -EIO;  // as QEMU
+            int64_t host = ret == 0 ? qcow2_alloc_bytes(bs, csize) : ret;
+            qemu_co_mutex_unlock(&s->lock);
+            ret = host < 0 ? (int)host : 0;
+            if (ret == 0) {
+                BLKDBG_EVENT(bs->file, BLKDBG_WRITE_COMPRESSED);
+                ret = bdrv_co_pwrite(bs->file, host, csize, out.p, 0);
+            }
+            qemu_co_mutex_lock(&s->lock);
+            if (ret == 0) {
+                BLKDBG_EVENT(bs->file, BLKDBG_L2_UPDATE_COMPRESSED);
+                ret = qcow2_set_l2_entries(bs, offset, 1,
+                                           qcow2_compressed_entry(s->g, host, csize), true,
+                                           nullptr);
+            }
+            qcow2_inflight_end(s, first);
+            qemu_co_mutex_unlock(&s->lock);
+        }
+        if (ret < 0) return ret;
+        offset += n;
+        qoff += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+namespace {
+
+// Writes explicit zeroes over [offset, offset+bytes) through the write path.
+int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64_t bytes) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (!bytes) return 0;
+    uint64_t chunk = bytes < 4 * s->cluster_size ? bytes : 4 * s->cluster_size;
+    AlignedBuf z(chunk);
+    memset(z.p, 0, chunk);
+    while (bytes) {
+        uint64_t n = bytes < chunk ? bytes : chunk;
+        QEMUIOVector q;
+        qemu_iovec_init_buf(&q, z.p, n);
+        int ret = qcow2_co_pwritev_part(bs, offset, n, &q, 0, 0);
+        if (ret < 0) return ret;
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                bool make_zero, bool keep_alloc) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t first = offset >> s->g.cluster_bits, n = bytes >> s->g.cluster_bits;
+    if (!n) return 0;
+    qemu_co_mutex_lock(&s->lock);
+    qcow2_inflight_begin(s, first, n);
+    int ret = mark_dirty_if_lazy(bs);
+    if (ret == 0) ret = qcow2_discard_clusters(bs, offset, bytes, make_zero, keep_alloc);
+    qcow2_inflight_end(s, first);
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                        int flags) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size;
+    uint64_t start = ((uint64_t)offset + cs - 1) & ~(cs - 1);
+    uint64_t end = (uint64_t)(offset + bytes) & ~(cs - 1);
+    if ((uint64_t)(offset + bytes) == (uint64_t)bs->total_bytes) end = offset + bytes;
+    if (s->hdr.version < 3 || start >= end) {
+        if (flags & BDRV_REQ_NO_FALLBACK) return -ENOTSUP;
+        return write_zero_buffer(bs, offset, bytes);
+    }
+    int ret = write_zero_buffer(bs, offset, start - offset);
+    if (ret < 0) return ret;
+    // A partial last cluster at the image end counts as whole.
+    uint64_t zend = (end + cs - 1) & ~(cs - 1);
+    ret = discard_locked(bs, start, zend - start, true, !(flags & BDRV_REQ_MAY_UNMAP));
+    if (ret < 0) return ret;
+    if ((uint64_t)(offset + bytes) > end) ret = write_zero_buffer(bs, end, offset + bytes - end);
+    return ret;
+}
+
+int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size;
+    uint64_t start = ((uint64_t)offset + cs - 1) & ~(cs - 1);
+    uint64_t end = (uint64_t)(offset + bytes);
+    if (end != (uint64_t)bs->total_bytes) end &= ~(cs - 1);
+    else end = (end + cs - 1) & ~(cs - 1);
+    if (start >= end) return 0;  // partial clusters are ignored, as QEMU does
+    return discard_locked(bs, start, end - start, false, false);
+}
+
+int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offset,
+                                       int64_t bytes, int64_t *pnum, int64_t *map,
+                                       BlockDriverState **file) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    Qcow2Mapping m;
+    qemu_co_mutex_lock(&s->lock);
+    int ret = qcow2_get_mapping(bs, offset, bytes, &m);
+    qemu_co_mutex_unlock(&s->lock);
+    if (ret < 0) return ret;
+    *pnum = (int64_t)m.bytes;
+    int status = 0;
+    if (m.type == Qcow2ClusterType::Normal || m.type == Qcow2ClusterType::ZeroAlloc) {
+        *map = (int64_t)m.host_offset;
+        *file = bs->file->bs;
+        status |= BDRV_BLOCK_OFFSET_VALID;
+    }
+    if (m.type == Qcow2ClusterType::ZeroPlain || m.type == Qcow2ClusterType::ZeroAlloc) {
+        status |= BDRV_BLOCK_ZERO;
+    } else if (m.type != Qcow2ClusterType::Unallocated) {
+        status |= BDRV_BLOCK_DATA;
+    }
+    if (s->metadata_prealloc && (status & BDRV_BLOCK_DATA) &&
+        (status & BDRV_BLOCK_OFFSET_VALID)) {
+        status |= BDRV_BLOCK_RECURSE;
+    }
+    if (m.type == Qcow2ClusterType::Compressed) status |= BDRV_BLOCK_COMPRESSED;
+    return status;
+}

@@ -1,0 +1,372 @@
+// qcow-lite: open, close, header updates, flush and the driver table.
+#include "block/qcow2/qcow2.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+
+namespace {
+
+int64_t file_length(BlockDriverState *bs) { return bdrv_co_getlength(bs->file->bs); }
+
+int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    int64_t len = file_length(bs);
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not read qcow2 header");
+        return (int)len;
+    }
+    uint64_t n = (uint64_t)len < (1u << QCOW2_MAX_CLUSTER_BITS) ? (uint64_t)len
+                                                               : 1u << QCOW2_MAX_CLUSTER_BITS;
+    std::vector<uint8_t> buf(n + 1);
+    int ret = n ? bdrv_co_pread(bs->file, 0, n, buf.data(), 0) : 0;
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read qcow2 header");
+        return ret;
+    }
+    std::string msg;
+    ret = qcow2_header_parse(buf.data(), n, &s->hdr, &msg);
+    if (ret < 0) {
+        error_setg(errp, "%s", msg.c_str());
+        return ret;
+    }
+    uint64_t unknown = s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED;
+    if (unknown) {
+        error_setg(errp, "Unsupported qcow2 feature(s): %s",
+                   qcow2_incompat_feature_names(s->hdr, unknown).c_str());
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+// Offsets must be cluster aligned and the table must not wrap (QEMU's
+// validate_table_offset).
+bool table_offset_ok(BDRVQcow2State *s, uint64_t off, uint64_t entries, uint64_t esize) {
+    if (entries > INT64_MAX / esize) return false;
+    if (off > INT64_MAX - entries * esize) return false;
+    return (off & (s->cluster_size - 1)) == 0;
+}
+
+int validate_tables(BlockDriverState *bs, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    const Qcow2Header &h = s->hdr;
+    if ((uint64_t)h.refcount_table_clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES) {
+        error_setg(errp, "Reference count table too large");
+        return -EINVAL;
+    }
+    if (h.refcount_table_clusters == 0) {
+        error_setg(errp, "Image does not contain a reference count table");
+        return -EINVAL;
+    }
+    if (!table_offset_ok(s, h.refcount_table_offset,
+                         (uint64_t)h.refcount_table_clusters * s->cluster_size, 1)) {
+        error_setg(errp, "Invalid reference count table offset");
+        return -EINVAL;
+    }
+    if (h.nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
+        error_setg(errp, "Too many snapshots");
+        return -EINVAL;
+    }
+    if (h.nb_snapshots && !table_offset_ok(s, h.snapshots_offset, 1, 1)) {
+        error_setg(errp, "Invalid snapshot table offset");
+        return -EINVAL;
+    }
+    if ((uint64_t)h.l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+        error_setg(errp, "Active L1 table too large");
+        return -EFBIG;
+    }
+    if (h.l1_size < s->g.size_to_l1(h.size)) {
+        error_setg(errp, "L1 table is too small");
+        return -EINVAL;
+    }
+    if (h.l1_size && !table_offset_ok(s, h.l1_table_offset, h.l1_size, 8)) {
+        error_setg(errp, "Invalid L1 table offset");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t n = s->hdr.l1_size;
+    s->l1_table.assign(n, 0);
+    if (!n) return 0;
+    std::vector<uint8_t> buf(n * 8);
+    int ret = bdrv_co_pread(bs->file, s->hdr.l1_table_offset, n * 8, buf.data(), 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read L1 table");
+        return ret;
+    }
+    for (uint64_t i = 0; i < n; i++) s->l1_table[i] = be64_load(&buf[i * 8]);
+    return 0;
+}
+
+// Cache sizes from the options (bytes), as QEMU's l2-cache-size /
+// refcount-cache-size; the default L2 cache covers the whole image up to
+// 32 MiB of tables.
+int parse_cache_opts(BlockDriverState *bs, QDict *options, int *l2_tables, int *rb_tables,
+                     Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t needed = s->g.size_to_clusters(s->hdr.size) * 8;
+    uint64_t l2_bytes = needed < 32 * 1024 * 1024 ? needed : 32 * 1024 * 1024;
+    uint64_t rb_bytes = 4 * s->cluster_size > 256 * 1024 ? 4 * s->cluster_size : 256 * 1024;
+    const char *v;
+    if (options && (v = options->get("l2-cache-size"))) {
+        if (qemu_strtosz(v, &l2_bytes) < 0) {
+            error_setg(errp, "Parameter 'l2-cache-size' expects a size");
+            return -EINVAL;
+        }
+    }
+    if (options && (v = options->get("refcount-cache-size"))) {
+        if (qemu_strtosz(v, &rb_bytes) < 0) {
+            error_setg(errp, "Parameter 'refcount-cache-size' expects a size");
+            return -EINVAL;
+        }
+    }
+    if (options) {
+        options->del("l2-cache-size");
+        options->del("refcount-cache-size");
+        options->del("cache-size");
+    }
+    *l2_tables = (int)(l2_bytes / s->cluster_size);
+    if (*l2_tables < 2) *l2_tables = 2;
+    *rb_tables = (int)(rb_bytes / s->cluster_size);
+    if (*rb_tables < 4) *rb_tables = 4;
+    return 0;
+}
+
+int coroutine_fn open_file_child(BlockDriverState *bs, QDict *options, int flags,
+                                 Error **errp) {
+    if (bs->file) return 0;
+    bs->file = bdrv_co_open_child(bs->filename.c_str(), options, "file", bs, false, flags, errp);
+    return bs->file ? 0 : -EINVAL;
+}
+
+int coroutine_fn repair_dirty(BlockDriverState *bs, Error **errp) {
+    BdrvCheckResult res;
+    int ret = qcow2_check_locked(bs, &res, BDRV_FIX_ERRORS | BDRV_FIX_LEAKS);
+    if (ret < 0 || res.check_errors) {
+        error_setg_errno(errp, ret < 0 ? -ret : EIO, "Could not repair dirty image");
+        return ret < 0 ? ret : -EIO;
+    }
+    return qcow2_mark_clean(bs);
+}
+
+int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (bs->read_only) return 0;
+    if (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+        error_setg(errp, "qcow2: Image is corrupt; cannot be opened read/write");
+        return -EACCES;
+    }
+    if ((s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY) && !(flags & BDRV_O_CHECK)) {
+        int ret = repair_dirty(bs, errp);
+        if (ret < 0) return ret;
+    }
+    if (s->hdr.autoclear_features) {
+        s->hdr.autoclear_features = 0;  // we maintain none of them
+        int ret = qcow2_update_header(bs);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not update qcow2 header");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    int ret = read_header(bs, errp);
+    if (ret < 0) return ret;
+    s->g.init((int)s->hdr.cluster_bits, (int)s->hdr.refcount_order);
+    s->cluster_size = s->g.cluster_size();
+    ret = validate_tables(bs, errp);
+    if (ret < 0) return ret;
+    int l2_tables, rb_tables;
+    ret = parse_cache_opts(bs, options, &l2_tables, &rb_tables, errp);
+    if (ret < 0) return ret;
+    s->l2_cache = qcow2_cache_create(bs, l2_tables, true);
+    s->refblock_cache = qcow2_cache_create(bs, rb_tables, false);
+    qcow2_cache_set_dependency(s->l2_cache, s->refblock_cache);
+    ret = load_l1(bs, errp);
+    if (ret < 0) return ret;
+    ret = qcow2_refcount_init(bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not initialize refcount handling");
+        return ret;
+    }
+    ret = qcow2_read_snapshots(bs, errp);
+    if (ret < 0) return ret;
+    s->lazy_refcounts = s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS;
+    s->discard_passthrough = flags & BDRV_O_UNMAP;
+    bs->backing_file = s->hdr.backing_file;
+    bs->backing_format = s->hdr.backing_format;
+    bs->total_bytes = (int64_t)s->hdr.size;
+    bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK;
+    qemu_co_mutex_lock(&s->lock);
+    ret = open_rw_fixups(bs, flags, errp);
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+void free_state(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    qcow2_cache_destroy(s->l2_cache);
+    qcow2_cache_destroy(s->refblock_cache);
+    delete s;
+    bs->opaque = nullptr;
+}
+
+int coroutine_fn qcow2_co_open(BlockDriverState *bs, QDict *options, int flags, Error **errp) {
+    int ret = open_file_child(bs, options, flags, errp);
+    if (ret < 0) return ret;
+    BDRVQcow2State *s = new BDRVQcow2State;
+    qemu_co_mutex_init(&s->lock);
+    qemu_co_queue_init(&s->inflight_wait);
+    bs->opaque = s;
+    ret = qcow2_do_open(bs, options, flags, errp);
+    if (ret < 0) free_state(bs);
+    return ret;
+}
+
+void coroutine_fn qcow2_co_close(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (!s) return;
+    if (!bs->read_only) {
+        qemu_co_mutex_lock(&s->lock);
+        int ret = qcow2_flush_caches(bs);
+        if (ret == 0 && s->dirty_marked) qcow2_mark_clean(bs);
+        qemu_co_mutex_unlock(&s->lock);
+    }
+    free_state(bs);
+}
+
+void qcow2_refresh_limits(BlockDriverState *bs, Error **) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    bs->bl.pdiscard_alignment = (uint32_t)s->cluster_size;
+}
+
+int coroutine_fn qcow2_co_flush_to_os(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    CoMutexGuard guard(&s->lock);
+    return qcow2_flush_caches(bs);
+}
+
+int64_t coroutine_fn qcow2_co_getlength(BlockDriverState *bs) { return bs->total_bytes; }
+
+int64_t coroutine_fn qcow2_co_get_allocated_file_size(BlockDriverState *bs) {
+    return bdrv_co_get_allocated_file_size(bs->file->bs);
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    int ret = qcow2_cache_write(bs, s->l2_cache);
+    int ret2 = qcow2_cache_write(bs, s->refblock_cache);
+    return ret < 0 ? ret : ret2;
+}
+
+int coroutine_fn qcow2_update_header(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    size_t cs = s->cluster_size;
+    void *buf = qemu_memalign(4096, cs);
+    int ret = qcow2_header_serialize(s->hdr, (uint8_t *)buf, cs);
+    if (ret == 0) {
+        // Write up to the last used byte (a 2 MiB header cluster is mostly
+        // zeroes); anything stale past the end marker is ignored by readers.
+        size_t used = cs;
+        while (used > 0 && ((uint8_t *)buf)[used - 1] == 0) used--;
+        used = (used + 4095) & ~(size_t)4095;
+        if (used > cs) used = cs;
+        ret = bdrv_co_pwrite_sync(bs->file, 0, used, buf, 0);
+    }
+    qemu_vfree(buf);
+    return ret;
+}
+
+namespace {
+
+int coroutine_fn write_incompat(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint8_t be[8];
+    be64_store(be, s->hdr.incompatible_features);
+    return bdrv_co_pwrite_sync(bs->file, 72, 8, be, 0);
+}
+
+}  // namespace
+
+int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (s->hdr.version < 3 || (s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+        s->dirty_marked = true;
+        return 0;
+    }
+    int ret = bdrv_co_flush(bs->file->bs);
+    if (ret < 0) return ret;
+    s->hdr.incompatible_features |= QCOW2_INCOMPAT_DIRTY;
+    s->dirty_marked = true;
+    return write_incompat(bs);
+}
+
+int coroutine_fn qcow2_mark_clean(BlockDriverState *bs) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    s->dirty_marked = false;
+    if (!(s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) return 0;
+    int ret = qcow2_flush_caches(bs);
+    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
+    if (ret < 0) return ret;
+    s->hdr.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
+    return write_incompat(bs);
+}
+
+int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (s->corrupt_reported) return -EIO;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will "
+                    "be suppressed\n", msg);
+    s->corrupt_reported = true;
+    if (!bs->read_only && s->hdr.version >= 3) {
+        s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+        write_incompat(bs);
+    }
+    return -EIO;
+}
+
+BlockDriver bdrv_qcow2 = [] {
+    BlockDriver d{};
+    d.format_name = "qcow2";
+    d.is_format = true;
+    d.supports_backing = true;
+    d.bdrv_probe = qcow2_probe;
+    d.bdrv_co_open = qcow2_co_open;
+    d.bdrv_co_close = qcow2_co_close;
+    d.bdrv_co_create_opts = qcow2_co_create_opts;
+    d.create_opts = qcow2_create_opts;
+    d.bdrv_refresh_limits = qcow2_refresh_limits;
+    d.bdrv_co_preadv = qcow2_co_preadv_part;
+    d.bdrv_co_pwritev = qcow2_co_pwritev_part;
+    d.bdrv_co_pwritev_compressed = qcow2_co_pwritev_compressed;
+    d.bdrv_co_pwrite_zeroes = qcow2_co_pwrite_zeroes;
+    d.bdrv_co_pdiscard = qcow2_co_pdiscard;
+    d.bdrv_co_flush_to_os = qcow2_co_flush_to_os;
+    d.bdrv_co_block_status = qcow2_co_block_status;
+    d.bdrv_co_truncate = qcow2_co_truncate;
+    d.bdrv_co_getlength = qcow2_co_getlength;
+    d.bdrv_co_get_allocated_file_size = qcow2_co_get_allocated_file_size;
+    d.bdrv_get_info = qcow2_get_info;
+    d.bdrv_get_specific_info = qcow2_get_specific_info;
+    d.bdrv_co_check = qcow2_co_check;
+    d.bdrv_co_change_backing_file = qcow2_co_change_backing_file;
+    d.bdrv_co_make_empty = qcow2_co_make_empty;
+    d.bdrv_snapshot_list = qcow2_snapshot_list;
+    return d;
+}();

@@ -1,0 +1,187 @@
+// qcow-lite: the qcow2 format driver's private state and internal API.
+//
+// Locking: every field below the "metadata" line is guarded by s->lock (a
+// CoMutex) and touched only by coroutines of the node's AioContext.  Guest
+// data I/O runs with the lock released; allocating writes register their
+// guest cluster range in s->inflight so that overlapping writers wait.
+//
+// Crash-safety ordering (see docs/qcow-lite.md): data and refcount blocks
+// reach the disk before the L2 entries pointing at them (the L2 cache
+// depends on a flush of the refblock cache and of the file), and a new L2
+// table reaches the disk before the L1 entry pointing at it.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "block/block_int.h"
+#include "block/qcow2/qcow2-format.h"
+
+struct Qcow2Cache;
+
+// A guest cluster range being allocated (data written, L2 not yet updated).
+struct Qcow2InflightAlloc {
+    uint64_t first_cluster;  // guest cluster index
+    uint64_t nb_clusters;
+};
+
+struct BDRVQcow2State {
+    Qcow2Geometry g;
+    Qcow2Header hdr;      // as on disk (kept current by qcow2_update_header)
+    uint64_t cluster_size = 0;
+
+    // ---- metadata (s->lock) --------------------------------------------
+    CoMutex lock;
+    std::vector<uint64_t> l1_table;        // host-endian copy of the active L1
+    std::vector<uint64_t> refcount_table;  // host-endian copy
+    Qcow2Cache *l2_cache = nullptr;
+    Qcow2Cache *refblock_cache = nullptr;
+    uint64_t free_cluster_index = 0;  // no free cluster below this index
+    uint64_t free_byte_offset = 0;    // tail of the last compressed cluster
+    std::list<Qcow2InflightAlloc> inflight;
+    CoQueue inflight_wait;
+    std::vector<Qcow2Snapshot> snapshots;
+    uint64_t snapshots_size = 0;   // bytes of the snapshot table
+
+    bool lazy_refcounts = false;   // compat bit set and honoured
+    bool dirty_marked = false;     // dirty bit written for this session
+    bool corrupt_reported = false;
+    bool discard_passthrough = false;
+    bool metadata_prealloc = false;
+};
+
+static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
+    return (BDRVQcow2State *)bs->opaque;
+}
+
+// ---- qcow2.cc: open/close/header --------------------------------------------
+int coroutine_fn qcow2_update_header(BlockDriverState *bs);
+int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs);
+int coroutine_fn qcow2_mark_clean(BlockDriverState *bs);
+// Reports metadata corruption like QEMU ("qcow2: Marking image as corrupt:
+// <msg>; further corruption events will be suppressed"), sets the corrupt
+// bit on v3 images opened read-write, and returns -EIO.
+int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int coroutine_fn qcow2_flush_caches(BlockDriverState *bs);
+
+// ---- qcow2-cache.cc -------------------------------------------------------
+// A write-back cache of cluster-sized tables (L2 tables or refcount blocks).
+// Entries are pinned between get and put; only unpinned entries are evicted.
+Qcow2Cache *qcow2_cache_create(BlockDriverState *bs, int nb_tables, bool is_l2);
+void qcow2_cache_destroy(Qcow2Cache *c);
+// Before writing any dirty table of @c, flush @dep (and the file).
+void qcow2_cache_set_dependency(Qcow2Cache *c, Qcow2Cache *dep);
+int coroutine_fn qcow2_cache_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset,
+                                 void **table);
+int coroutine_fn qcow2_cache_get_empty(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset,
+                                       void **table);
+void qcow2_cache_put(Qcow2Cache *c, void **table);
+void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
+// Writes every dirty table (after the dependency); does not flush the file.
+int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c);
+// qcow2_cache_write + flush of the file.
+int coroutine_fn qcow2_cache_flush(BlockDriverState *bs, Qcow2Cache *c);
+// Forgets a table whose cluster was freed (its contents are dropped).
+void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
+// Drops every clean table (after make_empty/repair rewrote tables on disk).
+void qcow2_cache_empty(Qcow2Cache *c);
+int qcow2_cache_size(Qcow2Cache *c);
+
+// ---- qcow2-refcount.cc ------------------------------------------------------
+int coroutine_fn qcow2_refcount_init(BlockDriverState *bs);
+int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index,
+                                    uint64_t *refcount);
+// Adds @addend (may be negative) to the refcount of every cluster that
+// overlaps [offset, offset+length).  Freed clusters are dropped from the
+// caches and, with discard passthrough, discarded in the file.
+int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
+                                       uint64_t length, int64_t addend);
+// Sets one cluster's refcount to @value (repair).
+int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index,
+                                    uint64_t value);
+// Allocates @n contiguous clusters (refcount 1 each); returns the host
+// offset or -errno.
+int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n);
+// Allocates @size bytes (< cluster) for compressed data, possibly sharing a
+// cluster with earlier compressed data.
+int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size);
+// Frees what an L2 entry references (normal, zero-allocated or compressed).
+int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry);
+
+// ---- qcow2-cluster.cc -------------------------------------------------------
+// One run of guest clusters that map alike: same type and, for normal
+// clusters, contiguous host offsets with the same COPIED flag.
+struct Qcow2Mapping {
+    Qcow2ClusterType type;
+    uint64_t host_offset;  // host offset of the request's first byte (normal/zero-alloc)
+    uint64_t l2_entry;     // first cluster's raw entry
+    uint64_t bytes;        // length of the run (from the request offset)
+};
+int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                   Qcow2Mapping *m);
+// Replaces the L2 entries of @n guest clusters from @guest_offset (cluster
+// aligned, within one L2 table) with @new_entry + i * cluster_size for
+// allocated types (or @new_entry as is when @same), returning the previous
+// entries in @old.  Allocates/COWs the L2 table as needed.
+int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offset,
+                                      uint64_t n, uint64_t new_entry, bool same,
+                                      std::vector<uint64_t> *old);
+int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size);
+int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset,
+                                        uint64_t bytes, bool make_zero, bool keep_alloc);
+
+// ---- qcow2-io.cc ------------------------------------------------------------
+int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                      QEMUIOVector *qiov, size_t qiov_offset, int flags);
+int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                       QEMUIOVector *qiov, size_t qiov_offset, int flags);
+int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                                             int64_t bytes, QEMUIOVector *qiov,
+                                             size_t qiov_offset);
+int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                        int flags);
+int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
+int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool want_zero, int64_t offset,
+                                       int64_t bytes, int64_t *pnum, int64_t *map,
+                                       BlockDriverState **file);
+// Waits while any allocation overlaps guest clusters [first, first + n);
+// then registers one (caller holds s->lock).
+void coroutine_fn qcow2_inflight_begin(BDRVQcow2State *s, uint64_t first, uint64_t n);
+void qcow2_inflight_end(BDRVQcow2State *s, uint64_t first);
+
+// ---- qcow2-compress.cc ------------------------------------------------------
+// Compresses one cluster; returns the compressed size, or -ENOSPC when it
+// would not be smaller than @out_len.
+int64_t qcow2_compress(Qcow2CompressionType t, void *out, size_t out_len, const void *in,
+                       size_t in_len);
+// Decompresses exactly @out_len bytes; extra input is ignored.
+int qcow2_decompress(Qcow2CompressionType t, void *out, size_t out_len, const void *in,
+                     size_t in_len);
+
+// ---- qcow2-check.cc ---------------------------------------------------------
+int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+
+// ---- qcow2-create.cc --------------------------------------------------------
+extern const CreateOptDesc qcow2_create_opts[];
+int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp);
+
+// ---- qcow2-snapshot.cc -------------------------------------------------------
+int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
+int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);
+
+// ---- qcow2-resize.cc ---------------------------------------------------------
+int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
+                                   PreallocMode prealloc, Error **errp);
+int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs);
+int coroutine_fn qcow2_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                                              const char *backing_fmt);
+
+// ---- qcow2-info.cc ---------------------------------------------------------
+int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
+JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **errp);
+int qcow2_probe(const uint8_t *buf, int buf_size, const char *filename);
