@@ -1,0 +1,23 @@
+// The `nbd` protocol driver: configuration and its registration hook.
+#pragma once
+
+#include <string>
+
+#include "block/nbd/nbd-socket.h"
+#include "util/keyval.h"
+
+struct BlockDriver;
+
+struct NbdClientConfig {
+    NbdAddress addr;
+    std::string export_name;
+    int reconnect_delay_s = 0;  // 0: a lost connection fails requests at once
+    int multi_conn = 1;         // connections to open when the server allows
+};
+
+// Filename ("nbd://...", "nbd+unix://...", "nbd:host:port") -> server.* options.
+void nbd_client_parse_filename(const char *filename, QDict *options, Error **errp);
+// Consumes the driver's keys from @o into @cfg.
+bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp);
+
+extern BlockDriver bdrv_nbd;

@@ -1,0 +1,227 @@
+// NBD client handshake: fixed newstyle with STRUCTURED_REPLY,
+// SET_META_CONTEXT base:allocation and OPT_GO; NBD_OPT_EXPORT_NAME for
+// servers that predate OPT_GO.  Oldstyle servers are refused.
+#include <cerrno>
+#include <cinttypes>
+
+#include "block/nbd/nbd-client.h"
+
+namespace {
+
+struct Haggle {
+    NbdChannel *ch;
+    Error **errp;
+};
+
+int coroutine_fn send_option(Haggle *h, uint32_t opt, const NbdBuf *payload)
+{
+    NbdBuf b;
+    nbd_option_encode(opt, payload ? uint32_t(payload->size()) : 0, &b);
+    if (payload) b.put_bytes(payload->data.data(), payload->size());
+    int ret = nbd_channel_write(h->ch, b.data.data(), b.size());
+    if (ret < 0) error_setg(h->errp, "Failed to send option request %s", nbd_opt_name(opt));
+    return ret;
+}
+
+// Reads one option reply, bounded; its payload lands in @data.
+int coroutine_fn read_reply(Haggle *h, uint32_t opt, NbdOptReply *r, std::vector<uint8_t> *data)
+{
+    uint8_t hdr[NBD_OPT_REPLY_HEADER_SIZE];
+    if (nbd_channel_read(h->ch, hdr, sizeof(hdr)) < 0) {
+        error_setg(h->errp, "Failed to read option reply: server closed the connection");
+        return -EIO;
+    }
+    if (!nbd_opt_reply_decode(hdr, r)) {
+        error_setg(h->errp, "Unexpected option reply magic");
+        return -EIO;
+    }
+    if (r->option != opt) {
+        error_setg(h->errp, "Unexpected option type %u (%s), expected %u (%s)", r->option,
+                   nbd_opt_name(r->option), opt, nbd_opt_name(opt));
+        return -EIO;
+    }
+    if (r->length > NBD_MAX_OPTION) {
+        error_setg(h->errp, "server's reply to %s is too long (%u bytes)", nbd_opt_name(opt),
+                   r->length);
+        return -EIO;
+    }
+    data->resize(r->length);
+    if (r->length && nbd_channel_read(h->ch, data->data(), r->length) < 0) {
+        error_setg(h->errp, "Failed to read option reply payload");
+        return -EIO;
+    }
+    return 0;
+}
+
+std::string server_message(const std::vector<uint8_t> &d)
+{
+    return std::string((const char *)d.data(), d.size() > NBD_MAX_STRING ? NBD_MAX_STRING : d.size());
+}
+
+// 1: acked; 0: refused (an error reply); <0: connection unusable.
+int coroutine_fn negotiate_structured(Haggle *h)
+{
+    NbdOptReply r;
+    std::vector<uint8_t> d;
+    if (send_option(h, NBD_OPT_STRUCTURED_REPLY, nullptr) < 0 ||
+        read_reply(h, NBD_OPT_STRUCTURED_REPLY, &r, &d) < 0) {
+        return -EIO;
+    }
+    return r.type == NBD_REP_ACK ? 1 : 0;
+}
+
+int coroutine_fn negotiate_meta(Haggle *h, const std::string &name, NbdExportInfo *info)
+{
+    NbdMetaRequest q{name, {NBD_META_BASE_ALLOCATION}};
+    NbdBuf p;
+    nbd_meta_request_encode(q, &p);
+    if (send_option(h, NBD_OPT_SET_META_CONTEXT, &p) < 0) return -EIO;
+    for (;;) {
+        NbdOptReply r;
+        std::vector<uint8_t> d;
+        if (read_reply(h, NBD_OPT_SET_META_CONTEXT, &r, &d) < 0) return -EIO;
+        if (r.type != NBD_REP_META_CONTEXT) return 0;  // ACK or error: done
+        NbdCursor c(d.data(), d.size());
+        uint32_t id;
+        std::string ctx;
+        if (!c.get_u32(&id) || !c.get_string(c.left, NBD_MAX_STRING, &ctx)) {
+            error_setg(h->errp, "Malformed meta context reply");
+            return -EIO;
+        }
+        if (ctx != NBD_META_BASE_ALLOCATION || info->base_allocation) {
+            error_setg(h->errp, "Unexpected meta context '%s'", ctx.c_str());
+            return -EIO;
+        }
+        info->base_allocation = true;
+        info->meta_context_id = id;
+    }
+}
+
+// 1: negotiated; 0: server lacks OPT_GO (fall back); <0: failure.
+int coroutine_fn negotiate_go(Haggle *h, const std::string &name, NbdExportInfo *info)
+{
+    NbdInfoRequest q{name, {NBD_INFO_BLOCK_SIZE}};
+    NbdBuf p;
+    nbd_info_request_encode(q, &p);
+    if (send_option(h, NBD_OPT_GO, &p) < 0) return -EIO;
+    bool got_export = false;
+    for (;;) {
+        NbdOptReply r;
+        std::vector<uint8_t> d;
+        if (read_reply(h, NBD_OPT_GO, &r, &d) < 0) return -EIO;
+        if (r.type == NBD_REP_INFO) {
+            NbdCursor c(d.data(), d.size());
+            uint16_t t = 0;
+            c.get_u16(&t);
+            got_export |= t == NBD_INFO_EXPORT;
+            if (!nbd_info_reply_decode(d.data(), d.size(), info)) {
+                error_setg(h->errp, "Malformed info reply of type %u", t);
+                return -EIO;
+            }
+            continue;
+        }
+        if (r.type == NBD_REP_ACK) {
+            if (!got_export) {
+                error_setg(h->errp, "broken server omitted NBD_INFO_EXPORT");
+                return -EIO;
+            }
+            if (!nbd_block_sizes_valid(*info)) {
+                error_setg(h->errp, "server sent invalid block sizes %u/%u/%u", info->min_block,
+                           info->opt_block, info->max_block);
+                return -EIO;
+            }
+            return 1;
+        }
+        if (r.type == NBD_REP_ERR_UNSUP) return 0;
+        if (r.type & NBD_REP_ERR_FLAG) {
+            error_setg(h->errp, "Requested export not available\nserver reported: %s",
+                       server_message(d).c_str());
+            return -EINVAL;
+        }
+        error_setg(h->errp, "Unexpected reply type %u to NBD_OPT_GO", r.type);
+        return -EIO;
+    }
+}
+
+int coroutine_fn negotiate_export_name(Haggle *h, const std::string &name, bool no_zeroes,
+                                       NbdExportInfo *info)
+{
+    NbdBuf p;
+    p.put_string(name);
+    if (send_option(h, NBD_OPT_EXPORT_NAME, &p) < 0) return -EIO;
+    uint8_t buf[10 + 124];
+    size_t len = no_zeroes ? 10 : sizeof(buf);
+    if (nbd_channel_read(h->ch, buf, len) < 0) {
+        error_setg(h->errp, "Failed to read export length: server refused export '%s'",
+                   name.c_str());
+        return -EIO;
+    }
+    NbdCursor c(buf, 10);
+    c.get_u64(&info->size);
+    c.get_u16(&info->flags);
+    return 0;  // structured replies, if acked, stay in force (spec)
+}
+
+int coroutine_fn read_greeting(Haggle *h, uint16_t *gflags)
+{
+    uint8_t buf[18];
+    if (nbd_channel_read(h->ch, buf, 16) < 0) {
+        error_setg(h->errp, "Failed to read initial magic: server closed the connection");
+        return -EIO;
+    }
+    NbdCursor c(buf, 16);
+    uint64_t m1, m2;
+    c.get_u64(&m1);
+    c.get_u64(&m2);
+    if (m1 != NBD_INIT_MAGIC) {
+        error_setg(h->errp, "Bad initial magic received: 0x%" PRIx64, m1);
+        return -EINVAL;
+    }
+    if (m2 == NBD_CLIENT_MAGIC) {
+        error_setg(h->errp, "Server uses the oldstyle NBD handshake, which is not supported; "
+                            "use a newstyle server");
+        return -EINVAL;
+    }
+    if (m2 != NBD_OPTS_MAGIC) {
+        error_setg(h->errp, "Bad server magic received: 0x%" PRIx64, m2);
+        return -EINVAL;
+    }
+    if (nbd_channel_read(h->ch, buf + 16, 2) < 0) {
+        error_setg(h->errp, "Failed to read server flags");
+        return -EIO;
+    }
+    *gflags = uint16_t(buf[16] << 8 | buf[17]);
+    return 0;
+}
+
+}  // namespace
+
+int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_name,
+                                      NbdExportInfo *info, Error **errp)
+{
+    Haggle h{ch, errp};
+    uint16_t gflags;
+    *info = NbdExportInfo();
+    info->name = export_name;
+    int ret = read_greeting(&h, &gflags);
+    if (ret < 0) return ret;
+    bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
+    bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
+    uint8_t cflags[4] = {0, 0, 0,
+                         uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) |
+                                 (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
+    if (nbd_channel_write(ch, cflags, 4) < 0) {
+        error_setg(errp, "Failed to send client flags");
+        return -EIO;
+    }
+    if (fixed) {
+        ret = negotiate_structured(&h);
+        if (ret < 0) return ret;
+        info->structured = ret == 1;
+        if (info->structured && negotiate_meta(&h, export_name, info) < 0) return -EIO;
+        ret = negotiate_go(&h, export_name, info);
+        if (ret < 0) return ret;
+        if (ret == 1) return 0;
+    }
+    return negotiate_export_name(&h, export_name, no_zeroes, info);
+}

@@ -1,0 +1,41 @@
+// Server internals shared by nbd-server*.cc.
+#pragma once
+
+#include <list>
+
+#include "block/block.h"
+#include "block/nbd/nbd-proto.h"
+#include "block/nbd/nbd-server.h"
+#include "block/nbd/nbd-socket.h"
+
+struct NbdServerClient {
+    NbdServer *server = nullptr;
+    NbdChannel ch;
+    bool structured = false;
+    bool base_allocation = false;
+    bool no_zeroes = false;
+    unsigned in_flight = 0;
+    CoQueue slot_wait;      // receive loop waits here for a free request slot
+    CoQueue idle_wait;      // teardown waits here for in_flight == 0
+    bool handshake_done = false;
+};
+
+struct NbdServer {
+    AioContext *ctx = nullptr;
+    NbdExportConfig cfg;
+    uint64_t size = 0;
+    uint16_t tx_flags = 0;
+    int listen_fd = -1;
+    std::list<NbdServerClient *> clients;
+    int served = 0;
+    bool shutting_down = false;
+    void (*gone_cb)(void *, int) = nullptr;
+    void *gone_opaque = nullptr;
+};
+
+constexpr uint32_t NBD_META_ID_BASE_ALLOCATION = 1;
+
+// Option haggling.  0: enter transmission; <0: close the connection.
+int coroutine_fn nbd_server_negotiate(NbdServerClient *c);
+// Transmission phase until disconnect or protocol error.
+void coroutine_fn nbd_server_serve(NbdServerClient *c);

@@ -1,0 +1,253 @@
+// NBD server: transmission phase.  A receive loop reads and validates each
+// request (the one place client input is checked) and hands it to its own
+// coroutine, which runs it against the BlockBackend and sends the reply as
+// one message under the channel's send lock.
+#include <cerrno>
+#include <cstring>
+
+#include "block/nbd/nbd-server-int.h"
+#include "util/aio.h"
+#include "util/iov.h"
+
+namespace {
+
+struct ServerRequest {
+    NbdServerClient *c;
+    NbdRequest req;
+    uint8_t *buf = nullptr;   // payload (write) or data (read); qemu_memalign'd
+    int error = 0;            // validation error to reply with, no I/O
+};
+
+constexpr uint16_t KNOWN_CMD_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF |
+                                     NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FAST_ZERO;
+
+// ---- replies -------------------------------------------------------------------
+
+int coroutine_fn send_iov(NbdServerClient *c, struct iovec *iov, int n)
+{
+    CoMutexGuard g(&c->ch.send_lock);
+    return nbd_channel_writev(&c->ch, iov, n);
+}
+
+int coroutine_fn send_simple(ServerRequest *r, int err, const void *data, size_t len)
+{
+    uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+    nbd_simple_reply_encode(r->req.cookie, nbd_errno_to_wire(err), hdr);
+    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, err ? 0 : len}};
+    return send_iov(r->c, iov, 2);
+}
+
+int coroutine_fn send_chunk(ServerRequest *r, uint16_t flags, uint16_t type, const NbdBuf &head,
+                            const void *data, size_t len)
+{
+    uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
+    nbd_structured_reply_encode(r->req.cookie, flags, type, uint32_t(head.size() + len), hdr);
+    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)head.data.data(), head.size()},
+                           {(void *)data, len}};
+    return send_iov(r->c, iov, 3);
+}
+
+int coroutine_fn send_error_chunk(ServerRequest *r, int err)
+{
+    NbdBuf p;
+    const char *msg = strerror(err);
+    p.put_u32(nbd_errno_to_wire(err));
+    p.put_u16(uint16_t(strlen(msg)));
+    p.put_string(msg);
+    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, p, nullptr, 0);
+}
+
+// The reply of a request without payload: simple, or a NONE/ERROR chunk.
+int coroutine_fn send_status(ServerRequest *r, int err)
+{
+    if (!r->c->structured) return send_simple(r, err, nullptr, 0);
+    if (err) return send_error_chunk(r, err);
+    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, NbdBuf(), nullptr, 0);
+}
+
+// ---- commands ------------------------------------------------------------------
+
+int coroutine_fn do_read(ServerRequest *r)
+{
+    BlockBackend *blk = r->c->server->cfg.blk;
+    int ret = r->req.len ? blk_co_pread(blk, int64_t(r->req.offset), r->req.len, r->buf, 0) : 0;
+    if (ret < 0) ret = -ret;
+    if (!r->c->structured) return send_simple(r, ret, r->buf, r->req.len);
+    if (ret) return send_error_chunk(r, ret);
+    if (r->req.len == 0) return send_status(r, 0);
+    NbdBuf head;
+    head.put_u64(r->req.offset);
+    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, head, r->buf, r->req.len);
+}
+
+int coroutine_fn do_block_status(ServerRequest *r)
+{
+    BlockBackend *blk = r->c->server->cfg.blk;
+    NbdBuf p;
+    p.put_u32(NBD_META_ID_BASE_ALLOCATION);
+    uint64_t off = r->req.offset, end = r->req.offset + r->req.len;
+    unsigned max_extents = (r->req.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : 256;
+    unsigned n = 0;
+    uint32_t prev_flags = 0;
+    while (off < end && n < max_extents) {
+        int64_t pnum = 0, map = 0;
+        BlockDriverState *file = nullptr;
+        int ret = blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
+        if (ret < 0) return send_error_chunk(r, -ret);
+        if (pnum <= 0) break;
+        uint32_t flags = ((ret & BDRV_BLOCK_DATA) ? 0 : NBD_STATE_HOLE) |
+                         ((ret & BDRV_BLOCK_ZERO) ? NBD_STATE_ZERO : 0);
+        uint64_t len = uint64_t(pnum);
+        if (n > 0 && flags == prev_flags) {
+            // Merge with the previous extent (the layer may split at clusters).
+            size_t at = p.size() - 8;
+            uint64_t merged = (uint64_t(p.data[at]) << 24 | uint64_t(p.data[at + 1]) << 16 |
+                               uint64_t(p.data[at + 2]) << 8 | p.data[at + 3]) + len;
+            if (merged <= UINT32_MAX - 65535) {
+                p.data.resize(at);
+                p.put_u32(uint32_t(merged));
+                p.put_u32(flags);
+                off += len;
+                continue;
+            }
+        }
+        p.put_u32(uint32_t(len));
+        p.put_u32(flags);
+        prev_flags = flags;
+        off += len;
+        n++;
+    }
+    if (n == 0) return send_error_chunk(r, EIO);
+    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, p, nullptr, 0);
+}
+
+int coroutine_fn do_command(ServerRequest *r)
+{
+    BlockBackend *blk = r->c->server->cfg.blk;
+    int64_t off = int64_t(r->req.offset), len = r->req.len;
+    int fua = (r->req.flags & NBD_CMD_FLAG_FUA) ? BDRV_REQ_FUA : 0;
+    int ret = 0;
+    switch (r->req.type) {
+    case NBD_CMD_READ:
+        return do_read(r);
+    case NBD_CMD_BLOCK_STATUS:
+        return do_block_status(r);
+    case NBD_CMD_WRITE:
+        ret = len ? blk_co_pwrite(blk, off, len, r->buf, fua) : 0;
+        break;
+    case NBD_CMD_FLUSH:
+        ret = blk_co_flush(blk);
+        break;
+    case NBD_CMD_TRIM:
+        ret = len ? blk_co_pdiscard(blk, off, len) : 0;
+        if (ret == 0 && fua) ret = blk_co_flush(blk);
+        break;
+    case NBD_CMD_WRITE_ZEROES: {
+        int flags = fua;
+        if (!(r->req.flags & NBD_CMD_FLAG_NO_HOLE)) flags |= BDRV_REQ_MAY_UNMAP;
+        if (r->req.flags & NBD_CMD_FLAG_FAST_ZERO) flags |= BDRV_REQ_NO_FALLBACK;
+        ret = len ? blk_co_pwrite_zeroes(blk, off, len, flags) : 0;
+        break;
+    }
+    case NBD_CMD_CACHE:
+        ret = 0;
+        break;
+    default:
+        ret = -EINVAL;
+    }
+    return send_status(r, ret < 0 ? -ret : 0);
+}
+
+void coroutine_fn request_coroutine(void *opaque)
+{
+    ServerRequest *r = (ServerRequest *)opaque;
+    NbdServerClient *c = r->c;
+    int ret = r->error ? send_status(r, r->error) : do_command(r);
+    if (ret < 0) nbd_channel_shutdown(&c->ch);  // reply lost: the stream is unusable
+    qemu_vfree(r->buf);
+    delete r;
+    c->in_flight--;
+    qemu_co_queue_next(&c->slot_wait);
+    if (c->in_flight == 0) qemu_co_queue_restart_all(&c->idle_wait);
+}
+
+// ---- validation ----------------------------------------------------------------
+
+// Returns the errno to reply with (0: valid).  Sets *hangup when the request
+// cannot be answered without losing sync (a write payload we refuse to read).
+int validate(NbdServerClient *c, const NbdRequest &q, bool *hangup)
+{
+    NbdServer *srv = c->server;
+    bool is_write = q.type == NBD_CMD_WRITE || q.type == NBD_CMD_WRITE_ZEROES;
+    *hangup = false;
+    if (q.type == NBD_CMD_WRITE && q.len > NBD_MAX_BUFFER) {
+        *hangup = true;
+        return EINVAL;
+    }
+    if (q.flags & ~KNOWN_CMD_FLAGS) return EINVAL;
+    switch (q.type) {
+    case NBD_CMD_READ:
+        if (q.len > NBD_MAX_BUFFER) return EINVAL;
+        break;
+    case NBD_CMD_WRITE: case NBD_CMD_WRITE_ZEROES: case NBD_CMD_TRIM:
+        if (srv->cfg.read_only) return EPERM;
+        break;
+    case NBD_CMD_BLOCK_STATUS:
+        if (!c->base_allocation || q.len == 0) return EINVAL;
+        break;
+    case NBD_CMD_FLUSH: case NBD_CMD_CACHE:
+        break;
+    default:
+        return EINVAL;
+    }
+    if ((q.flags & NBD_CMD_FLAG_FAST_ZERO) && q.type != NBD_CMD_WRITE_ZEROES) return EINVAL;
+    if (q.type != NBD_CMD_FLUSH &&
+        (q.offset > srv->size || q.len > srv->size - q.offset)) {
+        return is_write ? ENOSPC : EINVAL;
+    }
+    return 0;
+}
+
+// Reads one request and starts its coroutine.  false: stop serving.
+bool coroutine_fn receive_one(NbdServerClient *c)
+{
+    uint8_t hdr[NBD_REQUEST_SIZE];
+    NbdRequest q;
+    if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) < 0) return false;
+    if (!nbd_request_decode(hdr, &q) || q.type == NBD_CMD_DISC) return false;
+    bool hangup;
+    ServerRequest *r = new ServerRequest{c, q};
+    r->error = validate(c, q, &hangup);
+    if (hangup) {
+        delete r;
+        return false;
+    }
+    bool has_payload = q.type == NBD_CMD_WRITE;
+    bool has_data = q.type == NBD_CMD_READ && !r->error;
+    if ((has_payload || has_data) && q.len) {
+        r->buf = (uint8_t *)qemu_memalign(4096, q.len);
+    }
+    if (has_payload && q.len) {
+        uint8_t *dst = r->buf;
+        if (nbd_channel_read(&c->ch, dst, q.len) < 0) {
+            qemu_vfree(r->buf);
+            delete r;
+            return false;
+        }
+    }
+    c->in_flight++;
+    aio_co_enter(c->server->ctx, qemu_coroutine_create(request_coroutine, r));
+    return true;
+}
+
+}  // namespace
+
+void coroutine_fn nbd_server_serve(NbdServerClient *c)
+{
+    while (!c->ch.dead) {
+        while (c->in_flight >= NBD_SERVER_MAX_REQUESTS) {
+            qemu_co_queue_wait(&c->slot_wait, nullptr);
+        }
+        if (c->ch.dead || !receive_one(c)) break;
+    }
+}

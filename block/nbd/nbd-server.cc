@@ -1,0 +1,137 @@
+// NBD server: export setup, accepting clients and client lifetime.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "block/nbd/nbd-server-int.h"
+#include "util/aio.h"
+
+static uint16_t export_tx_flags(const NbdExportConfig &cfg)
+{
+    uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
+                 NBD_FLAG_SEND_DF;
+    if (cfg.read_only) {
+        f |= NBD_FLAG_READ_ONLY;
+    } else {
+        f |= NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
+        if (cfg.can_trim) f |= NBD_FLAG_SEND_TRIM;
+    }
+    if (cfg.multi_conn) f |= NBD_FLAG_CAN_MULTI_CONN;
+    return f;
+}
+
+NbdServer *nbd_server_new(AioContext *ctx, const NbdExportConfig &cfg)
+{
+    NbdServer *srv = new NbdServer;
+    srv->ctx = ctx;
+    srv->cfg = cfg;
+    int64_t len = blk_getlength(cfg.blk);
+    srv->size = len > 0 ? uint64_t(len) : 0;
+    srv->tx_flags = export_tx_flags(cfg);
+    return srv;
+}
+
+static void client_coroutine(void *opaque)
+{
+    NbdServerClient *c = (NbdServerClient *)opaque;
+    NbdServer *srv = c->server;
+    if (nbd_server_negotiate(c) == 0) {
+        c->handshake_done = true;
+        srv->served++;
+        nbd_server_serve(c);
+    }
+    nbd_channel_shutdown(&c->ch);
+    while (c->in_flight > 0) {
+        qemu_co_queue_wait(&c->idle_wait, nullptr);
+    }
+    nbd_channel_close(&c->ch);
+    srv->clients.remove(c);
+    int remaining = int(srv->clients.size());
+    if (srv->cfg.verbose) fprintf(stderr, "qemu-nbd-lite: client disconnected\n");
+    delete c;
+    if (srv->gone_cb) srv->gone_cb(srv->gone_opaque, remaining);
+}
+
+static void start_client_bh(void *opaque)
+{
+    NbdServerClient *c = (NbdServerClient *)opaque;
+    aio_co_enter(c->server->ctx, qemu_coroutine_create(client_coroutine, c));
+}
+
+void nbd_server_add_client(NbdServer *srv, int fd)
+{
+    NbdServerClient *c = new NbdServerClient;
+    c->server = srv;
+    qemu_co_queue_init(&c->slot_wait);
+    qemu_co_queue_init(&c->idle_wait);
+    nbd_channel_init(&c->ch, fd, srv->ctx);
+    srv->clients.push_back(c);
+    aio_bh_schedule_oneshot(srv->ctx, start_client_bh, c);
+}
+
+// Over the -e limit a client is closed at once, as qemu-nbd does (it stops
+// polling the listener; closing is kinder than leaving it hanging).
+static void server_accept(void *opaque)
+{
+    NbdServer *srv = (NbdServer *)opaque;
+    int fd = accept4(srv->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (srv->shutting_down ||
+        (srv->cfg.max_clients > 0 && int(srv->clients.size()) >= srv->cfg.max_clients)) {
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    nbd_server_add_client(srv, fd);
+}
+
+void nbd_server_listen(NbdServer *srv, int listen_fd)
+{
+    srv->listen_fd = listen_fd;
+    nbd_socket_set_nonblock(listen_fd, true);
+    aio_set_fd_handler(srv->ctx, listen_fd, server_accept, nullptr, srv);
+}
+
+void nbd_server_set_client_gone_cb(NbdServer *srv, void (*cb)(void *, int), void *opaque)
+{
+    srv->gone_cb = cb;
+    srv->gone_opaque = opaque;
+}
+
+int nbd_server_client_count(NbdServer *srv)
+{
+    return int(srv->clients.size());
+}
+
+int nbd_server_clients_served(NbdServer *srv)
+{
+    return srv->served;
+}
+
+void nbd_server_shutdown(NbdServer *srv)
+{
+    srv->shutting_down = true;
+    if (srv->listen_fd >= 0) {
+        aio_set_fd_handler(srv->ctx, srv->listen_fd, nullptr, nullptr, nullptr);
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
+    }
+    for (NbdServerClient *c : srv->clients) {
+        nbd_channel_shutdown(&c->ch);
+    }
+}
+
+void nbd_server_free(NbdServer *srv)
+{
+    if (!srv) return;
+    nbd_server_shutdown(srv);
+    while (!srv->clients.empty()) {
+        aio_poll(srv->ctx, true);
+    }
+    delete srv;
+}

@@ -1,0 +1,273 @@
+// qemu-nbd-lite: serves a disk image over NBD (options and messages after
+// qemu-nbd 7.2).  Command parsing and process lifetime only; the protocol
+// lives in block/nbd/.
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "block/block.h"
+#include "block/nbd/nbd-proto.h"
+#include "block/nbd/nbd-server.h"
+#include "block/nbd/nbd-socket.h"
+#include "qemu-nbd-lite/nbd-daemon.h"
+#include "util/util.h"
+
+namespace {
+
+struct Options {
+    NbdExportConfig exp;
+    NbdAddress addr;
+    bool persistent = false;
+    bool fork = false;
+    bool image_opts = false;
+    const char *fmt = nullptr;
+    const char *pid_file = nullptr;
+    int flags = BDRV_O_RDWR;
+    bool writethrough = false;
+    BlockdevDetectZeroes detect_zeroes = DETECT_ZEROES_OFF;
+    const char *image = nullptr;
+};
+
+void usage(const char *name)
+{
+    printf(
+"Usage: %s [OPTIONS] FILE\n"
+"QEMU-lite Disk Network Block Device Utility\n"
+"\n"
+"  -h, --help                display this help and exit\n"
+"  -V, --version             output version information and exit\n"
+"\n"
+"Connection properties:\n"
+"  -p, --port=PORT           port to listen on (default `10809')\n"
+"  -b, --bind=IFACE          interface to bind to (default `0.0.0.0')\n"
+"  -k, --socket=PATH         path to the unix socket\n"
+"  -e, --shared=NUM          device can be shared by NUM clients (default '1')\n"
+"  -t, --persistent          don't exit on the last connection\n"
+"  -v, --verbose             display extra debugging information\n"
+"  -x, --export-name=NAME    expose export by name (default is empty string)\n"
+"  -D, --description=TEXT    export a human-readable description\n"
+"\n"
+"General purpose options:\n"
+"  --fork                    fork off the server process and exit the parent\n"
+"                            once the server is running\n"
+"  --pid-file=PATH           store the server's process ID in the given file\n"
+"\n"
+"Block device options:\n"
+"  -f, --format=FORMAT       set image format (raw, qcow2, ...)\n"
+"  -r, --read-only           export read-only\n"
+"  -n, --nocache             disable host cache\n"
+"      --cache=MODE          set cache mode used to access the disk image, the\n"
+"                            valid options are: 'none', 'writeback' (default),\n"
+"                            'writethrough', 'directsync' and 'unsafe'\n"
+"      --aio=MODE            set AIO mode (native, io_uring or threads)\n"
+"      --discard=MODE        set discard mode (ignore, unmap)\n"
+"      --detect-zeroes=MODE  set detect-zeroes mode (off, on, unmap)\n"
+"      --image-opts          treat FILE as a full set of image options\n",
+           name);
+}
+
+[[noreturn]] void die(const char *fmt, const char *arg)
+{
+    error_report(fmt, arg);
+    exit(EXIT_FAILURE);
+}
+
+enum { OPT_CACHE = 256, OPT_AIO, OPT_DISCARD, OPT_DETECT_ZEROES, OPT_IMAGE_OPTS, OPT_FORK,
+       OPT_PID_FILE };
+
+const struct option long_opts[] = {
+    {"help", no_argument, nullptr, 'h'},       {"version", no_argument, nullptr, 'V'},
+    {"port", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
+    {"socket", required_argument, nullptr, 'k'}, {"shared", required_argument, nullptr, 'e'},
+    {"persistent", no_argument, nullptr, 't'}, {"verbose", no_argument, nullptr, 'v'},
+    {"export-name", required_argument, nullptr, 'x'},
+    {"description", required_argument, nullptr, 'D'},
+    {"format", required_argument, nullptr, 'f'}, {"read-only", no_argument, nullptr, 'r'},
+    {"nocache", no_argument, nullptr, 'n'},    {"cache", required_argument, nullptr, OPT_CACHE},
+    {"aio", required_argument, nullptr, OPT_AIO},
+    {"discard", required_argument, nullptr, OPT_DISCARD},
+    {"detect-zeroes", required_argument, nullptr, OPT_DETECT_ZEROES},
+    {"image-opts", no_argument, nullptr, OPT_IMAGE_OPTS},
+    {"fork", no_argument, nullptr, OPT_FORK},
+    {"pid-file", required_argument, nullptr, OPT_PID_FILE},
+    {nullptr, 0, nullptr, 0},
+};
+
+void parse_block_opt(Options *o, int c, const char *arg)
+{
+    switch (c) {
+    case 'n':
+        arg = "none";
+        [[fallthrough]];
+    case OPT_CACHE:
+        if (!bdrv_parse_cache_mode(arg, &o->flags, &o->writethrough)) die("Invalid cache mode `%s'", arg);
+        break;
+    case OPT_AIO:
+        if (!bdrv_parse_aio(arg, &o->flags)) die("Invalid aio mode '%s'", arg);
+        break;
+    case OPT_DISCARD:
+        if (!strcmp(arg, "unmap") || !strcmp(arg, "on")) {
+            o->flags |= BDRV_O_UNMAP;
+        } else if (!strcmp(arg, "ignore") || !strcmp(arg, "off")) {
+            o->flags &= ~BDRV_O_UNMAP;
+        } else {
+            die("Invalid discard mode `%s'", arg);
+        }
+        break;
+    case OPT_DETECT_ZEROES:
+        if (!bdrv_parse_detect_zeroes(arg, &o->detect_zeroes)) {
+            die("Failed to parse detect_zeroes mode: invalid parameter value: %s", arg);
+        }
+        break;
+    }
+}
+
+void parse_args(int argc, char **argv, Options *o)
+{
+    int c;
+    std::string port = std::to_string(NBD_DEFAULT_PORT);
+    std::string bind_addr = "0.0.0.0";
+    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:f:rn", long_opts, nullptr)) != -1) {
+        switch (c) {
+        case 'h': usage(argv[0]); exit(EXIT_SUCCESS);
+        case 'V': printf("qemu-nbd-lite 0.1.0\n"); exit(EXIT_SUCCESS);
+        case 'p': port = optarg; break;
+        case 'b': bind_addr = optarg; break;
+        case 'k': o->addr.is_unix = true; o->addr.path = optarg; break;
+        case 'e': {
+            int64_t n;
+            if (qemu_strtoi64(optarg, &n) < 0 || n < 0 || n > 65535) {
+                die("Invalid shared device number '%s'", optarg);
+            }
+            o->exp.max_clients = int(n);
+            break;
+        }
+        case 't': o->persistent = true; break;
+        case 'v': o->exp.verbose = true; break;
+        case 'x':
+            if (strlen(optarg) > NBD_MAX_STRING) die("Export name '%s' is too long", optarg);
+            o->exp.name = optarg;
+            break;
+        case 'D':
+            if (strlen(optarg) > NBD_MAX_STRING) die("Export description '%s' is too long", optarg);
+            o->exp.description = optarg;
+            break;
+        case 'f': o->fmt = optarg; break;
+        case 'r': o->exp.read_only = true; o->flags &= ~BDRV_O_RDWR; break;
+        case OPT_IMAGE_OPTS: o->image_opts = true; break;
+        case OPT_FORK: o->fork = true; break;
+        case OPT_PID_FILE: o->pid_file = optarg; break;
+        case '?':
+            error_report("Try `%s --help' for more information.", argv[0]);
+            exit(EXIT_FAILURE);
+        default: parse_block_opt(o, c, optarg); break;
+        }
+    }
+    if (argc - optind != 1) {
+        error_report("Invalid number of arguments");
+        fprintf(stderr, "Try `%s --help' for more information.\n", argv[0]);
+        exit(EXIT_FAILURE);
+    }
+    o->image = argv[optind];
+    if (!o->addr.is_unix) {
+        o->addr.host = bind_addr;
+        o->addr.port = port;
+    }
+    if (o->detect_zeroes == DETECT_ZEROES_UNMAP && !(o->flags & BDRV_O_UNMAP)) {
+        error_report("setting detect-zeroes to unmap is not allowed without setting discard "
+                     "operation to unmap");
+        exit(EXIT_FAILURE);
+    }
+}
+
+BlockBackend *open_image(Options *o)
+{
+    QDict opts;
+    Error *err = nullptr;
+    const char *filename = o->image;
+    if (o->image_opts) {
+        if (!keyval_parse(o->image, nullptr, &opts, &err)) {
+            error_report_err(err);
+            exit(EXIT_FAILURE);
+        }
+        filename = nullptr;
+    }
+    if (o->fmt) opts.set("driver", o->fmt);
+    BlockBackend *blk = blk_new_open(filename, &opts, o->flags, &err);
+    if (!blk) {
+        error_prepend(&err, "Failed to blk_new_open '%s'", o->image);
+        error_report_err(err);
+        exit(EXIT_FAILURE);
+    }
+    blk_set_enable_write_cache(blk, !o->writethrough);
+    blk_set_detect_zeroes(blk, o->detect_zeroes);
+    return blk;
+}
+
+struct RunState {
+    bool persistent;
+    bool terminate = false;
+};
+
+void on_client_gone(void *opaque, int remaining)
+{
+    RunState *rs = (RunState *)opaque;
+    if (!rs->persistent && remaining == 0) rs->terminate = true;
+}
+
+void on_signal_fd(void *opaque)
+{
+    RunState *rs = (RunState *)opaque;
+    rs->terminate = true;
+}
+
+int serve(Options *o, BlockBackend *blk)
+{
+    Error *err = nullptr;
+    AioContext *ctx = qemu_get_aio_context();
+    int lfd = nbd_socket_listen(o->addr, 16, &err);
+    if (lfd < 0) {
+        error_report_err(err);
+        return EXIT_FAILURE;
+    }
+    o->exp.blk = blk;
+    o->exp.can_trim = true;
+    o->exp.multi_conn = o->exp.max_clients != 1;
+    NbdServer *srv = nbd_server_new(ctx, o->exp);
+    RunState rs{o->persistent};
+    nbd_server_set_client_gone_cb(srv, on_client_gone, &rs);
+    nbd_server_listen(srv, lfd);
+    int sfd = daemon_signal_setup();
+    aio_set_fd_handler(ctx, sfd, on_signal_fd, nullptr, &rs);
+    if (o->pid_file && !daemon_write_pidfile(o->pid_file, &err)) {
+        error_report_err(err);
+        return EXIT_FAILURE;
+    }
+    daemon_ready();
+    while (!rs.terminate) {
+        aio_poll(ctx, true);
+    }
+    aio_set_fd_handler(ctx, sfd, nullptr, nullptr, nullptr);
+    nbd_server_free(srv);  // disconnects clients after their requests finish
+    if (o->addr.is_unix) unlink(o->addr.path.c_str());
+    return EXIT_SUCCESS;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    error_set_progname("qemu-nbd-lite");
+    Options o;
+    parse_args(argc, argv, &o);
+    if (o.fork) daemon_fork();
+    bdrv_init();
+    BlockBackend *blk = open_image(&o);
+    int ret = serve(&o, blk);
+    blk_unref(blk);  // drains and flushes: SIGTERM loses no acknowledged write
+    return ret;
+}
