@@ -1,0 +1,238 @@
+// Creation options (-o) for create/convert/measure: parsing the option list,
+// type checks against the driver's CreateOptDesc, `-o help`, and the
+// "Formatting ..." line in qemu-img's order.
+#include "qemu-img-lite/img-create-opts.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "block/block_int.h"
+
+bool img_parse_option_list(const char *list, CreateOpts *out)
+{
+    std::string key, val, cur;
+    bool in_val = false;
+    auto finish = [&]() -> bool {
+        std::string &k = in_val ? key : cur;
+        if (!in_val) {
+            key = cur;
+            val = "on";
+        } else {
+            val = cur;
+        }
+        if (k.empty()) {
+            return false;
+        }
+        out->set(key, val);
+        key.clear(); val.clear(); cur.clear();
+        in_val = false;
+        return true;
+    };
+    for (const char *p = list; *p; p++) {
+        if (*p == ',' && p[1] == ',' && in_val) {
+            cur.push_back(',');
+            p++;
+        } else if (*p == ',') {
+            if (!finish()) return false;
+        } else if (*p == '=' && !in_val) {
+            key = cur;
+            cur.clear();
+            in_val = true;
+        } else {
+            cur.push_back(*p);
+        }
+    }
+    return finish();
+}
+
+void CreateOpts::set(const std::string &k, const std::string &v)
+{
+    for (auto &e : items) {
+        if (e.first == k) {
+            e.second = v;
+            return;
+        }
+    }
+    items.emplace_back(k, v);
+}
+
+const char *CreateOpts::get(const std::string &k) const
+{
+    for (auto &e : items) {
+        if (e.first == k) return e.second.c_str();
+    }
+    return nullptr;
+}
+
+void CreateOpts::del(const std::string &k)
+{
+    items.erase(std::remove_if(items.begin(), items.end(),
+                               [&](const auto &e) { return e.first == k; }),
+                items.end());
+}
+
+namespace {
+
+const CreateOptDesc *find_desc(const CreateOptDesc *descs, const std::string &name)
+{
+    for (const CreateOptDesc *d = descs; d && d->name; d++) {
+        if (name == d->name) return d;
+    }
+    return nullptr;
+}
+
+const char *type_name(CreateOptType t)
+{
+    switch (t) {
+    case CreateOptType::Size: return "size";
+    case CreateOptType::Number: return "num";
+    case CreateOptType::Bool: return "bool (on/off)";
+    default: return "str";
+    }
+}
+
+bool check_value(const CreateOptDesc *d, std::string *value, Error **errp)
+{
+    switch (d->type) {
+    case CreateOptType::Bool: {
+        bool b;
+        if (!keyval_parse_bool(value->c_str(), &b)) {
+            error_setg(errp, "Parameter '%s' expects 'on' or 'off'", d->name);
+            return false;
+        }
+        return true;
+    }
+    case CreateOptType::Size: {
+        uint64_t v;
+        if (qemu_strtosz(value->c_str(), &v) < 0) {
+            error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64\n"
+                             "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, "
+                             "tera-, peta-\nand exabytes, respectively.", d->name);
+            return false;
+        }
+        *value = std::to_string(v);  // printed and passed on normalised
+        return true;
+    }
+    case CreateOptType::Number: {
+        int64_t v;
+        if (qemu_strtoi64(value->c_str(), &v) < 0) {
+            error_setg(errp, "Parameter '%s' expects a number", d->name);
+            return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+// Where qemu-img 7.2 puts each qcow2 option in its "Formatting" line, and
+// the defaults it shows.
+struct PrintSlot {
+    const char *name;
+    const char *def;
+};
+const PrintSlot kQcow2Order[] = {
+    {"cluster_size", "65536"}, {"extended_l2", "off"}, {"preallocation", nullptr},
+    {"compression_type", "zlib"}, {"size", nullptr}, {"backing_file", nullptr},
+    {"backing_fmt", nullptr}, {"compat", nullptr}, {"lazy_refcounts", "off"},
+    {"refcount_bits", "16"}, {nullptr, nullptr},
+};
+const PrintSlot kRawOrder[] = {
+    {"size", nullptr}, {"preallocation", nullptr}, {nullptr, nullptr},
+};
+
+}  // namespace
+
+bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp)
+{
+    for (auto &e : opts->items) {
+        const CreateOptDesc *d = find_desc(drv->create_opts, e.first);
+        if (!d && e.first == "size") {
+            static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "", nullptr};
+            d = &size_desc;
+        }
+        if (!d) {
+            error_setg(errp, "Invalid parameter '%s'", e.first.c_str());
+            return false;
+        }
+        if (!check_value(d, &e.second, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void img_print_create_help(const BlockDriver *drv, bool with_protocol)
+{
+    std::vector<const CreateOptDesc *> descs;
+    bool have_size = false;
+    auto collect = [&](const CreateOptDesc *list) {
+        for (const CreateOptDesc *d = list; d && d->name; d++) {
+            if (!strcmp(d->name, "size")) {
+                if (have_size) continue;
+                have_size = true;
+            }
+            descs.push_back(d);
+        }
+    };
+    collect(drv->create_opts);
+    const BlockDriver *file = with_protocol ? bdrv_find_format("file") : nullptr;
+    if (file && file != drv) {
+        collect(file->create_opts);
+    }
+    static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "Virtual disk size",
+                                            nullptr};
+    if (!have_size) descs.push_back(&size_desc);
+    std::sort(descs.begin(), descs.end(),
+              [](const CreateOptDesc *a, const CreateOptDesc *b) {
+                  return strcmp(a->name, b->name) < 0;
+              });
+    if (with_protocol) {
+        printf("Supported options:\n");
+    } else {
+        printf("Supported %s options:\n", drv->format_name);
+    }
+    for (const CreateOptDesc *d : descs) {
+        std::string head = std::string(d->name) + "=<" + type_name(d->type) + ">";
+        printf("  %-22s - %s\n", head.c_str(), d->help ? d->help : "");
+    }
+    if (!with_protocol) {
+        printf("\nThe protocol level may support further options.\n"
+               "Specify the target filename to include those options.\n");
+    }
+}
+
+std::string img_formatting_line(const char *filename, const char *fmt, const CreateOpts &opts)
+{
+    std::string line = std::string("Formatting '") + filename + "', fmt=" + fmt;
+    const PrintSlot *order = !strcmp(fmt, "qcow2") ? kQcow2Order
+                             : !strcmp(fmt, "raw") ? kRawOrder : nullptr;
+    std::vector<std::string> printed;
+    for (const PrintSlot *s = order; s && s->name; s++) {
+        const char *v = opts.get(s->name);
+        if (!v) v = s->def;
+        if (v) {
+            line += std::string(" ") + s->name + "=" + v;
+        }
+        printed.push_back(s->name);
+    }
+    for (auto &e : opts.items) {
+        if (std::find(printed.begin(), printed.end(), e.first) == printed.end()) {
+            line += " " + e.first + "=" + e.second;
+        }
+    }
+    return line;
+}
+
+QDict img_create_opts_to_qdict(const CreateOpts &opts)
+{
+    QDict d;
+    for (auto &e : opts.items) {
+        d.set(e.first, e.second);
+    }
+    return d;
+}

@@ -1,0 +1,31 @@
+// Creation option lists (-o a=b,c=d) shared by create, convert and measure.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/util.h"
+
+struct BlockDriver;
+
+// Ordered name=value list; setting a name again replaces its value in place.
+struct CreateOpts {
+    std::vector<std::pair<std::string, std::string>> items;
+    void set(const std::string &k, const std::string &v);
+    const char *get(const std::string &k) const;  // nullptr if absent
+    void del(const std::string &k);
+};
+
+// QemuOpts syntax: ",," escapes a comma, a bare name means name=on.  False
+// on an empty name ("Invalid option list").
+bool img_parse_option_list(const char *list, CreateOpts *out);
+// Checks names and value types against @drv's options ("size" is always
+// known); Size values are normalised to bytes.
+bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp);
+// `-o help`: the format's options (plus the file protocol's when a target
+// filename was given), sorted, in qemu-img's layout.
+void img_print_create_help(const BlockDriver *drv, bool with_protocol);
+// "Formatting 'f', fmt=qcow2 cluster_size=65536 ..." in qemu-img's order.
+std::string img_formatting_line(const char *filename, const char *fmt, const CreateOpts &opts);
+QDict img_create_opts_to_qdict(const CreateOpts &opts);

@@ -1,0 +1,18 @@
+// Subcommands that are declared but not written yet.  Each one moves to its
+// own img-<name>.cc when implemented; until then it fails clearly rather
+// than pretending to succeed.
+#include <cstdio>
+
+#include "qemu-img-lite/img.h"
+
+static int not_implemented(const char *name)
+{
+    fprintf(stderr, "qemu-img-lite: '%s' is not implemented yet\n", name);
+    return 1;
+}
+
+int img_bench(int, char **) { return not_implemented("bench"); }
+int img_commit(int, char **) { return not_implemented("commit"); }
+int img_convert(int, char **) { return not_implemented("convert"); }
+int img_measure(int, char **) { return not_implemented("measure"); }
+int img_rebase(int, char **) { return not_implemented("rebase"); }

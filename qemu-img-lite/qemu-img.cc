@@ -1,0 +1,164 @@
+// qemu-img-lite: entry point, global options and the subcommand table.
+// Behaviour, messages and exit codes follow qemu-img 7.2.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "block/block_int.h"
+#include "qemu-img-lite/img.h"
+
+namespace {
+
+const char kVersion[] =
+    "version 7.2.0 (qemu-lite " "0.1.0" ")\n"
+    "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n";
+
+struct ImgCmd {
+    const char *name;
+    int (*handler)(int argc, char **argv);
+};
+
+const ImgCmd kCommands[] = {
+    {"bench", img_bench},   {"check", img_check},     {"commit", img_commit},
+    {"compare", img_compare}, {"convert", img_convert}, {"create", img_create},
+    {"info", img_info},     {"map", img_map},         {"measure", img_measure},
+    {"snapshot", img_snapshot}, {"rebase", img_rebase}, {"resize", img_resize},
+};
+
+const char kSyntax[] =
+    "  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
+    "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
+    "[-t cache] [-w] [-U] filename\n"
+    "  check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] filename\n"
+    "  commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename\n"
+    "  compare [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
+    "  convert [--target-is-zero] [-U] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] "
+    "[-O output_fmt] [-B backing_file [-F backing_fmt]] [-o options] [-S sparse_size] "
+    "[-m num_coroutines] [-W] filename [filename2 [...]] output_filename\n"
+    "  create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename "
+    "[size]\n"
+    "  info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename\n"
+    "  map [-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] filename\n"
+    "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [-f fmt] filename]\n"
+    "  snapshot [-U] [-q] [-l | -a snapshot | -c snapshot | -d snapshot] filename\n"
+    "  rebase [-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file "
+    "[-F backing_fmt] filename\n"
+    "  resize [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n";
+
+const char kParams[] =
+    "Command parameters:\n"
+    "  'filename' is a disk image filename\n"
+    "  'fmt' is the disk image format. It is guessed automatically in most cases\n"
+    "  'cache' is the cache mode used to write the output disk image, the valid\n"
+    "    options are: 'none', 'writeback' (default, except for convert), 'writethrough',\n"
+    "    'directsync' and 'unsafe' (default for convert)\n"
+    "  'src_cache' is the cache mode used to read input disk images, the valid\n"
+    "    options are the same as for the 'cache' option\n"
+    "  'size' is the disk image size in bytes. Optional suffixes\n"
+    "    'k' or 'K' (kilobyte, 1024), 'M' (megabyte, 1024k), 'G' (gigabyte, 1024M),\n"
+    "    'T' (terabyte, 1024G), 'P' (petabyte, 1024T) and 'E' (exabyte, 1024P)  are\n"
+    "    supported. 'b' is ignored.\n"
+    "  'output_filename' is the destination disk image filename\n"
+    "  'output_fmt' is the destination format\n"
+    "  'options' is a comma separated list of format specific options in a\n"
+    "    name=value format. Use -o help for an overview of the options supported by\n"
+    "    the used format\n"
+    "  '-c' indicates that target image must be compressed (qcow format only)\n"
+    "  '-u' allows unsafe backing chains. For rebasing, it is assumed that old and\n"
+    "       new backing file match exactly. The image doesn't need a working\n"
+    "       backing file before rebasing in this case (useful for renaming the\n"
+    "       backing file). For image creation, allow creating without attempting\n"
+    "       to open the backing file.\n"
+    "  '-h' with or without a command shows this help and lists the supported formats\n"
+    "  '-p' show progress of command (only certain commands)\n"
+    "  '-q' use Quiet mode - do not print any output (except errors)\n"
+    "  '-S' indicates the consecutive number of bytes (defaults to 4k) that must\n"
+    "       contain only zeros for qemu-img to create a sparse image during\n"
+    "       conversion. If the number of bytes is 0, the source will not be scanned for\n"
+    "       unallocated or zero sectors, and the destination image will always be\n"
+    "       fully allocated\n"
+    "  '--output' takes the format in which the output must be done (human or json)\n"
+    "  '-n' skips the target volume creation (useful if the volume is created\n"
+    "       prior to running qemu-img)\n"
+    "\n"
+    "Parameters to check subcommand:\n"
+    "  '-r' tries to repair any inconsistencies that are found during the check.\n"
+    "       '-r leaks' repairs only cluster leaks, whereas '-r all' fixes all\n"
+    "       kinds of errors, with a higher risk of choosing the wrong fix or\n"
+    "       hiding corruption that has already occurred.\n"
+    "\n"
+    "Parameters to convert subcommand:\n"
+    "  '-m' specifies how many coroutines work in parallel during the convert\n"
+    "       process (defaults to 8)\n"
+    "  '-W' allow to write to the target out of order rather than sequential\n"
+    "\n"
+    "Parameters to snapshot subcommand:\n"
+    "  'snapshot' is the name of the snapshot to create, apply or delete\n"
+    "  '-a' applies a snapshot (revert disk to saved state)\n"
+    "  '-c' creates a snapshot\n"
+    "  '-d' deletes a snapshot\n"
+    "  '-l' lists all snapshots in the given image\n"
+    "\n"
+    "Parameters to compare subcommand:\n"
+    "  '-f' first image format\n"
+    "  '-F' second image format\n"
+    "  '-s' run in Strict mode - fail on different image size or sector allocation\n";
+
+void print_version(void)
+{
+    printf("%s %s", error_get_progname(), kVersion);
+}
+
+}  // namespace
+
+void img_help(void)
+{
+    print_version();
+    printf("usage: %s [standard options] command [command options]\n"
+           "QEMU disk image utility\n\n"
+           "    '-h', '--help'       display this help and exit\n"
+           "    '-V', '--version'    output version information and exit\n\n"
+           "Command syntax:\n%s\n%s\nSupported formats:",
+           error_get_progname(), kSyntax, kParams);
+    for (const char *fmt : {"blkdebug", "file", "nbd", "qcow-lite", "qcow2", "raw"}) {
+        if (bdrv_find_format(fmt)) {
+            printf(" %s", fmt);
+        }
+    }
+    printf("\n\nSee <https://qemu.org/contribute/report-a-bug> for how to report bugs.\n"
+           "More information on the QEMU project at <https://qemu.org>.\n");
+    exit(EXIT_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+    error_set_progname("qemu-img-lite");
+    bdrv_init();
+
+    static const struct option long_options[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},
+        {nullptr, 0, nullptr, 0},
+    };
+    // '+': stop at the subcommand name; its own options are parsed later.
+    int c;
+    while ((c = img_getopt(argc, argv, "+:hV", long_options)) != -1) {
+        if (c == 'V') {
+            print_version();
+            return 0;
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Not enough arguments");
+    }
+    const char *cmdname = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0;  // glibc: reinitialise for the subcommand's argv
+    for (const ImgCmd &cmd : kCommands) {
+        if (!strcmp(cmdname, cmd.name)) {
+            return cmd.handler(argc, argv);
+        }
+    }
+    error_exit("Command not found: %s", cmdname);
+}
