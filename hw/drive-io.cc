@@ -2,6 +2,8 @@
 #include "hw/drive-io.h"
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
 
 #include "hw/devices.h"
 #include "hw/machine.h"
@@ -33,5 +35,33 @@ int coroutine_fn drive_co_io(Machine *m, const DriveConfig *conf, bool is_read, 
         do {
             qemu_co_sleep_ns(1000 * 1000);
         } while (machine_is_stopped(m));
+    }
+}
+
+bool blockdev_parse_on_error(const char *value, bool is_write, BlockdevOnError *out)
+{
+    if (!strcmp(value, "report")) {
+        *out = BLOCKDEV_ON_ERROR_REPORT;
+    } else if (!strcmp(value, "ignore")) {
+        *out = BLOCKDEV_ON_ERROR_IGNORE;
+    } else if (!strcmp(value, "stop")) {
+        *out = BLOCKDEV_ON_ERROR_STOP;
+    } else if (!strcmp(value, "enospc") && is_write) {
+        *out = BLOCKDEV_ON_ERROR_ENOSPC;  // QEMU: rerror=enospc is refused
+    } else {
+        return false;
+    }
+    return true;
+}
+
+BlockErrorAction drive_get_error_action(const DriveConfig *conf, bool is_read, int error)
+{
+    switch (is_read ? conf->rerror : conf->werror) {
+    case BLOCKDEV_ON_ERROR_ENOSPC:
+        return (error == -ENOSPC || error == ENOSPC) ? BLOCK_ERROR_ACTION_STOP
+                                                     : BLOCK_ERROR_ACTION_REPORT;
+    case BLOCKDEV_ON_ERROR_STOP: return BLOCK_ERROR_ACTION_STOP;
+    case BLOCKDEV_ON_ERROR_IGNORE: return BLOCK_ERROR_ACTION_IGNORE;
+    default: return BLOCK_ERROR_ACTION_REPORT;
     }
 }

@@ -91,7 +91,27 @@ void machine_resume(Machine *m);
 // True once machine_request_exit was called; *status gets its argument.
 bool machine_exit_requested(const Machine *m, int *status);
 
+// Debug logging (-d CATEGORIES), QEMU's qemu_log_mask: messages go to stderr.
+enum : unsigned {
+    LOG_GUEST_ERROR = 1u << 0,  // "guest_errors": the guest misprogrammed a device
+    LOG_UNIMP = 1u << 1,        // "unimp": unimplemented register or feature, unclaimed port
+    LOG_INT = 1u << 2,          // "int": interrupts and exceptions delivered to the guest
+    LOG_CPU_RESET = 1u << 3,    // "cpu_reset": vCPU reset and final state
+    LOG_IOPORT = 1u << 4,       // "ioport": every port access (slow)
+};
+extern unsigned qemu_loglevel;
+static inline bool qemu_loglevel_mask(unsigned mask) { return (qemu_loglevel & mask) != 0; }
+void qemu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define qemu_log_mask(mask, ...)                                              \
+    do {                                                                      \
+        if (qemu_loglevel_mask(mask)) qemu_log(__VA_ARGS__);                  \
+    } while (0)
+// Parses "-d guest_errors,unimp,..." ("help" lists them); false on an unknown name.
+bool qemu_log_parse(const char *categories, unsigned *mask);
+
 // Device tracing (-trace PATTERN): true when @event matches a pattern.
+// Patterns are globs ("virtio_blk_*"); -trace may be given several times.
+void trace_enable_pattern(const char *pattern);
 bool trace_event_enabled(const char *event);
 void trace_printf(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define TRACE(event, ...)                                                     \

@@ -1,5 +1,6 @@
 // virtio-blk requests: parse and validate a popped chain once, run it as a
 // coroutine against the BlockBackend, complete it into the used ring.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -170,7 +171,7 @@ int coroutine_fn do_request(VirtIOBlockReq *r)
         return blk_co_flush(blk);
     case VIRTIO_BLK_T_GET_ID: {
         char id[VIRTIO_BLK_ID_BYTES] = {};
-        strncpy(id, r->s->conf.serial.c_str(), sizeof(id));
+        memcpy(id, r->s->conf.serial.data(), std::min(r->s->conf.serial.size(), sizeof(id)));
         size_t n = r->data.size < sizeof(id) ? r->data.size : sizeof(id);
         qemu_iovec_from_buf(&r->data, 0, id, n);
         return 0;

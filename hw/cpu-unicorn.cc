@@ -1,0 +1,314 @@
+// CpuBackend on the Unicorn engine (2.0.x).  What Unicorn does not do for a
+// PC, done here (see docs/machine.md and shared/notes/unicorn-2.0.1.md):
+// - Reset: the engine is opened in 32-bit mode (a 16-bit engine cannot
+//   resume at a 32-bit EIP) and runs a stub that loads 16-bit segments,
+//   clears CR0.PE and jumps to F000:FFF0, the PC reset vector.
+// - Real-mode INT n and exceptions never go through the IVT: the INTR hook
+//   pushes FLAGS/CS/IP, clears IF/TF/AC and loads CS:IP from the IVT.
+// - External interrupts: delivered the same way between runs (IF=1, real
+//   mode only); a kick stops a run with uc_emu_stop, and since uc_emu_start
+//   forgets a stop that arrives between runs, a pending flag is re-checked
+//   in every I/O hook.
+#include <unicorn/unicorn.h>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstring>
+
+#include "hw/cpu.h"
+#include "hw/machine-internal.h"
+#include "util/bql.h"
+#include "util/error.h"
+
+namespace {
+
+constexpr uint64_t kStubAddr = 0x1000;
+constexpr uint64_t kResetVector = 0xFFFF0;
+constexpr uint64_t kNever = ~0ull;
+constexpr uint32_t kFlagsTF = 1u << 8, kFlagsIF = 1u << 9, kFlagsAC = 1u << 18;
+
+// 32-bit stub at kStubAddr: lgdt; jmp 08:pm16; (16-bit) load 10h into the
+// data segments; clear CR0.PE; jmp F000:FFF0.  GDT at +0x30, GDTR at +0x48.
+const uint8_t kResetStub[] = {
+    0x0F, 0x01, 0x15, 0x48, 0x10, 0x00, 0x00,        // lgdt [0x1048]
+    0xEA, 0x0E, 0x10, 0x00, 0x00, 0x08, 0x00,        // jmp 0x08:0x100E
+    0xB8, 0x10, 0x00,                                // mov ax, 0x10
+    0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,  // ds es ss fs gs
+    0x0F, 0x20, 0xC0,                                // mov eax, cr0
+    0x66, 0x25, 0xFE, 0xFF, 0xFF, 0x7F,              // and eax, 0x7FFFFFFE
+    0x0F, 0x22, 0xC0,                                // mov cr0, eax
+    0xEA, 0xF0, 0xFF, 0x00, 0xF0,                    // jmp 0xF000:0xFFF0
+};
+const uint8_t kResetGdt[] = {
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x9B, 0x00, 0,              // 08: 16-bit code, base 0, 64 KiB
+    0xFF, 0xFF, 0, 0, 0, 0x93, 0x00, 0,              // 10: 16-bit data, base 0, 64 KiB
+    0x17, 0x00, 0x30, 0x10, 0x00, 0x00,              // GDTR: limit 23, base 0x1030
+};
+
+class UnicornCpu final : public CpuBackend {
+public:
+    explicit UnicornCpu(Machine *m) : m_(m) {}
+    ~UnicornCpu() override { close(); }
+
+    bool reset(Error **errp) override;
+    Exit run() override;
+    void kick() override;
+    void clear_kick() override { kick_pending_.store(false); }
+    bool interrupts_enabled() override;
+    bool inject_interrupt(int vector) override;
+    void dump_state(FILE *f) override;
+
+private:
+    bool open(Error **errp);
+    void close();
+    uint32_t reg(int id);
+    void set_reg(int id, uint32_t val);
+    bool real_mode() { return !(reg(UC_X86_REG_CR0) & 1); }
+    bool deliver_real_mode(unsigned vector);
+    bool after_hlt();
+    void check_kick() { if (kick_pending_.load()) uc_emu_stop(uc_); }
+
+    static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *opaque);
+    static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t val, void *opaque);
+    static uint64_t on_mmio_read(uc_engine *uc, uint64_t off, unsigned size, void *opaque);
+    static void on_mmio_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val,
+                              void *opaque);
+    static void on_intr(uc_engine *uc, uint32_t intno, void *opaque);
+    static bool on_invalid(uc_engine *uc, void *opaque);
+    static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                            int64_t val, void *opaque);
+
+    Machine *m_;
+    uc_engine *uc_ = nullptr;
+    std::atomic<bool> kick_pending_{false};
+    std::atomic<bool> running_{false};
+    bool fatal_ = false;
+};
+
+bool UnicornCpu::open(Error **errp)
+{
+    uc_err e = uc_open(UC_ARCH_X86, UC_MODE_32, &uc_);
+    if (e != UC_ERR_OK) {
+        error_setg(errp, "unicorn: %s", uc_strerror(e));
+        return false;
+    }
+    uint8_t *ram = machine_ram_base(m_);
+    uint64_t size = machine_ram_size(m_);
+    uint64_t hole = MACHINE_VIRTIO_MMIO_BASE, hole_end = hole + MACHINE_VIRTIO_MMIO_SIZE;
+    uc_hook h;
+    if ((e = uc_mem_map_ptr(uc_, 0, hole, UC_PROT_ALL, ram)) ||
+        (e = uc_mmio_map(uc_, hole, hole_end - hole, on_mmio_read, this, on_mmio_write, this)) ||
+        (e = uc_mem_map_ptr(uc_, hole_end, size - hole_end, UC_PROT_ALL, ram + hole_end)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_INSN, (void *)on_in, this, 1, 0, UC_X86_INS_IN)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_INSN, (void *)on_out, this, 1, 0, UC_X86_INS_OUT)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_INTR, (void *)on_intr, this, 1, 0)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, (void *)on_invalid, this, 1, 0)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_MEM_UNMAPPED, (void *)on_unmapped, this, 1, 0))) {
+        error_setg(errp, "unicorn setup: %s", uc_strerror(e));
+        close();
+        return false;
+    }
+    return true;
+}
+
+void UnicornCpu::close()
+{
+    if (uc_) uc_close(uc_);
+    uc_ = nullptr;
+}
+
+uint32_t UnicornCpu::reg(int id)
+{
+    uint64_t v = 0;  // large enough for any register Unicorn writes here
+    uc_reg_read(uc_, id, &v);
+    return (uint32_t)v;
+}
+
+void UnicornCpu::set_reg(int id, uint32_t val)
+{
+    uint64_t v = val;
+    uc_reg_write(uc_, id, &v);
+}
+
+bool UnicornCpu::reset(Error **errp)
+{
+    close();
+    if (!open(errp)) return false;
+    fatal_ = false;
+    uint8_t *ram = machine_ram_base(m_);
+    memcpy(ram + kStubAddr, kResetStub, sizeof(kResetStub));
+    memcpy(ram + kStubAddr + 0x30, kResetGdt, sizeof(kResetGdt));
+    uc_err e = uc_emu_start(uc_, kStubAddr, kResetVector, 0, 1000);
+    if (e != UC_ERR_OK || reg(UC_X86_REG_CS) != 0xF000 || reg(UC_X86_REG_EIP) != 0xFFF0) {
+        error_setg(errp, "unicorn: reset stub failed: %s", uc_strerror(e));
+        return false;
+    }
+    memset(ram + kStubAddr, 0, 0x50);
+    qemu_log_mask(LOG_CPU_RESET, "vCPU reset: real mode at F000:FFF0\n");
+    return true;
+}
+
+CpuBackend::Exit UnicornCpu::run()
+{
+    if (kick_pending_.load()) return Exit::Kicked;
+    running_.store(true);
+    if (kick_pending_.load()) uc_emu_stop(uc_);  // a kick that raced the store above
+    uc_err e = uc_emu_start(uc_, reg(UC_X86_REG_EIP), kNever, 0, 0);
+    running_.store(false);
+    if (e != UC_ERR_OK) {
+        error_report("vCPU: %s", uc_strerror(e));
+        return Exit::Error;
+    }
+    if (fatal_) return Exit::Error;
+    if (kick_pending_.load()) return Exit::Kicked;
+    return after_hlt() ? Exit::Halted : Exit::Kicked;
+}
+
+void UnicornCpu::kick()
+{
+    kick_pending_.store(true);
+    if (running_.load()) uc_emu_stop(uc_);
+}
+
+// Linear address of CS:EIP-1 holds hlt: the run ended at a hlt.
+bool UnicornCpu::after_hlt()
+{
+    uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
+    uint64_t base = (uint64_t)cs << 4;
+    if (!real_mode()) {
+        uc_x86_mmr gdtr{};
+        uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
+        uint8_t d[8];
+        if (uc_mem_read(uc_, gdtr.base + (cs & ~7u), d, 8) != UC_ERR_OK) return false;
+        base = d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24;
+    }
+    uint8_t insn = 0;
+    if (eip == 0 || uc_mem_read(uc_, (base + eip - 1) & 0xFFFFFFFF, &insn, 1) != UC_ERR_OK) return false;
+    return insn == 0xF4;
+}
+
+bool UnicornCpu::interrupts_enabled()
+{
+    return real_mode() && (reg(UC_X86_REG_EFLAGS) & kFlagsIF);
+}
+
+bool UnicornCpu::inject_interrupt(int vector)
+{
+    return deliver_real_mode(vector);
+}
+
+// The real-mode interrupt sequence (Intel SDM vol. 3, 20.1.4).
+bool UnicornCpu::deliver_real_mode(unsigned vector)
+{
+    uint32_t flags = reg(UC_X86_REG_EFLAGS), cs = reg(UC_X86_REG_CS);
+    uint32_t eip = reg(UC_X86_REG_EIP), ss = reg(UC_X86_REG_SS), esp = reg(UC_X86_REG_ESP);
+    uint16_t sp = esp;
+    uint16_t frame[3] = {(uint16_t)eip, (uint16_t)cs, (uint16_t)flags};
+    uint64_t ss_base = (uint64_t)ss << 4;
+    for (int i = 0; i < 3; i++) {
+        sp -= 2;
+        if (uc_mem_write(uc_, ss_base + sp, &frame[i], 2) != UC_ERR_OK) return false;
+    }
+    uint16_t vec[2];
+    if (uc_mem_read(uc_, vector * 4, vec, 4) != UC_ERR_OK) return false;
+    qemu_log_mask(LOG_INT, "INT 0x%02x at %04x:%04x AX=%04x -> %04x:%04x\n", vector, cs,
+                  eip & 0xFFFF, reg(UC_X86_REG_AX), vec[1], vec[0]);
+    set_reg(UC_X86_REG_EFLAGS, flags & ~(kFlagsIF | kFlagsTF | kFlagsAC));
+    set_reg(UC_X86_REG_ESP, (esp & 0xFFFF0000u) | sp);
+    set_reg(UC_X86_REG_CS, vec[1]);
+    set_reg(UC_X86_REG_EIP, vec[0]);
+    return true;
+}
+
+uint32_t UnicornCpu::on_in(uc_engine *, uint32_t port, int size, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    uint32_t v;
+    {
+        BqlGuard bql;
+        v = machine_pio_read(c->m_, port, size);
+    }
+    c->check_kick();
+    return v;
+}
+
+void UnicornCpu::on_out(uc_engine *, uint32_t port, int size, uint32_t val, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    {
+        BqlGuard bql;
+        machine_pio_write(c->m_, port, val, size);
+    }
+    c->check_kick();
+}
+
+uint64_t UnicornCpu::on_mmio_read(uc_engine *, uint64_t off, unsigned size, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    uint64_t v;
+    {
+        BqlGuard bql;
+        v = machine_mmio_read(c->m_, MACHINE_VIRTIO_MMIO_BASE + off, size);
+    }
+    c->check_kick();
+    return v;
+}
+
+void UnicornCpu::on_mmio_write(uc_engine *, uint64_t off, unsigned size, uint64_t val,
+                               void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    {
+        BqlGuard bql;
+        machine_mmio_write(c->m_, MACHINE_VIRTIO_MMIO_BASE + off, val, size);
+    }
+    c->check_kick();
+}
+
+void UnicornCpu::on_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    if (c->real_mode() && intno < 256 && c->deliver_real_mode(intno)) return;
+    error_report("vCPU: cannot deliver interrupt/exception %u in %s mode", intno,
+                 c->real_mode() ? "real" : "protected");
+    c->fatal_ = true;
+    uc_emu_stop(uc);
+}
+
+bool UnicornCpu::on_invalid(uc_engine *, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    error_report("vCPU: invalid opcode at %04x:%08x", c->reg(UC_X86_REG_CS), c->reg(UC_X86_REG_EIP));
+    return false;
+}
+
+bool UnicornCpu::on_unmapped(uc_engine *, uc_mem_type type, uint64_t addr, int size, int64_t,
+                             void *)
+{
+    error_report("vCPU: %s of %d bytes at unmapped address 0x%" PRIx64,
+                 type == UC_MEM_FETCH_UNMAPPED ? "fetch" :
+                 type == UC_MEM_WRITE_UNMAPPED ? "write" : "read", size, addr);
+    return false;
+}
+
+void UnicornCpu::dump_state(FILE *f)
+{
+    static const struct { const char *name; int id; } regs[] = {
+        {"EAX", UC_X86_REG_EAX}, {"EBX", UC_X86_REG_EBX}, {"ECX", UC_X86_REG_ECX},
+        {"EDX", UC_X86_REG_EDX}, {"ESI", UC_X86_REG_ESI}, {"EDI", UC_X86_REG_EDI},
+        {"EBP", UC_X86_REG_EBP}, {"ESP", UC_X86_REG_ESP}, {"EIP", UC_X86_REG_EIP},
+        {"EFL", UC_X86_REG_EFLAGS}, {"CS", UC_X86_REG_CS}, {"DS", UC_X86_REG_DS},
+        {"ES", UC_X86_REG_ES}, {"SS", UC_X86_REG_SS}, {"CR0", UC_X86_REG_CR0},
+    };
+    for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+        fprintf(f, "%s=%08x%s", regs[i].name, reg(regs[i].id), i % 5 == 4 ? "\n" : " ");
+    }
+}
+
+}  // namespace
+
+CpuBackend *cpu_unicorn_new(Machine *m, Error **)
+{
+    return new UnicornCpu(m);
+}
