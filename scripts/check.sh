@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs qemu-lite's test layers and prints one summary line at the end:
 #   N passed, N failed
-# Modes: all (default build + other coroutine backends + iotests + ASan),
+# Modes: all (default build + other coroutine backends + iotests + ASan + fuzz),
 #        asan (ASan+UBSan build: unit tests + quick iotests), unit, iotests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -99,12 +99,21 @@ asan() {
     fi
 }
 
+# libFuzzer targets under ASan+UBSan (each replays its corpus, then explores).
+fuzz() {
+    local log; log=$(mktemp)
+    FUZZ_SECONDS=${FUZZ_SECONDS:-30} ./scripts/fuzz.sh 2>&1 | tee "$log"
+    count_iotests "$log" "fuzz (ASan+UBSan)"
+    rm -f "$log"
+}
+
 case $mode in
-    all) unit_default; unit_backends; iotests_all; asan ;;
+    all) unit_default; unit_backends; iotests_all; asan; fuzz ;;
+    fuzz) fuzz ;;
     asan) asan ;;
     unit) unit_default; unit_backends ;;
     iotests) iotests_all ;;
-    *) echo "usage: $0 [all|asan|unit|iotests]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|asan|unit|iotests|fuzz]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
