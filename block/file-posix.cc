@@ -392,6 +392,16 @@ static int coroutine_fn file_co_block_status(BlockDriverState *bs, bool want_zer
     return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
 }
 
+// Like QEMU, a file grown from empty gets its first block written with
+// zeroes, so that probing the request alignment later (O_DIRECT reads of
+// block 0) finds allocated data on file systems that treat holes specially.
+static int allocate_first_block(int fd, int64_t len)
+{
+    static const char zeroes[4096] = {};
+    size_t n = len < (int64_t)sizeof(zeroes) ? 512 : sizeof(zeroes);
+    return pwrite(fd, zeroes, n, 0) < 0 ? -errno : 0;
+}
+
 // Grows or shrinks a regular file, preallocating grown space as asked.
 static int resize_fd(int fd, int64_t old_len, int64_t len, PreallocMode prealloc, Error **errp)
 {
@@ -424,6 +434,9 @@ static int resize_fd(int fd, int64_t old_len, int64_t len, PreallocMode prealloc
         int err = errno;
         error_setg_errno(errp, err, "Failed to resize the file");
         return -err;
+    }
+    if (old_len == 0 && len > 0 && prealloc == PreallocMode::Off) {
+        allocate_first_block(fd, len);  // best effort, as in QEMU
     }
     return 0;
 }
