@@ -7,6 +7,7 @@ extern BlockDriver bdrv_file;
 extern BlockDriver bdrv_raw;
 extern BlockDriver bdrv_qcow2;
 extern BlockDriver bdrv_nbd;
+extern BlockDriver bdrv_blkdebug;
 
 void bdrv_init(void)
 {
@@ -19,4 +20,5 @@ void bdrv_init(void)
     bdrv_register(&bdrv_raw);
     bdrv_register(&bdrv_qcow2);
     bdrv_register(&bdrv_nbd);
+    bdrv_register(&bdrv_blkdebug);
 }

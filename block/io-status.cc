@@ -143,10 +143,12 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
         ret = bs->drv->bdrv_co_flush_to_os(bs);
     }
     // cache=unsafe: data only needs to reach the OS.
+    // As QEMU, formats without their own flush_to_disk still announce it
+    // (blkdebug rules key on it when the format forces its file to disk).
+    if (ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH)) {
+        BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_DISK);
+    }
     if (ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH) && bs->drv->bdrv_co_flush_to_disk) {
-        if (bs->file) {
-            BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_DISK);
-        }
         ret = bs->drv->bdrv_co_flush_to_disk(bs);
     }
     for (BdrvChild *c : bs->children) {

@@ -1,0 +1,265 @@
+// blkdebug: a filter that injects errors into the requests passing through
+// it when drivers above report events (BLKDBG_EVENT) matching its rules.
+//
+//   blkdebug:RULES.conf:IMAGE      (RULES may be empty: blkdebug::IMAGE)
+//   driver=blkdebug,config=RULES.conf,image.filename=IMAGE[,align=N]
+//
+// A format opened on "blkdebug:..." sits on top of this node, so the
+// format's metadata events (l2_update, refblock_alloc, ...) arrive here and
+// arm the rules; the next matching request through here then fails with the
+// rule's errno, exactly where a real disk error would hit the driver.
+#include <cstring>
+
+#include "block/blkdebug/blkdebug-rules.h"
+#include "block/block_int.h"
+#include "util/aio.h"
+#include "util/cutils.h"
+
+namespace {
+
+struct BDRVBlkdebugState {
+    BlkdebugRules rules;
+    BdrvChild *image = nullptr;
+    uint32_t align = 0;
+    uint64_t max_transfer = 0;
+};
+
+BDRVBlkdebugState *state(BlockDriverState *bs) { return (BDRVBlkdebugState *)bs->opaque; }
+
+// The errno a request must fail with (negative), or 0 to let it through.
+int coroutine_fn rule_check(BlockDriverState *bs, BlkdebugIOType type, int64_t offset,
+                            int64_t bytes)
+{
+    bool immediately = false;
+    int err = state(bs)->rules.check(type, offset, bytes, &immediately);
+    if (err && !immediately) {
+        // A real failing disk answers later, from the event loop: give the
+        // other requests the same chance to run first.
+        aio_co_schedule(qemu_get_current_aio_context(), qemu_coroutine_self());
+        qemu_coroutine_yield();
+    }
+    return -err;
+}
+
+bool take_size(QDict *o, const char *key, uint64_t *out, Error **errp)
+{
+    const char *v = o->get(key);
+    if (!v) {
+        return true;
+    }
+    if (qemu_strtosz(v, out) < 0) {
+        error_setg(errp, "Parameter '%s' expects a size", key);
+        return false;
+    }
+    o->del(key);
+    return true;
+}
+
+// Validates align/max-transfer the way QEMU does.
+bool take_limits(BDRVBlkdebugState *s, QDict *o, Error **errp)
+{
+    uint64_t align = 0;
+    if (!take_size(o, "align", &align, errp) || !take_size(o, "max-transfer", &s->max_transfer, errp)) {
+        return false;
+    }
+    if (align && (align > INT32_MAX || (align & (align - 1)))) {
+        error_setg(errp, "Cannot meet constraints with align %llu", (unsigned long long)align);
+        return false;
+    }
+    s->align = (uint32_t)align;
+    if (s->max_transfer && (s->max_transfer > INT32_MAX || (align && s->max_transfer % align))) {
+        error_setg(errp, "Cannot meet constraints with max-transfer %llu",
+                   (unsigned long long)s->max_transfer);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+static void blkdebug_parse_filename(const char *filename, QDict *o, Error **errp)
+{
+    if (strncmp(filename, "blkdebug:", 9)) {
+        error_setg(errp, "File name string must start with 'blkdebug:'");
+        return;
+    }
+    filename += 9;
+    const char *colon = strchr(filename, ':');
+    if (!colon) {
+        error_setg(errp, "blkdebug requires both config file and image path");
+        return;
+    }
+    if (colon != filename) {
+        o->set("config", std::string(filename, colon - filename));
+    }
+    o->set("x-image", colon + 1);
+}
+
+static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int flags, Error **errp)
+{
+    auto *s = new BDRVBlkdebugState;
+    bs->opaque = s;
+    int ret = -EINVAL;
+    if (const char *conf = o->get("config")) {
+        if (!blkdebug_read_config(conf, &s->rules, errp)) {
+            goto fail;
+        }
+        o->del("config");
+    }
+    if (!take_limits(s, o, errp)) {
+        goto fail;
+    }
+    {
+        std::string image = o->get("x-image") ? o->get("x-image") : "";
+        o->del("x-image");
+        s->image = bdrv_co_open_child(image.empty() ? nullptr : image.c_str(), o, "image", bs,
+                                      false, flags, errp);
+        if (!s->image) {
+            goto fail;
+        }
+    }
+    bs->supported_write_flags = BDRV_REQ_FUA & s->image->bs->supported_write_flags;
+    bs->supported_zero_flags = (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) &
+                               s->image->bs->supported_zero_flags;
+    bs->total_bytes = s->image->bs->total_bytes;
+    if (!o->entries.empty()) {
+        error_setg(errp, "Block protocol 'blkdebug' doesn't support the option '%s'",
+                   o->entries.begin()->first.c_str());
+        goto fail;
+    }
+    return 0;
+fail:
+    if (s->image) {
+        bdrv_co_unref_child(bs, s->image);
+    }
+    delete s;
+    bs->opaque = nullptr;
+    return ret;
+}
+
+static void coroutine_fn blkdebug_co_close(BlockDriverState *bs)
+{
+    delete state(bs);
+    bs->opaque = nullptr;
+}
+
+static void blkdebug_refresh_limits(BlockDriverState *bs, Error **errp)
+{
+    (void)errp;
+    BDRVBlkdebugState *s = state(bs);
+    bs->bl = s->image->bs->bl;
+    if (s->align) {
+        bs->bl.request_alignment = std::max(bs->bl.request_alignment, s->align);
+    }
+    if (s->max_transfer) {
+        bs->bl.max_transfer = s->max_transfer;
+    }
+}
+
+static int coroutine_fn blkdebug_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                           QEMUIOVector *qiov, size_t qoff, int flags)
+{
+    int ret = rule_check(bs, BLKDEBUG_IO_READ, offset, bytes);
+    return ret ? ret : bdrv_co_preadv_part(state(bs)->image, offset, bytes, qiov, qoff, flags);
+}
+
+static int coroutine_fn blkdebug_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                            QEMUIOVector *qiov, size_t qoff, int flags)
+{
+    int ret = rule_check(bs, BLKDEBUG_IO_WRITE, offset, bytes);
+    return ret ? ret : bdrv_co_pwritev_part(state(bs)->image, offset, bytes, qiov, qoff, flags);
+}
+
+static int coroutine_fn blkdebug_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                                                  int64_t bytes, int flags)
+{
+    int ret = rule_check(bs, BLKDEBUG_IO_WRITE_ZEROES, offset, bytes);
+    return ret ? ret : bdrv_co_pwrite_zeroes(state(bs)->image, offset, bytes, flags);
+}
+
+static int coroutine_fn blkdebug_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    int ret = rule_check(bs, BLKDEBUG_IO_DISCARD, offset, bytes);
+    return ret ? ret : bdrv_co_pdiscard(state(bs)->image, offset, bytes);
+}
+
+// The generic flush then flushes the image child: only the failure is ours.
+static int coroutine_fn blkdebug_co_flush_to_disk(BlockDriverState *bs)
+{
+    return rule_check(bs, BLKDEBUG_IO_FLUSH, 0, 0);
+}
+
+static int coroutine_fn blkdebug_co_block_status(BlockDriverState *bs, bool want_zero,
+                                                 int64_t offset, int64_t bytes, int64_t *pnum,
+                                                 int64_t *map, BlockDriverState **file)
+{
+    (void)want_zero;
+    int ret = rule_check(bs, BLKDEBUG_IO_BLOCK_STATUS, offset, bytes);
+    if (ret) {
+        return ret;
+    }
+    *pnum = bytes;
+    *map = offset;
+    *file = state(bs)->image->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
+static int64_t coroutine_fn blkdebug_co_getlength(BlockDriverState *bs)
+{
+    return bdrv_co_getlength(state(bs)->image->bs);
+}
+
+static int64_t coroutine_fn blkdebug_co_get_allocated_file_size(BlockDriverState *bs)
+{
+    return bdrv_co_get_allocated_file_size(state(bs)->image->bs);
+}
+
+static int coroutine_fn blkdebug_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
+                                             PreallocMode prealloc, Error **errp)
+{
+    return bdrv_co_truncate(state(bs)->image, offset, exact, prealloc, errp);
+}
+
+static void blkdebug_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+{
+    state(bs)->rules.event(event);
+}
+
+static int blkdebug_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
+    (void)bs;
+    *bdi = BlockDriverInfo{};
+    return 0;
+}
+
+// A filter: the image sees exactly what our parents do and share.
+static void blkdebug_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
+                                uint64_t shared, uint64_t *nperm, uint64_t *nshared)
+{
+    (void)child;
+    *nperm = perm;
+    *nshared = bs->force_share ? BLK_PERM_ALL : shared;
+}
+
+BlockDriver bdrv_blkdebug = [] {
+    BlockDriver d{};
+    d.format_name = "blkdebug";
+    d.protocol_name = "blkdebug";
+    d.bdrv_parse_filename = blkdebug_parse_filename;
+    d.bdrv_co_open = blkdebug_co_open;
+    d.bdrv_co_close = blkdebug_co_close;
+    d.bdrv_refresh_limits = blkdebug_refresh_limits;
+    d.bdrv_co_preadv = blkdebug_co_preadv;
+    d.bdrv_co_pwritev = blkdebug_co_pwritev;
+    d.bdrv_co_pwrite_zeroes = blkdebug_co_pwrite_zeroes;
+    d.bdrv_co_pdiscard = blkdebug_co_pdiscard;
+    d.bdrv_co_flush_to_disk = blkdebug_co_flush_to_disk;
+    d.bdrv_co_block_status = blkdebug_co_block_status;
+    d.bdrv_co_getlength = blkdebug_co_getlength;
+    d.bdrv_co_get_allocated_file_size = blkdebug_co_get_allocated_file_size;
+    d.bdrv_co_truncate = blkdebug_co_truncate;
+    d.bdrv_debug_event = blkdebug_debug_event;
+    d.bdrv_get_info = blkdebug_get_info;
+    d.bdrv_child_perm = blkdebug_child_perm;
+    return d;
+}();
