@@ -199,7 +199,7 @@ BlockBackend *open_image(Options *o)
     if (o->fmt) opts.set("driver", o->fmt);
     BlockBackend *blk = blk_new_open(filename, &opts, o->flags, &err);
     if (!blk) {
-        error_prepend(&err, "Failed to blk_new_open '%s'", o->image);
+        error_prepend(&err, "Failed to blk_new_open '%s': ", o->image);
         error_report_err(err);
         exit(EXIT_FAILURE);
     }
@@ -225,15 +225,23 @@ void on_signal_fd(void *opaque)
     rs->terminate = true;
 }
 
-int serve(Options *o, BlockBackend *blk)
+// qemu-nbd binds before it opens the image: a bad address fails fast and
+// the image is never opened (or locked) for nothing.
+int listen_or_die(const Options &o)
+{
+    Error *err = nullptr;
+    int lfd = nbd_socket_listen(o.addr, 16, &err);
+    if (lfd < 0) {
+        error_report_err(err);
+        exit(EXIT_FAILURE);
+    }
+    return lfd;
+}
+
+int serve(Options *o, BlockBackend *blk, int lfd)
 {
     Error *err = nullptr;
     AioContext *ctx = qemu_get_aio_context();
-    int lfd = nbd_socket_listen(o->addr, 16, &err);
-    if (lfd < 0) {
-        error_report_err(err);
-        return EXIT_FAILURE;
-    }
     o->exp.blk = blk;
     o->exp.can_trim = true;
     o->exp.multi_conn = o->exp.max_clients != 1;
@@ -243,6 +251,7 @@ int serve(Options *o, BlockBackend *blk)
     nbd_server_listen(srv, lfd);
     int sfd = daemon_signal_setup();
     aio_set_fd_handler(ctx, sfd, on_signal_fd, nullptr, &rs);
+    // Written only now: a script waiting for the file can connect at once.
     if (o->pid_file && !daemon_write_pidfile(o->pid_file, &err)) {
         error_report_err(err);
         return EXIT_FAILURE;
@@ -265,9 +274,10 @@ int main(int argc, char **argv)
     Options o;
     parse_args(argc, argv, &o);
     if (o.fork) daemon_fork();
+    int lfd = listen_or_die(o);
     bdrv_init();
     BlockBackend *blk = open_image(&o);
-    int ret = serve(&o, blk);
+    int ret = serve(&o, blk, lfd);
     blk_unref(blk);  // drains and flushes: SIGTERM loses no acknowledged write
     return ret;
 }

@@ -26,6 +26,7 @@ struct NbdServer {
     uint64_t size = 0;
     uint16_t tx_flags = 0;
     int listen_fd = -1;
+    bool accepting = false;  // listener registered (below the -e limit)
     std::list<NbdServerClient *> clients;
     int served = 0;
     bool shutting_down = false;

@@ -10,6 +10,8 @@
 #include "block/nbd/nbd-server-int.h"
 #include "util/aio.h"
 
+static void update_accept_watch(NbdServer *srv);
+
 static uint16_t export_tx_flags(const NbdExportConfig &cfg)
 {
     uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
@@ -53,6 +55,7 @@ static void client_coroutine(void *opaque)
     int remaining = int(srv->clients.size());
     if (srv->cfg.verbose) fprintf(stderr, "qemu-nbd-lite: client disconnected\n");
     delete c;
+    update_accept_watch(srv);
     if (srv->gone_cb) srv->gone_cb(srv->gone_opaque, remaining);
 }
 
@@ -73,28 +76,37 @@ void nbd_server_add_client(NbdServer *srv, int fd)
     aio_bh_schedule_oneshot(srv->ctx, start_client_bh, c);
 }
 
-// Over the -e limit a client is closed at once, as qemu-nbd does (it stops
-// polling the listener; closing is kinder than leaving it hanging).
+static void server_accept(void *opaque);
+
+// Like qemu-nbd, at the -e limit the server stops polling the listener:
+// further clients wait in the backlog until one leaves, rather than being
+// turned away.
+static void update_accept_watch(NbdServer *srv)
+{
+    if (srv->listen_fd < 0) return;
+    bool full = srv->cfg.max_clients > 0 && int(srv->clients.size()) >= srv->cfg.max_clients;
+    bool want = !full && !srv->shutting_down;
+    if (want == srv->accepting) return;
+    srv->accepting = want;
+    aio_set_fd_handler(srv->ctx, srv->listen_fd, want ? server_accept : nullptr, nullptr, srv);
+}
+
 static void server_accept(void *opaque)
 {
     NbdServer *srv = (NbdServer *)opaque;
     int fd = accept4(srv->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;
-    if (srv->shutting_down ||
-        (srv->cfg.max_clients > 0 && int(srv->clients.size()) >= srv->cfg.max_clients)) {
-        close(fd);
-        return;
-    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     nbd_server_add_client(srv, fd);
+    update_accept_watch(srv);
 }
 
 void nbd_server_listen(NbdServer *srv, int listen_fd)
 {
     srv->listen_fd = listen_fd;
     nbd_socket_set_nonblock(listen_fd, true);
-    aio_set_fd_handler(srv->ctx, listen_fd, server_accept, nullptr, srv);
+    update_accept_watch(srv);
 }
 
 void nbd_server_set_client_gone_cb(NbdServer *srv, void (*cb)(void *, int), void *opaque)
@@ -117,7 +129,7 @@ void nbd_server_shutdown(NbdServer *srv)
 {
     srv->shutting_down = true;
     if (srv->listen_fd >= 0) {
-        aio_set_fd_handler(srv->ctx, srv->listen_fd, nullptr, nullptr, nullptr);
+        update_accept_watch(srv);
         close(srv->listen_fd);
         srv->listen_fd = -1;
     }
