@@ -121,9 +121,8 @@ bool parse_open_options(BlockDriverState *bs, QDict *o, int flags, FileState *s,
                          "which was not specified.");
         return false;
     }
-    if (!aio_backend_available(s->aio, errp)) {
-        return false;
-    }
+    // Where the kernel refuses libaio/io_uring, warn and use the thread pool.
+    s->aio = aio_backend_select(s->aio);
     (void)bs;
     return true;
 }

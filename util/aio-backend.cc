@@ -1,9 +1,10 @@
 // Backend selection and dispatch.  The threads backend always works; native
-// (libaio) and io_uring are added by their own files and report themselves
-// unavailable until then, so aio=native fails with a clear message rather
-// than silently degrading.
+// (libaio, aio-native.cc) and io_uring (aio-io-uring.cc) are probed once at
+// run time: where the kernel refuses them, aio_backend_select falls back to
+// threads and says why.
 #include "util/aio-backend.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -47,6 +48,31 @@ bool aio_backend_available(AioBackend b, Error **errp)
         return aio_io_uring_available(errp);
     }
     return false;
+}
+
+AioBackend aio_backend_select(AioBackend want)
+{
+    Error *err = nullptr;
+    if (aio_backend_available(want, &err)) {
+        return want;
+    }
+    warn_report("%s; falling back to aio=threads", error_get_pretty(err));
+    error_free(err);
+    return AioBackend::Threads;
+}
+
+namespace {
+std::atomic<unsigned> g_ring_size{256};
+}
+
+void aio_backend_set_ring_size(unsigned entries)
+{
+    g_ring_size.store(entries ? entries : 1);
+}
+
+unsigned aio_engine_ring_size(void)
+{
+    return g_ring_size.load();
 }
 
 int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,

@@ -23,12 +23,25 @@ const char *aio_backend_name(AioBackend b);
 // a clear reason when not.
 bool aio_backend_available(AioBackend b, Error **errp);
 
+// @want if it works here, else aio=threads after a one-line warning saying
+// why (the kernel refused io_setup / io_uring_setup).
+AioBackend aio_backend_select(AioBackend want);
+
 int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
                                        QEMUIOVector *qiov, AioOp op);
 
-// Counters for tests and benchmarks (per calling thread's context).
+// Counters for tests and benchmarks, summed over the AioContexts polled by
+// the calling thread.
 struct AioBackendStats {
-    uint64_t submit_syscalls = 0;
-    uint64_t requests = 0;
+    uint64_t submit_syscalls = 0;  // io_submit / io_uring_enter(submit) / pool jobs
+    uint64_t requests = 0;         // aio_backend_co_submit calls
+    uint64_t completions = 0;      // kernel completions reaped
+    uint64_t resubmits = 0;        // partial or EAGAIN completions sent again
+    uint64_t ring_full = 0;        // submissions that found the ring full and waited
+    uint64_t max_batch = 0;        // most requests handed over in one syscall
 };
 AioBackendStats aio_backend_stats(AioBackend b);
+
+// Ring size (requests in the kernel at once) of engines created from now on
+// in this process; default 256.  For tests of the ring-full path.
+void aio_backend_set_ring_size(unsigned entries);

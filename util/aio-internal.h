@@ -76,6 +76,15 @@ struct AioContext {
     std::vector<AioDeferredCall> deferred;
     std::atomic<unsigned> in_flight{0};
     GSource *source = nullptr;
+
+    // Per-context state of the AIO engines (util/aio-native.cc,
+    // aio-io-uring.cc): created on first use in the owner thread, destroyed
+    // by aio_context_unref before the fd handlers are checked.
+    struct EngineSlot {
+        void *state = nullptr;
+        void (*destroy)(void *state) = nullptr;
+    };
+    EngineSlot aio_engines[2];
 };
 
 // async.cc

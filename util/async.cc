@@ -38,6 +38,12 @@ void aio_context_unref(AioContext *ctx)
         return;
     }
     assert(ctx->in_flight.load() == 0);
+    for (AioContext::EngineSlot &e : ctx->aio_engines) {
+        if (e.state) {
+            e.destroy(e.state);  // removes its fd handler and timer
+            e.state = nullptr;
+        }
+    }
     assert(ctx->timers.empty() && "free timers before their AioContext");
     qemu_bh_delete(ctx->co_schedule_bh);
     aio_context_fini_bhs(ctx);

@@ -1,0 +1,162 @@
+// The part of aio=native and aio=io_uring that does not depend on the kernel
+// interface: per-context engine lookup, the pending queue, and what a
+// completion means (finished, partial -> resubmit the rest, EOF).
+#include <sys/stat.h>
+
+#include <cassert>
+#include <cerrno>
+#include <climits>
+
+#include "util/aio-backend-int.h"
+#include "util/aio-internal.h"
+
+AioEngine *aio_engine_get(int slot, AioEngine *(*create)(AioContext *ctx),
+                          void (*destroy)(void *engine))
+{
+    Coroutine *self = qemu_coroutine_self();
+    AioContext *ctx = qemu_coroutine_get_aio_context(self);
+    if (!ctx) {
+        // Completions must re-enter the coroutine in the context that polls
+        // the engine: record it.
+        ctx = qemu_get_current_aio_context();
+        qemu_coroutine_set_aio_context(self, ctx);
+    }
+    assert(aio_is_owner_thread(ctx) && "AIO submitted from a thread that does not own the context");
+    AioContext::EngineSlot &s = ctx->aio_engines[slot];
+    if (!s.state) {
+        AioEngine *e = create(ctx);
+        if (!e) {
+            return nullptr;
+        }
+        s.state = e;
+        s.destroy = destroy;
+    }
+    return static_cast<AioEngine *>(s.state);
+}
+
+AioEngineReq *aio_engine_peek(AioEngine *e)
+{
+    return e->pending_head;
+}
+
+void aio_engine_pop(AioEngine *e)
+{
+    AioEngineReq *r = e->pending_head;
+    e->pending_head = r->next;
+    if (!e->pending_head) {
+        e->pending_tail = nullptr;
+    }
+    r->next = nullptr;
+    e->pending_len--;
+}
+
+static void engine_push(AioEngine *e, AioEngineReq *r)
+{
+    r->next = nullptr;
+    if (e->pending_tail) {
+        e->pending_tail->next = r;
+    } else {
+        e->pending_head = r;
+    }
+    e->pending_tail = r;
+    e->pending_len++;
+    if (e->in_kernel + e->pending_len > e->depth) {
+        e->stats->ring_full++;  // waits in the queue for a completion
+    }
+}
+
+void aio_engine_req_prepare(AioEngineReq *r)
+{
+    size_t remaining = r->qiov->size - r->done;
+    if (r->done == 0 && r->qiov->niov() <= IOV_MAX) {
+        r->iov = r->qiov->iov.data();  // common case: the caller's vector as is
+        r->iovcnt = r->qiov->niov();
+        r->cur_len = remaining;
+        return;
+    }
+    qemu_iovec_reset(&r->tail);
+    qemu_iovec_concat(&r->tail, r->qiov, r->done, remaining);
+    if (r->tail.niov() > IOV_MAX) {
+        // The kernel takes IOV_MAX vectors at a time: the rest goes in a
+        // later round, like a partial completion.
+        r->tail.iov.resize(IOV_MAX);
+        r->tail.size = 0;
+        for (const iovec &v : r->tail.iov) {
+            r->tail.size += v.iov_len;
+        }
+    }
+    r->iov = r->tail.iov.data();
+    r->iovcnt = r->tail.niov();
+    r->cur_len = r->tail.size;
+}
+
+int coroutine_fn aio_engine_co_submit(AioEngine *e, AioEngineReq *r)
+{
+    assert(qemu_in_coroutine());
+    r->co = qemu_coroutine_self();
+    r->ret = -EINPROGRESS;
+    aio_engine_req_prepare(r);
+    e->stats->requests++;
+    aio_context_inc_in_flight(e->ctx);
+    engine_push(e, r);
+    // Everything queued during this loop iteration goes in one syscall.
+    aio_defer_call(e->ctx, e->flush, e);
+    while (r->ret == -EINPROGRESS) {
+        qemu_coroutine_yield();
+    }
+    return r->ret;
+}
+
+static void req_finish(AioEngine *e, AioEngineReq *r, int ret)
+{
+    r->ret = ret;
+    aio_context_dec_in_flight(e->ctx);
+    aio_co_wake(r->co);
+}
+
+void aio_engine_fail(AioEngine *e, AioEngineReq *r, int err)
+{
+    req_finish(e, r, err);
+}
+
+// A read that came back short: at end of file (regular files) the count is
+// final; anything else (signals, device quirks) is retried for the rest.
+static bool short_read_hit_eof(const AioEngineReq *r)
+{
+    struct stat st;
+    return fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+           (uint64_t)st.st_size <= r->offset + r->done;
+}
+
+void aio_engine_complete(AioEngine *e, AioEngineReq *r, long res)
+{
+    e->in_kernel--;
+    e->stats->completions++;
+    if (res == -EAGAIN || res == -EINTR) {
+        e->stats->resubmits++;
+        engine_push(e, r);
+        return;
+    }
+    if (res < 0) {
+        req_finish(e, r, (int)res);
+        return;
+    }
+    r->done += (size_t)res;
+    bool whole_round = (size_t)res == r->cur_len;
+    if (r->op == AioOp::Flush || r->done >= r->qiov->size || res == 0 ||
+        (!whole_round && r->op == AioOp::Read && short_read_hit_eof(r))) {
+        req_finish(e, r, r->op == AioOp::Flush ? 0 : (int)r->done);
+        return;
+    }
+    e->stats->resubmits++;
+    aio_engine_req_prepare(r);
+    engine_push(e, r);
+}
+
+void aio_engine_completions_done(AioEngine *e)
+{
+    if (e->pending_head) {
+        // Resubmissions join the requests the woken coroutines just made.
+        aio_defer_call(e->ctx, e->flush, e);
+    }
+}
