@@ -200,12 +200,10 @@ bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out)
 
 void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
 {
-    // Events travel down through filters to the blkdebug node that acts on them.
-    while (bs && bs->drv) {
-        if (bs->drv->bdrv_debug_event) {
-            bs->drv->bdrv_debug_event(bs, event);
-            return;
-        }
-        bs = bs->file ? bs->file->bs : nullptr;
+    // As QEMU: only the node the event is addressed to acts on it.  Walking
+    // down would deliver a format's own request events (read_aio on the
+    // root) to a blkdebug below it a second time.
+    if (bs && bs->drv && bs->drv->bdrv_debug_event) {
+        bs->drv->bdrv_debug_event(bs, event);
     }
 }

@@ -427,7 +427,6 @@ int coroutine_fn bdrv_co_preadv_part(BdrvChild *child, int64_t offset, int64_t b
         mark_serialising(&req, align);
     }
     wait_serialising(&req);
-    BLKDBG_EVENT(child, BLKDBG_READ_AIO);
     if (cor) {
         ret = cor_preadv(child, pad.offset, pad.bytes, align, pad.qiov, pad.qoff);
     } else {

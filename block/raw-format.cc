@@ -102,6 +102,7 @@ static void raw_refresh_limits(BlockDriverState *bs, Error **errp)
 static int coroutine_fn raw_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                       QEMUIOVector *qiov, size_t qoff, int flags)
 {
+    BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
     return bdrv_co_preadv_part(bs->file, offset + state(bs)->offset, bytes, qiov, qoff, flags);
 }
 
@@ -115,6 +116,7 @@ static int coroutine_fn raw_co_pwritev(BlockDriverState *bs, int64_t offset, int
             return -EPERM;
         }
     }
+    BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
     return bdrv_co_pwritev_part(bs->file, offset + state(bs)->offset, bytes, qiov, qoff, flags);
 }
 
