@@ -189,7 +189,7 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
         case 'q': r->qflag = true; break;
         case 'u': r->flags |= BDRV_REQ_MAY_UNMAP; break;
         case 'P':
-            r->pflag = true;
+            // -P with -z is accepted: the pattern is simply unused.
             r->pattern = io_parse_pattern(optarg);
             if (r->pattern < 0) {
                 delete r;
@@ -203,11 +203,6 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
             io_command_usage(&aio_write_cmd);
             return -EINVAL;
         }
-    }
-    if (r->pflag && r->zflag) {
-        printf("-z and -P cannot be specified at the same time\n");
-        delete r;
-        return -EINVAL;
     }
     if ((r->flags & BDRV_REQ_MAY_UNMAP) && !r->zflag) {
         printf("-u requires -z to be specified\n");

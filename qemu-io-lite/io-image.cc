@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "block/block_int.h"
+#include "qemu-img-lite/img-output.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 
@@ -138,6 +139,21 @@ static int info_f(BlockBackend *blk, int argc, char **argv)
     io_cvtstr((double)bdi.vm_state_offset, s2, sizeof(s2));
     printf("cluster size: %s\n", s1);
     printf("vm state offset: %s\n", s2);
+    if (bs->drv->bdrv_get_specific_info) {
+        Error *err = nullptr;
+        JsonNodeRef spec(bs->drv->bdrv_get_specific_info(bs, &err));
+        if (err) {
+            error_report_err(err);
+            return -EIO;
+        }
+        if (spec.node && JSON_NODE_HOLDS_OBJECT(spec.node)) {
+            JsonObject *o = json_node_get_object(spec.node);
+            if (json_object_has_member(o, "data")) {
+                printf("Format specific information:\n");
+                img_dump_human(json_object_get_object_member(o, "data"), 1);
+            }
+        }
+    }
     return 0;
 }
 
