@@ -6,9 +6,13 @@
 // - Real-mode INT n and exceptions never go through the IVT: the INTR hook
 //   pushes FLAGS/CS/IP, clears IF/TF/AC and loads CS:IP from the IVT.
 // - External interrupts: delivered the same way between runs (IF=1, real
-//   mode only); a kick stops a run with uc_emu_stop, and since uc_emu_start
-//   forgets a stop that arrives between runs, a pending flag is re-checked
-//   in every I/O hook.
+//   mode only).  A kick must stop a run at an exact instruction boundary.
+//   uc_emu_stop alone does not: 2.0.1 skips the PC sync when it leaves a
+//   translation block because of a stop request, so EIP is left at the
+//   start of an earlier (chained) block and resuming there re-executes
+//   port I/O.  So kick() only sets a flag; a UC_HOOK_BLOCK hook, called at
+//   the start of every block before any of its instructions, sees the flag,
+//   records the block's address and stops; run() then sets EIP to it.
 #include <unicorn/unicorn.h>
 
 #include <atomic>
@@ -23,12 +27,16 @@
 namespace {
 
 constexpr uint64_t kStubAddr = 0x1000;
-constexpr uint64_t kResetVector = 0xFFFF0;
+constexpr uint32_t kResetCs = 0xF000, kResetIp = 0xFFF0;  // the PC reset vector
 constexpr uint64_t kNever = ~0ull;
 constexpr uint32_t kFlagsTF = 1u << 8, kFlagsIF = 1u << 9, kFlagsAC = 1u << 18;
 
 // 32-bit stub at kStubAddr: lgdt; jmp 08:pm16; (16-bit) load 10h into the
-// data segments; clear CR0.PE; jmp F000:FFF0.  GDT at +0x30, GDTR at +0x48.
+// data segments; clear CR0.PE; jmp 0000:102C (real mode); hlt.  The glue
+// then loads F000:FFF0.  The run ends at a hlt rather than at an `until`
+// address because Unicorn 2.0.1 flushes its whole translation cache
+// (memset of a 1 GiB buffer: seconds) whenever `until` changes between
+// uc_emu_start calls.  GDT at +0x30, GDTR at +0x48.
 const uint8_t kResetStub[] = {
     0x0F, 0x01, 0x15, 0x48, 0x10, 0x00, 0x00,        // lgdt [0x1048]
     0xEA, 0x0E, 0x10, 0x00, 0x00, 0x08, 0x00,        // jmp 0x08:0x100E
@@ -37,7 +45,8 @@ const uint8_t kResetStub[] = {
     0x0F, 0x20, 0xC0,                                // mov eax, cr0
     0x66, 0x25, 0xFE, 0xFF, 0xFF, 0x7F,              // and eax, 0x7FFFFFFE
     0x0F, 0x22, 0xC0,                                // mov cr0, eax
-    0xEA, 0xF0, 0xFF, 0x00, 0xF0,                    // jmp 0xF000:0xFFF0
+    0xEA, 0x2C, 0x10, 0x00, 0x00,                    // jmp 0x0000:0x102C
+    0xF4,                                            // hlt: the run ends here
 };
 const uint8_t kResetGdt[] = {
     0, 0, 0, 0, 0, 0, 0, 0,
@@ -67,13 +76,14 @@ private:
     bool real_mode() { return !(reg(UC_X86_REG_CR0) & 1); }
     bool deliver_real_mode(unsigned vector);
     bool after_hlt();
-    void check_kick() { if (kick_pending_.load()) uc_emu_stop(uc_); }
+    uint32_t cs_base();
 
     static uint32_t on_in(uc_engine *uc, uint32_t port, int size, void *opaque);
     static void on_out(uc_engine *uc, uint32_t port, int size, uint32_t val, void *opaque);
     static uint64_t on_mmio_read(uc_engine *uc, uint64_t off, unsigned size, void *opaque);
     static void on_mmio_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val,
                               void *opaque);
+    static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque);
     static void on_intr(uc_engine *uc, uint32_t intno, void *opaque);
     static bool on_invalid(uc_engine *uc, void *opaque);
     static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
@@ -82,7 +92,7 @@ private:
     Machine *m_;
     uc_engine *uc_ = nullptr;
     std::atomic<bool> kick_pending_{false};
-    std::atomic<bool> running_{false};
+    uint64_t stopped_at_ = kNever;  // linear address of the block a kick stopped before
     bool fatal_ = false;
 };
 
@@ -103,6 +113,7 @@ bool UnicornCpu::open(Error **errp)
         (e = uc_hook_add(uc_, &h, UC_HOOK_INSN, (void *)on_in, this, 1, 0, UC_X86_INS_IN)) ||
         (e = uc_hook_add(uc_, &h, UC_HOOK_INSN, (void *)on_out, this, 1, 0, UC_X86_INS_OUT)) ||
         (e = uc_hook_add(uc_, &h, UC_HOOK_INTR, (void *)on_intr, this, 1, 0)) ||
+        (e = uc_hook_add(uc_, &h, UC_HOOK_BLOCK, (void *)on_block, this, 1, 0)) ||
         (e = uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, (void *)on_invalid, this, 1, 0)) ||
         (e = uc_hook_add(uc_, &h, UC_HOOK_MEM_UNMAPPED, (void *)on_unmapped, this, 1, 0))) {
         error_setg(errp, "unicorn setup: %s", uc_strerror(e));
@@ -139,8 +150,13 @@ bool UnicornCpu::reset(Error **errp)
     uint8_t *ram = machine_ram_base(m_);
     memcpy(ram + kStubAddr, kResetStub, sizeof(kResetStub));
     memcpy(ram + kStubAddr + 0x30, kResetGdt, sizeof(kResetGdt));
-    uc_err e = uc_emu_start(uc_, kStubAddr, kResetVector, 0, 1000);
-    if (e != UC_ERR_OK || reg(UC_X86_REG_CS) != 0xF000 || reg(UC_X86_REG_EIP) != 0xFFF0) {
+    uc_err e = uc_emu_start(uc_, kStubAddr, kNever, 0, 0);
+    if (e == UC_ERR_OK && reg(UC_X86_REG_CS) == 0 && reg(UC_X86_REG_EIP) == kStubAddr + 0x2D) {
+        set_reg(UC_X86_REG_CS, kResetCs);
+        set_reg(UC_X86_REG_EIP, kResetIp);
+    }
+    if (e != UC_ERR_OK || reg(UC_X86_REG_CS) != kResetCs || reg(UC_X86_REG_EIP) != kResetIp ||
+        !real_mode()) {
         error_setg(errp, "unicorn: reset stub failed: %s", uc_strerror(e));
         return false;
     }
@@ -152,10 +168,9 @@ bool UnicornCpu::reset(Error **errp)
 CpuBackend::Exit UnicornCpu::run()
 {
     if (kick_pending_.load()) return Exit::Kicked;
-    running_.store(true);
-    if (kick_pending_.load()) uc_emu_stop(uc_);  // a kick that raced the store above
+    stopped_at_ = kNever;
     uc_err e = uc_emu_start(uc_, reg(UC_X86_REG_EIP), kNever, 0, 0);
-    running_.store(false);
+    if (stopped_at_ != kNever) set_reg(UC_X86_REG_EIP, (uint32_t)(stopped_at_ - cs_base()));
     if (e != UC_ERR_OK) {
         error_report("vCPU: %s", uc_strerror(e));
         return Exit::Error;
@@ -168,21 +183,25 @@ CpuBackend::Exit UnicornCpu::run()
 void UnicornCpu::kick()
 {
     kick_pending_.store(true);
-    if (running_.load()) uc_emu_stop(uc_);
+}
+
+// Base of the current code segment (GDT descriptors only: no LDT code).
+uint32_t UnicornCpu::cs_base()
+{
+    uint32_t cs = reg(UC_X86_REG_CS);
+    if (real_mode()) return cs << 4;
+    uc_x86_mmr gdtr{};
+    uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
+    uint8_t d[8];
+    if (uc_mem_read(uc_, gdtr.base + (cs & ~7u), d, 8) != UC_ERR_OK) return 0;
+    return d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24;
 }
 
 // Linear address of CS:EIP-1 holds hlt: the run ended at a hlt.
 bool UnicornCpu::after_hlt()
 {
-    uint32_t cs = reg(UC_X86_REG_CS), eip = reg(UC_X86_REG_EIP);
-    uint64_t base = (uint64_t)cs << 4;
-    if (!real_mode()) {
-        uc_x86_mmr gdtr{};
-        uc_reg_read(uc_, UC_X86_REG_GDTR, &gdtr);
-        uint8_t d[8];
-        if (uc_mem_read(uc_, gdtr.base + (cs & ~7u), d, 8) != UC_ERR_OK) return false;
-        base = d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24;
-    }
+    uint32_t eip = reg(UC_X86_REG_EIP);
+    uint64_t base = cs_base();
     uint8_t insn = 0;
     if (eip == 0 || uc_mem_read(uc_, (base + eip - 1) & 0xFFFFFFFF, &insn, 1) != UC_ERR_OK) return false;
     return insn == 0xF4;
@@ -204,7 +223,7 @@ bool UnicornCpu::deliver_real_mode(unsigned vector)
     uint32_t flags = reg(UC_X86_REG_EFLAGS), cs = reg(UC_X86_REG_CS);
     uint32_t eip = reg(UC_X86_REG_EIP), ss = reg(UC_X86_REG_SS), esp = reg(UC_X86_REG_ESP);
     uint16_t sp = esp;
-    uint16_t frame[3] = {(uint16_t)eip, (uint16_t)cs, (uint16_t)flags};
+    uint16_t frame[3] = {(uint16_t)flags, (uint16_t)cs, (uint16_t)eip};  // push order
     uint64_t ss_base = (uint64_t)ss << 4;
     for (int i = 0; i < 3; i++) {
         sp -= 2;
@@ -212,8 +231,8 @@ bool UnicornCpu::deliver_real_mode(unsigned vector)
     }
     uint16_t vec[2];
     if (uc_mem_read(uc_, vector * 4, vec, 4) != UC_ERR_OK) return false;
-    qemu_log_mask(LOG_INT, "INT 0x%02x at %04x:%04x AX=%04x -> %04x:%04x\n", vector, cs,
-                  eip & 0xFFFF, reg(UC_X86_REG_AX), vec[1], vec[0]);
+    qemu_log_mask(LOG_INT, "INT 0x%02x at %04x:%04x AX=%04x FL=%04x SP=%04x -> %04x:%04x\n", vector,
+                  cs, eip & 0xFFFF, reg(UC_X86_REG_AX), flags & 0xFFFF, sp, vec[1], vec[0]);
     set_reg(UC_X86_REG_EFLAGS, flags & ~(kFlagsIF | kFlagsTF | kFlagsAC));
     set_reg(UC_X86_REG_ESP, (esp & 0xFFFF0000u) | sp);
     set_reg(UC_X86_REG_CS, vec[1]);
@@ -229,7 +248,6 @@ uint32_t UnicornCpu::on_in(uc_engine *, uint32_t port, int size, void *opaque)
         BqlGuard bql;
         v = machine_pio_read(c->m_, port, size);
     }
-    c->check_kick();
     return v;
 }
 
@@ -240,7 +258,6 @@ void UnicornCpu::on_out(uc_engine *, uint32_t port, int size, uint32_t val, void
         BqlGuard bql;
         machine_pio_write(c->m_, port, val, size);
     }
-    c->check_kick();
 }
 
 uint64_t UnicornCpu::on_mmio_read(uc_engine *, uint64_t off, unsigned size, void *opaque)
@@ -251,7 +268,6 @@ uint64_t UnicornCpu::on_mmio_read(uc_engine *, uint64_t off, unsigned size, void
         BqlGuard bql;
         v = machine_mmio_read(c->m_, MACHINE_VIRTIO_MMIO_BASE + off, size);
     }
-    c->check_kick();
     return v;
 }
 
@@ -263,7 +279,17 @@ void UnicornCpu::on_mmio_write(uc_engine *, uint64_t off, unsigned size, uint64_
         BqlGuard bql;
         machine_mmio_write(c->m_, MACHINE_VIRTIO_MMIO_BASE + off, val, size);
     }
-    c->check_kick();
+}
+
+// Start of a translation block, before its first instruction: the one place
+// where a stop leaves the CPU at a known instruction boundary.
+void UnicornCpu::on_block(uc_engine *uc, uint64_t addr, uint32_t, void *opaque)
+{
+    UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
+    if (c->kick_pending_.load(std::memory_order_relaxed) && c->stopped_at_ == kNever) {
+        c->stopped_at_ = addr;
+        uc_emu_stop(uc);
+    }
 }
 
 void UnicornCpu::on_intr(uc_engine *uc, uint32_t intno, void *opaque)

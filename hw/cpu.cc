@@ -104,6 +104,11 @@ VCpu *vcpu_start(Machine *m, CpuBackend *backend)
             }
         }
         vcpu_loop(v);
+        if (qemu_loglevel_mask(LOG_CPU_RESET)) {
+            BqlGuard bql;
+            qemu_log("vCPU final state:\n");
+            v->backend->dump_state(stderr);
+        }
     });
     return v;
 }

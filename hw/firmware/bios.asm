@@ -89,12 +89,12 @@ setup_ivt:
     loop .slave
     mov si, vector_table
 .specific:
-    lodsw                       ; vector number (0xFFFF ends the table)
+    cs lodsw                    ; vector number (0xFFFF ends the table; table in ROM)
     cmp ax, 0xFFFF
     je .done
     mov di, ax
     shl di, 2
-    lodsw
+    cs lodsw
     mov [di], ax
     jmp .specific
 .done:
