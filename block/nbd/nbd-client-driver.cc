@@ -21,6 +21,8 @@ struct NbdDriverState {
     NbdExportInfo info;
     unsigned next = 0;
     bool reconnecting = false;
+    int reconnect_ret = 0;        // result of the last attempt, for its waiters
+    int64_t outage_deadline = 0;  // end of the current outage's grace period
     CoQueue reconnect_wait;
 };
 
@@ -48,7 +50,7 @@ int coroutine_fn reconnect(NbdDriverState *s)
 {
     if (s->reconnecting) {
         qemu_co_queue_wait(&s->reconnect_wait, nullptr);
-        return 0;
+        return s->reconnect_ret;
     }
     s->reconnecting = true;
     int ret = 0;
@@ -67,6 +69,7 @@ int coroutine_fn reconnect(NbdDriverState *s)
         c = std::move(fresh);
     }
     s->reconnecting = false;
+    s->reconnect_ret = ret;
     qemu_co_queue_restart_all(&s->reconnect_wait);
     return ret;
 }
@@ -84,21 +87,30 @@ NbdClientConn *pick_conn(NbdDriverState *s)
     return best;
 }
 
-// Runs @op, retrying on a fresh connection for reconnect-delay seconds.
+// Runs @op, retrying on a fresh connection.  As QEMU's reconnect-delay: the
+// first reconnect-delay seconds of an outage hold requests back and replay
+// them once a connection is back; after that, requests fail at once (each
+// still tries one reconnect) until a connection succeeds again.
 int coroutine_fn nbd_do(BlockDriverState *bs, NbdClientOp *op)
 {
     NbdDriverState *s = state(bs);
-    int64_t deadline = qemu_clock_get_ns() + int64_t(s->cfg.reconnect_delay_s) * 1000000000LL;
     for (;;) {
         NbdClientConn *c = pick_conn(s);
         int ret = c ? nbd_conn_request(c, op) : -ENOTCONN;
         bool lost = ret == -ENOTCONN || (ret == -EIO && c && c->dead);
         if (!lost) return ret;
-        if (s->cfg.reconnect_delay_s == 0 || qemu_clock_get_ns() >= deadline) return -EIO;
-        if (reconnect(s) < 0) {
-            int64_t left = deadline - qemu_clock_get_ns();
-            qemu_co_sleep_ns(std::min<int64_t>(left > 0 ? left : 0, 200000000LL));
+        if (s->cfg.reconnect_delay_s == 0) return -EIO;
+        int64_t now = qemu_clock_get_ns();
+        if (s->outage_deadline == 0) {
+            s->outage_deadline = now + int64_t(s->cfg.reconnect_delay_s) * 1000000000LL;
         }
+        if (reconnect(s) == 0) {
+            s->outage_deadline = 0;
+            continue;
+        }
+        int64_t left = s->outage_deadline - qemu_clock_get_ns();
+        if (left <= 0) return -EIO;
+        qemu_co_sleep_ns(std::min<int64_t>(left, 200000000LL));
     }
 }
 

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 #include <cstdio>
 
 #include "block/nbd/nbd-server-int.h"
@@ -133,8 +135,13 @@ void nbd_server_shutdown(NbdServer *srv)
         close(srv->listen_fd);
         srv->listen_fd = -1;
     }
-    for (NbdServerClient *c : srv->clients) {
-        nbd_channel_shutdown(&c->ch);
+    // Waking a client's coroutine may finish it and unlink it from the
+    // list: walk a copy, and only touch clients still listed.
+    std::vector<NbdServerClient *> snapshot(srv->clients.begin(), srv->clients.end());
+    for (NbdServerClient *c : snapshot) {
+        if (std::find(srv->clients.begin(), srv->clients.end(), c) != srv->clients.end()) {
+            nbd_channel_shutdown(&c->ch);
+        }
     }
 }
 
