@@ -138,6 +138,7 @@ int coroutine_fn nbd_co_open(BlockDriverState *bs, QDict *options, int flags, Er
         }
     }
     bs->total_bytes = int64_t(s->info.size);
+    bs->filename = nbd_client_canonical_filename(s->cfg);
     if (s->info.flags & NBD_FLAG_SEND_FUA) {
         bs->supported_write_flags = BDRV_REQ_FUA;
         bs->supported_zero_flags = BDRV_REQ_FUA;

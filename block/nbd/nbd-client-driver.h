@@ -20,4 +20,6 @@ void nbd_client_parse_filename(const char *filename, QDict *options, Error **err
 // Consumes the driver's keys from @o into @cfg.
 bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp);
 
+std::string nbd_client_canonical_filename(const NbdClientConfig &cfg);
+
 extern BlockDriver bdrv_nbd;

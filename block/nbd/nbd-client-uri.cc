@@ -215,3 +215,15 @@ bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp)
     }
     return true;
 }
+
+// QEMU's canonical spelling (what `qemu-img info` shows as "image:"); an
+// empty export name leaves the path out.
+std::string nbd_client_canonical_filename(const NbdClientConfig &cfg)
+{
+    const std::string &e = cfg.export_name;
+    if (cfg.addr.is_unix) {
+        return (e.empty() ? "nbd+unix://" : "nbd+unix:///" + e) + "?socket=" + cfg.addr.path;
+    }
+    std::string s = "nbd://" + cfg.addr.host + ":" + cfg.addr.port;
+    return e.empty() ? s : s + "/" + e;
+}
