@@ -204,6 +204,7 @@ ata_pio_sectors:
     mov cx, 256
     mov dx, ATA_DATA
     rep outsw
+    mov di, si                  ; advance DI like rep insw does for reads
     pop ds
     pop esi
     pop cx
