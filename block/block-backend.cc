@@ -170,7 +170,7 @@ static int blk_check_request(BlockBackend *blk, int64_t offset, int64_t bytes, b
     if (write && blk->allow_write_beyond_eof) {
         return 0;
     }
-    int64_t len = bs->total_bytes;
+    int64_t len = bdrv_sector_rounded_length(bs->total_bytes);
     if (offset > len || len - offset < bytes) {
         return -EIO;
     }

@@ -232,6 +232,14 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
     return ret;
 }
 
+// As in QEMU, a node's length is whole 512-byte sectors: a 1000-byte raw
+// file is a 1 KiB disk whose tail reads as zeroes (and writes there grow the
+// file).  bs->total_bytes keeps the driver's exact length.
+int64_t bdrv_sector_rounded_length(int64_t len)
+{
+    return len < 0 ? len : round_up(len, 512);
+}
+
 int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
 {
     if (!bs->drv) {
@@ -242,9 +250,9 @@ int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
         if (len >= 0) {
             bs->total_bytes = len;
         }
-        return len;
+        return bdrv_sector_rounded_length(len);
     }
-    return bs->total_bytes;
+    return bdrv_sector_rounded_length(bs->total_bytes);
 }
 
 int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs)
