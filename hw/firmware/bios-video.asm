@@ -122,7 +122,9 @@ int10_handler:
     je .display_combination
     cmp ah, 0x4F
     je .vbe
-    jmp .done                   ; 00h set mode, 01h shape, 05h page, 06h/07h scroll...
+    cmp ah, 0x06
+    je .scroll_up
+    jmp .done                   ; 00h set mode, 01h shape, 05h page, 07h scroll down...
 .teletype:
     call tty_putc
     jmp .done
@@ -133,8 +135,24 @@ int10_handler:
     call serial_putc
     loop .rep
     jmp .done
+; Loaders with a screen driver (SYSLINUX) end a line by moving the cursor
+; to column 0 of the next row or by scrolling: a newline on the serial line.
 .set_cursor:
+    mov bx, [0x450]             ; BL = column, BH = row
     mov [0x450], dx
+    test dl, dl
+    jnz .done
+    cmp dh, bh
+    jbe .done
+    jmp .newline
+.scroll_up:
+    test al, al                 ; AL = 0 clears the window
+    jz .done
+.newline:
+    mov al, 13
+    call serial_putc
+    mov al, 10
+    call serial_putc
     jmp .done
 .get_cursor:
     mov dx, [0x450]
