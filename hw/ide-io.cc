@@ -73,6 +73,9 @@ void complete_op(IDEOp *op, int ret)
     if (op->generation != s->generation) {
         return;  // the device was reset meanwhile
     }
+    // The coroutine is done with the command; a PIO command goes on with
+    // the next data block, which the host moves, not us.
+    s->io_busy = false;
     bool dma = op->kind == IDEOp::DMA_READ || op->kind == IDEOp::DMA_WRITE;
     if (dma) {
         ide_bmdma_done(s, false);

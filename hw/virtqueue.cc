@@ -39,8 +39,7 @@ struct ChainCursor {
 };
 
 // Switches @c to the indirect table @d describes; nullptr or a broken rule.
-const char *enter_indirect(Machine *m, const VirtQueue *vq, const VirtQueueElement *elem,
-                           const VRingDesc &d, ChainCursor *c)
+const char *enter_indirect(Machine *m, const VirtQueue *vq, const VRingDesc &d, ChainCursor *c)
 {
     if (!vq->indirect) {
         return "indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC";
@@ -48,8 +47,10 @@ const char *enter_indirect(Machine *m, const VirtQueue *vq, const VirtQueueEleme
     if (c->indirect) {
         return "nested indirect table";
     }
-    if (elem->ndescs != 0 || (d.flags & VRING_DESC_F_NEXT)) {
-        return "indirect descriptor not alone in its chain";
+    // 2.7.5.3: direct descriptors may precede the indirect one, but it
+    // must end the chain; its WRITE flag is ignored.
+    if (d.flags & VRING_DESC_F_NEXT) {
+        return "indirect descriptor with NEXT";
     }
     if (d.len == 0 || d.len % sizeof(VRingDesc) != 0 ||
         d.len / sizeof(VRingDesc) > VIRTQUEUE_MAX_INDIRECT) {
@@ -100,7 +101,7 @@ const char *walk_chain(Machine *m, const VirtQueue *vq, uint16_t head, VirtQueue
         if (!machine_dma_read(m, c.table + (uint64_t)c.idx * sizeof(d), &d, sizeof(d))) {
             return "descriptor table outside guest RAM";
         }
-        const char *why = (d.flags & VRING_DESC_F_INDIRECT) ? enter_indirect(m, vq, elem, d, &c)
+        const char *why = (d.flags & VRING_DESC_F_INDIRECT) ? enter_indirect(m, vq, d, &c)
                                                              : add_buffer(m, elem, d, &c);
         if (why) {
             return why;

@@ -246,3 +246,44 @@ void image_read(const std::string &path, uint64_t offset, void *buf, size_t len)
     if (pread(fd, buf, len, (off_t)offset) < 0) die("pread: %s", strerror(errno));
     close(fd);
 }
+
+std::string image_create_sparse(uint64_t size, uint64_t pattern_bytes)
+{
+    std::string path = image_create_pattern(pattern_bytes);
+    if (truncate(path.c_str(), (off_t)size) < 0) die("truncate: %s", strerror(errno));
+    return path;
+}
+
+const char *ref_qemu_img()
+{
+    const char *t = getenv("QEMU_IMG_REF");
+    return t ? t : "qemu-img";
+}
+
+const char *ref_qemu_io()
+{
+    const char *t = getenv("QEMU_IO_REF");
+    return t ? t : "qemu-io";
+}
+
+int host_run(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = nullptr;
+    if (vasprintf(&cmd, fmt, ap) < 0) die("out of memory");
+    va_end(ap);
+    int st = system(cmd);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+std::string image_create_qcow2_from(const std::string &raw)
+{
+    std::string out = raw + ".qcow2";
+    if (host_run("%s convert -q -f raw -O qcow2 '%s' '%s'", ref_qemu_img(), raw.c_str(),
+                 out.c_str()) != 0) {
+        return "";
+    }
+    return out;
+}

@@ -57,3 +57,15 @@ void image_remove(const std::string &path);
 uint8_t image_pattern_byte(uint64_t offset);
 // Host-side check: reads the image file directly.
 void image_read(const std::string &path, uint64_t offset, void *buf, size_t len);
+
+// Sparse raw image of @size bytes whose first @pattern_bytes hold the
+// pattern above (the rest reads as zeroes).
+std::string image_create_sparse(uint64_t size, uint64_t pattern_bytes);
+// qcow2 image created by the real qemu-img ($QEMU_IMG_REF, else
+// "qemu-img" in PATH) from the raw image @raw; "" if the tool is missing.
+std::string image_create_qcow2_from(const std::string &raw);
+// Runs a host shell command (reference tools); returns its exit status.
+int host_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// The real qemu-img / qemu-io (env QEMU_IMG_REF / QEMU_IO_REF or PATH).
+const char *ref_qemu_img();
+const char *ref_qemu_io();

@@ -153,6 +153,26 @@ void test_chain_lengths(void **state)
     std::vector<uint8_t> data = make_data(254 * 512, 77);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 5000, data.data(), 254 * 512, 254, true), 0);
     assert_image(f, 5000 * 512, data);
+
+    // Direct descriptors followed by an indirect one ending the chain
+    // (2.7.5.3.2): header direct, data and status in the table.
+    BlkReq r;
+    vdrv_blk_prepare(&f->d, &r, VIRTIO_BLK_T_IN, 5000, 0, 0, false);
+    uint64_t buf = vdrv_alloc_data(&f->d, 2048), table = vdrv_alloc_meta(&f->d, 48);
+    vdrv_write_desc(&f->d, table, 0, buf, 1024, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+    vdrv_write_desc(&f->d, table, 1, buf + 1024, 1024, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+    vdrv_write_desc(&f->d, table, 2, r.status_addr, 1, VRING_DESC_F_WRITE, 0);
+    uint16_t head = vdrv_alloc_desc(&f->d, 2);
+    vdrv_write_desc(&f->d, VQ_DESC, head, r.hdr_addr, 16, VRING_DESC_F_NEXT, (uint16_t)(head + 1));
+    vdrv_write_desc(&f->d, VQ_DESC, head + 1, table, 48, VRING_DESC_F_INDIRECT, 0);
+    uint16_t target = (uint16_t)(vdrv_used_idx(&f->d) + 1);
+    vdrv_publish(&f->d, head);
+    vdrv_kick(&f->d);
+    assert_true(vdrv_wait_used(&f->d, target));
+    assert_int_equal(vdrv_blk_status(&f->d, &r), VIRTIO_BLK_S_OK);
+    std::vector<uint8_t> back(2048);
+    qtest_memread(f->qts, buf, back.data(), back.size());
+    assert_memory_equal(back.data(), data.data(), back.size());
 }
 
 void test_64_in_flight(void **state)
