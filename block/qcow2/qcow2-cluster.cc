@@ -197,21 +197,28 @@ int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size) {
 namespace {
 
 // New L2 entry for a discarded (or zeroed) cluster, or false to leave it.
-bool discard_entry(BlockDriverState *bs, uint64_t old, bool make_zero, bool keep_alloc,
-                   uint64_t *nv) {
+bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, uint64_t *nv) {
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2ClusterType t = qcow2_l2_entry_type(old, s->hdr.version);
     bool allocated = t == Qcow2ClusterType::Normal || t == Qcow2ClusterType::ZeroAlloc ||
                      t == Qcow2ClusterType::Compressed;
-    if (make_zero) {
-        if (t == Qcow2ClusterType::ZeroPlain) return false;
-        if (t == Qcow2ClusterType::ZeroAlloc && keep_alloc) return false;
-        if (keep_alloc && t == Qcow2ClusterType::Normal && (old & QCOW_OFLAG_COPIED)) {
+    switch (mode) {
+    case Qcow2DiscardMode::Deallocate:
+        *nv = 0;
+        return old != 0;
+    case Qcow2DiscardMode::ZeroKeepAlloc:
+        if (t == Qcow2ClusterType::ZeroPlain || t == Qcow2ClusterType::ZeroAlloc) return false;
+        if (t == Qcow2ClusterType::Normal && (old & QCOW_OFLAG_COPIED)) {
             *nv = old | QCOW_OFLAG_ZERO;
             return true;
         }
         *nv = QCOW_OFLAG_ZERO;
         return true;
+    case Qcow2DiscardMode::Zero:
+        *nv = QCOW_OFLAG_ZERO;
+        return t != Qcow2ClusterType::ZeroPlain;
+    case Qcow2DiscardMode::Discard:
+        break;
     }
     if (!allocated && !(bs->backing && t == Qcow2ClusterType::Unallocated)) return false;
     *nv = s->hdr.version >= 3 ? QCOW_OFLAG_ZERO : 0;
@@ -221,7 +228,7 @@ bool discard_entry(BlockDriverState *bs, uint64_t old, bool make_zero, bool keep
 }  // namespace
 
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                        bool make_zero, bool keep_alloc) {
+                                        Qcow2DiscardMode mode) {
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> freed;
     while (bytes > 0) {
@@ -231,7 +238,9 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
         void *l2;
         int ret = get_l2_table(bs, offset, false, &l2);
         if (ret < 0) return ret;
-        bool need_table = make_zero || (bs->backing && s->hdr.version >= 3);
+        bool make_zero = mode == Qcow2DiscardMode::Zero || mode == Qcow2DiscardMode::ZeroKeepAlloc;
+        bool need_table = make_zero || (mode == Qcow2DiscardMode::Discard && bs->backing &&
+                                        s->hdr.version >= 3);
         if (!l2 && need_table) ret = get_l2_table(bs, offset, true, &l2);
         if (ret < 0) return ret;
         if (l2 && !(s->l1_table[s->g.l1_index(offset)] & QCOW_OFLAG_COPIED)) {
@@ -245,7 +254,7 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
             bool dirty = false;
             for (uint64_t i = 0; i < n; i++) {
                 uint64_t old = be64_load(&t[idx + i]), nv;
-                if (!discard_entry(bs, old, make_zero, keep_alloc, &nv)) continue;
+                if (!discard_entry(bs, old, mode, &nv)) continue;
                 be64_store(&t[idx + i], nv);
                 dirty = true;
                 if ((old & L2E_OFFSET_MASK) && (nv & L2E_OFFSET_MASK) == 0) freed.push_back(old);

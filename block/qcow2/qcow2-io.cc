@@ -340,14 +340,14 @@ int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64
 }
 
 int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                bool make_zero, bool keep_alloc) {
+                                Qcow2DiscardMode mode) {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t first = offset >> s->g.cluster_bits, n = bytes >> s->g.cluster_bits;
     if (!n) return 0;
     qemu_co_mutex_lock(&s->lock);
     qcow2_inflight_begin(s, first, n);
     int ret = mark_dirty_if_lazy(bs);
-    if (ret == 0) ret = qcow2_discard_clusters(bs, offset, bytes, make_zero, keep_alloc);
+    if (ret == 0) ret = qcow2_discard_clusters(bs, offset, bytes, mode);
     qcow2_inflight_end(s, first);
     qemu_co_mutex_unlock(&s->lock);
     return ret;
@@ -370,7 +370,9 @@ int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, in
     if (ret < 0) return ret;
     // A partial last cluster at the image end counts as whole.
     uint64_t zend = (end + cs - 1) & ~(cs - 1);
-    ret = discard_locked(bs, start, zend - start, true, !(flags & BDRV_REQ_MAY_UNMAP));
+    ret = discard_locked(bs, start, zend - start,
+                         (flags & BDRV_REQ_MAY_UNMAP) ? Qcow2DiscardMode::Zero
+                                                      : Qcow2DiscardMode::ZeroKeepAlloc);
     if (ret < 0) return ret;
     if ((uint64_t)(offset + bytes) > end) ret = write_zero_buffer(bs, end, offset + bytes - end);
     return ret;
@@ -384,7 +386,7 @@ int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t
     if (end != (uint64_t)bs->total_bytes) end &= ~(cs - 1);
     else end = (end + cs - 1) & ~(cs - 1);
     if (start >= end) return 0;  // partial clusters are ignored, as QEMU does
-    return discard_locked(bs, start, end - start, false, false);
+    return discard_locked(bs, start, end - start, Qcow2DiscardMode::Discard);
 }
 
 int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offset,

@@ -247,45 +247,120 @@ int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t
     return change_refcount(bs, idx, 0, true, value);
 }
 
+namespace {
+
+bool has_refblock(BDRVQcow2State *s, uint64_t ri) {
+    return ri < s->refcount_table.size() && (s->refcount_table[ri] & REFT_OFFSET_MASK);
+}
+
+// First run of @n clusters with refcount 0 at or after @start (a range
+// without a refcount block counts as free).
+int coroutine_fn find_free_run(BlockDriverState *bs, uint64_t start, uint64_t n,
+                               uint64_t *out) {
+    uint64_t run = 0;
+    while (run < n) {
+        uint64_t rc;
+        int ret = qcow2_get_refcount(bs, start + run, &rc);
+        if (ret < 0) return ret;
+        if (rc) {
+            start += run + 1;
+            run = 0;
+        } else {
+            run++;
+        }
+    }
+    *out = start;
+    return 0;
+}
+
+// Refblock ranges of [start, start + n) that have no refcount block.
+std::vector<uint64_t> missing_ranges(BDRVQcow2State *s, uint64_t start, uint64_t n) {
+    std::vector<uint64_t> m;
+    uint64_t last = (start + n - 1) >> s->g.refblock_bits;
+    for (uint64_t ri = start >> s->g.refblock_bits; ri <= last; ri++) {
+        if (!has_refblock(s, ri)) m.push_back(ri);
+    }
+    return m;
+}
+
+// Creates refcount blocks for @ranges in the free clusters [at, at + k).
+// Each block is written (counting the new blocks that live in the ranges
+// it describes) and flushed before the refcount table points at it; new
+// blocks living in already described ranges are counted there first.  A
+// crash leaks at most the new blocks.
+int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64_t> &ranges,
+                                  uint64_t at) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size, k = ranges.size();
+    std::vector<uint8_t> buf(k * cs, 0);
+    for (uint64_t j = 0; j < k; j++) {
+        uint64_t pos = at + j, ri = pos >> s->g.refblock_bits;
+        for (uint64_t x = 0; x < k; x++) {
+            if (ranges[x] == ri) {
+                qcow2_refblock_set(&buf[x * cs], s->g.refcount_order,
+                                   pos & (s->g.refblock_entries() - 1), 1);
+            }
+        }
+    }
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
+    int ret = bdrv_co_pwrite(bs->file, (int64_t)(at * cs), (int64_t)(k * cs), buf.data(), 0);
+    for (uint64_t j = 0; ret == 0 && j < k; j++) {
+        uint64_t pos = at + j;
+        if (has_refblock(s, pos >> s->g.refblock_bits)) {
+            ret = qcow2_update_refcount(bs, pos * cs, cs, 1);
+        }
+    }
+    if (ret == 0) ret = qcow2_cache_flush(bs, s->refblock_cache);
+    for (uint64_t j = 0; ret == 0 && j < k; j++) {
+        uint8_t be[8];
+        be64_store(be, (at + j) * cs);
+        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
+        ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8,
+                                  be, 0);
+        if (ret == 0) s->refcount_table[ranges[j]] = (at + j) * cs;
+    }
+    return ret;
+}
+
+}  // namespace
+
 int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC);
     for (;;) {
-        uint64_t start = s->free_cluster_index, run = 0;
-        while (run < n) {
-            uint64_t rc;
-            int ret = qcow2_get_refcount(bs, start + run, &rc);
+        // New refcount blocks go at the head of the run, so runs longer
+        // than one refblock range are possible.
+        uint64_t start = s->free_cluster_index, k = 0;
+        std::vector<uint64_t> missing;
+        for (;;) {
+            int ret = find_free_run(bs, start, n + k, &start);
             if (ret < 0) return ret;
-            if (rc) {
-                start += run + 1;
-                run = 0;
-            } else {
-                run++;
-            }
+            missing = missing_ranges(s, start, n + k);
+            if (missing.size() <= k) break;
+            k = missing.size();
         }
-        if (((start + n) << s->g.cluster_bits) > L2E_OFFSET_MASK) return -EFBIG;
-        // Make sure refcount blocks exist; creating one may take a cluster
-        // of the range, in which case search again.
-        bool changed = false;
-        uint64_t last_ri = (start + n - 1) >> s->g.refblock_bits;
-        for (uint64_t ri = start >> s->g.refblock_bits; ri <= last_ri; ri++) {
-            bool existed = ri < s->refcount_table.size() &&
-                           (s->refcount_table[ri] & REFT_OFFSET_MASK);
-            void *block;
-            int ret = get_refblock(bs, ri, true, &block);
+        if (((start + n + k) << s->g.cluster_bits) > L2E_OFFSET_MASK) return -EFBIG;
+        if (!missing.empty() && missing.back() >= s->refcount_table.size()) {
+            int ret = grow_reftable(bs, missing.back() + 1);
             if (ret < 0) return ret;
-            qcow2_cache_put(s->refblock_cache, &block);
-            changed |= !existed;
+            continue;  // the new table took clusters; search again
         }
-        if (changed) continue;
-        uint64_t off = start << s->g.cluster_bits;
-        const char *what = overlapping_metadata(s, off, n * s->cluster_size);
+        // The run may have moved to where fewer blocks are missing: the
+        // spare head clusters just stay free.
+        k = missing.size();
+        uint64_t off = (start + k) << s->g.cluster_bits;
+        const char *what = overlapping_metadata(s, start << s->g.cluster_bits,
+                                                (n + k) * s->cluster_size);
         if (what) {
             return qcow2_signal_corruption(bs, "Preventing invalid allocation of L2 table or "
                                            "data at offset %#" PRIx64 " (overlaps with %s)",
                                            off, what);
         }
-        s->free_cluster_index = start + n;
+        if (k) {
+            int ret = create_refblocks(bs, missing, start);
+            if (ret < 0) return ret;
+        }
+        s->free_cluster_index = start + k + n;
         int ret = qcow2_update_refcount(bs, off, n * s->cluster_size, 1);
         if (ret < 0) return ret;
         return (int64_t)off;

@@ -131,8 +131,15 @@ int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offse
                                       uint64_t n, uint64_t new_entry, bool same,
                                       std::vector<uint64_t> *old);
 int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size);
+// What qcow2_discard_clusters leaves behind in each cluster.
+enum class Qcow2DiscardMode {
+    Discard,        // guest discard: reads zero afterwards (v3), or backing (v2)
+    Deallocate,     // entry cleared: reads fall through to the backing file
+    Zero,           // zero cluster, host cluster freed
+    ZeroKeepAlloc,  // zero flag on an allocated cluster, host cluster kept
+};
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset,
-                                        uint64_t bytes, bool make_zero, bool keep_alloc);
+                                        uint64_t bytes, Qcow2DiscardMode mode);
 
 // ---- qcow2-io.cc ------------------------------------------------------------
 int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -178,6 +185,10 @@ int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
                                    PreallocMode prealloc, Error **errp);
 int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs);
+// Allocates zero-reading host clusters for the unallocated guest clusters of
+// [from, to) (preallocation=metadata|falloc|full).  Caller holds s->lock.
+int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t to,
+                                   PreallocMode mode);
 int coroutine_fn qcow2_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
                                               const char *backing_fmt);
 
