@@ -269,6 +269,17 @@ static BlockDriverState *coroutine_fn open_format(const BlockDriver *drv, const 
     return bs;
 }
 
+// Whether @o says where a format's "file" child comes from.
+static bool has_file_child_options(const QDict *o)
+{
+    for (const auto &kv : o->entries) {
+        if (kv.first == "file" || kv.first.rfind("file.", 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options,
                                                  int flags, Error **errp)
 {
@@ -284,7 +295,7 @@ BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *op
         o->del("driver");
     } else if (flags & BDRV_O_PROTOCOL) {
         const char *fn = filename ? filename : o->get("filename");
-        if (!fn) {
+        if (!fn || !*fn) {
             error_setg(errp, "The 'file' block driver requires a file name");
             return nullptr;
         }
@@ -293,7 +304,7 @@ BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *op
             return nullptr;
         }
     }
-    if (!filename && !drv && !o->has("file.filename") && !o->has("file.driver")) {
+    if (!filename && (!drv || drv->is_format) && !has_file_child_options(o)) {
         error_setg(errp, "A block device must be specified for \"file\"");
         return nullptr;
     }
