@@ -106,11 +106,20 @@ BlockBackend *img_open(const char *filename, const ImgOpenArgs &args)
         flags |= BDRV_O_FORCE_SHARE;
     }
     QDict opts;
-    if (args.fmt) {
+    Error *err = nullptr;
+    if (args.image_opts) {
+        if (args.fmt) {
+            error_report("--image-opts and --format are mutually exclusive");
+            return nullptr;
+        }
+        if (!keyval_parse(filename, nullptr, &opts, &err)) {
+            error_report_err(err);
+            return nullptr;
+        }
+    } else if (args.fmt) {
         opts.set("driver", args.fmt);
     }
-    Error *err = nullptr;
-    BlockBackend *blk = blk_new_open(filename, &opts, flags, &err);
+    BlockBackend *blk = blk_new_open(args.image_opts ? nullptr : filename, &opts, flags, &err);
     if (!blk) {
         error_report("Could not open '%s': %s", filename, error_get_pretty(err));
         error_free(err);

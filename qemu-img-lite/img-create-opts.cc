@@ -147,10 +147,14 @@ const PrintSlot kRawOrder[] = {
 
 }  // namespace
 
-bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp)
+bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp,
+                           const BlockDriver *proto)
 {
     for (auto &e : opts->items) {
         const CreateOptDesc *d = find_desc(drv->create_opts, e.first);
+        if (!d && proto) {
+            d = find_desc(proto->create_opts, e.first);
+        }
         if (!d && e.first == "size") {
             static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "", nullptr};
             d = &size_desc;

@@ -21,8 +21,10 @@ struct CreateOpts {
 // on an empty name ("Invalid option list").
 bool img_parse_option_list(const char *list, CreateOpts *out);
 // Checks names and value types against @drv's options ("size" is always
-// known); Size values are normalised to bytes.
-bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp);
+// known); Size values are normalised to bytes.  Names @drv does not know are
+// looked up in @proto's options when given (convert: format + protocol).
+bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp,
+                           const BlockDriver *proto = nullptr);
 // `-o help`: the format's options (plus the file protocol's when a target
 // filename was given), sorted, in qemu-img's layout.
 void img_print_create_help(const BlockDriver *drv, bool with_protocol);

@@ -13,6 +13,5 @@ static int not_implemented(const char *name)
 
 int img_bench(int, char **) { return not_implemented("bench"); }
 int img_commit(int, char **) { return not_implemented("commit"); }
-int img_convert(int, char **) { return not_implemented("convert"); }
 int img_measure(int, char **) { return not_implemented("measure"); }
 int img_rebase(int, char **) { return not_implemented("rebase"); }

@@ -64,6 +64,7 @@ struct ImgOpenArgs {
     const char *aio = nullptr;
     bool force_share = false;
     bool quiet = false;
+    bool image_opts = false;  // @filename is a key=value option string
 };
 BlockBackend *img_open(const char *filename, const ImgOpenArgs &args);
 // Applies a cache mode to @flags; false (after printing "Invalid cache
@@ -99,6 +100,7 @@ struct BlkRef {
     ~BlkRef() { reset(); }
     BlkRef(const BlkRef &) = delete;
     BlkRef &operator=(const BlkRef &) = delete;
+    BlkRef(BlkRef &&o) noexcept : blk(o.blk) { o.blk = nullptr; }
     void reset(BlockBackend *b = nullptr) { if (blk) blk_unref(blk); blk = b; }
     BlockBackend *get() const { return blk; }
     explicit operator bool() const { return blk != nullptr; }
