@@ -198,6 +198,11 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
         int ret = qcow2_get_mapping(bs, offset, *bytes, &m);
         if (ret < 0) return ret;
         if (m.type == Qcow2ClusterType::Normal && (m.l2_entry & QCOW_OFLAG_COPIED)) {
+            const char *what = qcow2_metadata_overlap(s, m.host_offset, m.bytes, false);
+            if (what) {
+                return qcow2_signal_corruption(bs, "Preventing invalid write on metadata "
+                                               "(overlaps with %s)", what);
+            }
             *bytes = m.bytes;
             *host = m.host_offset;
             return 1;

@@ -130,9 +130,9 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
     return qcow2_update_refcount(bs, old_off, old_clusters * cs, -1);
 }
 
-// The metadata a new allocation must not overlap (cheap checks only; a
-// used cluster with refcount 0 shows up here).
-const char *overlapping_metadata(BDRVQcow2State *s, uint64_t off, uint64_t len) {
+}  // namespace
+
+const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2) {
     auto hit = [&](uint64_t start, uint64_t n) {
         return n && off < start + n && start < off + len;
     };
@@ -147,14 +147,13 @@ const char *overlapping_metadata(BDRVQcow2State *s, uint64_t off, uint64_t len) 
         }
     }
     for (uint64_t e : s->l1_table) {
+        if (!l2) break;
         if (hit(e & L1E_OFFSET_MASK, (e & L1E_OFFSET_MASK) ? s->cluster_size : 0)) {
             return "active L2 table";
         }
     }
     return nullptr;
 }
-
-}  // namespace
 
 int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
@@ -349,8 +348,8 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
         // spare head clusters just stay free.
         k = missing.size();
         uint64_t off = (start + k) << s->g.cluster_bits;
-        const char *what = overlapping_metadata(s, start << s->g.cluster_bits,
-                                                (n + k) * s->cluster_size);
+        const char *what = qcow2_metadata_overlap(s, start << s->g.cluster_bits,
+                                                  (n + k) * s->cluster_size, true);
         if (what) {
             return qcow2_signal_corruption(bs, "Preventing invalid allocation of L2 table or "
                                            "data at offset %#" PRIx64 " (overlaps with %s)",

@@ -104,6 +104,28 @@ int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
     return 0;
 }
 
+// QEMU 7.2's other qcow2 runtime options: accepted (scripts pass them) but
+// without effect here.  Anything else is a typo the user must hear about.
+bool check_unknown_opts(QDict *options, Error **errp) {
+    static const char *const ignored[] = {
+        "lazy-refcounts", "pass-discard-request", "pass-discard-snapshot",
+        "pass-discard-other", "overlap-check", "l2-cache-entry-size",
+        "cache-clean-interval", "data-file",
+    };
+    for (auto it = options->entries.begin(); it != options->entries.end();) {
+        const std::string &k = it->first;
+        bool known = k == "backing" || k.rfind("backing.", 0) == 0 ||
+                     k.rfind("overlap-check.", 0) == 0 || k.rfind("encrypt.", 0) == 0;
+        for (const char *n : ignored) known |= k == n;
+        if (!known) {
+            error_setg(errp, "Block format 'qcow2' does not support the option '%s'", k.c_str());
+            return false;
+        }
+        it = k.rfind("backing", 0) == 0 ? std::next(it) : options->entries.erase(it);
+    }
+    return true;
+}
+
 // Cache sizes from the options (bytes), as QEMU's l2-cache-size /
 // refcount-cache-size; the default L2 cache covers the whole image up to
 // 32 MiB of tables.
@@ -130,6 +152,7 @@ int parse_cache_opts(BlockDriverState *bs, QDict *options, int *l2_tables, int *
         options->del("l2-cache-size");
         options->del("refcount-cache-size");
         options->del("cache-size");
+        if (!check_unknown_opts(options, errp)) return -EINVAL;
     }
     *l2_tables = (int)(l2_bytes / s->cluster_size);
     if (*l2_tables < 2) *l2_tables = 2;

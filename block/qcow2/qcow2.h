@@ -93,6 +93,11 @@ int qcow2_cache_size(Qcow2Cache *c);
 
 // ---- qcow2-refcount.cc ------------------------------------------------------
 int coroutine_fn qcow2_refcount_init(BlockDriverState *bs);
+// Name of the metadata structure overlapping [off, off+len) ("qcow2_header",
+// "active L1 table", "refcount table", "refcount block", and with @l2
+// "active L2 table"), or nullptr.  The L2 scan is linear in the L1 size, so
+// the guest write path checks without it.
+const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2);
 int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index,
                                     uint64_t *refcount);
 // Adds @addend (may be negative) to the refcount of every cluster that
