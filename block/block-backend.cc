@@ -50,6 +50,15 @@ BlockBackend *blk_new_open(const char *filename, QDict *options, int flags, Erro
     if (!call.bs) {
         return nullptr;
     }
+    // read-only=on in the options while the user asked for a writable
+    // backend: QEMU refuses the WRITE permission rather than degrade.
+    if ((flags & BDRV_O_RDWR) && !(call.bs->open_flags & BDRV_O_RDWR)) {
+        error_setg(errp, "Block node is read-only");
+        aio_run_coroutine_sync(ctx, [](void *o) {
+            bdrv_co_unref((BlockDriverState *)o);
+        }, call.bs);
+        return nullptr;
+    }
     uint64_t perm, shared;
     root_perms(call.bs->open_flags | (flags & BDRV_O_SHARE_RW), &perm, &shared);
     // attach_child takes over our reference (and drops it on failure).

@@ -31,7 +31,10 @@ bool take_size_opt(QDict *o, const char *key, int64_t *out, bool *given, Error *
     }
     uint64_t n;
     if (qemu_strtosz(v, &n) < 0 || n > (uint64_t)INT64_MAX) {
-        error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64", key);
+        // QEMU prints the suffix hint after the message; we carry it along.
+        error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64\n"
+                         "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
+                         "peta-\nand exabytes, respectively.", key);
         return false;
     }
     *out = (int64_t)n;

@@ -348,7 +348,9 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
     if (!parse_num(argv[optind + 1], &count)) {
         return (int)count;
     }
-    if (!(a.flags & BDRV_REQ_NO_FALLBACK) && !check_max(count, argv[optind + 1])) {
+    if (count > kRequestMaxBytes && !(a.flags & BDRV_REQ_NO_FALLBACK)) {
+        printf("length cannot exceed %" PRIu64 " without -n, given %s\n",
+               (uint64_t)kRequestMaxBytes, argv[optind + 1]);
         return -EINVAL;
     }
     if ((a.bflag || a.cflag) && !check_sector_aligned(offset, count)) {

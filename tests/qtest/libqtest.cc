@@ -287,3 +287,22 @@ std::string image_create_qcow2_from(const std::string &raw)
     }
     return out;
 }
+
+const char *lite_qemu_img()
+{
+    return getenv("QEMU_IMG_LITE");
+}
+
+void image_check_against(const std::string &qcow2, const std::string &raw)
+{
+    const char *tools[] = {ref_qemu_img(), lite_qemu_img()};
+    for (const char *tool : tools) {
+        if (!tool) continue;
+        if (host_run("%s check -q -f qcow2 '%s'", tool, qcow2.c_str()) != 0) {
+            die("%s check %s failed", tool, qcow2.c_str());
+        }
+        if (host_run("%s compare -q -f raw -F qcow2 '%s' '%s'", tool, raw.c_str(), qcow2.c_str()) != 0) {
+            die("%s compare %s %s: images differ", tool, raw.c_str(), qcow2.c_str());
+        }
+    }
+}

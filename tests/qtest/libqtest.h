@@ -69,3 +69,8 @@ int host_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // The real qemu-img / qemu-io (env QEMU_IMG_REF / QEMU_IO_REF or PATH).
 const char *ref_qemu_img();
 const char *ref_qemu_io();
+// Our qemu-img-lite ($QEMU_IMG_LITE) or nullptr when it is not built.
+const char *lite_qemu_img();
+// Host-side verdict on a qcow2 image and its raw twin: `check` and
+// `compare` by the real qemu-img and, when built, by qemu-img-lite.
+void image_check_against(const std::string &qcow2, const std::string &raw);
