@@ -256,7 +256,7 @@ int serve(Options *o, BlockBackend *blk, int lfd)
         error_report_err(err);
         return EXIT_FAILURE;
     }
-    daemon_ready();
+    daemon_ready(o->exp.verbose);
     while (!rs.terminate) {
         aio_poll(ctx, true);
     }

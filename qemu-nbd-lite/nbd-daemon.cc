@@ -45,7 +45,7 @@ void daemon_fork(void)
     exit(EXIT_FAILURE);
 }
 
-void daemon_ready(void)
+void daemon_ready(bool keep_stderr)
 {
     if (g_ready_fd < 0) return;
     char c = 1;
@@ -59,6 +59,9 @@ void daemon_ready(void)
     if (devnull >= 0) {
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
+        // Without -v, stderr goes too: a caller reading the parent's output
+        // through a pipe must see EOF once the parent exits.
+        if (!keep_stderr) dup2(devnull, STDERR_FILENO);
         close(devnull);
     }
 }
