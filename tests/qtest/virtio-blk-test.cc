@@ -300,6 +300,32 @@ void test_bad_requests(void **state)
     assert_pattern(buf.data(), 10 * 512, 512);
 }
 
+// readonly=on: VIRTIO_BLK_F_RO offered, no DISCARD / WRITE_ZEROES, and
+// every write-type request fails without touching the image.
+void test_read_only(void **state)
+{
+    Fixture *f = static_cast<Fixture *>(*state);
+    start(f, ",readonly=on");
+    uint64_t feat = vdrv_host_features(&f->d);
+    assert_true(feat & VIRTIO_BLK_F_RO);
+    assert_false(feat & (VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES));
+    assert_true(f->d.features & VIRTIO_BLK_F_RO);
+    std::vector<uint8_t> buf(1024, 0x99);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 4, buf.data(), 1024, 1, false),
+                     VIRTIO_BLK_S_IOERR);
+    uint8_t seg[16];
+    put_segment(seg, 4, 2, 0);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 16, 1, false),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_DISCARD, 0, seg, 16, 1, false),
+                     VIRTIO_BLK_S_IOERR);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, 0, nullptr, 0, 0, false), 0);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 4, buf.data(), 1024, 1, false), 0);
+    assert_pattern(buf.data(), 4 * 512, 1024);
+    image_read(f->img, 4 * 512, buf.data(), 1024);
+    assert_pattern(buf.data(), 4 * 512, 1024);
+}
+
 // A qcow2 image (made by the real qemu-img) under a concurrent mixed
 // workload; the same writes applied to a raw twin from the host must give
 // an identical disk, and both qemu-img and qemu-img-lite must find the
@@ -374,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_get_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qcow2_workload, setup, teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
