@@ -34,7 +34,10 @@ int coroutine_fn drive_co_io(Machine *m, const DriveConfig *conf, bool is_read, 
         machine_request_stop(m, is_read ? "read error" : "write error");
         do {
             qemu_co_sleep_ns(1000 * 1000);
-        } while (machine_is_stopped(m));
+        } while (machine_is_stopped(m) && !machine_exit_requested(m, nullptr));
+        if (machine_exit_requested(m, nullptr)) {
+            return ret;  // the VM is going away while stopped: fail the request
+        }
     }
 }
 

@@ -38,7 +38,7 @@ bool load_bios(Machine *m, const std::string &path)
     bool ok = pc_load_bios(m, data, len, &err);
     g_free(data);
     if (!ok) {
-        error_prepend(&err, "-bios %s", path.c_str());
+        error_prepend(&err, "-bios %s: ", path.c_str());
         error_report_err(err.release());
     }
     return ok;
@@ -50,7 +50,7 @@ bool open_drives(const SystemOptions &o, std::vector<Drive> *drives)
         Drive d;
         ErrorPtr err;
         if (!drive_open(spec, &d, &err)) {
-            error_prepend(&err, "-drive %s", spec.c_str());
+            error_prepend(&err, "-drive %s: ", spec.c_str());
             error_report_err(err.release());
             return false;
         }
@@ -65,13 +65,13 @@ bool build_machine(const SystemOptions &o, std::vector<Drive> *drives)
     ErrorPtr err;
     g_machine = machine_new(o.ram_size, &err);
     if (!g_machine) {
-        error_prepend(&err, "-m");
+        error_prepend(&err, "-m: ");
         error_report_err(err.release());
         return false;
     }
     machine_set_no_reboot(g_machine, o.no_reboot);
     if (!serial_create(g_machine, o.serial.c_str(), &err)) {
-        error_prepend(&err, "-serial %s", o.serial.c_str());
+        error_prepend(&err, "-serial %s: ", o.serial.c_str());
         error_report_err(err.release());
         return false;
     }

@@ -4,6 +4,8 @@
 ; Completion is awaited in sti/hlt; IRQ11 acknowledges the interrupt.
 ; FS = DATA_SEG throughout.
 
+%define VIRTIO_BLK_F_RO 0x20
+
 ; CF set if there is no virtio-blk device or it refuses our setup.
 virtio_init:
     push gs
@@ -23,8 +25,12 @@ virtio_init:
     jz .fail
     mov dword [gs:VIO_DRV_FEAT_SEL], 1
     mov dword [gs:VIO_DRV_FEAT], 1
+    mov dword [gs:VIO_DEV_FEAT_SEL], 0
+    mov eax, [gs:VIO_DEV_FEAT]
+    and eax, VIRTIO_BLK_F_RO                    ; the only feature we take
+    setnz byte [fs:V_READ_ONLY]
     mov dword [gs:VIO_DRV_FEAT_SEL], 0
-    mov dword [gs:VIO_DRV_FEAT], 0
+    mov [gs:VIO_DRV_FEAT], eax
     mov dword [gs:VIO_STATUS], 0x0B             ; FEATURES_OK
     test dword [gs:VIO_STATUS], 0x08
     jz .fail
@@ -118,10 +124,12 @@ virtio_xfer:
     mov al, [fs:VBLK_STATUS]
     test al, al
     jz .ok
-    mov ah, DISK_CTRL_FAIL
+    mov ah, DISK_CTRL_FAIL                      ; IOERR or UNSUPP
     test dl, dl
     jz .fail
-    mov ah, DISK_WRITE_PROT                     ; a write the device refused
+    cmp byte [fs:V_READ_ONLY], 0
+    je .fail
+    mov ah, DISK_WRITE_PROT                     ; a write to a read-only disk
 .fail:
     stc
     ret

@@ -253,7 +253,6 @@ data_mismatch:
     mov si, msg_mismatch
     call puts
     mov eax, ebp
-    shr eax, 7
     call print_hex32
     mov si, msg_crlf
     call puts
@@ -374,7 +373,7 @@ msg_spt:      db " sectors/track ", 0
 msg_sectors:  db ": sectors ", 0
 msg_read_ok:  db ": read 256 KiB, pattern OK", 13, 10, 0
 msg_write_ok: db ": wrote 8 KiB, read back OK", 13, 10, 0
-msg_mismatch: db "data mismatch at LBA ", 0
+msg_mismatch: db "data mismatch: expected dword ", 0
 msg_pass:     db "all disk checks passed", 13, 10, 0
 msg_crlf:     db 13, 10, 0
 
