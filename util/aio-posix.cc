@@ -64,9 +64,14 @@ void aio_notify(AioContext *ctx)
 static void notify_accept(AioContext *ctx)
 {
     uint64_t v;
-    ctx->notified.store(false);
+    // Drain first, then re-arm: clearing `notified` before the read let a
+    // notifier's write land in between and be consumed while `notified`
+    // stayed true, so every later aio_notify skipped its write and the loop
+    // slept on pending BHs (test-aio-notify).  A notifier that still sees
+    // true here scheduled its BH before this point: aio_bh_poll runs it.
     ssize_t r = read(ctx->notify_fd, &v, sizeof(v));
     (void)r;
+    ctx->notified.store(false);
 }
 
 void aio_context_set_release_bql(AioContext *ctx, bool release)

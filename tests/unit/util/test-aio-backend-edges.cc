@@ -181,5 +181,6 @@ int main(void)
         cmocka_unit_test(test_partial_completion_resubmitted),
         AIO_TEST_ALL_BACKENDS(test_flush),
     };
+    aio_test_apply_filter();
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

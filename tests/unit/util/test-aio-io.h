@@ -130,6 +130,14 @@ static inline bool check_pattern(const void *buf, uint64_t pos, size_t len)
     return true;
 }
 
+// AIO_TEST_FILTER=pattern (cmocka wildcards) runs only matching tests.
+static inline void aio_test_apply_filter(void)
+{
+    if (const char *f = getenv("AIO_TEST_FILTER")) {
+        cmocka_set_test_filter(f);
+    }
+}
+
 // cmocka tests named "<fn>/<backend>", the backend as initial state.
 #define AIO_TEST_ON(fn, b, name) {#fn "/" name, fn, nullptr, nullptr, (void *)&b}
 #define AIO_TEST_KERNEL_BACKENDS(fn) \
