@@ -214,7 +214,8 @@ int img_info(int argc, char **argv)
     std::string filename = a.filename;
     std::string fmt = a.fmt ? a.fmt : "";
     int ret = 0;
-    while (!filename.empty()) {
+    // The first name is opened even when empty: the open reports it.
+    for (bool first = true; first || !filename.empty(); first = false) {
         if (!seen.insert(filename).second) {
             error_report("Backing file '%s' creates a loop.", filename.c_str());
             ret = 1;

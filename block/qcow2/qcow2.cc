@@ -63,7 +63,7 @@ int validate_tables(BlockDriverState *bs, Error **errp) {
     }
     if (!table_offset_ok(s, h.refcount_table_offset,
                          (uint64_t)h.refcount_table_clusters * s->cluster_size, 1)) {
-        error_setg(errp, "Invalid reference count table offset");
+        error_setg(errp, "Reference count table offset invalid");
         return -EINVAL;
     }
     if (h.nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
