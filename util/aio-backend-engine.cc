@@ -10,8 +10,7 @@
 #include "util/aio-backend-int.h"
 #include "util/aio-internal.h"
 
-AioEngine *aio_engine_get(int slot, AioEngine *(*create)(AioContext *ctx),
-                          void (*destroy)(void *engine))
+static AioEngine *engine_get(const AioEngineOps *ops)
 {
     Coroutine *self = qemu_coroutine_self();
     AioContext *ctx = qemu_coroutine_get_aio_context(self);
@@ -22,14 +21,14 @@ AioEngine *aio_engine_get(int slot, AioEngine *(*create)(AioContext *ctx),
         qemu_coroutine_set_aio_context(self, ctx);
     }
     assert(aio_is_owner_thread(ctx) && "AIO submitted from a thread that does not own the context");
-    AioContext::EngineSlot &s = ctx->aio_engines[slot];
+    AioContext::EngineSlot &s = ctx->aio_engines[ops->slot];
     if (!s.state) {
-        AioEngine *e = create(ctx);
+        AioEngine *e = ops->create(ctx);
         if (!e) {
             return nullptr;
         }
         s.state = e;
-        s.destroy = destroy;
+        s.destroy = ops->destroy;
     }
     return static_cast<AioEngine *>(s.state);
 }
@@ -90,21 +89,31 @@ void aio_engine_req_prepare(AioEngineReq *r)
     r->cur_len = r->tail.size;
 }
 
-int coroutine_fn aio_engine_co_submit(AioEngine *e, AioEngineReq *r)
+int coroutine_fn aio_engine_co_submit(const AioEngineOps *ops, int fd, uint64_t offset,
+                                      QEMUIOVector *qiov, AioOp op)
 {
     assert(qemu_in_coroutine());
-    r->co = qemu_coroutine_self();
-    r->ret = -EINPROGRESS;
-    aio_engine_req_prepare(r);
+    AioEngine *e = engine_get(ops);
+    if (!e) {
+        return aio_threads_co_submit(fd, offset, qiov, op);
+    }
+    AioEngineReq r;
+    r.co = qemu_coroutine_self();
+    r.fd = fd;
+    r.offset = offset;
+    r.qiov = qiov;
+    r.op = op;
+    r.ret = -EINPROGRESS;
+    aio_engine_req_prepare(&r);
     e->stats->requests++;
     aio_context_inc_in_flight(e->ctx);
-    engine_push(e, r);
+    engine_push(e, &r);
     // Everything queued during this loop iteration goes in one syscall.
     aio_defer_call(e->ctx, e->flush, e);
-    while (r->ret == -EINPROGRESS) {
+    while (r.ret == -EINPROGRESS) {
         qemu_coroutine_yield();
     }
-    return r->ret;
+    return r.ret;
 }
 
 static void req_finish(AioEngine *e, AioEngineReq *r, int ret)

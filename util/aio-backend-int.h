@@ -53,14 +53,20 @@ struct AioEngine {
 
 unsigned aio_engine_ring_size(void);
 
-// Finds or creates (with @create) the engine of @slot for the calling
-// coroutine's AioContext; @create returns nullptr on failure.
-AioEngine *aio_engine_get(int slot, AioEngine *(*create)(AioContext *ctx),
-                          void (*destroy)(void *engine));
+// How to make and free an engine of one kind, and its slot in
+// AioContext::aio_engines.
+struct AioEngineOps {
+    int slot;
+    AioEngine *(*create)(AioContext *ctx);  // nullptr when the kernel refuses
+    void (*destroy)(void *engine);
+};
 
-// Queues @r, arranges a flush at the end of the loop iteration, yields and
-// returns the request's result.
-int coroutine_fn aio_engine_co_submit(AioEngine *e, AioEngineReq *r);
+// Submits through the engine of the calling coroutine's AioContext
+// (created on first use): queues the request, arranges a flush at the end
+// of the loop iteration, yields and returns the result.  Where the engine
+// cannot be created, the request goes to the thread pool instead.
+int coroutine_fn aio_engine_co_submit(const AioEngineOps *ops, int fd, uint64_t offset,
+                                      QEMUIOVector *qiov, AioOp op);
 
 // Head of the pending queue / removal of it (after the kernel took it).
 AioEngineReq *aio_engine_peek(AioEngine *e);

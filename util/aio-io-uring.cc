@@ -178,16 +178,8 @@ bool aio_io_uring_available(Error **errp)
 
 int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
 {
-    AioEngine *e = aio_engine_get(kUringSlot, uring_create, uring_destroy);
-    if (!e) {
-        return aio_threads_co_submit(fd, offset, qiov, op);
-    }
-    AioEngineReq r;
-    r.fd = fd;
-    r.offset = offset;
-    r.qiov = qiov;
-    r.op = op;
-    return aio_engine_co_submit(e, &r);
+    static const AioEngineOps ops = {kUringSlot, uring_create, uring_destroy};
+    return aio_engine_co_submit(&ops, fd, offset, qiov, op);
 }
 
 AioBackendStats aio_io_uring_stats(void)

@@ -205,16 +205,8 @@ int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qio
     if (op == AioOp::Flush) {
         return aio_threads_co_submit(fd, offset, qiov, op);
     }
-    AioEngine *e = aio_engine_get(kNativeSlot, native_create, native_destroy);
-    if (!e) {
-        return aio_threads_co_submit(fd, offset, qiov, op);
-    }
-    AioEngineReq r;
-    r.fd = fd;
-    r.offset = offset;
-    r.qiov = qiov;
-    r.op = op;
-    return aio_engine_co_submit(e, &r);
+    static const AioEngineOps ops = {kNativeSlot, native_create, native_destroy};
+    return aio_engine_co_submit(&ops, fd, offset, qiov, op);
 }
 
 AioBackendStats aio_native_stats(void)

@@ -10,11 +10,6 @@
 #include "tests/unit/util/test-aio-io.h"
 #include "util/iov.h"
 
-struct CtxGuard {
-    AioContext *ctx = aio_context_new();
-    ~CtxGuard() { aio_context_unref(ctx); }
-};
-
 // Aligned buffer for O_DIRECT, freed on scope exit.
 struct AlignedBuf {
     void *p;

@@ -9,13 +9,6 @@
 #include "tests/unit/util/test-aio-io.h"
 #include "util/iov.h"
 
-// Each test uses its own AioContext, so engine creation and teardown (on
-// the last unref) are exercised every time.
-struct CtxGuard {
-    AioContext *ctx = aio_context_new();
-    ~CtxGuard() { aio_context_unref(ctx); }
-};
-
 // 10,000 coroutines, all in flight at once, each writing its block and
 // reading it back: far more than the ring holds, so most wait in the
 // engine's queue; content checked per block.

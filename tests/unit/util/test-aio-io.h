@@ -59,6 +59,16 @@ struct TempFile {
     TempFile &operator=(const TempFile &) = delete;
 };
 
+// Each test uses its own AioContext, so engine creation and teardown (on
+// the last unref) are exercised every time.
+struct CtxGuard {
+    AioContext *ctx = aio_context_new();
+    ~CtxGuard() { aio_context_unref(ctx); }
+    CtxGuard() = default;
+    CtxGuard(const CtxGuard &) = delete;
+    CtxGuard &operator=(const CtxGuard &) = delete;
+};
+
 // One request run by its own coroutine.
 struct IoJob {
     AioBackend b;
