@@ -11,7 +11,6 @@ static int not_implemented(const char *name)
     return 1;
 }
 
-int img_bench(int, char **) { return not_implemented("bench"); }
 int img_commit(int, char **) { return not_implemented("commit"); }
 int img_measure(int, char **) { return not_implemented("measure"); }
 int img_rebase(int, char **) { return not_implemented("rebase"); }
