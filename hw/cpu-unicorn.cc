@@ -32,13 +32,14 @@ constexpr uint64_t kNever = ~0ull;
 constexpr uint32_t kFlagsTF = 1u << 8, kFlagsIF = 1u << 9, kFlagsAC = 1u << 18;
 
 // 32-bit stub at kStubAddr: lgdt; jmp 08:pm16; (16-bit) load 10h into the
-// data segments; clear CR0.PE; jmp 0000:102C (real mode); hlt.  The glue
-// then loads F000:FFF0.  The run ends at a hlt rather than at an `until`
+// data segments; clear CR0.PE; jmp 0000:102C (real mode); zero the data
+// segments (selector and base, as after a PC reset); hlt.  The glue then
+// loads F000:FFF0.  The run ends at a hlt rather than at an `until`
 // address because Unicorn 2.0.1 flushes its whole translation cache
 // (memset of a 1 GiB buffer: seconds) whenever `until` changes between
-// uc_emu_start calls.  GDT at +0x30, GDTR at +0x48.
+// uc_emu_start calls.  GDT at +0x40, GDTR at +0x58.
 const uint8_t kResetStub[] = {
-    0x0F, 0x01, 0x15, 0x48, 0x10, 0x00, 0x00,        // lgdt [0x1048]
+    0x0F, 0x01, 0x15, 0x58, 0x10, 0x00, 0x00,        // lgdt [0x1058]
     0xEA, 0x0E, 0x10, 0x00, 0x00, 0x08, 0x00,        // jmp 0x08:0x100E
     0xB8, 0x10, 0x00,                                // mov ax, 0x10
     0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,  // ds es ss fs gs
@@ -46,13 +47,15 @@ const uint8_t kResetStub[] = {
     0x66, 0x25, 0xFE, 0xFF, 0xFF, 0x7F,              // and eax, 0x7FFFFFFE
     0x0F, 0x22, 0xC0,                                // mov cr0, eax
     0xEA, 0x2C, 0x10, 0x00, 0x00,                    // jmp 0x0000:0x102C
+    0x31, 0xC0,                                      // xor ax, ax
+    0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,  // ds es ss fs gs
     0xF4,                                            // hlt: the run ends here
 };
 const uint8_t kResetGdt[] = {
     0, 0, 0, 0, 0, 0, 0, 0,
     0xFF, 0xFF, 0, 0, 0, 0x9B, 0x00, 0,              // 08: 16-bit code, base 0, 64 KiB
     0xFF, 0xFF, 0, 0, 0, 0x93, 0x00, 0,              // 10: 16-bit data, base 0, 64 KiB
-    0x17, 0x00, 0x30, 0x10, 0x00, 0x00,              // GDTR: limit 23, base 0x1030
+    0x17, 0x00, 0x40, 0x10, 0x00, 0x00,              // GDTR: limit 23, base 0x1040
 };
 
 class UnicornCpu final : public CpuBackend {
@@ -93,6 +96,7 @@ private:
     uc_engine *uc_ = nullptr;
     std::atomic<bool> kick_pending_{false};
     uint64_t stopped_at_ = kNever;  // linear address of the block a kick stopped before
+    bool in_run_ = false;           // kicks stop run() only, never the reset stub
     bool fatal_ = false;
 };
 
@@ -149,9 +153,10 @@ bool UnicornCpu::reset(Error **errp)
     fatal_ = false;
     uint8_t *ram = machine_ram_base(m_);
     memcpy(ram + kStubAddr, kResetStub, sizeof(kResetStub));
-    memcpy(ram + kStubAddr + 0x30, kResetGdt, sizeof(kResetGdt));
+    static_assert(sizeof(kResetStub) <= 0x40, "the stub runs into its GDT");
+    memcpy(ram + kStubAddr + 0x40, kResetGdt, sizeof(kResetGdt));
     uc_err e = uc_emu_start(uc_, kStubAddr, kNever, 0, 0);
-    if (e == UC_ERR_OK && reg(UC_X86_REG_CS) == 0 && reg(UC_X86_REG_EIP) == kStubAddr + 0x2D) {
+    if (e == UC_ERR_OK && reg(UC_X86_REG_CS) == 0 && reg(UC_X86_REG_EIP) == kStubAddr + sizeof(kResetStub)) {
         set_reg(UC_X86_REG_CS, kResetCs);
         set_reg(UC_X86_REG_EIP, kResetIp);
     }
@@ -160,7 +165,7 @@ bool UnicornCpu::reset(Error **errp)
         error_setg(errp, "unicorn: reset stub failed: %s", uc_strerror(e));
         return false;
     }
-    memset(ram + kStubAddr, 0, 0x50);
+    memset(ram + kStubAddr, 0, 0x40 + sizeof(kResetGdt));
     qemu_log_mask(LOG_CPU_RESET, "vCPU reset: real mode at F000:FFF0\n");
     return true;
 }
@@ -169,7 +174,9 @@ CpuBackend::Exit UnicornCpu::run()
 {
     if (kick_pending_.load()) return Exit::Kicked;
     stopped_at_ = kNever;
+    in_run_ = true;
     uc_err e = uc_emu_start(uc_, reg(UC_X86_REG_EIP), kNever, 0, 0);
+    in_run_ = false;
     if (stopped_at_ != kNever) set_reg(UC_X86_REG_EIP, (uint32_t)(stopped_at_ - cs_base()));
     if (e != UC_ERR_OK) {
         error_report("vCPU: %s", uc_strerror(e));
@@ -286,7 +293,8 @@ void UnicornCpu::on_mmio_write(uc_engine *, uint64_t off, unsigned size, uint64_
 void UnicornCpu::on_block(uc_engine *uc, uint64_t addr, uint32_t, void *opaque)
 {
     UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
-    if (c->kick_pending_.load(std::memory_order_relaxed) && c->stopped_at_ == kNever) {
+    if (c->in_run_ && c->kick_pending_.load(std::memory_order_relaxed) &&
+        c->stopped_at_ == kNever) {
         c->stopped_at_ = addr;
         uc_emu_stop(uc);
     }

@@ -1,0 +1,149 @@
+// The Unicorn vCPU glue (hw/cpu-unicorn.cc, hw/cpu.cc) on tiny real-mode
+// programs: software INT through the IVT returns with iret to the right
+// place, and kicks (from the vCPU's own I/O exits and from another thread)
+// stop a run at an exact instruction, so no port write is ever repeated.
+// The "BIOS" is a 512-byte image whose reset vector jumps to 0000:7C00.
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "hw/cpu.h"
+#include "hw/machine-internal.h"
+#include "hw/pc.h"
+#include "tests/unit/util/cmocka-wrap.h"
+#include "util/bql.h"
+#include "util/error.h"
+
+namespace {
+
+struct PortLog {
+    Machine *m = nullptr;
+    std::vector<uint32_t> values;
+    bool kick_on_write = false;
+};
+
+void log_write(void *opaque, uint64_t, uint64_t val, unsigned)
+{
+    PortLog *log = static_cast<PortLog *>(opaque);
+    log->values.push_back((uint32_t)val);
+    // A device changing the PIC output from inside an I/O exit kicks the
+    // vCPU synchronously, in the vCPU thread.
+    if (log->kick_on_write) machine_pic_output_changed(log->m);
+}
+
+const MemoryRegionOps kLogOps = {nullptr, log_write};
+
+// Reset vector F000:FFF0 -> jmp 0000:7C00; the rest of the image is hlt.
+void load_test_bios(Machine *m)
+{
+    uint8_t bios[512];
+    memset(bios, 0xF4, sizeof(bios));
+    const uint8_t jmp[] = {0xEA, 0x00, 0x7C, 0x00, 0x00};
+    memcpy(bios + 0x1F0, jmp, sizeof(jmp));
+    ErrorPtr err;
+    assert_true(pc_load_bios(m, bios, sizeof(bios), &err));
+}
+
+// Runs @code at 0000:7C00 (plus @extra at @extra_addr) until the guest
+// writes the exit port; @during runs in the test thread meanwhile.
+template <typename F>
+int run_guest(PortLog *log, uint16_t port, const uint8_t *code, size_t len, const uint8_t *extra,
+              size_t extra_len, uint32_t extra_addr, F during)
+{
+    ErrorPtr err;
+    Machine *m = machine_new(4 << 20, &err);
+    assert_non_null(m);
+    log->m = m;
+    bql_lock();
+    debug_exit_create(m);
+    machine_register_pio(m, port, 2, &kLogOps, log, "test-log");
+    load_test_bios(m);
+    memcpy(machine_ram_base(m) + 0x7C00, code, len);
+    if (extra) memcpy(machine_ram_base(m) + extra_addr, extra, extra_len);
+    CpuBackend *cpu = cpu_unicorn_new(m, &err);
+    assert_non_null(cpu);
+    VCpu *vcpu = vcpu_start(m, cpu);
+    bql_unlock();
+    during(m);
+    int status = -1;
+    while (!machine_exit_requested(m, &status)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    vcpu_join(vcpu);
+    delete cpu;
+    machine_free(m);
+    return status;
+}
+
+// int 0x30 to a handler that writes port 0x80 and irets; then the exit
+// port gets 2.  A wrong frame order returns to garbage instead.
+void test_int_through_ivt(void **)
+{
+    const uint8_t code[] = {
+        0xC7, 0x06, 0xC0, 0x00, 0x00, 0x7D,  // mov word [0x30*4], 0x7D00
+        0xC7, 0x06, 0xC2, 0x00, 0x00, 0x00,  // mov word [0x30*4+2], 0
+        0xBC, 0x00, 0x70,                    // mov sp, 0x7000
+        0xCD, 0x30,                          // int 0x30
+        0xBA, 0x01, 0x05,                    // mov dx, 0x501
+        0xB0, 0x02,                          // mov al, 2
+        0xEE,                                // out dx, al
+        0xF4,                                // hlt
+    };
+    const uint8_t handler[] = {
+        0xB0, 0x11,  // mov al, 0x11
+        0xE6, 0x80,  // out 0x80, al
+        0xCF,        // iret
+    };
+    PortLog log;
+    int status = run_guest(&log, 0x80, code, sizeof(code), handler, sizeof(handler), 0x7D00,
+                           [](Machine *) {});
+    assert_int_equal(status, (2 << 1) | 1);
+    assert_int_equal(log.values.size(), 1);
+    assert_int_equal(log.values[0], 0x11);
+}
+
+// Writes 1..3000 to port 0x90 in a loop while being kicked after every
+// write (in the vCPU thread) and from this thread: the port must see each
+// value exactly once, in order.
+void test_kicks_are_precise(void **)
+{
+    const uint8_t code[] = {
+        0x31, 0xC9,              // xor cx, cx
+        0x41,                    // .loop: inc cx
+        0x89, 0xC8,              // mov ax, cx
+        0xE7, 0x90,              // out 0x90, ax
+        0x81, 0xF9, 0xB8, 0x0B,  // cmp cx, 3000
+        0x75, 0xF5,              // jne .loop
+        0xBA, 0x01, 0x05,        // mov dx, 0x501
+        0x30, 0xC0,              // xor al, al
+        0xEE,                    // out dx, al
+        0xF4,                    // hlt
+    };
+    PortLog log;
+    log.kick_on_write = true;
+    int status = run_guest(&log, 0x90, code, sizeof(code), nullptr, 0, 0, [](Machine *m) {
+        for (int i = 0; i < 200 && !machine_exit_requested(m, nullptr); i++) {
+            BqlGuard bql;
+            machine_pic_output_changed(m);
+        }
+    });
+    assert_int_equal(status, 1);
+    assert_int_equal(log.values.size(), 3000);
+    for (uint32_t i = 0; i < 3000; i++) {
+        assert_int_equal(log.values[i], i + 1);
+    }
+}
+
+}  // namespace
+
+int main(void)
+{
+    error_set_progname("test-cpu-unicorn");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_int_through_ivt),
+        cmocka_unit_test(test_kicks_are_precise),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
