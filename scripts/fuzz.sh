@@ -26,7 +26,7 @@ fi
 
 passed=0 failed=0
 for bin in $dir/tests/fuzz/fuzz-*; do
-    [ -x "$bin" ] || continue
+    [ -f "$bin" ] && [ -x "$bin" ] || continue  # not the .p object dirs
     name=${bin##*/fuzz-}
     corpus=tests/fuzz/corpus/$name
     work=$(mktemp -d)

@@ -16,7 +16,7 @@
 namespace {
 
 constexpr int64_t IO_WINDOW = 4 << 20;  // where requests land in the disk
-constexpr int64_t IO_MAX = 128 << 10;
+constexpr int64_t IO_MAX = 16 << 10;
 
 void run_ops(BlockBackend *blk, FuzzInput *in)
 {
@@ -57,6 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     QDict opts;
     opts.set("driver", "qcow2");
+    // Small caches: a hostile header must not buy 32 MiB of tables per
+    // input, and evictions are where write-back bugs live.
+    opts.set("l2-cache-size", "65536");
+    opts.set("refcount-cache-size", "65536");
     Error *err = nullptr;
     BlockBackend *blk = blk_new_open(path.c_str(), &opts, BDRV_O_RDWR, &err);
     if (!blk) {
