@@ -460,6 +460,10 @@ static int coroutine_fn file_co_truncate(BlockDriverState *bs, int64_t offset, b
         }
         return 0;
     }
+    if (prealloc == PreallocMode::Metadata) {
+        error_setg(errp, "Unsupported preallocation mode: %s", prealloc_mode_name(prealloc));
+        return -ENOTSUP;
+    }
     int ret = resize_fd(s->fd, len, offset, prealloc, errp);
     if (ret >= 0) {
         bs->total_bytes = offset;

@@ -64,7 +64,7 @@ static bool take_generic_options(QDict *o, int *flags, BlockDriverState *bs, Err
     if (const char *d = o->get("detect-zeroes")) {
         BlockdevDetectZeroes dz;
         if (!bdrv_parse_detect_zeroes(d, &dz)) {
-            error_setg(errp, "Parameter 'detect-zeroes' does not accept value '%s'", d);
+            error_setg(errp, "invalid parameter value: %s", d);  // QEMU's wording
             return false;
         }
         if (dz == DETECT_ZEROES_UNMAP && !(*flags & BDRV_O_UNMAP)) {

@@ -161,7 +161,8 @@ static int aio_read_f(BlockBackend *blk, int argc, char **argv)
         }
     }
     if (invalid) {
-        // Only accounts an invalid request in qemu-io; we keep no statistics.
+        // qemu-io only accounts an invalid request; we keep no statistics.
+        printf("injecting invalid read request\n");
         delete r;
         return 0;
     }
@@ -210,6 +211,7 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
     if (invalid) {
+        printf("injecting invalid write request\n");
         delete r;
         return 0;
     }
