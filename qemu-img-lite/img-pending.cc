@@ -11,6 +11,4 @@ static int not_implemented(const char *name)
     return 1;
 }
 
-int img_commit(int, char **) { return not_implemented("commit"); }
 int img_measure(int, char **) { return not_implemented("measure"); }
-int img_rebase(int, char **) { return not_implemented("rebase"); }
