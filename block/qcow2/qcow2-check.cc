@@ -140,7 +140,7 @@ void check_refblocks(CheckState &c, uint64_t nb_clusters) {
     }
 }
 
-int coroutine_fn compare_refcounts(CheckState &c, uint64_t *highest) {
+int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bool *rebuild) {
     BDRVQcow2State *s = c.s;
     uint64_t n = c.refs.size();
     uint64_t coverage = s->refcount_table.size() << s->g.refblock_bits;
@@ -162,8 +162,9 @@ int coroutine_fn compare_refcounts(CheckState &c, uint64_t *highest) {
         if (r1 || r2) *highest = i;
         if (r1 == r2) continue;
         int *fixed = nullptr;
-        if (r1 > r2 && (c.fix & BDRV_FIX_LEAKS)) fixed = &c.res->leaks_fixed;
-        if (r1 < r2 && (c.fix & BDRV_FIX_ERRORS)) fixed = &c.res->corruptions_fixed;
+        if (r1 == 0) *rebuild = true;
+        if (r1 > r2 && (fix & BDRV_FIX_LEAKS)) fixed = &c.res->leaks_fixed;
+        if (r1 < r2 && (fix & BDRV_FIX_ERRORS)) fixed = &c.res->corruptions_fixed;
         fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
                 fixed ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked", i, r1, r2);
         if (fixed && qcow2_set_refcount(c.bs, i, r2) == 0) {
@@ -258,7 +259,21 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
              (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
     check_refblocks(c, nb_clusters);
     uint64_t highest;
-    compare_refcounts(c, &highest);
+    // As QEMU: report first, then repair in a second pass (a refcount of
+    // zero on a used cluster is where QEMU rebuilds its refcount structure;
+    // we set the refcounts that differ, which comes to the same).
+    BdrvCheckResult pre = *res;
+    bool rebuild = false;
+    compare_refcounts(c, 0, &highest, &rebuild);
+    if (fix && (res->leaks || res->corruptions)) {
+        int pass_fix = fix;
+        if (rebuild && (fix & BDRV_FIX_ERRORS)) {
+            fprintf(stderr, "Rebuilding refcount structure\n");
+            pass_fix |= BDRV_FIX_LEAKS;
+        }
+        *res = pre;
+        compare_refcounts(c, pass_fix, &highest, &rebuild);
+    }
     ret = check_oflag_copied(c);
     if (ret < 0) return ret;
     res->image_end_offset = (int64_t)((highest + 1) * s->cluster_size);

@@ -391,6 +391,8 @@ int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t
     if (end != (uint64_t)bs->total_bytes) end &= ~(cs - 1);
     else end = (end + cs - 1) & ~(cs - 1);
     if (start >= end) return 0;  // partial clusters are ignored, as QEMU does
+    // v2 has no zero clusters: discarding would expose the backing file.
+    if (s->hdr.version < 3 && bs->backing) return -ENOTSUP;
     return discard_locked(bs, start, end - start, Qcow2DiscardMode::Discard);
 }
 
