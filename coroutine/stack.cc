@@ -75,6 +75,11 @@ void co_stack_free(CoStack *stack)
 #if CONFIG_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(stack->valgrind_id);
 #endif
+#if CONFIG_ASAN
+    // The kernel may hand this range to the next mmap (an AIO completion
+    // ring, an io_uring SQ): leave no stale stack poison behind.
+    ASAN_UNPOISON_MEMORY_REGION(stack->bottom, stack->size);
+#endif
     munmap(stack->mapping, stack->mapping_size);
     *stack = CoStack{};
 }
