@@ -135,6 +135,11 @@ int qtest_run(Machine *m, const char *chardev)
         }
         aio_set_fd_handler(ctx, srv.in_fd, nullptr, nullptr, nullptr);
     }
+    // The client is gone: the VM ends, so that requests parked by a
+    // werror=/rerror=stop fail instead of waiting for a resume forever.
+    if (!machine_exit_requested(m, &status)) {
+        machine_request_exit(m, 0);
+    }
     // Let in-flight device requests finish before the devices go away.
     aio_drain(ctx);
     qtest_session_free(srv.session);

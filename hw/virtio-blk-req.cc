@@ -125,6 +125,7 @@ void complete_request(VirtIOBlockReq *r, uint8_t status)
     VirtIOBlock *s = r->s;
     VirtioMmio *t = &s->transport;
     if (r->generation == s->generation) {
+        s->inuse--;
         *r->status = status;
         TRACE("virtio_blk_complete", "virtio-blk: head %u type %u sector %llu status %u\n",
               r->elem->head, r->type, (unsigned long long)r->sector, status);
@@ -210,6 +211,7 @@ void virtio_blk_start_request(VirtIOBlock *s, VirtQueueElement *elem)
     r->s = s;
     r->elem = elem;
     r->generation = s->generation;
+    s->inuse++;
     const iovec &last = elem->in.iov.back();
     r->status = static_cast<uint8_t *>(last.iov_base) + last.iov_len - 1;
     uint8_t status = parse_request(r);

@@ -47,6 +47,7 @@ static void virtio_blk_reset(VirtioMmio *t)
     // In-flight requests keep running (their buffers stay mapped) but must
     // not complete into the rings of the reset device.
     s->generation++;
+    s->inuse = 0;
     TRACE("virtio_blk_reset", "virtio-blk: reset with %u requests in flight\n", s->in_flight);
 }
 
@@ -66,6 +67,17 @@ void virtio_blk_handle_queue(VirtIOBlock *s)
     VirtioMmio *t = &s->transport;
     VirtQueue *vq = &t->vq[0];
     while (vq->ready && !virtio_mmio_broken(t) && (t->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        // A driver has only vq->num descriptors: more outstanding requests
+        // means it re-published heads still in use.  Refusing here bounds
+        // the host memory a guest can pin with requests.
+        if (s->inuse >= vq->num) {
+            uint16_t avail_idx = 0;
+            if (machine_dma_read(s->m, vq->avail + 2, &avail_idx, 2) &&
+                avail_idx != vq->last_avail_idx) {
+                virtio_mmio_set_needs_reset(t, "more requests in use than the queue size");
+            }
+            return;
+        }
         VirtQueueElement *elem = new VirtQueueElement;
         const char *why = nullptr;
         VirtQueuePop r = virtqueue_pop(s->m, vq, elem, &why);

@@ -82,7 +82,8 @@ struct VirtIOBlock {
     QEMUBH *kick_bh = nullptr;
     // Bumped at device reset: completions of older requests touch no ring.
     uint64_t generation = 0;
-    unsigned in_flight = 0;
+    unsigned in_flight = 0;      // running coroutines, all generations
+    unsigned inuse = 0;          // popped, not yet used, this generation
 };
 
 // Creates the device on @m at MACHINE_VIRTIO_MMIO_BASE / MACHINE_IRQ_VIRTIO.

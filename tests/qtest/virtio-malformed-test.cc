@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstddef>
 #include <csetjmp>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -377,6 +378,41 @@ void test_failed_requests_keep_device(void **state)
     assert_false(vdrv_status(&f->d) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+// More requests in use than the ring has entries: the driver re-published
+// heads the device still owns.  Requests are held in flight by a write
+// error with werror=stop (the VM pauses, nothing completes).
+void test_too_many_in_use(void **state)
+{
+    Fixture *f = static_cast<Fixture *>(*state);
+    assert_int_equal(qtest_quit(f->qts), 0);
+    std::string conf = f->img + ".blkdebug";
+    FILE *c = fopen(conf.c_str(), "w");
+    assert_non_null(c);
+    fputs("[inject-error]\nevent = \"write_aio\"\nerrno = \"5\"\niotype = \"write\"\n", c);
+    fclose(c);
+    std::string args = "-drive file=blkdebug:" + conf + ":" + f->img + ",format=raw,if=virtio,werror=stop";
+    f->qts = qtest_start(args.c_str());
+    qtest_irq_intercept_in(f->qts, "ioapic");
+    assert_true(vdrv_init(&f->d, f->qts, kAllFeatures) & VIRTIO_CONFIG_S_DRIVER_OK);
+    for (unsigned i = 0; i < f->d.qsize; i++) {
+        BlkReq r;
+        vdrv_blk_prepare(&f->d, &r, VIRTIO_BLK_T_OUT, i, 512, 1, true);
+        vdrv_publish(&f->d, r.head);
+    }
+    vdrv_kick(&f->d);
+    qtest_clock_step(f->qts, 10 * 1000 * 1000);
+    assert_string_equal(qtest_command(f->qts, "vm_status").c_str(), "OK paused");
+    assert_false(vdrv_status(&f->d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    BlkReq r;
+    vdrv_blk_prepare(&f->d, &r, VIRTIO_BLK_T_OUT, 0, 512, 1, true);
+    vdrv_publish(&f->d, r.head);
+    vdrv_kick(&f->d);
+    qtest_clock_step(f->qts, 1000 * 1000);
+    assert_true(vdrv_status(&f->d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    assert_int_equal(vdrv_used_idx(&f->d), 0);
+    image_remove(conf);
+}
+
 }  // namespace
 
 int main(void)
@@ -388,7 +424,7 @@ int main(void)
         T(test_readable_after_writable), T(test_no_status_byte), T(test_indirect_in_indirect),
         T(test_indirect_loop), T(test_bad_indirect_tables), T(test_indirect_not_negotiated),
         T(test_bad_ring_layout), T(test_unoffered_features), T(test_reset_with_requests_in_flight),
-        T(test_failed_requests_keep_device),
+        T(test_failed_requests_keep_device), T(test_too_many_in_use),
     };
 #undef T
     return cmocka_run_group_tests(tests, nullptr, nullptr);
