@@ -6,7 +6,9 @@
 ;     AH=02h (CHS, one track at a time), checking the host-written pattern:
 ;     the dword at disk byte offset B holds B / 4
 ;   - writes WRITE_SECTORS at WRITE_LBA with AH=43h (dword at offset B of the
-;     written area holds 0x57000000 + B / 4), reads them back and checks
+;     written area holds 0x57000000 + B / 4), reads them back and checks;
+;     then one more sector right after them with AH=03h (CHS), continuing
+;     the pattern, read back with AH=02h
 ; then exits through port 0x501: status 0 when every check passed (the
 ; process exit code is 1, as with QEMU's isa-debug-exit), 1 otherwise.
     cpu 386
@@ -91,6 +93,7 @@ stage2:
     call read_edd
     call read_chs
     call write_edd
+    call write_chs
     mov si, msg_pass
     call puts
     jmp pass_exit
@@ -276,17 +279,7 @@ read_chs:
     mov cx, bx
 .count:
     mov [count], cx
-    inc dx
-    mov [sector], dl
-    xor edx, edx
-    movzx ebx, word [heads]
-    div ebx                     ; EAX = cylinder, EDX = head
-    mov dh, dl
-    mov ch, al
-    shl ah, 6
-    mov cl, [sector]
-    or cl, ah
-    mov dl, [boot_drive]
+    call lba_to_chs
     mov al, [count]
     mov ah, 0x02
     push BUF_SEG
@@ -307,6 +300,65 @@ read_chs:
     mov si, msg_02
     call puts
     mov si, msg_read_ok
+    call puts
+    ret
+
+; CHS registers for INT 13h AH=02h/03h from [lba]: CH, CL, DH, DL.
+lba_to_chs:
+    mov eax, [lba]
+    xor edx, edx
+    movzx ebx, word [spt]
+    div ebx                     ; EAX = track, EDX = sector - 1
+    inc dx
+    mov [sector], dl
+    xor edx, edx
+    movzx ebx, word [heads]
+    div ebx                     ; EAX = cylinder, EDX = head
+    mov dh, dl
+    mov ch, al
+    shl ah, 6
+    mov cl, [sector]
+    or cl, ah
+    mov dl, [boot_drive]
+    ret
+
+; One sector at WRITE_LBA + WRITE_SECTORS with AH=03h, read back with 02h.
+write_chs:
+    push BUF_SEG
+    pop es
+    xor di, di
+    mov eax, 0x57000000 + WRITE_SECTORS * 128
+    mov cx, 128
+.fill:
+    stosd
+    inc eax
+    loop .fill
+    mov dword [lba], WRITE_LBA + WRITE_SECTORS
+    call lba_to_chs
+    mov ax, 0x0301
+    xor bx, bx
+    int 0x13
+    mov si, msg_03
+    call check_cf
+    xor di, di
+    xor eax, eax
+    mov cx, 128
+    rep stosd
+    call lba_to_chs
+    mov ax, 0x0201
+    xor bx, bx
+    int 0x13
+    push 0
+    pop es
+    mov si, msg_02
+    call check_cf
+    mov ebp, 0x57000000 + WRITE_SECTORS * 128
+    mov cx, 1
+    call verify_buffer
+    jc data_mismatch
+    mov si, msg_03
+    call puts
+    mov si, msg_chs_write_ok
     call puts
     ret
 
@@ -365,6 +417,7 @@ msg_48:       db "INT 13h AH=48h", 0
 msg_42:       db "INT 13h AH=42h", 0
 msg_02:       db "INT 13h AH=02h", 0
 msg_43:       db "INT 13h AH=43h", 0
+msg_03:       db "INT 13h AH=03h", 0
 msg_ok:       db ": EDD present", 13, 10, 0
 msg_bad:      db ": bad reply", 13, 10, 0
 msg_failed_ah: db " failed, AH=", 0
@@ -373,6 +426,7 @@ msg_spt:      db " sectors/track ", 0
 msg_sectors:  db ": sectors ", 0
 msg_read_ok:  db ": read 256 KiB, pattern OK", 13, 10, 0
 msg_write_ok: db ": wrote 8 KiB, read back OK", 13, 10, 0
+msg_chs_write_ok: db ": wrote 1 sector, read back OK", 13, 10, 0
 msg_mismatch: db "data mismatch: expected dword ", 0
 msg_pass:     db "all disk checks passed", 13, 10, 0
 msg_crlf:     db 13, 10, 0
