@@ -85,17 +85,15 @@ int parse_v3_fields(const uint8_t *buf, size_t len, Qcow2Header *h, std::string 
     if (h->header_length > 104) {
         uint8_t ct = buf[104];
         if (ct > 1) {
-            *msg = str_printf("Unknown compression type '%" PRIu64 "'", ct);
+            *msg = str_printf("qcow2: unknown compression type: %" PRIu64, ct);
             return -ENOTSUP;
         }
         h->compression_type = (Qcow2CompressionType)ct;
     }
     bool bit = h->incompatible_features & QCOW2_INCOMPAT_COMPRESSION;
     if (bit != (h->compression_type != Qcow2CompressionType::Zlib)) {
-        *msg = bit ? "Compression type incompatible feature bit is set but compression "
-                     "type is zlib"
-                   : "Compression type is not zlib but the compression type incompatible "
-                     "feature bit is not set";
+        *msg = bit ? "qcow2: Compression type incompatible feature bit must not be set"
+                   : "qcow2: Compression type incompatible feature bit must be set";
         return -EINVAL;
     }
     return 0;
