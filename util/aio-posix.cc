@@ -159,7 +159,10 @@ static int wait_events(AioContext *ctx, struct epoll_event *evs, int max, int64_
 {
     static std::atomic<bool> no_pwait2{false};
     int n;
-    do {
+    // Not do/while: a `continue` there would test the loop condition with
+    // errno == ENOSYS and leave the loop instead of retrying with epoll_wait
+    // (kernels before 5.11, valgrind).
+    for (;;) {
         if (timeout_ns > 0 && !no_pwait2.load(std::memory_order_relaxed)) {
             struct timespec ts = {time_t(timeout_ns / 1000000000), long(timeout_ns % 1000000000)};
             n = epoll_pwait2(ctx->epfd, evs, max, &ts, nullptr);
@@ -171,7 +174,10 @@ static int wait_events(AioContext *ctx, struct epoll_event *evs, int max, int64_
             int ms = timeout_ns < 0 ? -1 : int((timeout_ns + 999999) / 1000000);
             n = epoll_wait(ctx->epfd, evs, max, ms);
         }
-    } while (n < 0 && errno == EINTR);
+        if (n >= 0 || errno != EINTR) {
+            break;
+        }
+    }
     if (n < 0) {
         die_errno("epoll_wait");
     }
