@@ -1,7 +1,8 @@
 // The NBD client against a scripted, hostile server on a socketpair: the
 // handshake (newstyle, oldstyle refusal, export errors) and the transmission
 // phase (split and out-of-order replies, unknown cookies, chunks outside the
-// request, lengths that do not add up, oversized replies, disconnects).
+// request, lengths that do not add up, oversized replies, status or error
+// chunks that do not fit the request, disconnects with every slot busy).
 // Every bad reply must fail the affected requests with -EIO and kill the
 // connection; none may crash or hang.
 #include <sys/socket.h>
@@ -321,6 +322,58 @@ void bad_disconnect(Fixture *f, const NbdRequest &q)
     f->server_fd = -1;
 }
 
+void bad_status_chunk_for_read(Fixture *f, const NbdRequest &q)
+{
+    NbdBuf p;
+    p.put_u32(7);
+    p.put_u32(512);
+    p.put_u32(0);
+    srv_chunk(f, q.cookie, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, p);
+}
+
+void bad_error_offset_outside(Fixture *f, const NbdRequest &q)
+{
+    NbdBuf p;
+    p.put_u32(NBD_EIO);
+    p.put_u16(0);
+    p.put_u64(0);  // the request covers [4096, 4608)
+    srv_chunk(f, q.cookie, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR_OFFSET, p);
+}
+
+void bad_error_zero(Fixture *f, const NbdRequest &q)
+{
+    NbdBuf p;
+    p.put_u32(0);  // an error chunk that claims success
+    p.put_u16(0);
+    srv_chunk(f, q.cookie, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, p);
+}
+
+void bad_disconnect_before_reply(Fixture *f, const NbdRequest &)
+{
+    close(f->server_fd);
+    f->server_fd = -1;
+}
+
+void test_status_chunk_for_read(void **s) { expect_fatal((Fixture *)*s, bad_status_chunk_for_read); }
+void test_error_offset_outside(void **s) { expect_fatal((Fixture *)*s, bad_error_offset_outside); }
+void test_error_chunk_without_error(void **s) { expect_fatal((Fixture *)*s, bad_error_zero); }
+void test_disconnect_before_reply(void **s) { expect_fatal((Fixture *)*s, bad_disconnect_before_reply); }
+
+// Every slot in flight when the server goes away: all fail with -EIO.
+void test_disconnect_with_all_slots_busy(void **state)
+{
+    Fixture *f = (Fixture *)*state;
+    std::vector<Req> reqs(NBD_CLIENT_MAX_REQUESTS);
+    for (unsigned i = 0; i < reqs.size(); i++) start(f, &reqs[i], NBD_CMD_READ, i * 512, 512);
+    for (unsigned i = 0; i < reqs.size(); i++) srv_read_request(f);
+    close(f->server_fd);
+    f->server_fd = -1;
+    for (Req &r : reqs) {
+        finish(&r);
+        assert_int_equal(r.ret, -EIO);
+    }
+}
+
 void test_unknown_cookie(void **s) { expect_fatal((Fixture *)*s, bad_cookie); }
 void test_chunk_outside_request(void **s) { expect_fatal((Fixture *)*s, bad_outside); }
 void test_lengths_do_not_add_up(void **s) { expect_fatal((Fixture *)*s, bad_short); }
@@ -515,6 +568,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_chunk_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_mid_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simple_reply_to_structured_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_chunk_for_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_offset_outside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_chunk_without_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_before_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_with_all_slots_busy, setup, teardown),
         cmocka_unit_test(test_handshake_go),
         cmocka_unit_test(test_handshake_export_name_fallback),
         cmocka_unit_test(test_handshake_oldstyle_refused),
