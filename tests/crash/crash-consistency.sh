@@ -158,7 +158,7 @@ for ((i = 0; i < iters; i++)); do
     for c in "${cmd[@]}"; do args+=(-c "$c"); done
     stdbuf -oL "$IO" -f qcow2 "${args[@]}" "$dir/t.qcow2" >"$dir/log" 2>&1 &
     pid=$!
-    delay=$(((RANDOM * 32768 + RANDOM) % (window_ms + window_ms / 4)))
+    delay=$(((RANDOM * 32768 + RANDOM) % window_ms))
     sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
     if kill -9 $pid 2>/dev/null; then killed=$((killed + 1)); else completed=$((completed + 1)); fi
     wait $pid 2>/dev/null
