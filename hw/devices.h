@@ -53,6 +53,14 @@ BlockErrorAction drive_get_error_action(const DriveConfig *conf, bool is_read, i
 int virtio_blk_mmio_create(Machine *m, BlockBackend *blk, const DriveConfig *conf);
 int ide_create(Machine *m, BlockBackend *blk, const DriveConfig *conf);
 
+// Frees every frontend created on @m (device state, bottom halves).  Call
+// in the main thread with the BQL held, after the vCPU stopped and
+// aio_drain() let in-flight requests complete, before machine_free(m) and
+// before the BlockBackends are closed.  Implemented by hw/frontends.cc.
+void frontends_free(Machine *m);
+// For the frontends: @fn(@opaque) runs at frontends_free(@m), newest first.
+void frontend_register(Machine *m, void (*fn)(void *opaque), void *opaque);
+
 // -qtest: runs the qtest-lite line protocol on @chardev ("unix:PATH" or
 // "stdio") instead of starting the vCPU.  Called in the main thread with the
 // BQL held after the devices exist; returns when the client disconnects,

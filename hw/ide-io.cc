@@ -144,6 +144,16 @@ void ide_io_init(IDEState *s)
     s->io_bh = aio_bh_new(qemu_get_aio_context(), io_bh, s);
 }
 
+void ide_io_cleanup(IDEState *s)
+{
+    qemu_bh_delete(s->io_bh);
+    for (IDEOp *op : s->op_queue) {
+        delete op;
+        aio_context_dec_in_flight(qemu_get_aio_context());
+    }
+    s->op_queue.clear();
+}
+
 void ide_start_pio_read_block(IDEState *s)
 {
     uint32_t n = std::min(s->remaining, s->block);

@@ -430,6 +430,13 @@ static const MemoryRegionOps ide_cmd_ops = {cmd_io_read, cmd_io_write};
 static const MemoryRegionOps ide_ctl_ops = {ctl_io_read, ctl_io_write};
 static const MemoryRegionOps ide_bm_ops = {bm_io_read, bm_io_write};
 
+static void ide_free(void *opaque)
+{
+    IDEState *s = static_cast<IDEState *>(opaque);
+    ide_io_cleanup(s);
+    delete s;
+}
+
 IDEState *ide_new(Machine *m, BlockBackend *blk, const DriveConfig *conf)
 {
     int64_t len = blk_getlength(blk);
@@ -450,6 +457,7 @@ IDEState *ide_new(Machine *m, BlockBackend *blk, const DriveConfig *conf)
     machine_register_pio(m, MACHINE_IDE_CMD_PORT, 8, &ide_cmd_ops, s, "ide");
     machine_register_pio(m, MACHINE_IDE_CTL_PORT, 1, &ide_ctl_ops, s, "ide-ctl");
     machine_register_pio(m, MACHINE_BMDMA_PORT, 8, &ide_bm_ops, s, "ide-bmdma");
+    frontend_register(m, ide_free, s);
     return s;
 }
 

@@ -159,6 +159,7 @@ void ide_start_pio_write_block(IDEState *s);
 void ide_start_flush(IDEState *s);
 void ide_start_dma(IDEState *s);   // called when both the command and BM start are there
 void ide_io_init(IDEState *s);
+void ide_io_cleanup(IDEState *s);  // drops the BH and ops never started
 
 // ide-bmdma.cc
 uint64_t ide_bmdma_read(IDEState *s, unsigned reg, unsigned size);

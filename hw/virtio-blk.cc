@@ -104,6 +104,13 @@ static uint64_t virtio_blk_features(const VirtIOBlock *s)
     return f;
 }
 
+static void virtio_blk_free(void *opaque)
+{
+    VirtIOBlock *s = static_cast<VirtIOBlock *>(opaque);
+    qemu_bh_delete(s->kick_bh);
+    delete s;
+}
+
 VirtIOBlock *virtio_blk_new(Machine *m, BlockBackend *blk, const DriveConfig *conf)
 {
     int64_t len = blk_getlength(blk);
@@ -120,6 +127,7 @@ VirtIOBlock *virtio_blk_new(Machine *m, BlockBackend *blk, const DriveConfig *co
     blk_set_enable_write_cache(blk, conf->write_cache);
     virtio_mmio_init(&s->transport, m, MACHINE_VIRTIO_MMIO_BASE, MACHINE_IRQ_VIRTIO,
                      &virtio_blk_ops, s, virtio_blk_features(s));
+    frontend_register(m, virtio_blk_free, s);
     return s;
 }
 

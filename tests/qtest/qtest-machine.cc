@@ -110,6 +110,8 @@ int main(int argc, char **argv)
         }
     }
     int status = qtest_run(m, qtest);
+    frontends_free(m);
+    machine_free(m);
     for (BlockBackend *blk : blks) blk_unref(blk);
     bql_unlock();
     return status;
