@@ -63,11 +63,11 @@ int slot_of(Qcow2Cache *c, void *table) {
 
 // Writes one dirty entry.  L2 tables may only reach the disk after the
 // refcounts and data they point to: flush the refblock cache and the file.
-int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i) {
+int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool barrier_done) {
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2CacheEntry &e = c->entries[i];
     if (!e.dirty) return 0;
-    if (c->is_l2) {
+    if (c->is_l2 && !barrier_done) {
         // With lazy refcounts the refcounts may lag (the dirty bit covers
         // them); the data must still be on disk first.
         if (c->depends && !s->lazy_refcounts) {
@@ -96,7 +96,7 @@ int coroutine_fn find_slot(BlockDriverState *bs, Qcow2Cache *c, int *slot) {
     Qcow2CacheEntry &e = c->entries[victim];
     if (e.offset) {
         e.ref++;  // keep it while writing: another get must not reuse it
-        int ret = write_entry(bs, c, victim);
+        int ret = write_entry(bs, c, victim, false);
         e.ref--;
         if (ret < 0) return ret;
         if (e.ref) return find_slot(bs, c, slot);
@@ -167,10 +167,20 @@ void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table) {
 
 int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c) {
     int result = 0;
+    // Callers hold s->lock, so nothing is dirtied while this runs: one
+    // barrier (dependency written, file flushed) covers every L2 table.
+    bool barrier_done = false;
     for (size_t i = 0; i < c->entries.size(); i++) {
         if (!c->entries[i].offset || !c->entries[i].dirty) continue;
+        if (c->is_l2 && !barrier_done) {
+            BDRVQcow2State *s = qcow2_state(bs);
+            int ret = (c->depends && !s->lazy_refcounts) ? qcow2_cache_write(bs, c->depends) : 0;
+            if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
+            if (ret < 0) return ret;
+            barrier_done = true;
+        }
         c->entries[i].ref++;
-        int ret = write_entry(bs, c, (int)i);
+        int ret = write_entry(bs, c, (int)i, barrier_done);
         c->entries[i].ref--;
         if (ret < 0 && result == 0) result = ret;
     }
