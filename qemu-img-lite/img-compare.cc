@@ -74,7 +74,9 @@ int status_at(CompareCtx *c, int which, int64_t offset, int64_t bytes, int64_t *
         error_report("Sector allocation test failed for %s", c->name[which]);
         return ret;
     }
-    return ret & (BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA);
+    // EOF is part of the answer qemu-img -s compares: a run that ends the
+    // image differs from one that does not, even when both read as zeroes.
+    return ret & (BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA | BDRV_BLOCK_EOF);
 }
 
 // Compares [offset, offset+chunk) given both sides' status.
