@@ -181,17 +181,24 @@ int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t byte
     }
     int64_t align = std::max<int64_t>(bs->bl.pdiscard_alignment, bs->bl.request_alignment);
     align = std::max<int64_t>(align, 1);
-    int64_t start = round_up(offset, align);
-    int64_t end = offset + bytes;
-    if (end != bs->total_bytes) {
-        end = round_down(end, align);  // the image's last block may be partial
-    }
     int64_t max = bs->bl.max_pdiscard ? (int64_t)bs->bl.max_pdiscard : INT32_MAX;
     max = std::max(round_down(std::min<int64_t>(max, INT32_MAX), align), align);
+    // Like QEMU, the unaligned head and tail are passed down as separate
+    // small requests rather than dropped: the driver decides (file punches
+    // the bytes, qcow2 ignores partial clusters); the middle goes in
+    // aligned pieces of at most max_pdiscard.
     bdrv_inc_in_flight(bs);
     int ret = 0;
-    for (int64_t o = start; o < end && ret >= 0;) {
-        int64_t n = std::min(end - o, max);
+    int64_t end = offset + bytes;
+    for (int64_t o = offset; o < end && ret >= 0;) {
+        int64_t n;
+        if (o % align) {
+            n = std::min(end, round_up(o, align)) - o;
+        } else if (end - o < align) {
+            n = end - o;  // the tail
+        } else {
+            n = std::min(round_down(end - o, align), max);
+        }
         ret = bs->drv->bdrv_co_pdiscard(bs, o, n);
         if (ret == -ENOTSUP) {
             ret = 0;

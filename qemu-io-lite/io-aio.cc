@@ -35,6 +35,8 @@ struct AioReq {
     int64_t offset = 0;
     int64_t zero_bytes = 0;  // aio_write -z
     bool is_write = false, zflag = false;
+    bool has_returned = false;  // submit() is done: complete inline
+    bool done = false;          // the request finished
     bool cflag = false, qflag = false, vflag = false, pflag = false;
     int pattern = 0;
     int flags = 0;
@@ -92,7 +94,13 @@ static void coroutine_fn aio_entry(void *opaque)
     } else {
         r->ret = blk_co_preadv(r->blk, r->offset, (int64_t)r->qiov.size, &r->qiov, 0);
     }
-    aio_bh_schedule_oneshot(blk_get_aio_context(r->blk), aio_done_bh, r);
+    // As QEMU's blk_aio_*: a request that yielded reports as soon as it
+    // completes (so inside whatever command is polling); one that finished
+    // before submit() returned reports from a bottom half.
+    r->done = true;
+    if (r->has_returned) {
+        aio_done_bh(r);
+    }
 }
 
 static void submit(AioReq *r)
@@ -101,6 +109,10 @@ static void submit(AioReq *r)
     r->t1 = io_now();
     Coroutine *co = qemu_coroutine_create(aio_entry, r);
     qemu_coroutine_enter(co);
+    r->has_returned = true;
+    if (r->done) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), aio_done_bh, r);
+    }
 }
 
 // Parses "off len [len..]" (or "off len" with -z) into @r.  Returns 0 or
