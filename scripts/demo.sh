@@ -4,7 +4,7 @@
 # loader that reads 256 KiB through the BIOS with EDD and CHS calls and
 # writes 8 KiB back), converts it to qcow2 with qemu-img-lite, boots it in
 # qemu-system-lite on virtio-blk and on IDE with the serial console on
-# stdout, and checks the image (the test suites are `make check`'s job).
+# stdout, checks the image, and runs the quick iotests-lite group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -57,5 +57,8 @@ boot ide
 step "qemu-img-lite check disk.qcow2 (the guest wrote to it twice)"
 "$img" check "$work/disk.qcow2" | sed "s|$work/||"
 qemu-img check -q "$work/disk.qcow2" && echo "reference qemu-img check: clean"
+
+step "iotests-lite quick group (qcow2)"
+QEMU_LITE_BUILD=$build tests/qemu-iotests-lite/check -qcow2 -g quick
 
 step "demo finished: booted a qcow2 image on virtio-blk and IDE through the coroutine block layer"
