@@ -150,22 +150,14 @@ static int coroutine_fn open_with_driver(BlockDriverState *bs, QDict *o, int fla
     if (ret < 0) {
         return ret;
     }
-    // The driver read the backing file name from its image; the chain is
-    // the generic layer's job (QEMU's bdrv_open_backing_file).
-    if (drv->supports_backing) {
+    // The driver read the backing file name from its image header; the
+    // chain is the generic layer's job, as in QEMU's bdrv_open_inherit.
+    if (drv->supports_backing && !(flags & BDRV_O_NO_BACKING)) {
         ret = bdrv_co_open_backing(bs, o, errp);
         if (ret < 0) {
             if (drv->bdrv_co_close) {
                 drv->bdrv_co_close(bs);
             }
-            return ret;
-        }
-    }
-    // The backing chain opens after the driver has read the image header
-    // (which names it), as QEMU's bdrv_open_inherit does.
-    if (drv->supports_backing && !(flags & BDRV_O_NO_BACKING)) {
-        ret = bdrv_co_open_backing(bs, o, errp);
-        if (ret < 0) {
             return ret;
         }
     }
