@@ -1,6 +1,6 @@
 // Internals shared by the portable coroutine code (coroutine.cc,
 // coroutine-pool.cc, co-queue.cc, co-lock.cc) and the switch backends
-// (coroutine-asm.cc, coroutine-ucontext.cc, coroutine-thread.cc).
+// (coroutine-stack-switch.cc for asm and ucontext, coroutine-thread.cc).
 #pragma once
 
 #include <cstdint>

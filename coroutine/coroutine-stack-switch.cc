@@ -1,16 +1,10 @@
-// ucontext backend: makecontext once per stack, _setjmp/_longjmp switches
-// (switch-ucontext.cc).  Portable to any glibc/musl target.
+// Creation, trampoline and deletion for the stack-switching backends (asm
+// and ucontext); the switch primitives are picked in coroutine-backend.h.
 #include "coroutine/coroutine-int.h"
-#include "coroutine/switch-ucontext.h"
 
 namespace {
 
-CoroutineUcontext *as_uc(Coroutine *co)
-{
-    return static_cast<CoroutineUcontext *>(co);
-}
-
-[[noreturn]] void uc_trampoline(void *arg)
+[[noreturn]] void switched_trampoline(void *arg)
 {
     auto *co = static_cast<Coroutine *>(arg);
     co_asan_after_switch(co, CO_ACTION_ENTER);
@@ -23,25 +17,25 @@ CoroutineUcontext *as_uc(Coroutine *co)
 
 const char *qemu_coroutine_backend_name(void)
 {
-    return "ucontext";
+    return CO_BACKEND_NAME;
 }
 
 Coroutine *co_backend_new(size_t stack_size)
 {
-    auto *co = new CoroutineUcontext;
+    auto *co = new CoroutineSwitched;
     co_stack_alloc(&co->stack, stack_size);
     co_asan_set_stack(co);
-    co_uc_context_init(&co->ctx, co->stack.bottom, co->stack.size, uc_trampoline, co);
+    co_ctx_init(&co->ctx, co->stack.bottom, co->stack.size, switched_trampoline, co);
     return co;
 }
 
 Coroutine *co_backend_new_leader(void)
 {
-    return new CoroutineUcontext;
+    return new CoroutineSwitched;
 }
 
 void co_backend_delete(Coroutine *co)
 {
     co_stack_free(&co->stack);
-    delete as_uc(co);
+    delete co_switched(co);
 }
