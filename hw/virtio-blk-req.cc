@@ -162,7 +162,10 @@ int coroutine_fn do_segments(VirtIOBlockReq *r)
 int coroutine_fn do_request(VirtIOBlockReq *r)
 {
     BlockBackend *blk = r->s->conf.blk;
-    int64_t off = (int64_t)r->sector * SECTOR;
+    // Only IN/OUT had their sector range-checked; FLUSH and GET_ID ignore it
+    // and a guest may put anything there, so no byte offset from it here.
+    int64_t off = (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT)
+                      ? (int64_t)r->sector * SECTOR : 0;
     switch (r->type) {
     case VIRTIO_BLK_T_IN:
         return blk_co_preadv(blk, off, r->data.size, &r->data, 0);
