@@ -4,9 +4,13 @@
 # left as tests/fuzz/crash-<target>-* and fail the run; the seed corpora are
 # replayed first, so every committed regression input is re-checked.
 # Prints "N passed, N failed" (one per target) as its last line.
+# FUZZ_SEED (default 1) fixes libFuzzer's seed so that a CI failure can be
+# replayed exactly; long campaigns use FUZZ_SEED=0 (random) and a larger
+# FUZZ_SECONDS, and their crashes become corpus inputs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-30}
+seed=${FUZZ_SEED:-1}
 dir=build-fuzz
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -33,7 +37,7 @@ for bin in $dir/tests/fuzz/fuzz-*; do
     mkdir -p "$corpus"
     # Replay the committed corpus, then explore into a scratch copy.
     if "$bin" -runs=0 "$corpus" >"$work/replay.log" 2>&1 &&
-       "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+       "$bin" -seed="$seed" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
            -artifact_prefix="tests/fuzz/crash-$name-" "$work" "$corpus" >"$work/fuzz.log" 2>&1; then
         execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/fuzz.log" | awk '{print $2}')
         [ -z "$execs" ] && execs=$(grep -Eo '#[0-9]+' "$work/fuzz.log" | tail -n1 | tr -d '#')
