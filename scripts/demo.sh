@@ -25,7 +25,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/qemu-lite-demo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 step "building a bootable disk (nasm tests/boot/loader.asm, 2 MiB raw)"
-nasm -f bin -o "$work/loader.bin" "$src/tests/boot/loader.asm"
+nasm -f bin -i "$src/tests/boot/" -o "$work/loader.bin" "$src/tests/boot/loader.asm"
 python3 "$src/tests/boot/mkimage.py" "$work/disk.raw" "$work/loader.bin" 2 --pattern
 echo "disk.raw: boot loader in LBA 0-4, test pattern in LBA 16-527"
 

@@ -26,14 +26,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 make_raw() {  # -> $work/disk.raw
     case $guest in
     hello)
-        nasm -f bin -o "$work/boot.bin" "$src/mbr-hello.asm"
+        nasm -f bin -i "$src/" -o "$work/boot.bin" "$src/mbr-hello.asm"
         python3 "$src/mkimage.py" "$work/disk.raw" "$work/boot.bin" 1 ;;
     loader)
-        nasm -f bin -o "$work/boot.bin" "$src/loader.asm"
+        nasm -f bin -i "$src/" -o "$work/boot.bin" "$src/loader.asm"
         python3 "$src/mkimage.py" "$work/disk.raw" "$work/boot.bin" 2 --pattern ;;
     syslinux)
         command -v syslinux >/dev/null || { echo "SKIP: syslinux not installed"; exit 77; }
-        nasm -f bin -o "$work/hello.bs" "$src/mbr-hello.asm"
+        nasm -f bin -i "$src/" -o "$work/hello.bs" "$src/mbr-hello.asm"
         mkfs.fat -C "$work/disk.raw" 16384 >/dev/null
         syslinux --install "$work/disk.raw"
         mcopy -i "$work/disk.raw" "$src/syslinux.cfg" ::syslinux.cfg

@@ -23,7 +23,6 @@
 %define BUF_SEG         0x2000
 %define WRITE_LBA       1024
 %define WRITE_SECTORS   16
-%define EXIT_PORT       0x501
 
 stage1:
     cli
@@ -44,33 +43,14 @@ stage1:
     call puts
     jmp fail_exit
 
-; Prints the NUL-terminated string at DS:SI.
-puts:
-    pusha
-.next:
-    lodsb
-    test al, al
-    jz .done
-    mov ah, 0x0E
-    xor bx, bx
-    int 0x10
-    jmp .next
-.done:
-    popa
-    ret
+%include "bios-io.inc"
 
 fail_exit:
     mov al, 1
     jmp exit
 pass_exit:
     xor al, al
-exit:
-    mov dx, EXIT_PORT
-    out dx, al
-    cli
-.halt:
-    hlt
-    jmp .halt
+    jmp exit
 
 boot_drive: db 0
 dap1:

@@ -9,24 +9,10 @@ start:
     mov ds, ax
     mov si, msg
     call puts
-    mov dx, 0x501
     xor al, al
-    out dx, al
-    cli
-.halt:
-    hlt
-    jmp .halt
+    jmp exit
 
-puts:
-    lodsb
-    test al, al
-    jz .done
-    mov ah, 0x0E
-    xor bx, bx
-    int 0x10
-    jmp puts
-.done:
-    ret
+%include "bios-io.inc"
 
 msg: db "Hello from the qemu-lite boot sector!", 13, 10, 0
 

@@ -27,24 +27,10 @@ second_boot:
     mov dword [MARK_ADDR], 0
     mov si, msg_second
     call puts
-    mov dx, 0x501
     xor al, al
-    out dx, al
-    cli
-.halt:
-    hlt
-    jmp .halt
+    jmp exit
 
-puts:
-    lodsb
-    test al, al
-    jz .done
-    mov ah, 0x0E
-    xor bx, bx
-    int 0x10
-    jmp puts
-.done:
-    ret
+%include "bios-io.inc"
 
 msg_first:  db "first boot: resetting through port 0xCF9", 13, 10, 0
 msg_second: db "second boot: the mark survived the reset", 13, 10, 0
