@@ -1,18 +1,13 @@
 // IDE/ATA on the primary channel, driven through qtest-lite as a guest's
 // ATA driver would: IDENTIFY, PIO and DMA at LBA28 and LBA48, FLUSH,
 // errors, nIEN, software reset.  Data is checked in the image file.
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
 #include <fcntl.h>
 #include <unistd.h>
 #include <cstring>
 #include <string>
 #include <vector>
 
-extern "C" {
-#include <cmocka.h>
-}
+#include "tests/qtest/qtest-fixture.h"
 
 #include "hw/ide.h"
 #include "tests/qtest/ide-driver.h"
@@ -24,53 +19,14 @@ constexpr uint64_t kImageSize = 200ull << 30;
 constexpr uint64_t kPatternBytes = 4 << 20;
 constexpr uint64_t kHighLba = (1ull << 28) + 12345;
 
-struct Fixture {
-    std::string img;
-    QTestState *q = nullptr;
-};
+struct Fixture : DeviceFixture {};
 
 void start(Fixture *f, const char *extra = "")
 {
     f->img = image_create_sparse(kImageSize, kPatternBytes);
     std::string args = "-drive file=" + f->img + ",format=raw,if=ide" + extra;
-    f->q = qtest_start(args.c_str());
-    qtest_irq_intercept_in(f->q, "ioapic");
-}
-
-int setup(void **state)
-{
-    *state = new Fixture;
-    return 0;
-}
-
-int teardown(void **state)
-{
-    Fixture *f = static_cast<Fixture *>(*state);
-    if (f->q) assert_int_equal(qtest_quit(f->q), 0);
-    if (!f->img.empty()) image_remove(f->img);
-    delete f;
-    return 0;
-}
-
-std::vector<uint8_t> make_data(size_t len, uint8_t seed)
-{
-    std::vector<uint8_t> v(len);
-    for (size_t i = 0; i < len; i++) v[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
-    return v;
-}
-
-void assert_image(const Fixture *f, uint64_t off, const std::vector<uint8_t> &want)
-{
-    std::vector<uint8_t> got(want.size());
-    image_read(f->img, off, got.data(), got.size());
-    assert_memory_equal(got.data(), want.data(), want.size());
-}
-
-void assert_pattern(const uint8_t *buf, uint64_t off, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != image_pattern_byte(off + i)) fail_msg("byte %zu at %llu", i, (unsigned long long)off);
-    }
+    f->qts = qtest_start(args.c_str());
+    qtest_irq_intercept_in(f->qts, "ioapic");
 }
 
 std::string ata_string(const uint16_t *w, unsigned first, unsigned nwords)
@@ -86,9 +42,9 @@ std::string ata_string(const uint16_t *w, unsigned first, unsigned nwords)
 
 void identify(Fixture *f, uint16_t *w)
 {
-    qtest_outb(f->q, IDE_BASE + 6, 0xA0);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_IDENTIFY);
-    assert_int_equal(ide_pio_in(f->q, reinterpret_cast<uint8_t *>(w), 1, 1) & 0xC9, ATA_ST_DRDY);
+    qtest_outb(f->qts, IDE_BASE + 6, 0xA0);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_IDENTIFY);
+    assert_int_equal(ide_pio_in(f->qts, reinterpret_cast<uint8_t *>(w), 1, 1) & 0xC9, ATA_ST_DRDY);
 }
 
 void test_identify(void **state)
@@ -114,14 +70,14 @@ void test_identify(void **state)
     assert_int_equal(w[6], 63);
     assert_int_equal(w[1], 16383);
     // The IDENTIFY interrupt was raised and reading status acknowledged it.
-    assert_false(qtest_get_irq(f->q, 14));
+    assert_false(qtest_get_irq(f->qts, 14));
 }
 
 void test_identify_defaults_small_disk(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     f->img = image_create_pattern(1 << 20);
-    f->q = qtest_start(("-drive file=" + f->img + ",format=raw,if=ide").c_str());
+    f->qts = qtest_start(("-drive file=" + f->img + ",format=raw,if=ide").c_str());
     uint16_t w[256];
     identify(f, w);
     assert_string_equal(ata_string(w, 10, 10).c_str(), "QM00001");
@@ -135,55 +91,55 @@ void test_pio_lba28(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
     std::vector<uint8_t> buf(8 * 512);
-    ide_issue28(f->q, ATA_CMD_READ_SECTORS, 100, 8);
-    assert_true(qtest_get_irq(f->q, 14) || true);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 8, 1) & 0xC9, ATA_ST_DRDY);
+    ide_issue28(f->qts, ATA_CMD_READ_SECTORS, 100, 8);
+    assert_true(qtest_get_irq(f->qts, 14) || true);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 8, 1) & 0xC9, ATA_ST_DRDY);
     assert_pattern(buf.data(), 100 * 512, buf.size());
 
-    std::vector<uint8_t> data = make_data(5 * 512, 1);
-    ide_issue28(f->q, ATA_CMD_WRITE_SECTORS, 2000, 5);
-    assert_int_equal(ide_pio_out(f->q, data.data(), 5, 1) & 0xC9, ATA_ST_DRDY);
-    assert_image(f, 2000 * 512, data);
-    ide_issue28(f->q, ATA_CMD_READ_SECTORS, 2000, 5);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 5, 1) & 0xC9, ATA_ST_DRDY);
+    std::vector<uint8_t> data = test_data(5 * 512, 1);
+    ide_issue28(f->qts, ATA_CMD_WRITE_SECTORS, 2000, 5);
+    assert_int_equal(ide_pio_out(f->qts, data.data(), 5, 1) & 0xC9, ATA_ST_DRDY);
+    assert_image_bytes(f->img, 2000 * 512, data);
+    ide_issue28(f->qts, ATA_CMD_READ_SECTORS, 2000, 5);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 5, 1) & 0xC9, ATA_ST_DRDY);
     assert_memory_equal(buf.data(), data.data(), data.size());
     // The task file holds the last sector transferred.
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 3), (2004) & 0xFF);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 4), (2004 >> 8) & 0xFF);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 3), (2004) & 0xFF);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 4), (2004 >> 8) & 0xFF);
 }
 
 void test_pio_lba48_and_multiple(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
-    std::vector<uint8_t> data = make_data(20 * 512, 2), buf(20 * 512);
-    ide_issue48(f->q, ATA_CMD_WRITE_SECTORS_EXT, kHighLba, 20);
-    assert_int_equal(ide_pio_out(f->q, data.data(), 20, 1) & 0xC9, ATA_ST_DRDY);
-    assert_image(f, kHighLba * 512, data);
-    ide_issue48(f->q, ATA_CMD_READ_SECTORS_EXT, kHighLba, 20);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 20, 1) & 0xC9, ATA_ST_DRDY);
+    std::vector<uint8_t> data = test_data(20 * 512, 2), buf(20 * 512);
+    ide_issue48(f->qts, ATA_CMD_WRITE_SECTORS_EXT, kHighLba, 20);
+    assert_int_equal(ide_pio_out(f->qts, data.data(), 20, 1) & 0xC9, ATA_ST_DRDY);
+    assert_image_bytes(f->img, kHighLba * 512, data);
+    ide_issue48(f->qts, ATA_CMD_READ_SECTORS_EXT, kHighLba, 20);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 20, 1) & 0xC9, ATA_ST_DRDY);
     assert_memory_equal(buf.data(), data.data(), data.size());
     // LBA48 echo: HOB reads the high bytes back.
-    qtest_outb(f->q, IDE_CTL, ATA_CTL_HOB);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 3), ((kHighLba + 19) >> 24) & 0xFF);
-    qtest_outb(f->q, IDE_CTL, 0);
+    qtest_outb(f->qts, IDE_CTL, ATA_CTL_HOB);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 3), ((kHighLba + 19) >> 24) & 0xFF);
+    qtest_outb(f->qts, IDE_CTL, 0);
 
     // READ/WRITE MULTIPLE with 4 sectors per DRQ block.
-    qtest_outb(f->q, IDE_BASE + 2, 4);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_SET_MULTIPLE);
-    assert_int_equal(ide_wait_ready(f->q) & 0xC9, ATA_ST_DRDY);
-    std::vector<uint8_t> d2 = make_data(10 * 512, 3);
-    ide_issue28(f->q, ATA_CMD_WRITE_MULTIPLE, 3000, 10);
-    assert_int_equal(ide_pio_out(f->q, d2.data(), 10, 4) & 0xC9, ATA_ST_DRDY);
-    assert_image(f, 3000 * 512, d2);
-    ide_issue48(f->q, ATA_CMD_READ_MULTIPLE_EXT, 3000, 10);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 10, 4) & 0xC9, ATA_ST_DRDY);
+    qtest_outb(f->qts, IDE_BASE + 2, 4);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_SET_MULTIPLE);
+    assert_int_equal(ide_wait_ready(f->qts) & 0xC9, ATA_ST_DRDY);
+    std::vector<uint8_t> d2 = test_data(10 * 512, 3);
+    ide_issue28(f->qts, ATA_CMD_WRITE_MULTIPLE, 3000, 10);
+    assert_int_equal(ide_pio_out(f->qts, d2.data(), 10, 4) & 0xC9, ATA_ST_DRDY);
+    assert_image_bytes(f->img, 3000 * 512, d2);
+    ide_issue48(f->qts, ATA_CMD_READ_MULTIPLE_EXT, 3000, 10);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 10, 4) & 0xC9, ATA_ST_DRDY);
     assert_memory_equal(buf.data(), d2.data(), d2.size());
     // SET MULTIPLE with a count that is not a power of two is aborted.
-    qtest_outb(f->q, IDE_BASE + 2, 3);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_SET_MULTIPLE);
-    assert_true(ide_wait_ready(f->q) & ATA_ST_ERR);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 1), ATA_ER_ABRT);
+    qtest_outb(f->qts, IDE_BASE + 2, 3);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_SET_MULTIPLE);
+    assert_true(ide_wait_ready(f->qts) & ATA_ST_ERR);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 1), ATA_ER_ABRT);
 }
 
 void test_dma(void **state)
@@ -199,20 +155,20 @@ void test_dma(void **state)
     };
     uint8_t seed = 10;
     for (const auto &c : cases) {
-        std::vector<uint8_t> data = make_data(c.n * 512, seed++);
-        qtest_memwrite(f->q, IDE_DMA_BUF, data.data(), data.size());
-        assert_int_equal(ide_dma(f->q, c.wr, c.lba48, c.lba, c.n, c.nprd, &bm) & 0xC9, ATA_ST_DRDY);
+        std::vector<uint8_t> data = test_data(c.n * 512, seed++);
+        qtest_memwrite(f->qts, IDE_DMA_BUF, data.data(), data.size());
+        assert_int_equal(ide_dma(f->qts, c.wr, c.lba48, c.lba, c.n, c.nprd, &bm) & 0xC9, ATA_ST_DRDY);
         assert_int_equal(bm & (BM_ST_INTR | BM_ST_ERROR | BM_ST_ACTIVE), BM_ST_INTR);
-        assert_true(qtest_get_irq(f->q, 14));
-        qtest_inb(f->q, IDE_BASE + 7);  // acknowledges the interrupt
-        assert_false(qtest_get_irq(f->q, 14));
-        assert_image(f, c.lba * 512, data);
-        qtest_memset(f->q, IDE_DMA_BUF, 0, data.size());
-        assert_int_equal(ide_dma(f->q, c.rd, c.lba48, c.lba, c.n, c.nprd + 1, &bm) & 0xC9, ATA_ST_DRDY);
+        assert_true(qtest_get_irq(f->qts, 14));
+        qtest_inb(f->qts, IDE_BASE + 7);  // acknowledges the interrupt
+        assert_false(qtest_get_irq(f->qts, 14));
+        assert_image_bytes(f->img, c.lba * 512, data);
+        qtest_memset(f->qts, IDE_DMA_BUF, 0, data.size());
+        assert_int_equal(ide_dma(f->qts, c.rd, c.lba48, c.lba, c.n, c.nprd + 1, &bm) & 0xC9, ATA_ST_DRDY);
         std::vector<uint8_t> back(data.size());
-        qtest_memread(f->q, IDE_DMA_BUF, back.data(), back.size());
+        qtest_memread(f->qts, IDE_DMA_BUF, back.data(), back.size());
         assert_memory_equal(back.data(), data.data(), data.size());
-        qtest_inb(f->q, IDE_BASE + 7);
+        qtest_inb(f->qts, IDE_BASE + 7);
     }
 }
 
@@ -221,24 +177,24 @@ void test_flush(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
     for (uint8_t cmd : {ATA_CMD_FLUSH, ATA_CMD_FLUSH_EXT}) {
-        qtest_outb(f->q, IDE_BASE + 7, cmd);
-        assert_int_equal(ide_wait_ready(f->q) & 0xC9, ATA_ST_DRDY);
-        assert_true(qtest_get_irq(f->q, 14));
-        assert_int_equal(qtest_inb(f->q, IDE_BASE + 7) & 0xC9, ATA_ST_DRDY);
-        assert_false(qtest_get_irq(f->q, 14));
+        qtest_outb(f->qts, IDE_BASE + 7, cmd);
+        assert_int_equal(ide_wait_ready(f->qts) & 0xC9, ATA_ST_DRDY);
+        assert_true(qtest_get_irq(f->qts, 14));
+        assert_int_equal(qtest_inb(f->qts, IDE_BASE + 7) & 0xC9, ATA_ST_DRDY);
+        assert_false(qtest_get_irq(f->qts, 14));
     }
 }
 
 #define expect_error(f, err) expect_error_at(f, err, __LINE__)
 void expect_error_at(Fixture *f, uint8_t err, int line)
 {
-    uint8_t st = ide_wait_ready(f->q);
+    uint8_t st = ide_wait_ready(f->qts);
     if ((st & (ATA_ST_ERR | ATA_ST_DRQ | ATA_ST_BSY)) != ATA_ST_ERR) {
         fail_msg("line %d: status 0x%02x, wanted ERR", line, st);
     }
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 1), err);
-    assert_true(qtest_get_irq(f->q, 14));
-    qtest_inb(f->q, IDE_BASE + 7);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 1), err);
+    assert_true(qtest_get_irq(f->qts, 14));
+    qtest_inb(f->qts, IDE_BASE + 7);
 }
 
 void test_errors(void **state)
@@ -246,39 +202,39 @@ void test_errors(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
     uint64_t nsec = kImageSize / 512;
-    ide_issue48(f->q, ATA_CMD_READ_SECTORS_EXT, nsec, 1);
+    ide_issue48(f->qts, ATA_CMD_READ_SECTORS_EXT, nsec, 1);
     expect_error(f, ATA_ER_IDNF);
-    ide_issue48(f->q, ATA_CMD_WRITE_DMA_EXT, nsec - 1, 2);
+    ide_issue48(f->qts, ATA_CMD_WRITE_DMA_EXT, nsec - 1, 2);
     expect_error(f, ATA_ER_IDNF);
-    ide_issue48(f->q, ATA_CMD_READ_DMA_EXT, 0xFFFFFFFFFFFFull, 0);
+    ide_issue48(f->qts, ATA_CMD_READ_DMA_EXT, 0xFFFFFFFFFFFFull, 0);
     expect_error(f, ATA_ER_IDNF);
-    qtest_outb(f->q, IDE_BASE + 7, 0xFF);    // not a command
+    qtest_outb(f->qts, IDE_BASE + 7, 0xFF);    // not a command
     expect_error(f, ATA_ER_ABRT);
-    qtest_outb(f->q, IDE_BASE + 1, 0x42);    // unknown SET FEATURES subcommand
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_SET_FEATURES);
+    qtest_outb(f->qts, IDE_BASE + 1, 0x42);    // unknown SET FEATURES subcommand
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_SET_FEATURES);
     expect_error(f, ATA_ER_ABRT);
     // The last sector is fine, and the device works after the errors.
     std::vector<uint8_t> buf(512);
-    ide_issue48(f->q, ATA_CMD_READ_SECTORS_EXT, nsec - 1, 1);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
+    ide_issue48(f->qts, ATA_CMD_READ_SECTORS_EXT, nsec - 1, 1);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
     // A PRD table pointing outside guest RAM: DMA error, command aborted,
     // nothing written to the image.
     uint32_t prd[2] = {0xFFFF0000u, 0x80000000u | 512};
-    qtest_memwrite(f->q, IDE_PRDT_ADDR, prd, sizeof(prd));
-    qtest_outl(f->q, IDE_BM + BM_PRDT, (uint32_t)IDE_PRDT_ADDR);
-    ide_issue28(f->q, ATA_CMD_READ_DMA, 0, 1);
-    qtest_outb(f->q, IDE_BM + BM_CMD, BM_CMD_START | BM_CMD_TO_MEMORY);
+    qtest_memwrite(f->qts, IDE_PRDT_ADDR, prd, sizeof(prd));
+    qtest_outl(f->qts, IDE_BM + BM_PRDT, (uint32_t)IDE_PRDT_ADDR);
+    ide_issue28(f->qts, ATA_CMD_READ_DMA, 0, 1);
+    qtest_outb(f->qts, IDE_BM + BM_CMD, BM_CMD_START | BM_CMD_TO_MEMORY);
     expect_error(f, ATA_ER_ABRT);
-    assert_true(qtest_inb(f->q, IDE_BM + BM_STATUS) & BM_ST_ERROR);
-    qtest_outb(f->q, IDE_BM + BM_CMD, 0);
+    assert_true(qtest_inb(f->qts, IDE_BM + BM_STATUS) & BM_ST_ERROR);
+    qtest_outb(f->qts, IDE_BM + BM_CMD, 0);
     // A PRD table too short for the transfer (EOT after 512 of 1024 bytes).
     prd[0] = (uint32_t)IDE_DMA_BUF;
-    qtest_memwrite(f->q, IDE_PRDT_ADDR, prd, sizeof(prd));
-    qtest_outb(f->q, IDE_BM + BM_STATUS, BM_ST_INTR | BM_ST_ERROR);
-    ide_issue28(f->q, ATA_CMD_WRITE_DMA, 0, 2);
-    qtest_outb(f->q, IDE_BM + BM_CMD, BM_CMD_START);
+    qtest_memwrite(f->qts, IDE_PRDT_ADDR, prd, sizeof(prd));
+    qtest_outb(f->qts, IDE_BM + BM_STATUS, BM_ST_INTR | BM_ST_ERROR);
+    ide_issue28(f->qts, ATA_CMD_WRITE_DMA, 0, 2);
+    qtest_outb(f->qts, IDE_BM + BM_CMD, BM_CMD_START);
     expect_error(f, ATA_ER_ABRT);
-    qtest_outb(f->q, IDE_BM + BM_CMD, 0);
+    qtest_outb(f->qts, IDE_BM + BM_CMD, 0);
     image_read(f->img, 0, buf.data(), 512);
     assert_pattern(buf.data(), 0, 512);
 }
@@ -287,13 +243,13 @@ void test_read_only(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     start(f, ",readonly=on");
-    ide_issue28(f->q, ATA_CMD_WRITE_SECTORS, 0, 1);
+    ide_issue28(f->qts, ATA_CMD_WRITE_SECTORS, 0, 1);
     expect_error(f, ATA_ER_ABRT);
-    ide_issue28(f->q, ATA_CMD_WRITE_DMA, 0, 1);
+    ide_issue28(f->qts, ATA_CMD_WRITE_DMA, 0, 1);
     expect_error(f, ATA_ER_ABRT);
     std::vector<uint8_t> buf(512);
-    ide_issue28(f->q, ATA_CMD_READ_SECTORS, 1, 1);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
+    ide_issue28(f->qts, ATA_CMD_READ_SECTORS, 1, 1);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
     assert_pattern(buf.data(), 512, 512);
 }
 
@@ -301,40 +257,40 @@ void test_nien_and_reset(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
-    qtest_outb(f->q, IDE_CTL, ATA_CTL_NIEN);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_FLUSH);
-    assert_int_equal(ide_wait_ready(f->q) & 0xC9, ATA_ST_DRDY);
-    assert_false(qtest_get_irq(f->q, 14));
+    qtest_outb(f->qts, IDE_CTL, ATA_CTL_NIEN);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_FLUSH);
+    assert_int_equal(ide_wait_ready(f->qts) & 0xC9, ATA_ST_DRDY);
+    assert_false(qtest_get_irq(f->qts, 14));
     // Re-enabling interrupts delivers the pending one.
-    qtest_outb(f->q, IDE_CTL, 0);
-    assert_true(qtest_get_irq(f->q, 14));
-    qtest_inb(f->q, IDE_BASE + 7);
-    assert_false(qtest_get_irq(f->q, 14));
+    qtest_outb(f->qts, IDE_CTL, 0);
+    assert_true(qtest_get_irq(f->qts, 14));
+    qtest_inb(f->qts, IDE_BASE + 7);
+    assert_false(qtest_get_irq(f->qts, 14));
 
     // Software reset in the middle of a PIO read: BSY while SRST is set,
     // then the device signature and a working device.
-    ide_issue28(f->q, ATA_CMD_READ_SECTORS, 0, 4);
-    ide_wait_ready(f->q);
-    qtest_outb(f->q, IDE_CTL, ATA_CTL_SRST);
-    assert_true(qtest_inb(f->q, IDE_CTL) & ATA_ST_BSY);
-    qtest_outb(f->q, IDE_CTL, 0);
-    assert_int_equal(ide_wait_ready(f->q) & 0xC9, ATA_ST_DRDY);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 2), 1);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 3), 1);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 4), 0);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 5), 0);
-    assert_int_equal(qtest_inb(f->q, IDE_BASE + 1), 1);
+    ide_issue28(f->qts, ATA_CMD_READ_SECTORS, 0, 4);
+    ide_wait_ready(f->qts);
+    qtest_outb(f->qts, IDE_CTL, ATA_CTL_SRST);
+    assert_true(qtest_inb(f->qts, IDE_CTL) & ATA_ST_BSY);
+    qtest_outb(f->qts, IDE_CTL, 0);
+    assert_int_equal(ide_wait_ready(f->qts) & 0xC9, ATA_ST_DRDY);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 2), 1);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 3), 1);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 4), 0);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 5), 0);
+    assert_int_equal(qtest_inb(f->qts, IDE_BASE + 1), 1);
     std::vector<uint8_t> buf(512);
-    ide_issue28(f->q, ATA_CMD_READ_SECTORS, 7, 1);
-    assert_int_equal(ide_pio_in(f->q, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
+    ide_issue28(f->qts, ATA_CMD_READ_SECTORS, 7, 1);
+    assert_int_equal(ide_pio_in(f->qts, buf.data(), 1, 1) & 0xC9, ATA_ST_DRDY);
     assert_pattern(buf.data(), 7 * 512, 512);
     // No slave: selecting it reads zero status and ignores commands.
-    qtest_outb(f->q, IDE_BASE + 6, 0xB0);
-    assert_int_equal(qtest_inb(f->q, IDE_CTL), 0);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_IDENTIFY);
-    assert_int_equal(qtest_inb(f->q, IDE_CTL), 0);
-    qtest_outb(f->q, IDE_BASE + 6, 0xA0);
-    assert_int_equal(qtest_inb(f->q, IDE_CTL) & 0xC9, ATA_ST_DRDY);
+    qtest_outb(f->qts, IDE_BASE + 6, 0xB0);
+    assert_int_equal(qtest_inb(f->qts, IDE_CTL), 0);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_IDENTIFY);
+    assert_int_equal(qtest_inb(f->qts, IDE_CTL), 0);
+    qtest_outb(f->qts, IDE_BASE + 6, 0xA0);
+    assert_int_equal(qtest_inb(f->qts, IDE_CTL) & 0xC9, ATA_ST_DRDY);
 }
 
 // qcow2 through IDE: written by the device, checked by the real qemu-img
@@ -348,18 +304,18 @@ void test_qcow2_image(void **state)
         image_remove(raw);
         skip();
     }
-    f->q = qtest_start(("-drive file=" + qcow2 + ",format=qcow2,if=ide").c_str());
+    f->qts = qtest_start(("-drive file=" + qcow2 + ",format=qcow2,if=ide").c_str());
     uint8_t bm = 0;
     std::vector<uint8_t> buf(64 * 512, 0x5A);
-    qtest_memwrite(f->q, IDE_DMA_BUF, buf.data(), buf.size());
-    assert_int_equal(ide_dma(f->q, ATA_CMD_WRITE_DMA, false, 4096, 64, 3, &bm) & 0xC9, ATA_ST_DRDY);
-    std::vector<uint8_t> d = make_data(3 * 512, 9);
-    ide_issue48(f->q, ATA_CMD_WRITE_SECTORS_EXT, 9000, 3);
-    assert_int_equal(ide_pio_out(f->q, d.data(), 3, 1) & 0xC9, ATA_ST_DRDY);
-    qtest_outb(f->q, IDE_BASE + 7, ATA_CMD_FLUSH_EXT);
-    ide_wait_ready(f->q);
-    assert_int_equal(qtest_quit(f->q), 0);
-    f->q = nullptr;
+    qtest_memwrite(f->qts, IDE_DMA_BUF, buf.data(), buf.size());
+    assert_int_equal(ide_dma(f->qts, ATA_CMD_WRITE_DMA, false, 4096, 64, 3, &bm) & 0xC9, ATA_ST_DRDY);
+    std::vector<uint8_t> d = test_data(3 * 512, 9);
+    ide_issue48(f->qts, ATA_CMD_WRITE_SECTORS_EXT, 9000, 3);
+    assert_int_equal(ide_pio_out(f->qts, d.data(), 3, 1) & 0xC9, ATA_ST_DRDY);
+    qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_FLUSH_EXT);
+    ide_wait_ready(f->qts);
+    assert_int_equal(qtest_quit(f->qts), 0);
+    f->qts = nullptr;
     assert_int_equal(host_run("%s -f qcow2 -c 'read -q -P 0x5a %d 32768' '%s'", ref_qemu_io(),
                               4096 * 512, qcow2.c_str()), 0);
     // Everything else still matches the original raw image once the same
@@ -378,7 +334,7 @@ void test_qcow2_image(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup<Fixture>, fixture_teardown<Fixture>)
     const struct CMUnitTest tests[] = {
         T(test_identify), T(test_identify_defaults_small_disk), T(test_pio_lba28),
         T(test_pio_lba48_and_multiple), T(test_dma), T(test_flush), T(test_errors),

@@ -1,17 +1,12 @@
 // virtio-blk over virtio-mmio, driven through qtest-lite as a guest driver
 // would; every test checks the image from the host side afterwards.
-#include <cstdarg>
-#include <cstddef>
-#include <csetjmp>
 #include <fcntl.h>
 #include <unistd.h>
 #include <cstring>
 #include <string>
 #include <vector>
 
-extern "C" {
-#include <cmocka.h>
-}
+#include "tests/qtest/qtest-fixture.h"
 
 #include "hw/virtio-blk.h"
 #include "tests/qtest/virtio-driver.h"
@@ -21,9 +16,7 @@ namespace {
 constexpr uint64_t kImageSize = 16 << 20;
 constexpr uint64_t kWanted = ~0ull;   // take everything the device offers
 
-struct Fixture {
-    std::string img;
-    QTestState *qts = nullptr;
+struct Fixture : DeviceFixture {
     VirtioBlkDriver d;
 };
 
@@ -34,44 +27,6 @@ void start(Fixture *f, const char *extra)
     f->qts = qtest_start(args.c_str());
     uint32_t st = vdrv_init(&f->d, f->qts, kWanted);
     assert_true(st & VIRTIO_CONFIG_S_DRIVER_OK);
-}
-
-int setup(void **state)
-{
-    *state = new Fixture;
-    return 0;
-}
-
-int teardown(void **state)
-{
-    Fixture *f = static_cast<Fixture *>(*state);
-    if (f->qts) assert_int_equal(qtest_quit(f->qts), 0);
-    if (!f->img.empty()) image_remove(f->img);
-    delete f;
-    return 0;
-}
-
-std::vector<uint8_t> make_data(size_t len, uint8_t seed)
-{
-    std::vector<uint8_t> v(len);
-    for (size_t i = 0; i < len; i++) v[i] = (uint8_t)(seed + i * 13 + (i >> 9));
-    return v;
-}
-
-void assert_image(const Fixture *f, uint64_t off, const std::vector<uint8_t> &want)
-{
-    std::vector<uint8_t> got(want.size());
-    image_read(f->img, off, got.data(), got.size());
-    assert_memory_equal(got.data(), want.data(), want.size());
-}
-
-void assert_pattern(const uint8_t *buf, uint64_t off, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (buf[i] != image_pattern_byte(off + i)) {
-            fail_msg("byte %zu of read at %llu differs", i, (unsigned long long)off);
-        }
-    }
 }
 
 void test_features_and_config(void **state)
@@ -115,12 +70,12 @@ void test_read_write(void **state)
     qtest_writel(f->qts, VMMIO + 0x064, 1);
     assert_false(qtest_get_irq(f->qts, 11));
 
-    std::vector<uint8_t> data = make_data(8192, 3);
+    std::vector<uint8_t> data = test_data(8192, 3);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 100, data.data(), 8192, 1, false), 0);
     std::vector<uint8_t> back(8192);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 100, back.data(), 8192, 3, false), 0);
     assert_memory_equal(back.data(), data.data(), 8192);
-    assert_image(f, 100 * 512, data);
+    assert_image_bytes(f->img, 100 * 512, data);
     // The last sector of the disk is reachable, the next one is not.
     uint64_t last = kImageSize / 512 - 1;
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, last, buf.data(), 512, 1, false), 0);
@@ -138,23 +93,23 @@ void test_chain_lengths(void **state)
     for (bool indirect : {false, true}) {
         for (unsigned n : nsegs) {
             uint32_t len = 64 * 1024;
-            std::vector<uint8_t> data = make_data(len, (uint8_t)(n + indirect));
+            std::vector<uint8_t> data = test_data(len, (uint8_t)(n + indirect));
             assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, data.data(), len, n,
                                          indirect), VIRTIO_BLK_S_OK);
             std::vector<uint8_t> back(len);
             assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, back.data(), len, n,
                                          indirect), VIRTIO_BLK_S_OK);
             assert_memory_equal(back.data(), data.data(), len);
-            assert_image(f, sector * 512, data);
+            assert_image_bytes(f->img, sector * 512, data);
             sector += len / 512;
         }
     }
     // A 2-descriptor chain: FLUSH has only header and status.
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, 0, nullptr, 0, 0, false), 0);
     // An indirect table longer than the queue.
-    std::vector<uint8_t> data = make_data(254 * 512, 77);
+    std::vector<uint8_t> data = test_data(254 * 512, 77);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 5000, data.data(), 254 * 512, 254, true), 0);
-    assert_image(f, 5000 * 512, data);
+    assert_image_bytes(f->img, 5000 * 512, data);
 
     // Direct descriptors followed by an indirect one ending the chain
     // (2.7.5.3.2): header direct, data and status in the table.
@@ -188,7 +143,7 @@ void test_64_in_flight(void **state)
         for (unsigned i = 0; i < n; i++) {
             vdrv_blk_prepare(&f->d, &reqs[i], type, 2048 + i * 16, len, 1 + i % 3, i % 2);
             if (type == VIRTIO_BLK_T_OUT) {
-                qtest_memwrite(f->qts, reqs[i].data_addr, make_data(len, (uint8_t)i).data(), len);
+                qtest_memwrite(f->qts, reqs[i].data_addr, test_data(len, (uint8_t)i).data(), len);
             }
         }
         for (unsigned i = 0; i < n; i++) vdrv_publish(&f->d, reqs[i].head);
@@ -204,13 +159,13 @@ void test_64_in_flight(void **state)
         for (unsigned i = 0; i < n; i++) {
             assert_int_equal(vdrv_blk_status(&f->d, &reqs[i]), VIRTIO_BLK_S_OK);
             assert_true(seen[reqs[i].head]);
-            std::vector<uint8_t> want = make_data(len, (uint8_t)i);
+            std::vector<uint8_t> want = test_data(len, (uint8_t)i);
             if (type == VIRTIO_BLK_T_IN) {
                 std::vector<uint8_t> got(len);
                 qtest_memread(f->qts, reqs[i].data_addr, got.data(), len);
                 assert_memory_equal(got.data(), want.data(), len);
             }
-            assert_image(f, (2048 + i * 16) * 512ull, want);
+            assert_image_bytes(f->img, (2048 + i * 16) * 512ull, want);
         }
     }
 }
@@ -240,12 +195,12 @@ void test_discard_write_zeroes(void **state)
     std::vector<uint8_t> zeros(16 * 512, 0);
     put_segment(seg, 300, 16, 0);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 16, 1, false), 0);
-    assert_image(f, 300 * 512, zeros);
+    assert_image_bytes(f->img, 300 * 512, zeros);
     put_segment(seg, 400, 16, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
     put_segment(seg + 16, 500, 16, 0);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, 32, 2, false), 0);
-    assert_image(f, 400 * 512, zeros);
-    assert_image(f, 500 * 512, zeros);
+    assert_image_bytes(f->img, 400 * 512, zeros);
+    assert_image_bytes(f->img, 500 * 512, zeros);
     put_segment(seg, 600, 8, 0);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_DISCARD, 0, seg, 16, 1, false), 0);
     // Discard may not set the unmap flag; segments must stay on the disk.
@@ -359,7 +314,7 @@ void test_qcow2_workload(void **state)
                 vdrv_blk_prepare(&f->d, &reqs[i], VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, 1, i % 2);
                 qtest_memwrite(f->qts, reqs[i].data_addr, seg, 16);
             } else {
-                data = make_data(data.size(), (uint8_t)(i + round * 64));
+                data = test_data(data.size(), (uint8_t)(i + round * 64));
                 vdrv_blk_prepare(&f->d, &reqs[i], VIRTIO_BLK_T_OUT, sector, (uint32_t)data.size(),
                                  1 + i % 5, i % 2);
                 qtest_memwrite(f->qts, reqs[i].data_addr, data.data(), data.size());
@@ -393,15 +348,15 @@ void test_qcow2_workload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_features_and_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_write, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_lengths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_64_in_flight, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flush_get_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discard_write_zeroes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_qcow2_workload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_features_and_config, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_read_write, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_chain_lengths, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_64_in_flight, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_flush_get_id, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_discard_write_zeroes, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_bad_requests, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_read_only, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_qcow2_workload, fixture_setup<Fixture>, fixture_teardown<Fixture>),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
