@@ -214,17 +214,35 @@ void write_indirect_desc(Fixture *f, uint16_t slot, uint64_t table, uint32_t len
     vdrv_write_desc(&f->d, VQ_DESC, slot, table, len, (uint16_t)(VRING_DESC_F_INDIRECT | flags), 0);
 }
 
+struct Desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+
+// Writes @descs into a new indirect table and submits a one-descriptor chain
+// that points at it.
+void submit_indirect(Fixture *f, const std::vector<Desc> &descs)
+{
+    uint32_t bytes = (uint32_t)(16 * descs.size());
+    uint64_t t = vdrv_alloc_meta(&f->d, bytes);
+    for (size_t i = 0; i < descs.size(); i++) {
+        const Desc &e = descs[i];
+        vdrv_write_desc(&f->d, t, (uint16_t)i, e.addr, e.len, e.flags, e.next);
+    }
+    uint16_t h = vdrv_alloc_desc(&f->d, 1);
+    write_indirect_desc(f, h, t, bytes, 0);
+    submit(f, h);
+}
+
 void test_indirect_in_indirect(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     Parts p = make_parts(f);
-    uint64_t inner = vdrv_alloc_meta(&f->d, 32), outer = vdrv_alloc_meta(&f->d, 16);
+    uint64_t inner = vdrv_alloc_meta(&f->d, 32);
     vdrv_write_desc(&f->d, inner, 0, p.hdr, 16, VRING_DESC_F_NEXT, 1);
     vdrv_write_desc(&f->d, inner, 1, p.status, 1, VRING_DESC_F_WRITE, 0);
-    vdrv_write_desc(&f->d, outer, 0, inner, 32, VRING_DESC_F_INDIRECT, 0);
-    uint16_t h = vdrv_alloc_desc(&f->d, 1);
-    write_indirect_desc(f, h, outer, 16, 0);
-    submit(f, h);
+    submit_indirect(f, {{inner, 32, VRING_DESC_F_INDIRECT, 0}});
     assert_broken_then_recovers(f, p.status);
 }
 
@@ -232,13 +250,9 @@ void test_indirect_loop(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     Parts p = make_parts(f);
-    uint64_t t = vdrv_alloc_meta(&f->d, 48);
-    vdrv_write_desc(&f->d, t, 0, p.hdr, 16, VRING_DESC_F_NEXT, 1);
-    vdrv_write_desc(&f->d, t, 1, p.data, 512, VRING_DESC_F_NEXT, 2);
-    vdrv_write_desc(&f->d, t, 2, p.data, 512, VRING_DESC_F_NEXT, 0);
-    uint16_t h = vdrv_alloc_desc(&f->d, 1);
-    write_indirect_desc(f, h, t, 48, 0);
-    submit(f, h);
+    submit_indirect(f, {{p.hdr, 16, VRING_DESC_F_NEXT, 1},
+                        {p.data, 512, VRING_DESC_F_NEXT, 2},
+                        {p.data, 512, VRING_DESC_F_NEXT, 0}});
     assert_broken_then_recovers(f, p.status);
 }
 
@@ -281,12 +295,7 @@ void test_indirect_not_negotiated(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     vdrv_init(&f->d, f->qts, kAllFeatures & ~VIRTIO_F_RING_INDIRECT_DESC);
     Parts p = make_parts(f);
-    uint64_t t = vdrv_alloc_meta(&f->d, 32);
-    vdrv_write_desc(&f->d, t, 0, p.hdr, 16, VRING_DESC_F_NEXT, 1);
-    vdrv_write_desc(&f->d, t, 1, p.status, 1, VRING_DESC_F_WRITE, 0);
-    uint16_t h = vdrv_alloc_desc(&f->d, 1);
-    write_indirect_desc(f, h, t, 32, 0);
-    submit(f, h);
+    submit_indirect(f, {{p.hdr, 16, VRING_DESC_F_NEXT, 1}, {p.status, 1, VRING_DESC_F_WRITE, 0}});
     assert_broken_then_recovers(f, p.status);
 }
 
