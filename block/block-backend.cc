@@ -186,6 +186,16 @@ static int blk_check_request(BlockBackend *blk, int64_t offset, int64_t bytes, b
     return 0;
 }
 
+// Range and permission checks shared by every writing request.
+static int blk_check_write(BlockBackend *blk, int64_t offset, int64_t bytes)
+{
+    int ret = blk_check_request(blk, offset, bytes, true);
+    if (ret < 0) {
+        return ret;
+    }
+    return blk_is_writable(blk) ? 0 : -EPERM;
+}
+
 int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes,
                                QEMUIOVector *qiov, int flags)
 {
@@ -198,12 +208,9 @@ int coroutine_fn blk_co_pwritev(BlockBackend *blk, int64_t offset, int64_t bytes
                                 QEMUIOVector *qiov, int flags)
 {
     BlkRequestGuard g(blk);
-    int ret = blk_check_request(blk, offset, bytes, true);
+    int ret = blk_check_write(blk, offset, bytes);
     if (ret < 0) {
         return ret;
-    }
-    if (!blk_is_writable(blk)) {
-        return -EPERM;
     }
     if (!blk->wce) {
         flags |= BDRV_REQ_FUA;
@@ -254,12 +261,9 @@ int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t
                                       int flags)
 {
     BlkRequestGuard g(blk);
-    int ret = blk_check_request(blk, offset, bytes, true);
+    int ret = blk_check_write(blk, offset, bytes);
     if (ret < 0) {
         return ret;
-    }
-    if (!blk_is_writable(blk)) {
-        return -EPERM;
     }
     if (!blk->wce) {
         flags |= BDRV_REQ_FUA;
@@ -270,12 +274,9 @@ int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t
 int coroutine_fn blk_co_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes)
 {
     BlkRequestGuard g(blk);
-    int ret = blk_check_request(blk, offset, bytes, true);
+    int ret = blk_check_write(blk, offset, bytes);
     if (ret < 0) {
         return ret;
-    }
-    if (!blk_is_writable(blk)) {
-        return -EPERM;
     }
     return bdrv_co_pdiscard(blk->root, offset, bytes);
 }
