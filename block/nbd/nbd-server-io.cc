@@ -67,17 +67,65 @@ int coroutine_fn send_status(ServerRequest *r, int err)
 
 // ---- commands ------------------------------------------------------------------
 
+int coroutine_fn send_hole_chunk(ServerRequest *r, uint16_t flags, uint64_t off, uint32_t len)
+{
+    NbdBuf head;
+    head.put_u64(off);
+    head.put_u32(len);
+    return send_chunk(r, flags, NBD_REPLY_TYPE_OFFSET_HOLE, head, nullptr, 0);
+}
+
+int coroutine_fn send_data_chunk(ServerRequest *r, uint16_t flags, uint64_t off, uint32_t len)
+{
+    NbdBuf head;
+    head.put_u64(off);
+    return send_chunk(r, flags, NBD_REPLY_TYPE_OFFSET_DATA, head,
+                      r->buf + (off - r->req.offset), len);
+}
+
+// A structured read, as qemu-nbd sends it: each range the node reports as
+// reading zeroes goes out as an OFFSET_HOLE chunk (no payload), the rest as
+// OFFSET_DATA chunks, each sent as soon as its range has been read so the
+// socket is busy while the next range is read.  The last chunk carries DONE;
+// a failure after some chunks ends the reply with an ERROR chunk.
+int coroutine_fn do_sparse_read(ServerRequest *r)
+{
+    BlockBackend *blk = r->c->server->cfg.blk;
+    uint64_t off = r->req.offset, end = off + r->req.len;
+    while (off < end) {
+        int64_t pnum = 0, map = 0;
+        BlockDriverState *file = nullptr;
+        int st = blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
+        if (st < 0) return send_error_chunk(r, -st);
+        if (pnum <= 0 || uint64_t(pnum) > end - off) pnum = int64_t(end - off);
+        uint32_t len = uint32_t(pnum);
+        uint16_t flags = off + len == end ? NBD_REPLY_FLAG_DONE : 0;
+        int ret;
+        if (st & BDRV_BLOCK_ZERO) {
+            ret = send_hole_chunk(r, flags, off, len);
+        } else {
+            ret = blk_co_pread(blk, int64_t(off), len, r->buf + (off - r->req.offset), 0);
+            if (ret < 0) return send_error_chunk(r, -ret);
+            ret = send_data_chunk(r, flags, off, len);
+        }
+        if (ret < 0) return ret;
+        off += len;
+    }
+    return 0;
+}
+
 int coroutine_fn do_read(ServerRequest *r)
 {
     BlockBackend *blk = r->c->server->cfg.blk;
+    if (r->c->structured && r->req.len && !(r->req.flags & NBD_CMD_FLAG_DF)) {
+        return do_sparse_read(r);
+    }
     int ret = r->req.len ? blk_co_pread(blk, int64_t(r->req.offset), r->req.len, r->buf, 0) : 0;
     if (ret < 0) ret = -ret;
     if (!r->c->structured) return send_simple(r, ret, r->buf, r->req.len);
     if (ret) return send_error_chunk(r, ret);
     if (r->req.len == 0) return send_status(r, 0);
-    NbdBuf head;
-    head.put_u64(r->req.offset);
-    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, head, r->buf, r->req.len);
+    return send_data_chunk(r, NBD_REPLY_FLAG_DONE, r->req.offset, r->req.len);
 }
 
 int coroutine_fn do_block_status(ServerRequest *r)
