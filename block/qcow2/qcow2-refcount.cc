@@ -4,6 +4,7 @@
 // New refcount blocks describe themselves: the block for refblock index r
 // lives in the first cluster of the range it covers, which is free by
 // definition (no block means every refcount in the range is zero).
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -56,7 +57,7 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
         qcow2_cache_discard(s->refblock_cache, host);
         return ret;
     }
-    s->refcount_table[ri] = host;
+    qcow2_reft_set(s, ri, host);
     return 0;
 }
 
@@ -127,10 +128,21 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
     s->hdr.refcount_table_offset = area + r * cs;
     s->hdr.refcount_table_clusters = (uint32_t)t;
     s->refcount_table = std::move(table);
+    qcow2_reft_rescan(s);
     return qcow2_update_refcount(bs, old_off, old_clusters * cs, -1);
 }
 
 }  // namespace
+
+void qcow2_reft_rescan(BDRVQcow2State *s) {
+    s->reft_used_end = 0;
+    for (uint64_t i = s->refcount_table.size(); i > 0; i--) {
+        if (s->refcount_table[i - 1]) {
+            s->reft_used_end = i;
+            break;
+        }
+    }
+}
 
 const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2) {
     auto hit = [&](uint64_t start, uint64_t n) {
@@ -141,7 +153,9 @@ const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len
     if (hit(s->hdr.refcount_table_offset, s->hdr.refcount_table_clusters * s->cluster_size)) {
         return "refcount table";
     }
-    for (uint64_t e : s->refcount_table) {
+    uint64_t used = std::min<uint64_t>(s->reft_used_end, s->refcount_table.size());
+    for (uint64_t i = 0; i < used; i++) {
+        uint64_t e = s->refcount_table[i];
         if (hit(e & REFT_OFFSET_MASK, (e & REFT_OFFSET_MASK) ? s->cluster_size : 0)) {
             return "refcount block";
         }
@@ -164,6 +178,7 @@ int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
     if (ret < 0) return ret;
     s->refcount_table.resize(n);
     for (uint64_t i = 0; i < n; i++) s->refcount_table[i] = be64_load(&buf[i * 8]);
+    qcow2_reft_rescan(s);
     s->free_cluster_index = 0;
     return 0;
 }
@@ -316,7 +331,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
         BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
         ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8,
                                   be, 0);
-        if (ret == 0) s->refcount_table[ranges[j]] = (at + j) * cs;
+        if (ret == 0) qcow2_reft_set(s, ranges[j], (at + j) * cs);
     }
     return ret;
 }

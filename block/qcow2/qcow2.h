@@ -37,6 +37,10 @@ struct BDRVQcow2State {
     CoMutex lock;
     std::vector<uint64_t> l1_table;        // host-endian copy of the active L1
     std::vector<uint64_t> refcount_table;  // host-endian copy
+    // Entries at or past this index are zero (an upper bound: it only grows
+    // while the image is open), so the per-write overlap check does not
+    // walk the whole, mostly empty, table.
+    uint64_t reft_used_end = 0;
     Qcow2Cache *l2_cache = nullptr;
     Qcow2Cache *refblock_cache = nullptr;
     uint64_t free_cluster_index = 0;  // no free cluster below this index
@@ -56,6 +60,14 @@ struct BDRVQcow2State {
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
     return (BDRVQcow2State *)bs->opaque;
 }
+
+// Sets refcount table entry @ri (keeps reft_used_end an upper bound).
+static inline void qcow2_reft_set(BDRVQcow2State *s, uint64_t ri, uint64_t entry) {
+    s->refcount_table[ri] = entry;
+    if (entry && ri >= s->reft_used_end) s->reft_used_end = ri + 1;
+}
+// Recomputes reft_used_end after the whole table was replaced.
+void qcow2_reft_rescan(BDRVQcow2State *s);
 
 // ---- qcow2.cc: open/close/header --------------------------------------------
 int coroutine_fn qcow2_update_header(BlockDriverState *bs);
