@@ -49,8 +49,10 @@ int snapshot_list(BlockDriverState *bs)
 
 int snapshot_create(BlockDriverState *bs, const char *name)
 {
+    // As qemu-img: a fresh entry with only name and date (icount 0).
     QEMUSnapshotInfo sn;
     sn.name = name;
+    sn.icount = 0;
     gint64 now = g_get_real_time();
     sn.date_sec = (uint32_t)(now / G_USEC_PER_SEC);
     sn.date_nsec = (uint32_t)(now % G_USEC_PER_SEC * 1000);
@@ -65,18 +67,42 @@ int snapshot_create(BlockDriverState *bs, const char *name)
     return 0;
 }
 
+// qemu-img looks the snapshot up in the list (id first, then name) and
+// deletes that entry; a format without snapshots has an empty list.
+bool snapshot_find(BlockDriverState *bs, const char *name, QEMUSnapshotInfo *out)
+{
+    std::vector<QEMUSnapshotInfo> sns;
+    if (!bs->drv->bdrv_snapshot_list || bs->drv->bdrv_snapshot_list(bs, &sns) < 0) {
+        return false;
+    }
+    for (int by_name = 0; by_name < 2; by_name++) {
+        for (const QEMUSnapshotInfo &sn : sns) {
+            if ((by_name ? sn.name : sn.id_str) == name) {
+                *out = sn;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int snapshot_delete(BlockDriverState *bs, const char *name)
 {
+    QEMUSnapshotInfo sn;
+    if (!snapshot_find(bs, name, &sn)) {
+        error_report("Could not delete snapshot '%s': snapshot not found", name);
+        return 1;
+    }
     Error *err = nullptr;
     int ret = -ENOTSUP;
     if (bs->drv->bdrv_co_snapshot_delete) {
-        img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_delete(bs, name, &err); });
+        img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
+    } else {
+        error_setg(&err, "Block format '%s' used by device '' does not support internal "
+                         "snapshot deletion", bs->drv->format_name);
     }
     if (ret < 0) {
-        if (!err) {
-            error_setg(&err, "%s", ret == -ENOTSUP ? "snapshots are not supported by this format"
-                                                   : strerror(-ret));
-        }
+        if (!err) error_setg_errno(&err, -ret, "Failed to delete snapshot");
         error_report("Could not delete snapshot '%s': %s", name, error_get_pretty(err));
         error_free(err);
         return 1;
@@ -87,10 +113,13 @@ int snapshot_delete(BlockDriverState *bs, const char *name)
 
 int snapshot_apply(BlockDriverState *bs, const char *name)
 {
-    int ret = -ENOTSUP;
-    if (bs->drv->bdrv_co_snapshot_goto) {
-        img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_goto(bs, name); });
+    if (!bs->drv->bdrv_co_snapshot_goto) {
+        error_report("Could not apply snapshot '%s': Block driver does not support snapshots",
+                     name);
+        return 1;
     }
+    int ret;
+    img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_goto(bs, name); });
     if (ret < 0) {
         error_report("Could not apply snapshot '%s': Failed to load snapshot: %s", name,
                      strerror(-ret));
@@ -112,14 +141,16 @@ void set_action(SnapshotAction *action, SnapshotAction a, const char **name, con
 
 int img_snapshot(int argc, char **argv)
 {
+    enum { OPT_IMAGE_OPTS = 256 };
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"force-share", no_argument, nullptr, 'U'},
+        {"image-opts", no_argument, nullptr, OPT_IMAGE_OPTS},
         {nullptr, 0, nullptr, 0},
     };
     SnapshotAction action = SNAPSHOT_NONE;
     const char *name = nullptr;
-    bool quiet = false, force_share = false;
+    bool quiet = false, force_share = false, image_opts = false;
     int c;
     while ((c = img_getopt(argc, argv, ":la:c:d:hqU", long_options)) != -1) {
         switch (c) {
@@ -129,6 +160,7 @@ int img_snapshot(int argc, char **argv)
         case 'd': set_action(&action, SNAPSHOT_DELETE, &name, optarg); break;
         case 'q': quiet = true; break;
         case 'U': force_share = true; break;
+        case OPT_IMAGE_OPTS: image_opts = true; break;
         }
     }
     if (optind != argc - 1) {
@@ -141,6 +173,7 @@ int img_snapshot(int argc, char **argv)
     ImgOpenArgs oa;
     oa.quiet = quiet;
     oa.force_share = force_share;
+    oa.image_opts = image_opts;
     oa.flags = action == SNAPSHOT_LIST ? BDRV_O_NO_BACKING : BDRV_O_RDWR;
     BlkRef blk(img_open(filename, oa));
     if (!blk) {

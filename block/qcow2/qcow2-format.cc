@@ -327,6 +327,10 @@ int64_t qcow2_snapshots_parse(const uint8_t *buf, size_t len, uint32_t nb,
             if (extra >= 8) sn.vm_state_size = be64_load(buf + off);
             if (extra >= 16) sn.disk_size = be64_load(buf + off + 8);
             if (extra >= 24) sn.icount = be64_load(buf + off + 16);
+            sn.extra_size = extra;
+            if (extra > QCOW2_SNAPSHOT_EXTRA_KNOWN) {
+                sn.unknown_extra.assign(buf + off + QCOW2_SNAPSHOT_EXTRA_KNOWN, buf + off + extra);
+            }
             off += extra;
             sn.id_str.assign((const char *)buf + off, id_len);
             off += id_len;
@@ -341,6 +345,36 @@ int64_t qcow2_snapshots_parse(const uint8_t *buf, size_t len, uint32_t nb,
 truncated:
     *msg = "Snapshot table is truncated";
     return -EFBIG;
+}
+
+std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> &sns) {
+    std::vector<uint8_t> out;
+    for (const Qcow2Snapshot &sn : sns) {
+        uint32_t extra = QCOW2_SNAPSHOT_EXTRA_KNOWN + (uint32_t)sn.unknown_extra.size();
+        size_t at = out.size();
+        size_t len = 40 + extra + sn.id_str.size() + sn.name.size();
+        out.resize(at + ((len + 7) & ~(size_t)7), 0);
+        uint8_t *e = out.data() + at;
+        be64_store(e, sn.l1_table_offset);
+        be32_store(e + 8, sn.l1_size);
+        be16_store(e + 12, (uint16_t)sn.id_str.size());
+        be16_store(e + 14, (uint16_t)sn.name.size());
+        be32_store(e + 16, sn.date_sec);
+        be32_store(e + 20, sn.date_nsec);
+        be64_store(e + 24, sn.vm_clock_nsec);
+        // The 32-bit field saturates; readers take the 64-bit one.
+        be32_store(e + 32, sn.vm_state_size > UINT32_MAX ? 0 : (uint32_t)sn.vm_state_size);
+        be32_store(e + 36, extra);
+        be64_store(e + 40, sn.vm_state_size);
+        be64_store(e + 48, sn.disk_size);
+        be64_store(e + 56, sn.icount);
+        uint8_t *p = e + 40 + QCOW2_SNAPSHOT_EXTRA_KNOWN;
+        if (!sn.unknown_extra.empty()) memcpy(p, sn.unknown_extra.data(), sn.unknown_extra.size());
+        p += sn.unknown_extra.size();
+        memcpy(p, sn.id_str.data(), sn.id_str.size());
+        memcpy(p + sn.id_str.size(), sn.name.data(), sn.name.size());
+    }
+    return out;
 }
 
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,

@@ -168,10 +168,16 @@ struct Qcow2Snapshot {
     uint64_t vm_state_size = 0;
     uint64_t disk_size = 0;
     uint64_t icount = UINT64_MAX;
+    uint32_t extra_size = 0;             // extra data size as read
+    std::vector<uint8_t> unknown_extra;  // extra data past the known 24 bytes
 };
+constexpr uint32_t QCOW2_SNAPSHOT_EXTRA_KNOWN = 24;  // vm_state_size_large, disk_size, icount
 // Parses @nb entries from @buf; returns bytes consumed or -errno.
 int64_t qcow2_snapshots_parse(const uint8_t *buf, size_t len, uint32_t nb,
                               std::vector<Qcow2Snapshot> *out, std::string *msg);
+// Serialises @sns as a snapshot table (every entry with the 24 known bytes
+// of extra data followed by its unknown extra data, padded to 8 bytes).
+std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> &sns);
 
 // ---- create layout ---------------------------------------------------------
 // Cluster indexes of the metadata a new image starts with (QEMU's layout:

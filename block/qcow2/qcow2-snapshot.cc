@@ -1,7 +1,7 @@
 // Internal snapshots: the snapshot table is read at open and listed
-// (qemu-img snapshot -l).  Creating, applying and deleting snapshots is not
-// implemented; images with snapshots are read and written correctly (shared
-// clusters have refcount > 1 and are copied on write).
+// (qemu-img snapshot -l).  Creating, applying and deleting snapshots lives
+// in qcow2-snapshot-ops.cc; shared clusters (refcount > 1, COPIED clear)
+// are copied on write by the normal write path.
 #include <cerrno>
 
 #include "block/qcow2/qcow2.h"
@@ -37,6 +37,11 @@ int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp) {
         return (int)used;
     }
     s->snapshots_size = (uint64_t)used;
+    // Entries from before disk_size was recorded describe the current size
+    // (as QEMU assumes).
+    for (Qcow2Snapshot &sn : s->snapshots) {
+        if (sn.extra_size < 16) sn.disk_size = s->hdr.size;
+    }
     return 0;
 }
 
