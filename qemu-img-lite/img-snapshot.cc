@@ -67,20 +67,18 @@ int snapshot_create(BlockDriverState *bs, const char *name)
     return 0;
 }
 
-// qemu-img looks the snapshot up in the list (id first, then name) and
-// deletes that entry; a format without snapshots has an empty list.
+// qemu-img 7.2 looks the snapshot to delete up in the list by name only
+// (-a takes an id or a name, -d a name), then deletes that entry by id.
 bool snapshot_find(BlockDriverState *bs, const char *name, QEMUSnapshotInfo *out)
 {
     std::vector<QEMUSnapshotInfo> sns;
     if (!bs->drv->bdrv_snapshot_list || bs->drv->bdrv_snapshot_list(bs, &sns) < 0) {
         return false;
     }
-    for (int by_name = 0; by_name < 2; by_name++) {
-        for (const QEMUSnapshotInfo &sn : sns) {
-            if ((by_name ? sn.name : sn.id_str) == name) {
-                *out = sn;
-                return true;
-            }
+    for (const QEMUSnapshotInfo &sn : sns) {
+        if (sn.name == name) {
+            *out = sn;
+            return true;
         }
     }
     return false;
