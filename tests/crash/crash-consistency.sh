@@ -3,10 +3,11 @@
 #
 #   crash-consistency.sh BUILD_DIR [ITERATIONS]
 #
-# Each iteration creates a qcow2 image with qemu-img-lite (plain with 4 KiB
-# or 64 KiB clusters, over a backing file, or written compressed), starts a
-# qemu-io-lite workload of writes to distinct 64 KiB slots with a flush
-# every few writes, and kills it with SIGKILL at a random moment.  Then:
+# Each iteration takes a fresh qcow2 image made by qemu-img-lite (plain with
+# 4 KiB or 64 KiB clusters, over a backing file, or written compressed),
+# starts a qemu-io-lite workload of writes to distinct 64 KiB slots with a
+# flush every few writes, and kills it with SIGKILL at a random moment.
+# Then:
 #   - real `qemu-img check` must report no corruption (leaks are allowed,
 #     `qemu-img-lite check -r leaks` must repair them, and real qemu-img
 #     must then find the image clean);
@@ -15,11 +16,14 @@
 #   - everything outside the written ranges, including the rest of the slot
 #     of a write that was cut off, must still read as before (zeroes, or the
 #     backing file's pattern): copy-on-write never leaks half a cluster.
-# Prints one summary line and exits 0, 1 on any violation, 77 (skip) when a
-# tool is missing.  The figures also go to BUILD_DIR/crash-consistency.txt.
+# CRASH_JOBS (default 2) iterations run side by side; each kill still hits
+# one process at one random moment.  Prints one summary line and exits 0,
+# 1 on any violation, 77 (skip) when a tool is missing.  The figures also
+# go to BUILD_DIR/crash-consistency.txt.
 set -u
 build=${1:?usage: crash-consistency.sh BUILD_DIR [ITERATIONS]}
 iters=${2:-${CRASH_ITERATIONS:-100}}
+jobs=${CRASH_JOBS:-2}
 IMG=$build/qemu-img-lite/qemu-img-lite
 IO=$build/qemu-io-lite/qemu-io-lite
 for t in "$IMG" "$IO"; do
@@ -36,25 +40,47 @@ tmp=${TMPDIR:-/tmp}
 dir=$(mktemp -d "$tmp/crash-XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 SIZE=$((16 << 20)) SLOT=65536 NSLOTS=256 MARK=$(((16 << 20) - 512))
-qemu-img create -q -f qcow2 "$dir/base.qcow2" $SIZE
-qemu-io -f qcow2 -c "write -P 0xbb 0 $SIZE" "$dir/base.qcow2" >/dev/null
+MODES=(plain:4096 backing:65536 compressed:65536 plain:65536)
 
-killed=0 completed=0 leaky=0 corrupt=0 verified=0 failures=0 writes_done=0
-declare -A by_mode=()
-start=$(date +%s.%N)
+# One empty image per shape, made by qemu-img-lite; iterations copy them.
+make_templates() {
+    local m mode cs opts
+    qemu-img create -q -f qcow2 "$dir/base.qcow2" $SIZE
+    qemu-io -f qcow2 -c "write -P 0xbb 0 $SIZE" "$dir/base.qcow2" >/dev/null
+    for m in "${MODES[@]}"; do
+        mode=${m%:*} cs=${m#*:}
+        opts=(-o cluster_size=$cs)
+        [ $mode = backing ] && opts+=(-b "$dir/base.qcow2" -F qcow2)
+        "$IMG" create -q -f qcow2 "${opts[@]}" "$dir/$mode-$cs.qcow2" $SIZE >"$dir/create" 2>&1 ||
+            { echo "FAIL: qemu-img-lite create: $(cat "$dir/create")"; exit 1; }
+    done
+}
 
-fail() {  # message; keeps the image for a post-mortem
+fail() {  # message; keeps the image and log for a post-mortem
     echo "FAIL iteration $i ($mode, cluster $cs): $*"
-    cp "$dir/t.qcow2" "$build/crash-fail-$i.qcow2" 2>/dev/null
-    cp "$dir/log" "$build/crash-fail-$i.log" 2>/dev/null
+    cp "$w/t.qcow2" "$build/crash-fail-$i.qcow2" 2>/dev/null
+    cp "$w/log" "$build/crash-fail-$i.log" 2>/dev/null
     failures=$((failures + 1))
+}
+
+# Fills slots[] with @1 distinct random slots (never the marker's last one).
+pick_slots() {
+    local k r t
+    slots=()
+    for ((k = 0; k < NSLOTS - 1; k++)); do slots[k]=$k; done
+    for ((k = 0; k < $1; k++)); do  # a partial Fisher-Yates shuffle
+        r=$((k + RANDOM % (NSLOTS - 1 - k)))
+        t=${slots[k]} slots[k]=${slots[r]} slots[r]=$t
+    done
+    slots=("${slots[@]:0:$1}")
 }
 
 # Fills cmd[], kind[], off[], len[], pat[] with one workload.
 make_workload() {
-    local n=0 s slot o l
+    local n=0 s slot o l slots
     cmd=() kind=() off=() len=() pat=()
-    for s in $(shuf -i 0-$((NSLOTS - 2)) -n 96); do
+    pick_slots 96
+    for s in "${slots[@]}"; do
         slot=$((s * SLOT))
         if [ "$mode" = compressed ]; then
             o=$slot l=$SLOT kind[n]=c
@@ -99,88 +125,133 @@ verify() {  # base pattern, number of commands whose output was seen
     [ ${#args[@]} = 0 ] && return 0
     verified=$((verified + ${#args[@]} / 2))
     local out
-    out=$(qemu-io -r -f qcow2 "${args[@]}" "$dir/t.qcow2" 2>&1)
-    if grep -q -e 'Pattern verification failed' -e 'failed:' <<<"$out"; then
+    out=$(qemu-io -r -f qcow2 "${args[@]}" "$w/t.qcow2" 2>&1)
+    if [[ $out == *'Pattern verification failed'* || $out == *'failed:'* ]]; then
         fail "data check: $(grep -m3 -e 'Pattern verification failed' -e 'failed:' <<<"$out" | tr '\n' ' ')"
     fi
 }
 
 check_image() {
     local rc
-    qemu-img check -f qcow2 "$dir/t.qcow2" >"$dir/check" 2>&1
+    qemu-img check -f qcow2 "$w/t.qcow2" >"$w/check" 2>&1
     rc=$?
     case $rc in
         0) ;;
         3)  leaky=$((leaky + 1))
-            "$IMG" check -q -r leaks -f qcow2 "$dir/t.qcow2" >"$dir/repair" 2>&1
-            qemu-img check -f qcow2 "$dir/t.qcow2" >"$dir/check" 2>&1 ||
-                fail "qemu-img-lite check -r leaks left: $(tr '\n' ' ' <"$dir/check")" ;;
-        2) corrupt=$((corrupt + 1)); fail "corruption: $(tr '\n' ' ' <"$dir/check")" ;;
-        *) fail "qemu-img check exit $rc: $(tr '\n' ' ' <"$dir/check")" ;;
+            "$IMG" check -q -r leaks -f qcow2 "$w/t.qcow2" >"$w/repair" 2>&1
+            qemu-img check -f qcow2 "$w/t.qcow2" >"$w/check" 2>&1 ||
+                fail "qemu-img-lite check -r leaks left: $(tr '\n' ' ' <"$w/check")" ;;
+        2) corrupt=$((corrupt + 1)); fail "corruption: $(tr '\n' ' ' <"$w/check")" ;;
+        *) fail "qemu-img check exit $rc: $(tr '\n' ' ' <"$w/check")" ;;
     esac
 }
 
-# Calibrates the kill window: one uninterrupted workload, timed.
+# Calibrates the kill window: 3/4 of the longest of `jobs` uninterrupted
+# workloads run side by side, as the iterations will run (most kills land
+# mid-workload, some runs finish and close the image normally).
 calibrate() {
-    local t0 t1
+    local k t t0 c args=() w=$dir
     mode=plain cs=4096
-    "$IMG" create -q -f qcow2 -o cluster_size=$cs "$dir/t.qcow2" $SIZE >/dev/null 2>&1
     make_workload
-    args=()
     for c in "${cmd[@]}"; do args+=(-c "$c"); done
     t0=$(date +%s%N)
-    "$IO" -f qcow2 "${args[@]}" "$dir/t.qcow2" >/dev/null 2>&1
-    t1=$(date +%s%N)
-    window_ms=$(((t1 - t0) / 1000000))
-    [ $window_ms -lt 5 ] && window_ms=5
+    for ((k = 0; k < jobs; k++)); do
+        cp "$dir/plain-4096.qcow2" "$dir/cal$k.qcow2"
+        { "$IO" -f qcow2 "${args[@]}" "$dir/cal$k.qcow2" >/dev/null 2>&1; date +%s%N >"$dir/cal$k"; } &
+    done
+    wait
+    window_ms=5
+    for ((k = 0; k < jobs; k++)); do
+        t=$((($(cat "$dir/cal$k") - t0) / 1000000))
+        [ $((t * 3 / 4)) -gt $window_ms ] && window_ms=$((t * 3 / 4))
+    done
 }
-calibrate
 
-for ((i = 0; i < iters; i++)); do
-    case $((i % 4)) in
-        0) mode=plain cs=4096 ;;
-        1) mode=backing cs=65536 ;;
-        2) mode=compressed cs=65536 ;;
-        3) mode=plain cs=65536 ;;
-    esac
-    by_mode[$mode]=$((${by_mode[$mode]:-0} + 1))
-    opts=(-o cluster_size=$cs)
-    basepat=0
-    if [ $mode = backing ]; then
-        opts+=(-b "$dir/base.qcow2" -F qcow2)
-        basepat=0xbb
-    fi
-    rm -f "$dir/t.qcow2"
-    "$IMG" create -q -f qcow2 "${opts[@]}" "$dir/t.qcow2" $SIZE >"$dir/create" 2>&1 ||
-        { fail "create: $(cat "$dir/create")"; continue; }
-    make_workload
-    args=()
+# Starts the workload, kills it at a random moment; sets nseen to the
+# number of commands whose completion the log proves.
+run_and_kill() {
+    local c args=() pid delay seen j s
     for c in "${cmd[@]}"; do args+=(-c "$c"); done
-    stdbuf -oL "$IO" -f qcow2 "${args[@]}" "$dir/t.qcow2" >"$dir/log" 2>&1 &
+    # The parent creates the log: a kill that lands before the child has
+    # opened it must find it empty, not holding the previous iteration's
+    # output (which would claim flushes this workload never made).
+    : >"$w/log"
+    stdbuf -oL "$IO" -f qcow2 "${args[@]}" "$w/t.qcow2" >>"$w/log" 2>&1 &
     pid=$!
-    delay=$(((RANDOM * 32768 + RANDOM) % window_ms))
-    sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
-    if kill -9 $pid 2>/dev/null; then killed=$((killed + 1)); else completed=$((completed + 1)); fi
-    wait $pid 2>/dev/null
-    if grep -q -e 'failed' -e 'rror' "$dir/log"; then
-        fail "workload error: $(grep -m2 -e failed -e rror "$dir/log" | tr '\n' ' ')"
+    delay=$(((RANDOM * 32768 + RANDOM) % win))
+    # read -t on a FIFO nobody writes: a sleep without a process to start.
+    local secs
+    printf -v secs %d.%03d $((delay / 1000)) $((delay % 1000))
+    read -r -t "$secs" -u $never
+    # The window follows the machine's load: it widens a little after each
+    # kill and narrows more after each run that finished first, which
+    # settles with about 3 kills in 4 landing mid-workload.
+    if kill -9 $pid 2>/dev/null; then
+        killed=$((killed + 1)) win=$((win * 21 / 20 + 1))
+        [ $win -gt 10000 ] && win=10000  # a hung workload is killed anyway
+    else
+        completed=$((completed + 1)) win=$((win * 17 / 20 + 1))
     fi
-    seen=$(grep -c -E '^(wrote|read) ' "$dir/log")
+    wait $pid 2>/dev/null
+    local lines line errors=()
+    mapfile -t lines <"$w/log"
+    seen=0
+    for line in "${lines[@]}"; do
+        case $line in
+            'wrote '*) seen=$((seen + 1)) writes_done=$((writes_done + 1)) ;;
+            'read '*) seen=$((seen + 1)) ;;
+            *failed* | *rror*) errors+=("$line") ;;
+        esac
+    done
+    [ ${#errors[@]} = 0 ] || fail "workload error: ${errors[*]:0:2}"
     # A flush prints nothing: count it as seen when the read after it is.
     nseen=0
     for ((j = 0, s = 0; j < ${#cmd[@]} && s < seen; j++)); do
         [ "${kind[j]}" != f ] && s=$((s + 1))
         nseen=$((j + 1))
     done
-    writes_done=$((writes_done + seen))
-    check_image
-    verify $basepat $nseen
-done
+}
 
+# Iterations first, first + jobs, ... in their own directory; the counters
+# go to $w/stats.
+worker() {
+    local first=$1 m basepat
+    w=$dir/w$first
+    mkdir -p "$w"
+    mkfifo "$w/never"
+    exec {never}<>"$w/never"
+    killed=0 completed=0 leaky=0 corrupt=0 verified=0 failures=0 writes_done=0
+    local nplain=0 nbacking=0 ncompressed=0 win=$window_ms
+    for ((i = first; i < iters; i += jobs)); do
+        m=${MODES[i % 4]} mode=${m%:*} cs=${m#*:}
+        eval "n$mode=\$((n$mode + 1))"
+        basepat=0
+        [ $mode = backing ] && basepat=0xbb
+        cp "$dir/$mode-$cs.qcow2" "$w/t.qcow2"
+        make_workload
+        run_and_kill
+        check_image
+        verify $basepat $nseen
+    done
+    echo "$killed $completed $leaky $corrupt $verified $failures $writes_done" \
+         "$nplain $nbacking $ncompressed $win" >"$w/stats"
+}
+
+start=$(date +%s.%N)
+make_templates
+calibrate
+for ((k = 0; k < jobs && k < iters; k++)); do worker $k & done
+wait
+sum=(0 0 0 0 0 0 0 0 0 0 0) nw=0
+for ((k = 0; k < jobs && k < iters; k++)); do
+    read -r -a st <"$dir/w$k/stats" || st=(0 0 0 0 0 1 0 0 0 0 0)
+    for ((x = 0; x < 11; x++)); do sum[x]=$((sum[x] + st[x])); done
+    nw=$((nw + 1))
+done
 secs=$(echo "$(date +%s.%N) - $start" | bc)
-summary=$(printf 'crash-consistency: %d iterations (plain %d, backing %d, compressed %d) in %.1f s (kill window %d ms): %d killed mid-workload, %d finished first; %d writes completed; %d images had leaks (repaired by qemu-img-lite check -r leaks), %d corruptions; %d regions verified; %d failures' \
-    "$iters" "${by_mode[plain]:-0}" "${by_mode[backing]:-0}" "${by_mode[compressed]:-0}" "$secs" "$window_ms" \
-    $killed $completed $writes_done $leaky $corrupt $verified $failures)
+summary=$(printf 'crash-consistency: %d iterations (plain %d, backing %d, compressed %d; %d at a time) in %.1f s (kill window %d ms calibrated, %d ms at the end): %d killed mid-workload, %d finished first; %d writes completed; %d images had leaks (repaired by qemu-img-lite check -r leaks), %d corruptions; %d regions verified; %d failures' \
+    "$iters" "${sum[7]}" "${sum[8]}" "${sum[9]}" "$jobs" "$secs" "$window_ms" $((sum[10] / nw)) \
+    "${sum[0]}" "${sum[1]}" "${sum[6]}" "${sum[2]}" "${sum[3]}" "${sum[4]}" "${sum[5]}")
 echo "$summary"
 echo "$summary ($(date -u +%F))" >"$build/crash-consistency.txt"
-[ $failures = 0 ]
+[ "${sum[5]}" = 0 ]
