@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "coroutine/coroutine.h"
@@ -33,6 +34,9 @@ int nbd_socket_connect(const NbdAddress &addr, Error **errp);
 int nbd_socket_listen(const NbdAddress &addr, int backlog, Error **errp);
 int nbd_socket_set_nonblock(int fd, bool nonblock);
 
+// Read-ahead buffer: reads smaller than half of it are served from it.
+constexpr size_t NBD_CHANNEL_RBUF_SIZE = 64 * 1024;
+
 struct NbdChannel {
     int fd = -1;
     AioContext *ctx = nullptr;
@@ -40,6 +44,10 @@ struct NbdChannel {
     Coroutine *write_waiter = nullptr;
     bool dead = false;       // shut down: every further I/O fails with -EIO
     CoMutex send_lock;       // serialises whole messages from concurrent senders
+    bool polling_read = false;   // fd handler registered for reading
+    bool polling_write = false;  // ... and for writing
+    std::unique_ptr<uint8_t[]> rbuf;  // read-ahead: bytes [rpos, rlen) not consumed yet
+    size_t rpos = 0, rlen = 0;
 
     NbdChannel() = default;
     NbdChannel(const NbdChannel &) = delete;
