@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
-# NBD server throughput: qemu-nbd-lite against QEMU 7.2's qemu-nbd, each
-# serving the same raw file over a Unix socket, driven by the same clients in
-# the same run: fio's nbd engine (libnbd) for 4 KiB random read/write at QD32
-# and 1 MiB sequential read/write at QD4, and QEMU's `qemu-img bench`
-# (4 KiB QD32 read and write).  Prints a table with ours/reference ratios.
-# The same pairs with our client (qemu-img-lite bench) are listed once
-# qemu-img-lite grows `bench`.
+# NBD throughput over a Unix socket, ours against QEMU 7.2, same run:
 #
-# Env: NBD_BENCH_FILE (default $QEMU_LITE_BUILD/nbd-bench.img), NBD_BENCH_SIZE_MB
-# (256), NBD_BENCH_SECS (3 per fio run), NBD_BENCH_COUNT (qemu-img bench
-# requests, 50000).
+#   servers: qemu-nbd-lite and qemu-nbd, each serving the same raw file
+#            (-f raw -t -e 8, default cache/aio) in the page cache;
+#   clients: qemu-img-lite bench (our nbd driver) and qemu-img bench (QEMU's),
+#            4 KiB reads and writes at QD32 and 1 MiB reads and writes at QD4
+#            (qemu-img bench walks offsets sequentially: it has no random
+#            mode), plus fio's nbd engine (libnbd) for 4 KiB random read and
+#            write at QD32 and 1 MiB sequential read and write at QD4.
+#
+# Every client runs against every server, so the table has the issue's pair
+# (qemu-img-lite bench -> qemu-nbd-lite vs qemu-img bench -> qemu-nbd) and the
+# cross pairs that isolate the client (both against qemu-nbd) and the server
+# (qemu-img bench or fio against each).  The machine is small and shared, so
+# the servers alternate round by round (ours first in odd rounds) and each
+# cell keeps the best of NBD_BENCH_ROUNDS rounds.  Ratio = ours / reference,
+# higher is better.
+#
+# Env: NBD_BENCH_FILE (default $QEMU_LITE_BUILD/nbd-bench.img),
+# NBD_BENCH_SIZE_MB (256), NBD_BENCH_ROUNDS (3), NBD_BENCH_SECS (2 per fio
+# run), NBD_BENCH_COUNT (4 KiB requests per bench run, 20000),
+# NBD_BENCH_COUNT_1M (1 MiB requests per bench run, 1000).
 set -euo pipefail
 build=${QEMU_LITE_BUILD:-build}
-ours=$build/qemu-nbd-lite/qemu-nbd-lite
+nbd_ours=$build/qemu-nbd-lite/qemu-nbd-lite
+img_ours=$build/qemu-img-lite/qemu-img-lite
 file=${NBD_BENCH_FILE:-$build/nbd-bench.img}
 size_mb=${NBD_BENCH_SIZE_MB:-256}
-secs=${NBD_BENCH_SECS:-3}
-count=${NBD_BENCH_COUNT:-50000}
+rounds=${NBD_BENCH_ROUNDS:-3}
+secs=${NBD_BENCH_SECS:-2}
+count=${NBD_BENCH_COUNT:-20000}
+count_1m=${NBD_BENCH_COUNT_1M:-1000}
 
-[ -x "$ours" ] || { echo "qemu-nbd-lite not built ($ours)"; exit 1; }
+for t in "$nbd_ours" "$img_ours"; do
+    [ -x "$t" ] || { echo "$t not built"; exit 1; }
+done
 for tool in fio qemu-nbd qemu-img; do
     command -v "$tool" >/dev/null || { echo "$tool not installed"; exit 1; }
 done
-fio --enghelp 2>/dev/null | grep -qw nbd || { echo "fio has no nbd engine"; exit 1; }
+have_fio=1
+fio --enghelp 2>/dev/null | grep -qw nbd || have_fio=0
 
 if [ "$(stat -c %s "$file" 2>/dev/null || echo 0)" != $((size_mb << 20)) ]; then
     echo "writing ${size_mb} MiB of random data to $file"
     dd if=/dev/urandom of="$file" bs=1M count="$size_mb" status=none
 fi
+cat "$file" >/dev/null  # into the page cache
 
 dir=$(mktemp -d)
 server_pid=
@@ -58,40 +76,93 @@ fio_bw() {
         --output-format=terse --terse-version=3 2>/dev/null | tail -n1 | cut -d';' -f"$field"
 }
 
-# qemu-img bench [-w] -> requests per second
+# img_bench TOOL COUNT SIZE DEPTH [-w] -> requests per second
 img_bench() {
-    local out t
-    out=$(qemu-img bench -f raw -c "$count" -d 32 -s 4k "$@" "$(uri)" 2>&1)
+    local tool=$1 n=$2 sz=$3 qd=$4 out t
+    shift 4
+    out=$("$tool" bench -f raw -c "$n" -d "$qd" -s "$sz" "$@" "$(uri)" 2>&1) || true
     t=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out")
-    awk -v c="$count" -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", c / t; else print 0 }'
+    awk -v c="$n" -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", c / t; else print 0 }'
 }
+
+# Workloads: label|unit|how to run it with client $1 (img tools only)
+img_cases=("read 4k QD32|req/s|$count 4k 32" "write 4k QD32|req/s|$count 4k 32 -w"
+           "read 1M QD4|MiB/s|$count_1m 1M 4" "write 1M QD4|MiB/s|$count_1m 1M 4 -w")
+fio_cases=("randread 4k QD32|KiB/s|randread 4k 32" "randwrite 4k QD32|KiB/s|randwrite 4k 32"
+           "read 1M QD4|KiB/s|read 1M 4" "write 1M QD4|KiB/s|write 1M 4")
+
+declare -A best
+keep_best() {  # key value
+    local old=${best[$1]:-0}
+    best[$1]=$(awk -v a="$old" -v b="$2" 'BEGIN { print (b > a) ? b : a }')
+}
+
+run_server_round() {  # srv-label
+    local srv=$1 c i spec
+    for c in ref ours; do
+        local tool=qemu-img
+        [ $c = ours ] && tool=$img_ours
+        for i in "${!img_cases[@]}"; do
+            spec=${img_cases[$i]##*|}
+            # shellcheck disable=SC2086
+            keep_best "img,$c,$srv,$i" "$(img_bench "$tool" $spec)"
+        done
+    done
+    [ $have_fio = 1 ] || return 0
+    for i in "${!fio_cases[@]}"; do
+        spec=${fio_cases[$i]##*|}
+        # shellcheck disable=SC2086
+        keep_best "fio,$srv,$i" "$(fio_bw $spec)"
+    done
+}
+
+for ((r = 1; r <= rounds; r++)); do
+    order="ours ref"
+    [ $((r % 2)) = 0 ] && order="ref ours"
+    for s in $order; do
+        if [ $s = ref ]; then start_server "$(command -v qemu-nbd)"; else start_server "$nbd_ours"; fi
+        run_server_round $s
+        stop_server
+    done
+done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-
-declare -A res
-cases=("fio randread 4k QD32" "fio randwrite 4k QD32" "fio read 1M QD4" "fio write 1M QD4"
-       "qemu-img bench read 4k QD32" "qemu-img bench write 4k QD32")
-run_all() {  # label
-    res[$1,0]=$(fio_bw randread 4k 32)
-    res[$1,1]=$(fio_bw randwrite 4k 32)
-    res[$1,2]=$(fio_bw read 1M 4)
-    res[$1,3]=$(fio_bw write 1M 4)
-    res[$1,4]=$(img_bench)
-    res[$1,5]=$(img_bench -w)
+# req/s of 1 MiB requests -> MiB/s is the same number
+row() {  # label unit ref ours
+    printf '  %-28s %12s %12s %7s\n' "$1 ($2)" "$3" "$4" "$(ratio "$4" "$3")"
+}
+header() {  # title ref-col ours-col
+    echo
+    echo "$1"
+    printf '  %-28s %12s %12s %7s\n' "workload" "$2" "$3" "ratio"
+}
+img_table() {  # title refcol ourscol ref-client ref-server ours-client ours-server
+    local i label unit
+    header "$1" "$2" "$3"
+    for i in "${!img_cases[@]}"; do
+        label=${img_cases[$i]%%|*}
+        unit=${img_cases[$i]#*|}; unit=${unit%%|*}
+        row "$label" "$unit" "${best[img,$4,$5,$i]}" "${best[img,$6,$7,$i]}"
+    done
 }
 
-for s in ref ours; do
-    if [ $s = ref ]; then start_server "$(command -v qemu-nbd)"; else start_server "$ours"; fi
-    run_all $s
-    stop_server
-done
-
-echo "machine: $(nproc) CPUs, $(uname -r), $file (${size_mb} MiB, page cache), ${secs}s per fio run"
-printf '%-30s %14s %14s %8s\n' "client / workload" "qemu-nbd" "qemu-nbd-lite" "ratio"
-for i in "${!cases[@]}"; do
-    unit="KiB/s"
-    [ "$i" -ge 4 ] && unit="req/s"
-    printf '%-30s %14s %14s %8s\n' "${cases[$i]} ($unit)" "${res[ref,$i]}" "${res[ours,$i]}" \
-        "$(ratio "${res[ours,$i]}" "${res[ref,$i]}")"
-done
-echo "qemu-img-lite bench (our client) x both servers: not run (qemu-img-lite has no bench yet)"
+echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "file: $file (${size_mb} MiB, page cache); best of $rounds rounds; ${secs}s per fio run;" \
+     "$count 4k / $count_1m 1M requests per bench run"
+img_table "qemu-img-lite bench -> qemu-nbd-lite  vs  qemu-img bench -> qemu-nbd" \
+    "QEMU/QEMU" "lite/lite" ref ref ours ours
+img_table "client: qemu-img-lite bench vs qemu-img bench, both -> qemu-nbd" \
+    "qemu-img" "qemu-img-lite" ref ref ours ref
+img_table "server: qemu-img bench -> qemu-nbd-lite vs -> qemu-nbd" \
+    "qemu-nbd" "qemu-nbd-lite" ref ref ref ours
+img_table "client on our server: qemu-img-lite bench vs qemu-img bench, both -> qemu-nbd-lite" \
+    "qemu-img" "qemu-img-lite" ref ours ours ours
+if [ $have_fio = 1 ]; then
+    header "server: fio (libnbd) -> qemu-nbd-lite vs -> qemu-nbd" "qemu-nbd" "qemu-nbd-lite"
+    for i in "${!fio_cases[@]}"; do
+        label=${fio_cases[$i]%%|*}
+        row "fio $label" "KiB/s" "${best[fio,ref,$i]}" "${best[fio,ours,$i]}"
+    done
+else
+    echo; echo "fio has no nbd engine: fio rows not run"
+fi
