@@ -2,6 +2,8 @@
 // writethrough (FUA), quiescing and the synchronous wrappers live here; all
 // other request processing is the node's (io.cc).
 #include <cassert>
+#include <cstring>
+#include <string>
 
 #include "block/block-core.h"
 
@@ -146,6 +148,82 @@ void blk_drained_end(BlockBackend *blk)
     if (--blk->quiesce_counter == 0) {
         qemu_co_queue_restart_all(&blk->queued);
     }
+}
+
+// ---- reopen --------------------------------------------------------------
+// QEMU names a child's option without the child's prefix ("file.locking"
+// -> 'locking').
+static std::string option_leaf(const std::string &key)
+{
+    for (const char *child : {"file.", "backing.", "image.", "data-file."}) {
+        if (key.rfind(child, 0) == 0) {
+            return option_leaf(key.substr(strlen(child)));
+        }
+    }
+    return key;
+}
+
+struct ReopenCall {
+    BlockDriverState *bs;
+    int flags;
+    Error **errp;
+    int ret;
+};
+
+static int reopen_nodes(BlockBackend *blk, int flags, Error **errp)
+{
+    ReopenCall call{blk_bs(blk), flags, errp, 0};
+    aio_run_coroutine_sync(blk->ctx, [](void *o) {
+        auto *c = (ReopenCall *)o;
+        c->ret = bdrv_co_reopen(c->bs, c->flags, c->errp);
+    }, &call);
+    return call.ret;
+}
+
+int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    QDict o = opts ? *opts : QDict{};
+    int old_flags = bs->open_flags, flags = old_flags;
+    // At open, read-only only ever restricts; here it goes both ways.
+    if (const char *ro = o.get("read-only")) {
+        bool b;
+        if (!keyval_parse_bool(ro, &b)) {
+            error_setg(errp, "Parameter 'read-only' expects 'on' or 'off'");
+            return -EINVAL;
+        }
+        flags = b ? (flags & ~BDRV_O_RDWR) : (flags | BDRV_O_RDWR);
+        o.del("read-only");
+    }
+    if (!bdrv_take_generic_options(&o, &flags, bs, errp)) {
+        return -EINVAL;
+    }
+    if (!o.entries.empty()) {
+        error_setg(errp, "Cannot change the option '%s'",
+                   option_leaf(o.entries.begin()->first).c_str());
+        return -EINVAL;
+    }
+    blk_drain(blk);
+    const uint64_t writing = BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED | BLK_PERM_RESIZE;
+    uint64_t old_perm = blk->root->perm, shared = blk->root->shared_perm;
+    bool writable = flags & BDRV_O_RDWR;
+    if (!writable) {
+        bdrv_child_set_perm(blk->root, old_perm & ~writing, shared, nullptr);  // only loosens
+    }
+    int ret = reopen_nodes(blk, flags, errp);
+    if (ret == 0) {
+        // Children's edges follow the nodes' new read-only state (locks).
+        uint64_t perm = writable ? (old_perm | BLK_PERM_WRITE) : (old_perm & ~writing);
+        ret = perm != blk->root->perm ? bdrv_child_set_perm(blk->root, perm, shared, errp)
+                                      : bdrv_refresh_perms(bs, errp);
+        if (ret < 0) {
+            reopen_nodes(blk, old_flags, nullptr);
+        }
+    }
+    if (ret < 0) {
+        bdrv_child_set_perm(blk->root, old_perm, shared, nullptr);
+    }
+    return ret;
 }
 
 // ---- requests ------------------------------------------------------------

@@ -32,6 +32,12 @@ int bdrv_refresh_perms(BlockDriverState *bs, Error **errp);
 // @options it uses; reports unknown ones.
 BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options,
                                                  int flags, Error **errp);
+// Applies the options every node understands (read-only, cache.direct,
+// cache.no-flush, force-share, discard, detect-zeroes, node-name...) to
+// @flags and @bs, removing them from @o.
+bool bdrv_take_generic_options(QDict *o, int *flags, BlockDriverState *bs, Error **errp);
+// Derives @bs's limits from its file child and its driver (open, reopen).
+int bdrv_refresh_limits(BlockDriverState *bs, Error **errp);
 // Permissions the first parent of a freshly opened node will ask for.
 void bdrv_perms_for_flags(int flags, uint64_t *perm, uint64_t *shared);
 

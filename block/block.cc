@@ -207,3 +207,55 @@ void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
         bs->drv->bdrv_debug_event(bs, event);
     }
 }
+
+// The child a breakpoint call is forwarded to: the file of a format or
+// protocol-over-file node, else a filter's only child (QEMU's
+// bdrv_primary_bs).
+static BlockDriverState *debug_primary_bs(BlockDriverState *bs)
+{
+    if (bs->file) {
+        return bs->file->bs;
+    }
+    if (bs->children.size() == 1) {
+        return bs->children[0]->bs;
+    }
+    return nullptr;
+}
+
+// The first node from @bs down whose driver has breakpoint operations.
+static BlockDriverState *debug_node(BlockDriverState *bs)
+{
+    while (bs && bs->drv && !bs->drv->bdrv_debug_breakpoint) {
+        bs = debug_primary_bs(bs);
+    }
+    return bs && bs->drv ? bs : nullptr;
+}
+
+bool bdrv_debug_has_breakpoints(BlockDriverState *bs)
+{
+    return debug_node(bs) != nullptr;
+}
+
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->bdrv_debug_breakpoint(bs, event, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->bdrv_debug_remove_breakpoint(bs, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs ? bs->drv->bdrv_debug_resume(bs, tag) : -ENOTSUP;
+}
+
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag)
+{
+    bs = debug_node(bs);
+    return bs && bs->drv->bdrv_debug_is_suspended(bs, tag);
+}

@@ -98,6 +98,12 @@ void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow);
 void blk_drain(BlockBackend *blk);
 void blk_drained_begin(BlockBackend *blk);
 void blk_drained_end(BlockBackend *blk);
+// Changes the open options of the image (qemu-io reopen): @opts holds the
+// node options every node understands ("read-only", "cache.direct",
+// "cache.no-flush", "discard", "detect-zeroes"...); anything else fails with
+// QEMU's "Cannot change the option 'X'".  Drains first; the backend gains or
+// loses the WRITE permission with read-only.  All or nothing.
+int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp);
 // Whether the backend can write (opened BDRV_O_RDWR).
 bool blk_is_writable(BlockBackend *blk);
 // Number of requests currently inside the backend (for tests and drain).

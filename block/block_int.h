@@ -122,6 +122,11 @@ struct BlockDriver {
     const CreateOptDesc *create_opts = nullptr;  // terminated by {nullptr}
 
     void (*bdrv_refresh_limits)(BlockDriverState *bs, Error **errp) = nullptr;
+    // Reopen: switches the node to @flags (BDRV_O_RDWR, BDRV_O_NOCACHE...)
+    // while bs->open_flags/read_only still hold the old ones; requests are
+    // drained.  On failure the node must be as before.  nullptr: the flags
+    // need nothing from the driver.
+    int coroutine_fn (*bdrv_co_reopen)(BlockDriverState *bs, int flags, Error **errp) = nullptr;
 
     // @qiov_offset: where in @qiov this request's data starts.
     int coroutine_fn (*bdrv_co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -169,6 +174,16 @@ struct BlockDriver {
 
     // blkdebug hook: called by BLKDBG_EVENT on a filter above.
     void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
+    // blkdebug breakpoints (qemu-io break/resume/wait_break/remove_break):
+    // a request that emits @event is suspended in its coroutine under @tag
+    // until resumed.  The generic bdrv_debug_* below walk down the primary
+    // children to the first node implementing them.  Return 0 or -errno
+    // (-ENOENT: no such event/tag).
+    int (*bdrv_debug_breakpoint)(BlockDriverState *bs, const char *event,
+                                 const char *tag) = nullptr;
+    int (*bdrv_debug_remove_breakpoint)(BlockDriverState *bs, const char *tag) = nullptr;
+    int (*bdrv_debug_resume)(BlockDriverState *bs, const char *tag) = nullptr;
+    bool (*bdrv_debug_is_suspended)(BlockDriverState *bs, const char *tag) = nullptr;
 
     // Permissions this node needs on @child given what its own parents use
     // (@perm) and share (@shared).  Default (nullptr): bdrv_default_child_perm,
@@ -318,10 +333,25 @@ int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs);
 // Emits a blkdebug event on @child's node (no-op unless a blkdebug filter
 // sits there).
 void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
+// Breakpoints (see BlockDriver::bdrv_debug_breakpoint), forwarded from @bs
+// through format and filter nodes: -ENOTSUP when no node below has them.
+// Plain code (the suspended request is re-entered from here).
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag);
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag);
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag);
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag);
+// Whether some node from @bs down implements breakpoints at all.
+bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
 #define BLKDBG_EVENT(child, evt)                                              \
     do {                                                                      \
         if (child) bdrv_debug_event((child)->bs, (evt));                      \
     } while (0)
+
+// Reopens @bs and the nodes that inherit its flags (file and filter
+// children, not backing) with @flags: read-only <-> read-write, O_DIRECT,
+// no-flush.  Nodes losing write access flush first.  All or nothing.
+// Permissions are the caller's (blk_reopen adjusts the root's).
+int coroutine_fn bdrv_co_reopen(BlockDriverState *bs, int flags, Error **errp);
 
 // Creation helpers for drivers' create: make a file via the protocol driver.
 int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **errp);

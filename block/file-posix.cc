@@ -172,6 +172,44 @@ static void coroutine_fn file_co_close(BlockDriverState *bs)
     }
 }
 
+// A new open file description of the same file with the new access mode and
+// O_DIRECT; the lock bytes move over to it (OFD locks belong to the old
+// description, which would otherwise conflict with the new one).
+static int coroutine_fn file_co_reopen(BlockDriverState *bs, int flags, Error **errp)
+{
+    FileState *s = state(bs);
+    if (s->aio == AioBackend::Native && !(flags & BDRV_O_NOCACHE)) {
+        error_setg(errp, "aio=native was specified, but it requires cache.direct=on, "
+                         "which was not specified.");
+        return -EINVAL;
+    }
+    int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY);
+    oflags |= (flags & BDRV_O_NOCACHE) ? O_DIRECT : 0;
+    std::string self = "/proc/self/fd/" + std::to_string(s->fd);
+    int fd = open(self.c_str(), oflags);
+    if (fd < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not reopen file");
+        return -err;
+    }
+    if (s->use_lock) {
+        uint64_t perm = s->locks.perm_locked, shared = BLK_PERM_ALL & ~s->locks.unshared_locked;
+        FileLockState moved;
+        file_lock_set_perm(s->fd, &s->locks, 0, BLK_PERM_ALL, bs->filename, nullptr);
+        int ret = file_lock_set_perm(fd, &moved, perm, shared, bs->filename, errp);
+        if (ret < 0) {
+            close(fd);
+            file_lock_set_perm(s->fd, &s->locks, perm, shared, bs->filename, nullptr);
+            return ret;
+        }
+        s->locks = moved;
+    }
+    close(s->fd);
+    s->fd = fd;
+    s->direct = flags & BDRV_O_NOCACHE;
+    return 0;
+}
+
 static void file_refresh_limits(BlockDriverState *bs, Error **errp)
 {
     FileState *s = state(bs);
@@ -542,6 +580,7 @@ BlockDriver bdrv_file = [] {
     d.bdrv_co_create_opts = file_co_create_opts;
     d.create_opts = file_create_opts;
     d.bdrv_refresh_limits = file_refresh_limits;
+    d.bdrv_co_reopen = file_co_reopen;
     d.bdrv_co_preadv = file_co_preadv;
     d.bdrv_co_pwritev = file_co_pwritev;
     d.bdrv_co_pwrite_zeroes = file_co_pwrite_zeroes;

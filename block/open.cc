@@ -29,7 +29,7 @@ static bool take_bool(QDict *o, const char *key, bool *val, Error **errp)
 }
 
 // Options every node understands; applied to @flags and the node.
-static bool take_generic_options(QDict *o, int *flags, BlockDriverState *bs, Error **errp)
+bool bdrv_take_generic_options(QDict *o, int *flags, BlockDriverState *bs, Error **errp)
 {
     bool b;
     if (const char *n = o->get("node-name")) {
@@ -138,6 +138,20 @@ static void inherit_limits(BlockDriverState *bs)
     }
 }
 
+int bdrv_refresh_limits(BlockDriverState *bs, Error **errp)
+{
+    inherit_limits(bs);
+    if (bs->drv->bdrv_refresh_limits) {
+        ErrorPtr local;
+        bs->drv->bdrv_refresh_limits(bs, &local);
+        if (local) {
+            error_propagate(errp, local.release());
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 // Runs the driver's open on a node that already has its "file" child when
 // the driver is a format or filter.
 static int coroutine_fn open_with_driver(BlockDriverState *bs, QDict *o, int flags, Error **errp)
@@ -164,14 +178,8 @@ static int coroutine_fn open_with_driver(BlockDriverState *bs, QDict *o, int fla
     if (!drv->runtime_opts && drv->is_format) {
         o->entries.clear();  // the driver validated what it knows
     }
-    inherit_limits(bs);
-    if (drv->bdrv_refresh_limits) {
-        ErrorPtr local;
-        drv->bdrv_refresh_limits(bs, &local);
-        if (local) {
-            error_propagate(errp, local.release());
-            return -EINVAL;
-        }
+    if (bdrv_refresh_limits(bs, errp) < 0) {
+        return -EINVAL;
     }
     if (drv->bdrv_co_getlength) {
         int64_t len = drv->bdrv_co_getlength(bs);
@@ -196,7 +204,7 @@ static BlockDriverState *coroutine_fn open_protocol(const BlockDriver *drv, cons
         o->set("filename", filename);
     }
     BlockDriverState *bs = bdrv_new_node(drv, flags);
-    if (!take_generic_options(o, &flags, bs, errp)) {
+    if (!bdrv_take_generic_options(o, &flags, bs, errp)) {
         bdrv_co_unref(bs);
         return nullptr;
     }
@@ -219,7 +227,7 @@ static BlockDriverState *coroutine_fn open_format(const BlockDriver *drv, const 
     // A placeholder driver until probing decides; the file child is opened
     // first because probing and every format need it.
     BlockDriverState *bs = bdrv_new_node(drv ? drv : bdrv_find_format("raw"), flags);
-    if (!take_generic_options(o, &flags, bs, errp)) {
+    if (!bdrv_take_generic_options(o, &flags, bs, errp)) {
         bdrv_co_unref(bs);
         return nullptr;
     }

@@ -8,7 +8,11 @@
 // format's metadata events (l2_update, refblock_alloc, ...) arrive here and
 // arm the rules; the next matching request through here then fails with the
 // rule's errno, exactly where a real disk error would hit the driver.
+#include <cassert>
+#include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "block/blkdebug/blkdebug-rules.h"
 #include "block/block_int.h"
@@ -17,8 +21,23 @@
 
 namespace {
 
+// A breakpoint set by bdrv_debug_breakpoint; it fires once.
+struct BlkdebugBreakpoint {
+    BlkdebugEvent event;
+    std::string tag;
+};
+
+// A request parked at a breakpoint: its coroutine waits in
+// blkdebug_debug_event until bdrv_debug_resume re-enters it.
+struct BlkdebugSuspendedReq {
+    Coroutine *co;
+    std::string tag;
+};
+
 struct BDRVBlkdebugState {
     BlkdebugRules rules;
+    std::vector<BlkdebugBreakpoint> breakpoints;  // newest last
+    std::vector<BlkdebugSuspendedReq> suspended;  // newest last
     BdrvChild *image = nullptr;
     uint32_t align = 0;
     uint64_t max_transfer = 0;
@@ -220,9 +239,88 @@ static int coroutine_fn blkdebug_co_truncate(BlockDriverState *bs, int64_t offse
     return bdrv_co_truncate(state(bs)->image, offset, exact, prealloc, errp);
 }
 
+// As QEMU: the newest breakpoint on @event fires first; each one that fires
+// is removed and suspends the request once more, so a request stopped by two
+// breakpoints needs two resumes.
 static void blkdebug_debug_event(BlockDriverState *bs, BlkdebugEvent event)
 {
-    state(bs)->rules.event(event);
+    BDRVBlkdebugState *s = state(bs);
+    s->rules.event(event);
+    int suspends = 0;
+    for (size_t i = s->breakpoints.size(); i-- > 0;) {
+        if (s->breakpoints[i].event != event) {
+            continue;
+        }
+        assert(qemu_in_coroutine());
+        s->suspended.push_back({qemu_coroutine_self(), s->breakpoints[i].tag});
+        printf("blkdebug: Suspended request '%s'\n", s->breakpoints[i].tag.c_str());
+        s->breakpoints.erase(s->breakpoints.begin() + (ptrdiff_t)i);
+        suspends++;
+    }
+    for (; suspends > 0; suspends--) {
+        qemu_coroutine_yield();
+    }
+}
+
+static int blkdebug_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag)
+{
+    // Exact QAPI names only (no old dotted spelling), as QEMU's lookup.
+    for (int i = 0; i < BLKDBG__MAX; i++) {
+        if (!strcmp(event, blkdebug_event_names[i])) {
+            state(bs)->breakpoints.push_back({(BlkdebugEvent)i, tag});
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+// Re-enters the newest request suspended under @tag (every one with @all).
+static int resume_by_tag(BDRVBlkdebugState *s, const char *tag, bool all)
+{
+    int ret = -ENOENT;
+    for (size_t i = s->suspended.size(); i-- > 0;) {
+        if (s->suspended[i].tag != tag) {
+            continue;
+        }
+        Coroutine *co = s->suspended[i].co;
+        printf("blkdebug: Resuming request '%s'\n", tag);
+        s->suspended.erase(s->suspended.begin() + (ptrdiff_t)i);
+        qemu_coroutine_enter(co);
+        ret = 0;
+        if (!all) {
+            break;
+        }
+        i = s->suspended.size();  // the request ran: the list may have changed
+    }
+    return ret;
+}
+
+static int blkdebug_debug_resume(BlockDriverState *bs, const char *tag)
+{
+    return resume_by_tag(state(bs), tag, false);
+}
+
+// Removes the breakpoints tagged @tag and lets the requests they stopped go
+// on.  As QEMU 7.2, only a breakpoint still armed counts as found.
+static int blkdebug_debug_remove_breakpoint(BlockDriverState *bs, const char *tag)
+{
+    BDRVBlkdebugState *s = state(bs);
+    auto &bps = s->breakpoints;
+    size_t before = bps.size();
+    std::erase_if(bps, [tag](const BlkdebugBreakpoint &b) { return b.tag == tag; });
+    int ret = bps.size() < before ? 0 : -ENOENT;
+    resume_by_tag(s, tag, true);
+    return ret;
+}
+
+static bool blkdebug_debug_is_suspended(BlockDriverState *bs, const char *tag)
+{
+    for (const BlkdebugSuspendedReq &r : state(bs)->suspended) {
+        if (r.tag == tag) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static int blkdebug_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
@@ -259,6 +357,10 @@ BlockDriver bdrv_blkdebug = [] {
     d.bdrv_co_get_allocated_file_size = blkdebug_co_get_allocated_file_size;
     d.bdrv_co_truncate = blkdebug_co_truncate;
     d.bdrv_debug_event = blkdebug_debug_event;
+    d.bdrv_debug_breakpoint = blkdebug_debug_breakpoint;
+    d.bdrv_debug_remove_breakpoint = blkdebug_debug_remove_breakpoint;
+    d.bdrv_debug_resume = blkdebug_debug_resume;
+    d.bdrv_debug_is_suspended = blkdebug_debug_is_suspended;
     d.bdrv_get_info = blkdebug_get_info;
     d.bdrv_child_perm = blkdebug_child_perm;
     return d;

@@ -284,6 +284,27 @@ int64_t coroutine_fn qcow2_co_get_allocated_file_size(BlockDriverState *bs) {
     return bdrv_co_get_allocated_file_size(bs->file->bs);
 }
 
+// Reopen: going read-write gets the fixups of a read-write open; going
+// read-only writes the caches back and clears the dirty bit, as close does.
+int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    bool writable = flags & BDRV_O_RDWR;
+    if (writable == !bs->read_only) return 0;
+    int ret;
+    if (writable) {
+        bs->read_only = false;  // the fixups act on writable nodes only
+        ret = open_rw_fixups(bs, flags, errp);
+        bs->read_only = true;   // the generic reopen sets it on success
+        return ret;
+    }
+    qemu_co_mutex_lock(&s->lock);
+    ret = qcow2_flush_caches(bs);
+    if (ret == 0 && s->dirty_marked) ret = qcow2_mark_clean(bs);
+    qemu_co_mutex_unlock(&s->lock);
+    if (ret < 0) error_setg_errno(errp, -ret, "Could not write back the image metadata");
+    return ret;
+}
+
 }  // namespace
 
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
@@ -372,6 +393,7 @@ BlockDriver bdrv_qcow2 = [] {
     d.bdrv_probe = qcow2_probe;
     d.bdrv_co_open = qcow2_co_open;
     d.bdrv_co_close = qcow2_co_close;
+    d.bdrv_co_reopen = qcow2_co_reopen;
     d.bdrv_co_create_opts = qcow2_co_create_opts;
     d.create_opts = qcow2_create_opts;
     d.bdrv_refresh_limits = qcow2_refresh_limits;
