@@ -28,7 +28,7 @@ static const std::vector<const IoCmd *> &command_table()
     static std::vector<const IoCmd *> table = [] {
         std::vector<const IoCmd *> t;
         for (const IoCmd *group : {io_rw_cmds, io_aio_cmds, io_image_cmds, io_session_cmds,
-                                   global_cmds}) {
+                                   io_debug_cmds, global_cmds}) {
             for (const IoCmd *c = group; c->name; c++) {
                 t.push_back(c);
             }

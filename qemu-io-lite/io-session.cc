@@ -1,4 +1,4 @@
-// Commands about the session rather than the image: open, close, sleep,
+// Commands about the session rather than the image: open, close, reopen, sleep,
 // sigraise and abort; and the open-flag parsers shared with main().
 #include <getopt.h>
 
@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "block/block_int.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 
 extern const IoCmd io_session_cmds[];
 static const IoCmd &open_cmd = io_session_cmds[0];
+static const IoCmd &reopen_cmd = io_session_cmds[2];
 
 bool io_parse_discard(const char *mode, int *flags)
 {
@@ -126,6 +128,97 @@ static int open_f(BlockBackend *blk, int argc, char **argv)
     return ret ? -EINVAL : 0;
 }
 
+struct ReopenArgs {
+    int flags = 0;
+    bool writethrough = false;
+    bool has_rw_option = false, has_cache_option = false;
+    QDict opts;
+};
+
+static int parse_reopen_opts(int argc, char **argv, ReopenArgs *a)
+{
+    int c;
+    while ((c = getopt(argc, argv, "c:o:rw")) != -1) {
+        switch (c) {
+        case 'c':
+            if (!bdrv_parse_cache_mode(optarg, &a->flags, &a->writethrough)) {
+                error_report("Invalid cache option: %s", optarg);
+                return -EINVAL;
+            }
+            a->has_cache_option = true;
+            break;
+        case 'o': {
+            Error *err = nullptr;
+            if (!keyval_parse(optarg, nullptr, &a->opts, &err)) {  // -o lists merge
+                error_report_err(err);
+                return -EINVAL;
+            }
+            break;
+        }
+        case 'r':
+        case 'w':
+            if (a->has_rw_option) {
+                error_report("Only one -r/-w option may be given");
+                return -EINVAL;
+            }
+            a->flags = c == 'r' ? (a->flags & ~BDRV_O_RDWR) : (a->flags | BDRV_O_RDWR);
+            a->has_rw_option = true;
+            break;
+        default:
+            io_command_usage(&reopen_cmd);
+            return -EINVAL;
+        }
+    }
+    if (optind != argc) {
+        io_command_usage(&reopen_cmd);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+// The flag-derived options go in unless -o names them itself; naming them
+// both ways is refused, as qemu-io does.
+static bool put_flag_option(ReopenArgs *a, const char *key, bool value, bool has_option,
+                            const char *conflict)
+{
+    if (a->opts.has(key)) {
+        if (has_option) {
+            error_report("%s", conflict);
+            return false;
+        }
+    } else {
+        a->opts.set(key, value ? "on" : "off");
+    }
+    return true;
+}
+
+static int reopen_f(BlockBackend *blk, int argc, char **argv)
+{
+    ReopenArgs a;
+    a.flags = blk_bs(blk)->open_flags;
+    a.writethrough = !blk_enable_write_cache(blk);
+    int ret = parse_reopen_opts(argc, argv, &a);
+    if (ret < 0) {
+        return ret;
+    }
+    const char *cache_conflict = "Cannot set both -c and the cache options";
+    if (!put_flag_option(&a, "read-only", !(a.flags & BDRV_O_RDWR), a.has_rw_option,
+                         "Cannot set both -r/-w and 'read-only'") ||
+        !put_flag_option(&a, "cache.direct", a.flags & BDRV_O_NOCACHE, a.has_cache_option,
+                         cache_conflict) ||
+        !put_flag_option(&a, "cache.no-flush", a.flags & BDRV_O_NO_FLUSH, a.has_cache_option,
+                         cache_conflict)) {
+        return -EINVAL;
+    }
+    Error *err = nullptr;
+    if (blk_reopen(blk, &a.opts, &err) < 0) {
+        error_report_err(err);
+        return -EINVAL;
+    }
+    blk_set_enable_write_cache(blk, !a.writethrough);
+    return 0;
+}
+
 static int close_f(BlockBackend *blk, int argc, char **argv)
 {
     (void)blk;
@@ -211,11 +304,28 @@ static void open_help(void)
            "\n");
 }
 
+static void reopen_help(void)
+{
+    printf("\n"
+           " Changes the open options of an already opened image\n"
+           "\n"
+           " Example:\n"
+           " 'reopen -o lazy-refcounts=on' - activates lazy refcount writeback on a qcow2 image\n"
+           "\n"
+           " -r, -- Reopen the image read-only\n"
+           " -w, -- Reopen the image read-write\n"
+           " -c, -- Change the cache mode to the given value\n"
+           " -o, -- Changes block driver options (cf. 'open' command)\n"
+           "\n");
+}
+
 const IoCmd io_session_cmds[] = {
     {"open", "o", open_f, 1, -1, CMD_NOFILE_OK, false,
      "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
      "open the file specified by path", open_help},
     {"close", "c", close_f, 0, 0, 0, false, nullptr, "close the current open file", nullptr},
+    {"reopen", nullptr, reopen_f, 0, -1, 0, false, "[(-r|-w)] [-c cache] [-o options]",
+     "reopens an image with new options", reopen_help},
     {"sleep", nullptr, sleep_f, 1, 1, CMD_NOFILE_OK, false, nullptr,
      "waits for the given value in milliseconds", nullptr},
     {"sigraise", nullptr, sigraise_f, 1, 1, CMD_NOFILE_OK, false, "signal",

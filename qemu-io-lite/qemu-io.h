@@ -57,6 +57,7 @@ extern const IoCmd io_rw_cmds[];     // read, readv, write, writev (io-rw.cc)
 extern const IoCmd io_aio_cmds[];    // aio_read, aio_write, aio_flush (io-aio.cc)
 extern const IoCmd io_image_cmds[];  // discard, flush, truncate, length, info, map, alloc (io-image.cc)
 extern const IoCmd io_session_cmds[];  // open, close, reopen, sleep, sigraise, abort (io-session.cc)
+extern const IoCmd io_debug_cmds[];    // break, remove_break, resume, wait_break (io-debug.cc)
 
 // ---- output helpers (io-report.cc) ---------------------------------------
 // qemu-io's size formats: "4 KiB", "2.930 KiB", "85.754181 bytes".
