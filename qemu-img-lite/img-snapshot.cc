@@ -51,7 +51,7 @@ int snapshot_create(BlockDriverState *bs, const char *name)
 {
     // As qemu-img: a fresh entry with only name and date (icount 0).
     QEMUSnapshotInfo sn;
-    sn.name = name;
+    sn.name = std::string(name).substr(0, 255);  // qemu-img's name field holds 255 bytes
     sn.icount = 0;
     gint64 now = g_get_real_time();
     sn.date_sec = (uint32_t)(now / G_USEC_PER_SEC);
