@@ -30,6 +30,10 @@ struct NbdServer {
     std::list<NbdServerClient *> clients;
     int served = 0;
     bool shutting_down = false;
+    // The last data (not zero) extent block status reported, shared by the
+    // export's clients: reads inside it skip block status.  Only data is
+    // remembered, so a stale entry can cost sparseness but never correctness.
+    uint64_t data_lo = 0, data_hi = 0;
     void (*gone_cb)(void *, int) = nullptr;
     void *gone_opaque = nullptr;
 };

@@ -2,6 +2,7 @@
 // request (the one place client input is checked) and hands it to its own
 // coroutine, which runs it against the BlockBackend and sends the reply as
 // one message under the channel's send lock.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -83,30 +84,53 @@ int coroutine_fn send_data_chunk(ServerRequest *r, uint16_t flags, uint64_t off,
                       r->buf + (off - r->req.offset), len);
 }
 
+// Block status is asked for at least this much, so one answer covers the
+// next sequential or nearby reads (see NbdServer::data_lo).
+constexpr uint64_t STATUS_WINDOW = 64 << 20;
+
+// Status of [off, ...) for a read ending at @end: *pnum is clipped to @end.
+// Remembers the data extent the answer describes beyond the request.
+int coroutine_fn read_status(ServerRequest *r, uint64_t off, uint64_t end, uint64_t *pnum)
+{
+    NbdServer *srv = r->c->server;
+    int64_t n = 0, map = 0;
+    BlockDriverState *file = nullptr;
+    uint64_t window = std::min(std::max(end - off, STATUS_WINDOW), srv->size - off);
+    int st = blk_co_block_status_above(srv->cfg.blk, int64_t(off), int64_t(window), &n, &map, &file);
+    if (st < 0) return st;
+    if (n <= 0) n = int64_t(end - off);
+    if (!(st & BDRV_BLOCK_ZERO)) {
+        srv->data_lo = off;
+        srv->data_hi = off + uint64_t(n);
+    }
+    *pnum = std::min(uint64_t(n), end - off);
+    return st;
+}
+
 // A structured read, as qemu-nbd sends it: each range the node reports as
 // reading zeroes goes out as an OFFSET_HOLE chunk (no payload), the rest as
 // OFFSET_DATA chunks, each sent as soon as its range has been read so the
 // socket is busy while the next range is read.  The last chunk carries DONE;
-// a failure after some chunks ends the reply with an ERROR chunk.
+// a failure after some chunks ends the reply with an ERROR chunk.  A read
+// inside the last data extent seen needs no block status at all.
 int coroutine_fn do_sparse_read(ServerRequest *r)
 {
-    BlockBackend *blk = r->c->server->cfg.blk;
+    NbdServer *srv = r->c->server;
     uint64_t off = r->req.offset, end = off + r->req.len;
+    bool known_data = off >= srv->data_lo && end <= srv->data_hi;
     while (off < end) {
-        int64_t pnum = 0, map = 0;
-        BlockDriverState *file = nullptr;
-        int st = blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
+        uint64_t len = end - off;
+        int st = known_data ? BDRV_BLOCK_DATA : read_status(r, off, end, &len);
         if (st < 0) return send_error_chunk(r, -st);
-        if (pnum <= 0 || uint64_t(pnum) > end - off) pnum = int64_t(end - off);
-        uint32_t len = uint32_t(pnum);
         uint16_t flags = off + len == end ? NBD_REPLY_FLAG_DONE : 0;
         int ret;
         if (st & BDRV_BLOCK_ZERO) {
-            ret = send_hole_chunk(r, flags, off, len);
+            ret = send_hole_chunk(r, flags, off, uint32_t(len));
         } else {
-            ret = blk_co_pread(blk, int64_t(off), len, r->buf + (off - r->req.offset), 0);
+            ret = blk_co_pread(srv->cfg.blk, int64_t(off), int64_t(len),
+                               r->buf + (off - r->req.offset), 0);
             if (ret < 0) return send_error_chunk(r, -ret);
-            ret = send_data_chunk(r, flags, off, len);
+            ret = send_data_chunk(r, flags, off, uint32_t(len));
         }
         if (ret < 0) return ret;
         off += len;
@@ -169,6 +193,14 @@ int coroutine_fn do_block_status(ServerRequest *r)
     return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, p, nullptr, 0);
 }
 
+// Trim and write-zeroes may turn data into holes.  Before and after: a read
+// racing with them may have cached what they are changing.  (A stale data
+// extent only costs sparseness: the bytes sent are read, so still right.)
+void forget_data_extent(NbdServer *srv)
+{
+    srv->data_lo = srv->data_hi = 0;
+}
+
 int coroutine_fn do_command(ServerRequest *r)
 {
     BlockBackend *blk = r->c->server->cfg.blk;
@@ -187,14 +219,18 @@ int coroutine_fn do_command(ServerRequest *r)
         ret = blk_co_flush(blk);
         break;
     case NBD_CMD_TRIM:
+        forget_data_extent(r->c->server);
         ret = len ? blk_co_pdiscard(blk, off, len) : 0;
+        forget_data_extent(r->c->server);
         if (ret == 0 && fua) ret = blk_co_flush(blk);
         break;
     case NBD_CMD_WRITE_ZEROES: {
         int flags = fua;
         if (!(r->req.flags & NBD_CMD_FLAG_NO_HOLE)) flags |= BDRV_REQ_MAY_UNMAP;
         if (r->req.flags & NBD_CMD_FLAG_FAST_ZERO) flags |= BDRV_REQ_NO_FALLBACK;
+        forget_data_extent(r->c->server);
         ret = len ? blk_co_pwrite_zeroes(blk, off, len, flags) : 0;
+        forget_data_extent(r->c->server);
         break;
     }
     case NBD_CMD_CACHE:

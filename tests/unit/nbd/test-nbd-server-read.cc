@@ -33,6 +33,7 @@ struct MemDisk {
     std::vector<uint8_t> data;
     int64_t fail_read_at = -1;  // a read of this offset fails with EIO
     int reads = 0;
+    int status_calls = 0;
 } disk;
 
 int coroutine_fn mem_open(BlockDriverState *bs, QDict *o, int, Error **)
@@ -57,6 +58,7 @@ int coroutine_fn mem_preadv(BlockDriverState *, int64_t offset, int64_t bytes, Q
 int coroutine_fn mem_block_status(BlockDriverState *, bool, int64_t offset, int64_t bytes,
                                   int64_t *pnum, int64_t *map, BlockDriverState **file)
 {
+    disk.status_calls++;
     char kind = disk.map[size_t(offset / kBlock)];
     int64_t end = offset;
     while (end < offset + bytes && disk.map[size_t(end / kBlock)] == kind) {
@@ -273,6 +275,26 @@ void test_error_after_chunks(void **state)
     expect(cs[0], NBD_REPLY_TYPE_OFFSET_DATA, 0, kBlock, true);
 }
 
+// Reads inside the data extent the last block status reported need no new
+// status query; a read reaching past it does.
+void test_data_extent_cached(void **state)
+{
+    Fixture *f = (Fixture *)*state;
+    disk.status_calls = 0;
+    auto cs = raw_read(f, 0, 4096);
+    expect(cs[0], NBD_REPLY_TYPE_OFFSET_DATA, 0, 4096, true);
+    int after_first = disk.status_calls;
+    assert_true(after_first >= 1);
+    cs = raw_read(f, 4096, uint32_t(2 * kBlock - 4096));
+    assert_int_equal(cs.size(), 1);
+    expect(cs[0], NBD_REPLY_TYPE_OFFSET_DATA, 4096, 2 * kBlock - 4096, true);
+    assert_int_equal(disk.status_calls, after_first);
+    cs = raw_read(f, uint64_t(kBlock), uint32_t(2 * kBlock));
+    assert_int_equal(cs.size(), 2);
+    expect(cs[1], NBD_REPLY_TYPE_OFFSET_HOLE, 2 * kBlock, kBlock, true);
+    assert_true(disk.status_calls > after_first);
+}
+
 // ---- our client assembles the mixed replies --------------------------------------
 
 struct OneRead {
@@ -341,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unaligned_and_all_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_df_single_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_after_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_extent_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_assembles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
