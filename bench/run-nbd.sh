@@ -76,13 +76,24 @@ fio_bw() {
         --output-format=terse --terse-version=3 2>/dev/null | tail -n1 | cut -d';' -f"$field"
 }
 
-# img_bench TOOL COUNT SIZE DEPTH [-w] -> requests per second
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+
+# img_bench TOOL COUNT SIZE DEPTH [-w] -> "req/s client-us/req server-us/req"
+# CPU time per request (user + system) is much less sensitive to the load of
+# a shared machine than throughput: it is printed as a second table.
 img_bench() {
-    local tool=$1 n=$2 sz=$3 qd=$4 out t
+    local tool=$1 n=$2 sz=$3 qd=$4 out t cpu s0 s1
     shift 4
-    out=$("$tool" bench -f raw -c "$n" -d "$qd" -s "$sz" "$@" "$(uri)" 2>&1) || true
+    s0=$(server_ticks)
+    out=$(/usr/bin/time -f "cpu %U %S" "$tool" bench -f raw -c "$n" -d "$qd" -s "$sz" "$@" \
+          "$(uri)" 2>&1) || true
+    s1=$(server_ticks)
     t=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out")
-    awk -v c="$n" -v t="$t" 'BEGIN { if (t > 0) printf "%.0f", c / t; else print 0 }'
+    cpu=$(sed -n 's/^cpu \([0-9.]*\) \([0-9.]*\)$/\1 \2/p' <<<"$out")
+    awk -v c="$n" -v t="$t" -v cpu="$cpu" -v st="$((s1 - s0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(cpu, u, " ")
+        if (t > 0) printf "%.0f %.1f %.1f", c / t, (u[1] + u[2]) * 1e6 / c, st * 1e6 / hz / c
+        else print "0 0 0" }'
 }
 
 # Workloads: label|unit|how to run it with client $1 (img tools only)
@@ -92,20 +103,27 @@ fio_cases=("randread 4k QD32|KiB/s|randread 4k 32" "randwrite 4k QD32|KiB/s|rand
            "read 1M QD4|KiB/s|read 1M 4" "write 1M QD4|KiB/s|write 1M 4")
 
 declare -A best
-keep_best() {  # key value
+keep_best() {  # key value: highest
     local old=${best[$1]:-0}
     best[$1]=$(awk -v a="$old" -v b="$2" 'BEGIN { print (b > a) ? b : a }')
 }
+keep_least() {  # key value: lowest non-zero
+    local old=${best[$1]:-0}
+    best[$1]=$(awk -v a="$old" -v b="$2" 'BEGIN { print (a == 0 || (b > 0 && b < a)) ? b : a }')
+}
 
 run_server_round() {  # srv-label
-    local srv=$1 c i spec
+    local srv=$1 c i spec thr ccpu scpu
     for c in ref ours; do
         local tool=qemu-img
         [ $c = ours ] && tool=$img_ours
         for i in "${!img_cases[@]}"; do
             spec=${img_cases[$i]##*|}
             # shellcheck disable=SC2086
-            keep_best "img,$c,$srv,$i" "$(img_bench "$tool" $spec)"
+            read -r thr ccpu scpu <<<"$(img_bench "$tool" $spec)"
+            keep_best "img,$c,$srv,$i" "$thr"
+            keep_least "ccpu,$c,$srv,$i" "$ccpu"
+            keep_least "scpu,$c,$srv,$i" "$scpu"
         done
     done
     [ $have_fio = 1 ] || return 0
@@ -157,6 +175,18 @@ img_table "server: qemu-img bench -> qemu-nbd-lite vs -> qemu-nbd" \
     "qemu-nbd" "qemu-nbd-lite" ref ref ref ours
 img_table "client on our server: qemu-img-lite bench vs qemu-img bench, both -> qemu-nbd-lite" \
     "qemu-img" "qemu-img-lite" ref ours ours ours
+echo
+echo "CPU time per request in microseconds (user + system, least over the rounds; lower is"
+echo "better; ratio = reference / ours, higher is better): clients measured against qemu-nbd,"
+echo "servers measured with qemu-img bench as the client"
+printf '  %-20s %9s %9s %6s   %9s %9s %6s\n' "workload" "qemu-img" "img-lite" "ratio" \
+    "qemu-nbd" "nbd-lite" "ratio"
+for i in "${!img_cases[@]}"; do
+    c_ref=${best[ccpu,ref,ref,$i]}; c_ours=${best[ccpu,ours,ref,$i]}
+    s_ref=${best[scpu,ref,ref,$i]}; s_ours=${best[scpu,ref,ours,$i]}
+    printf '  %-20s %9s %9s %6s   %9s %9s %6s\n' "${img_cases[$i]%%|*}" "$c_ref" "$c_ours" \
+        "$(ratio "$c_ref" "$c_ours")" "$s_ref" "$s_ours" "$(ratio "$s_ref" "$s_ours")"
+done
 if [ $have_fio = 1 ]; then
     header "server: fio (libnbd) -> qemu-nbd-lite vs -> qemu-nbd" "qemu-nbd" "qemu-nbd-lite"
     for i in "${!fio_cases[@]}"; do
