@@ -195,6 +195,13 @@ int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
         flags = b ? (flags & ~BDRV_O_RDWR) : (flags | BDRV_O_RDWR);
         o.del("read-only");
     }
+    // Naming what is already there is no change.
+    if (const char *d = o.get("driver"); d && !strcmp(d, bs->drv->format_name)) {
+        o.del("driver");
+    }
+    if (const char *f = o.get("file.filename"); f && bs->file && f == bs->file->bs->filename) {
+        o.del("file.filename");
+    }
     if (!bdrv_take_generic_options(&o, &flags, bs, errp)) {
         return -EINVAL;
     }
