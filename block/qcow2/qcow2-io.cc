@@ -147,6 +147,37 @@ struct AllocPlan {
     uint64_t tail_entry;
 };
 
+// Whether the COW source described by L2 entry @e reads as zeroes.
+bool cow_reads_zero(BlockDriverState *bs, uint64_t e) {
+    switch (qcow2_l2_entry_type(e, qcow2_state(bs)->hdr.version)) {
+    case Qcow2ClusterType::ZeroPlain:
+    case Qcow2ClusterType::ZeroAlloc:
+        return true;
+    case Qcow2ClusterType::Unallocated:
+        return !bs->backing;
+    default:
+        return false;
+    }
+}
+
+// When the COW areas read as zeroes, zeroes the new clusters in the file
+// (fallocate in a pool worker, like QEMU's handle_alloc_space) and writes
+// only the guest data.  A write that extends the file would otherwise make
+// io_submit block on the main thread.  Returns -ENOTSUP to use the plain
+// path.
+int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p,
+                                        uint64_t head, uint64_t tail, uint64_t bytes,
+                                        QEMUIOVector *qiov, size_t qoff) {
+    if ((!head && !tail) || (head && !cow_reads_zero(bs, p.head_entry)) ||
+        (tail && !cow_reads_zero(bs, p.tail_entry))) {
+        return -ENOTSUP;
+    }
+    int ret = bdrv_co_pwrite_zeroes(bs->file, p.host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
+    if (ret < 0) return -ENOTSUP;
+    BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
+    return bdrv_co_pwritev_part(bs->file, p.host + head, bytes, qiov, qoff, 0);
+}
+
 // Writes data plus COW head/tail into the new clusters in one request.
 int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint64_t offset,
                                  uint64_t bytes, QEMUIOVector *qiov, size_t qoff) {
@@ -158,6 +189,8 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     uint64_t vend = (uint64_t)bs->total_bytes;
     if (end > vend && offset + bytes <= vend) tail = vend - (offset + bytes);
     if (offset + bytes > vend) tail = 0;
+    int zret = write_allocated_zeroed(bs, p, head, tail, bytes, qiov, qoff);
+    if (zret != -ENOTSUP) return zret;
     AlignedBuf hb(head), tb(tail);
     int ret = cow_read(bs, p.head_entry, p.guest, head, hb.p);
     if (ret == 0) ret = cow_read(bs, p.tail_entry, offset + bytes, tail, tb.p);

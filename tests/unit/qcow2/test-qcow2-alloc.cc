@@ -1,7 +1,14 @@
-// The metadata overlap check of the qcow2 write path scans only the used
-// prefix of the refcount table; refcount blocks created while the image is
-// open (a new block per range, a grown table) must still be caught.
+// Allocation paths of the qcow2 driver that exist for speed and must stay
+// correct: the metadata overlap check scans only the used prefix of the
+// refcount table (refcount blocks created while the image is open must
+// still be caught); an allocating partial-cluster write zeroes the new
+// cluster in the file and writes only the data when the COW areas read as
+// zeroes (a reused host cluster must not show its old contents), and copies
+// from the backing file otherwise.
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <cstring>
@@ -17,15 +24,20 @@ namespace {
 
 std::string g_dir;
 
-BlockBackend *create_open(const std::string &file, const char *cluster_size) {
+BlockBackend *create_open(const std::string &file, const char *cluster_size,
+                          const char *backing = nullptr, int flags = 0) {
     QDict opts;
     opts.set("size", "64M");
     opts.set("cluster_size", cluster_size);
+    if (backing) {
+        opts.set("backing_file", backing);
+        opts.set("backing_fmt", "raw");
+    }
     Error *err = nullptr;
     assert_int_equal(bdrv_create("qcow2", file.c_str(), &opts, &err), 0);
     QDict o;
     o.set("driver", "qcow2");
-    BlockBackend *blk = blk_new_open(file.c_str(), &o, BDRV_O_RDWR | BDRV_O_NO_FLUSH, &err);
+    BlockBackend *blk = blk_new_open(file.c_str(), &o, BDRV_O_RDWR | BDRV_O_NO_FLUSH | flags, &err);
     if (err) error_report_err(err);
     assert_non_null(blk);
     return blk;
@@ -73,15 +85,101 @@ void test_refblocks_added_while_open(void **) {
     blk_unref(blk);
 }
 
+void fill(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
+    std::vector<uint8_t> buf((size_t)len, v);
+    assert_int_equal(blk_pwrite(blk, off, len, buf.data(), 0), 0);
+}
+
+// [off, off+len) reads @v, the rest of its 64 KiB cluster reads @around.
+void expect_cluster(BlockBackend *blk, int64_t off, int64_t len, uint8_t v, uint8_t around) {
+    int64_t cl = off & ~(int64_t)0xffff;
+    std::vector<uint8_t> buf(65536), want(65536, around);
+    memset(want.data() + (off - cl), v, (size_t)len);
+    assert_int_equal(blk_pread(blk, cl, 65536, buf.data(), 0), 0);
+    assert_memory_equal(buf.data(), want.data(), 65536);
+}
+
+struct MapCall {
+    BlockDriverState *bs;
+    uint64_t offset;
+    Qcow2Mapping m;
+    int ret;
+};
+
+void coroutine_fn map_entry(void *opaque) {
+    MapCall *c = (MapCall *)opaque;
+    BDRVQcow2State *s = qcow2_state(c->bs);
+    qemu_co_mutex_lock(&s->lock);
+    c->ret = qcow2_get_mapping(c->bs, c->offset, 65536, &c->m);
+    qemu_co_mutex_unlock(&s->lock);
+}
+
+uint64_t host_offset(BlockBackend *blk, uint64_t guest) {
+    MapCall c{blk_bs(blk), guest, {}, -EINPROGRESS};
+    aio_run_coroutine_sync(blk_get_aio_context(blk), map_entry, &c);
+    assert_int_equal(c.ret, 0);
+    assert_true(c.m.type == Qcow2ClusterType::Normal);
+    return c.m.host_offset;
+}
+
+void test_partial_write_into_reused_cluster(void **) {
+    std::string file = g_dir + "/reuse.qcow2";
+    BlockBackend *blk = create_open(file, "65536", nullptr, BDRV_O_UNMAP);
+    fill(blk, 0, 2 << 16, 0xaa);
+    uint64_t freed = host_offset(blk, 0);
+    // Frees the first data cluster (the file gets a hole there), then
+    // leaves stale bytes in it behind the driver's back: the next
+    // allocation reuses it and must not show them.
+    assert_int_equal(blk_pdiscard(blk, 0, 1 << 16), 0);
+    int fd = open(file.c_str(), O_WRONLY);
+    assert_true(fd >= 0);
+    std::vector<uint8_t> stale(65536, 0xcc);
+    assert_int_equal(pwrite(fd, stale.data(), stale.size(), (off_t)freed), 65536);
+    close(fd);
+    fill(blk, (5 << 16) + 8192, 4096, 0x11);
+    assert_true(host_offset(blk, 5 << 16) == freed);
+    expect_cluster(blk, (5 << 16) + 8192, 4096, 0x11, 0);
+    // Head only, tail only.
+    fill(blk, 6 << 16, 512, 0x22);
+    expect_cluster(blk, 6 << 16, 512, 0x22, 0);
+    fill(blk, (8 << 16) - 512, 512, 0x33);
+    expect_cluster(blk, (8 << 16) - 512, 512, 0x33, 0);
+    // Over a zero cluster.
+    assert_int_equal(blk_pwrite_zeroes(blk, 1 << 16, 1 << 16, 0), 0);
+    fill(blk, (1 << 16) + 4096, 4096, 0x44);
+    expect_cluster(blk, (1 << 16) + 4096, 4096, 0x44, 0);
+    blk_unref(blk);
+}
+
+void test_partial_write_copies_backing(void **) {
+    std::string base = g_dir + "/base.raw";
+    QDict opts;
+    opts.set("size", "64M");
+    Error *err = nullptr;
+    assert_int_equal(bdrv_create("raw", base.c_str(), &opts, &err), 0);
+    QDict raw;
+    raw.set("driver", "raw");
+    BlockBackend *b = blk_new_open(base.c_str(), &raw, BDRV_O_RDWR, &err);
+    assert_non_null(b);
+    fill(b, 0, 4 << 16, 0xbb);
+    blk_unref(b);
+    BlockBackend *blk = create_open(g_dir + "/top.qcow2", "65536", base.c_str());
+    fill(blk, (2 << 16) + 8192, 4096, 0x55);
+    expect_cluster(blk, (2 << 16) + 8192, 4096, 0x55, 0xbb);
+    blk_unref(blk);
+}
+
 }  // namespace
 
 int main(void) {
-    char tmpl[] = "/tmp/test-qcow2-overlap.XXXXXX";
+    char tmpl[] = "/tmp/test-qcow2-alloc.XXXXXX";
     if (!mkdtemp(tmpl)) return 1;
     g_dir = tmpl;
     bdrv_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refblocks_added_while_open),
+        cmocka_unit_test(test_partial_write_into_reused_cluster),
+        cmocka_unit_test(test_partial_write_copies_backing),
     };
     int ret = cmocka_run_group_tests(tests, nullptr, nullptr);
     std::string cmd = "rm -rf '" + g_dir + "'";
