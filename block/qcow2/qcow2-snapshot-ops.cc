@@ -235,8 +235,12 @@ int coroutine_fn flush_metadata(BlockDriverState *bs) {
 
 // Replaces the snapshot table with @sns: new table in new clusters, then
 // the header (count and offset in one sector write), then the old table's
-// clusters are freed.
-int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Snapshot> sns) {
+// clusters are freed.  *stage tells how far it got: the header may point
+// at the new table from TABLE_MAYBE on, does from TABLE_SWITCHED on (an
+// error after that only leaks the old table).
+enum TableStage { TABLE_OLD, TABLE_MAYBE, TABLE_SWITCHED };
+int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Snapshot> sns,
+                                      TableStage *stage) {
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint8_t> buf = qcow2_snapshots_serialize(sns);
     int64_t off = 0;
@@ -250,12 +254,17 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
         }
     }
     int ret = flush_metadata(bs);
-    if (ret < 0) return ret;
+    if (ret < 0) {
+        if (off) qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1);
+        return ret;
+    }
     uint8_t hdr[12];
     be32_store(hdr, (uint32_t)sns.size());
     be64_store(hdr + 4, (uint64_t)off);
+    *stage = TABLE_MAYBE;  // a failed write may still have reached the disk
     ret = bdrv_co_pwrite_sync(bs->file, 60, sizeof(hdr), hdr, 0);
     if (ret < 0) return ret;
+    *stage = TABLE_SWITCHED;
     uint64_t old_off = s->hdr.snapshots_offset, old_size = s->snapshots_size;
     s->hdr.nb_snapshots = (uint32_t)sns.size();
     s->hdr.snapshots_offset = (uint64_t)off;
@@ -315,17 +324,12 @@ int coroutine_fn fix_active_copied(BlockDriverState *bs) {
     return write_active_l1(bs);
 }
 
-int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn) {
+// The part of create before the snapshot exists; on failure the caller
+// rolls the shared tree back.
+int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1,
+                                Qcow2Snapshot *sn) {
     BDRVQcow2State *s = qcow2_state(bs);
-    // Share the tree first: afterwards nothing active carries COPIED, so no
-    // write can land in place in a cluster the snapshot will own.
-    std::vector<uint64_t> l1 = s->l1_table;
-    int ret = share_tree(bs, &l1);
-    if (ret < 0) {
-        fix_active_copied(bs);  // flags cleared before the walk failed
-        return ret;
-    }
-    ret = flush_metadata(bs);
+    int ret = flush_metadata(bs);
     if (ret < 0) return ret;
     if (l1 != s->l1_table) {
         s->l1_table = l1;
@@ -337,9 +341,44 @@ int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn) {
     if (off < 0) return (int)off;
     sn->l1_table_offset = (uint64_t)off;
     sn->l1_size = (uint32_t)l1.size();
-    std::vector<Qcow2Snapshot> sns = s->snapshots;
-    sns.push_back(*sn);
-    return write_snapshot_table(bs, std::move(sns));
+    return 0;
+}
+
+// Gives back the reference a failed create or goto added along @l1's tree
+// (and the L1 copy it wrote), then recomputes the active COPIED flags, so
+// that an I/O error leaves the image as it was.  A crash instead leaves
+// the leaks and COPIED flags that `qemu-img check -r all` repairs.
+void coroutine_fn unshare_tree(BlockDriverState *bs, std::vector<uint64_t> l1,
+                               uint64_t l1_copy) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (l1_copy) {
+        uint64_t bytes = (l1.size() * 8 + s->cluster_size - 1) & ~(s->cluster_size - 1);
+        qcow2_update_refcount(bs, l1_copy, bytes, -1);
+    }
+    TreeUpdate undo{-1};
+    if (update_tree(bs, &l1, &undo) == 0) fix_active_copied(bs);
+}
+
+int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    // Share the tree first: afterwards nothing active carries COPIED, so no
+    // write can land in place in a cluster the snapshot will own.
+    std::vector<uint64_t> orig = s->l1_table, l1 = orig;
+    int ret = share_tree(bs, &l1);
+    if (ret < 0) {
+        fix_active_copied(bs);  // flags cleared before the walk failed
+        return ret;
+    }
+    sn->l1_table_offset = 0;
+    ret = create_prepare(bs, l1, sn);
+    TableStage stage = TABLE_OLD;
+    if (ret == 0) {
+        std::vector<Qcow2Snapshot> sns = s->snapshots;
+        sns.push_back(*sn);
+        ret = write_snapshot_table(bs, std::move(sns), &stage);
+    }
+    if (ret < 0 && stage == TABLE_OLD) unshare_tree(bs, orig, sn->l1_table_offset);
+    return ret;
 }
 
 }  // namespace
@@ -385,12 +424,15 @@ int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn) {
     uint64_t size = sn.disk_size;
     uint64_t want = s->g.size_to_l1(size);
     if (l1.size() < want) l1.resize(want, 0);
+    std::vector<uint64_t> orig = l1;
     ret = share_tree(bs, &l1);
     if (ret < 0) return ret;
     int64_t off = write_new_l1(bs, l1);
-    if (off < 0) return (int)off;
-    ret = flush_metadata(bs);
-    if (ret < 0) return ret;
+    ret = off < 0 ? (int)off : flush_metadata(bs);
+    if (ret < 0) {
+        unshare_tree(bs, orig, off < 0 ? 0 : (uint64_t)off);
+        return ret;
+    }
     uint8_t hdr[24];
     be64_store(hdr, size);
     be32_store(hdr + 8, s->hdr.crypt_method);
@@ -398,7 +440,7 @@ int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn) {
     be64_store(hdr + 16, (uint64_t)off);
     BLKDBG_EVENT(bs->file, BLKDBG_L1_UPDATE);
     ret = bdrv_co_pwrite_sync(bs->file, 24, sizeof(hdr), hdr, 0);
-    if (ret < 0) return ret;
+    if (ret < 0) return ret;  // the header may be either: keep both trees (leak)
     std::vector<uint64_t> old = std::move(s->l1_table);
     uint64_t old_off = s->hdr.l1_table_offset;
     s->l1_table = std::move(l1);
@@ -424,15 +466,21 @@ int coroutine_fn do_delete(BlockDriverState *bs, size_t idx) {
     if (ret < 0) return ret;
     std::vector<Qcow2Snapshot> sns = s->snapshots;
     sns.erase(sns.begin() + (ptrdiff_t)idx);
-    ret = write_snapshot_table(bs, std::move(sns));
+    TableStage stage = TABLE_OLD;
+    ret = write_snapshot_table(bs, std::move(sns), &stage);
+    if (stage != TABLE_SWITCHED) return ret;
+    // The snapshot is gone: from here on an error only leaks, and the
+    // active COPIED flags are restored whatever happened before.
     TreeUpdate drop{-1};
-    if (ret == 0) ret = update_tree(bs, &l1, &drop);
-    if (ret == 0 && sn.l1_size) {
-        ret = qcow2_update_refcount(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8, -1);
+    int ret2 = update_tree(bs, &l1, &drop);
+    if (ret2 == 0 && sn.l1_size) {
+        ret2 = qcow2_update_refcount(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8, -1);
     }
-    if (ret == 0) ret = fix_active_copied(bs);
-    if (ret == 0) ret = qcow2_flush_caches(bs);
-    return ret;
+    if (ret == 0) ret = ret2;
+    ret2 = fix_active_copied(bs);
+    if (ret == 0) ret = ret2;
+    ret2 = qcow2_flush_caches(bs);
+    return ret < 0 ? ret : ret2;
 }
 
 }  // namespace
