@@ -2,11 +2,14 @@
 #pragma once
 
 #include <list>
+#include <utility>
+#include <vector>
 
 #include "block/block.h"
 #include "block/nbd/nbd-proto.h"
 #include "block/nbd/nbd-server.h"
 #include "block/nbd/nbd-socket.h"
+#include "util/iov.h"
 
 struct NbdServerClient {
     NbdServer *server = nullptr;
@@ -18,6 +21,18 @@ struct NbdServerClient {
     CoQueue slot_wait;      // receive loop waits here for a free request slot
     CoQueue idle_wait;      // teardown waits here for in_flight == 0
     bool handshake_done = false;
+    // Data buffers of finished requests, reused by the next ones (see
+    // server_buf_get in nbd-server-io.cc).
+    std::vector<std::pair<uint8_t *, size_t>> spare_bufs;
+    size_t spare_bytes = 0;
+
+    NbdServerClient() = default;
+    NbdServerClient(const NbdServerClient &) = delete;
+    NbdServerClient &operator=(const NbdServerClient &) = delete;
+    ~NbdServerClient()
+    {
+        for (auto &b : spare_bufs) qemu_vfree(b.first);
+    }
 };
 
 struct NbdServer {

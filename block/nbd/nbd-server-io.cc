@@ -15,12 +15,51 @@ namespace {
 struct ServerRequest {
     NbdServerClient *c;
     NbdRequest req;
-    uint8_t *buf = nullptr;   // payload (write) or data (read); qemu_memalign'd
+    uint8_t *buf = nullptr;   // payload (write) or data (read); from server_buf_get
+    size_t buf_size = 0;      // its allocated size (>= req.len)
     int error = 0;            // validation error to reply with, no I/O
 };
 
 constexpr uint16_t KNOWN_CMD_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF |
                                      NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FAST_ZERO;
+
+// ---- data buffers ------------------------------------------------------------
+// A fresh 1 MiB buffer per request costs the page faults of new memory each
+// time (glibc returns large freed blocks to the kernel), more CPU than the
+// copies themselves.  Each client keeps up to one buffer per request slot,
+// and at most 64 MiB, for the requests that follow.
+constexpr size_t SPARE_MIN = 64 * 1024;  // smaller ones are cheap to malloc
+constexpr size_t SPARE_MAX_BYTES = 64 << 20;
+
+uint8_t *server_buf_get(NbdServerClient *c, size_t len, size_t *size)
+{
+    size_t best = c->spare_bufs.size();
+    for (size_t i = 0; i < c->spare_bufs.size(); i++) {
+        size_t sz = c->spare_bufs[i].second;
+        if (sz >= len && (best == c->spare_bufs.size() || sz < c->spare_bufs[best].second)) best = i;
+    }
+    if (best < c->spare_bufs.size()) {
+        auto b = c->spare_bufs[best];
+        c->spare_bufs.erase(c->spare_bufs.begin() + long(best));
+        c->spare_bytes -= b.second;
+        *size = b.second;
+        return b.first;
+    }
+    *size = len;
+    return (uint8_t *)qemu_memalign(4096, len);
+}
+
+void server_buf_put(NbdServerClient *c, uint8_t *buf, size_t size)
+{
+    if (!buf) return;
+    if (size >= SPARE_MIN && c->spare_bufs.size() < NBD_SERVER_MAX_REQUESTS &&
+        c->spare_bytes + size <= SPARE_MAX_BYTES) {
+        c->spare_bufs.emplace_back(buf, size);
+        c->spare_bytes += size;
+        return;
+    }
+    qemu_vfree(buf);
+}
 
 // ---- replies -------------------------------------------------------------------
 
@@ -248,7 +287,7 @@ void coroutine_fn request_coroutine(void *opaque)
     NbdServerClient *c = r->c;
     int ret = r->error ? send_status(r, r->error) : do_command(r);
     if (ret < 0) nbd_channel_shutdown(&c->ch);  // reply lost: the stream is unusable
-    qemu_vfree(r->buf);
+    server_buf_put(c, r->buf, r->buf_size);
     delete r;
     c->in_flight--;
     qemu_co_queue_next(&c->slot_wait);
@@ -309,12 +348,12 @@ bool coroutine_fn receive_one(NbdServerClient *c)
     bool has_payload = q.type == NBD_CMD_WRITE;
     bool has_data = q.type == NBD_CMD_READ && !r->error;
     if ((has_payload || has_data) && q.len) {
-        r->buf = (uint8_t *)qemu_memalign(4096, q.len);
+        r->buf = server_buf_get(c, q.len, &r->buf_size);
     }
     if (has_payload && q.len) {
         uint8_t *dst = r->buf;
         if (nbd_channel_read(&c->ch, dst, q.len) < 0) {
-            qemu_vfree(r->buf);
+            server_buf_put(c, r->buf, r->buf_size);
             delete r;
             return false;
         }
