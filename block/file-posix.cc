@@ -11,6 +11,7 @@
 
 #include "block/block_int.h"
 #include "block/file-posix.h"
+#include "util/cutils.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ struct FileState {
     bool direct = false;
     bool is_blockdev = false;
     bool use_lock = true;
+    unsigned aio_max_batch = 0;   // aio-max-batch: per-syscall cap, 0 = default
     bool has_zero_range = true;   // cleared on the first EOPNOTSUPP
     bool has_punch_hole = true;
     FileLockState locks;
@@ -115,6 +117,15 @@ bool parse_open_options(BlockDriverState *bs, QDict *o, int flags, FileState *s,
             return false;
         }
         s->use_lock = on;
+    }
+    if (const char *m = o->get("aio-max-batch")) {
+        int64_t n;
+        if (qemu_strtoi64(m, &n) < 0) {
+            error_setg(errp, "Parameter 'aio-max-batch' expects a number");
+            return false;
+        }
+        // As QEMU, zero or less means the context's (engine's) default.
+        s->aio_max_batch = n <= 0 ? 0 : (unsigned)std::min<int64_t>(n, UINT32_MAX);
     }
     if (s->aio == AioBackend::Native && !(flags & BDRV_O_NOCACHE)) {
         error_setg(errp, "aio=native was specified, but it requires cache.direct=on, "
@@ -292,7 +303,7 @@ static int coroutine_fn file_rw(BlockDriverState *bs, int64_t offset, int64_t by
         QEMUIOVector part;
         qemu_iovec_init(&part);
         qemu_iovec_concat(&part, &q, done, bytes - done);
-        ret = aio_backend_co_submit(s->aio, s->fd, offset + done, &part, op);
+        ret = aio_backend_co_submit(s->aio, s->fd, offset + done, &part, op, s->aio_max_batch);
         if (ret < 0) {
             break;
         }

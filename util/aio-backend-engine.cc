@@ -3,6 +3,9 @@
 // completion means (finished, partial -> resubmit the rest, EOF).
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <climits>
@@ -90,7 +93,7 @@ void aio_engine_req_prepare(AioEngineReq *r)
 }
 
 int coroutine_fn aio_engine_co_submit(const AioEngineOps *ops, int fd, uint64_t offset,
-                                      QEMUIOVector *qiov, AioOp op)
+                                      QEMUIOVector *qiov, AioOp op, unsigned max_batch)
 {
     assert(qemu_in_coroutine());
     AioEngine *e = engine_get(ops);
@@ -104,6 +107,7 @@ int coroutine_fn aio_engine_co_submit(const AioEngineOps *ops, int fd, uint64_t 
     r.qiov = qiov;
     r.op = op;
     r.ret = -EINPROGRESS;
+    r.max_batch = max_batch;
     aio_engine_req_prepare(&r);
     e->stats->requests++;
     aio_context_inc_in_flight(e->ctx);
@@ -168,4 +172,81 @@ void aio_engine_completions_done(AioEngine *e)
         // Resubmissions join the requests the woken coroutines just made.
         aio_defer_call(e->ctx, e->flush, e);
     }
+}
+
+void aio_context_set_aio_max_batch(AioContext *ctx, unsigned max_batch)
+{
+    ctx->aio_max_batch = max_batch;
+}
+
+static unsigned min_nonzero(unsigned a, unsigned b)
+{
+    return !a ? b : !b ? a : std::min(a, b);
+}
+
+unsigned aio_engine_batch_len(AioEngine *e, unsigned room)
+{
+    unsigned cap = e->ctx->aio_max_batch, n = 0;
+    for (AioEngineReq *r = e->pending_head; r && n < room; r = r->next, n++) {
+        cap = min_nonzero(cap, r->max_batch);
+        if (cap && n >= cap) {
+            break;
+        }
+    }
+    return n;
+}
+
+void aio_engine_count_submit(AioEngine *e, unsigned n)
+{
+    e->stats->submit_syscalls++;
+    e->stats->max_batch = std::max<uint64_t>(e->stats->max_batch, n);
+}
+
+// The eventfd handler of both kernel engines.
+static void engine_completion_cb(void *opaque)
+{
+    auto *e = static_cast<AioEngine *>(opaque);
+    uint64_t count;
+    ssize_t r = read(e->efd, &count, sizeof(count));
+    (void)r;  // EAGAIN: a previous pass already reaped everything
+    constexpr unsigned kReapBatch = 64;
+    AioEngineCompletion done[kReapBatch];
+    unsigned got;
+    while ((got = e->reap(e, done, kReapBatch)) > 0) {
+        for (unsigned i = 0; i < got; i++) {
+            aio_engine_complete(e, done[i].req, done[i].res);
+        }
+    }
+    aio_engine_completions_done(e);
+}
+
+void aio_engine_init(AioEngine *e, AioContext *ctx, int slot, AioBackendStats *stats,
+                     void (*flush)(void *engine),
+                     unsigned (*reap)(AioEngine *, AioEngineCompletion *, unsigned))
+{
+    e->ctx = ctx;
+    e->slot = slot;
+    e->stats = stats;
+    e->flush = flush;
+    e->reap = reap;
+    e->depth = aio_engine_ring_size();
+}
+
+void aio_engine_start(AioEngine *e, int efd)
+{
+    e->efd = efd;
+    e->retry = aio_timer_new(e->ctx, e->flush, e);
+    aio_set_fd_handler(e->ctx, efd, engine_completion_cb, nullptr, e);
+}
+
+void aio_engine_stop(AioEngine *e)
+{
+    aio_set_fd_handler(e->ctx, e->efd, nullptr, nullptr, nullptr);
+    timer_free(e->retry);
+    close(e->efd);
+}
+
+void aio_engine_retry_later(AioEngine *e, int64_t delay_ns)
+{
+    timer_mod_ns(e->retry, qemu_clock_get_ns() + delay_ns);
 }

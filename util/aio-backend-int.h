@@ -10,11 +10,13 @@ int coroutine_fn aio_threads_co_submit(int fd, uint64_t offset, QEMUIOVector *qi
 AioBackendStats aio_threads_stats(void);
 
 bool aio_native_available(Error **errp);
-int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op);
+int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op,
+                                      unsigned max_batch);
 AioBackendStats aio_native_stats(void);
 
 bool aio_io_uring_available(Error **errp);
-int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op);
+int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op,
+                                        unsigned max_batch);
 AioBackendStats aio_io_uring_stats(void);
 
 // ---------------------------------------------------------------------------
@@ -35,7 +37,14 @@ struct AioEngineReq {
     int iovcnt = 0;
     QEMUIOVector tail;             // backing store of iov after a partial round
     int ret = 0;
+    unsigned max_batch = 0;        // aio_backend_co_submit's; 0: no own limit
     AioEngineReq *next = nullptr;  // in AioEngine::pending
+};
+
+// A kernel completion copied out of the engine's ring.
+struct AioEngineCompletion {
+    AioEngineReq *req;
+    long res;  // bytes or -errno
 };
 
 // Engine-independent state; each engine embeds it first.
@@ -44,11 +53,17 @@ struct AioEngine {
     int slot;                     // index in AioContext::aio_engines
     AioBackendStats *stats;       // the owner thread's counters
     void (*flush)(void *engine);  // submits pending requests (deferred call)
+    // Copies up to @max completions out of the kernel's ring and releases
+    // them there (before any is acted on: waking a coroutine may submit
+    // more); returns how many.
+    unsigned (*reap)(AioEngine *e, AioEngineCompletion *out, unsigned max);
     unsigned depth;               // requests in the kernel at most
     unsigned in_kernel = 0;
     AioEngineReq *pending_head = nullptr;
     AioEngineReq *pending_tail = nullptr;
     unsigned pending_len = 0;
+    int efd = -1;                 // the kernel signals completions here
+    QEMUTimer *retry = nullptr;   // flushes again after a refused submission
 };
 
 unsigned aio_engine_ring_size(void);
@@ -66,7 +81,26 @@ struct AioEngineOps {
 // of the loop iteration, yields and returns the result.  Where the engine
 // cannot be created, the request goes to the thread pool instead.
 int coroutine_fn aio_engine_co_submit(const AioEngineOps *ops, int fd, uint64_t offset,
-                                      QEMUIOVector *qiov, AioOp op);
+                                      QEMUIOVector *qiov, AioOp op, unsigned max_batch);
+
+// Fills the engine-independent part of a new engine (ring size from
+// aio_backend_set_ring_size).
+void aio_engine_init(AioEngine *e, AioContext *ctx, int slot, AioBackendStats *stats,
+                     void (*flush)(void *engine),
+                     unsigned (*reap)(AioEngine *, AioEngineCompletion *, unsigned));
+// Watches @efd (owned from now on) for completions, reaped with e->reap,
+// and arms e->retry to call e->flush.  aio_engine_stop undoes it.
+void aio_engine_start(AioEngine *e, int efd);
+void aio_engine_stop(AioEngine *e);
+// Asks for a flush in @delay_ns (the kernel refused a submission).
+void aio_engine_retry_later(AioEngine *e, int64_t delay_ns);
+
+// How many of the queued requests, from the head, go in the next
+// submission syscall: at most @room, and no more than the aio-max-batch of
+// the context or of any request in the batch.
+unsigned aio_engine_batch_len(AioEngine *e, unsigned room);
+// Accounts a submission syscall that handed @n requests to the kernel.
+void aio_engine_count_submit(AioEngine *e, unsigned n);
 
 // Head of the pending queue / removal of it (after the kernel took it).
 AioEngineReq *aio_engine_peek(AioEngine *e);

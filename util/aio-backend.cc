@@ -76,15 +76,15 @@ unsigned aio_engine_ring_size(void)
 }
 
 int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
-                                       QEMUIOVector *qiov, AioOp op)
+                                       QEMUIOVector *qiov, AioOp op, unsigned max_batch)
 {
     switch (b) {
     case AioBackend::Threads:
         return aio_threads_co_submit(fd, offset, qiov, op);
     case AioBackend::Native:
-        return aio_native_co_submit(fd, offset, qiov, op);
+        return aio_native_co_submit(fd, offset, qiov, op, max_batch);
     case AioBackend::IoUring:
-        return aio_io_uring_co_submit(fd, offset, qiov, op);
+        return aio_io_uring_co_submit(fd, offset, qiov, op, max_batch);
     }
     return -EINVAL;
 }

@@ -27,8 +27,18 @@ bool aio_backend_available(AioBackend b, Error **errp);
 // why (the kernel refused io_setup / io_uring_setup).
 AioBackend aio_backend_select(AioBackend want);
 
+// @max_batch: the most requests the kernel engines hand over in one
+// submission syscall while this request is among them (the file driver's
+// aio-max-batch option); 0: the AioContext's aio_max_batch, and where that
+// is 0 too the engine default (everything queued, up to the free ring
+// slots).  aio=threads ignores it.
 int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
-                                       QEMUIOVector *qiov, AioOp op);
+                                       QEMUIOVector *qiov, AioOp op, unsigned max_batch = 0);
+
+// QEMU's AioContext aio-max-batch: the most requests one submission syscall
+// of the kernel engines takes in @ctx (0, the default: no limit but the
+// free ring slots).  A request's own max_batch, when smaller, wins.
+void aio_context_set_aio_max_batch(AioContext *ctx, unsigned max_batch);
 
 // Counters for tests and benchmarks, summed over the AioContexts polled by
 // the calling thread.

@@ -85,6 +85,7 @@ struct AioContext {
         void (*destroy)(void *state) = nullptr;
     };
     EngineSlot aio_engines[2];
+    unsigned aio_max_batch = 0;  // aio_context_set_aio_max_batch
 };
 
 // async.cc

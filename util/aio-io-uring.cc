@@ -3,6 +3,7 @@
 // io_uring_enter per loop iteration for everything queued in it, requests
 // beyond the ring size queued, partial completions resubmitted.  Flushes go
 // through the ring too (IORING_OP_FSYNC with DATASYNC).
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -19,15 +20,12 @@
 namespace {
 
 constexpr int kUringSlot = 1;
-constexpr unsigned kReapBatch = 64;
 constexpr int64_t kRetryNs = 1000000;  // io_uring_enter refused: try again
 
 thread_local AioBackendStats uring_stats;
 
 struct UringEngine : AioEngine {
     struct io_uring ring;
-    int efd = -1;
-    QEMUTimer *retry = nullptr;
 };
 
 // SUBMIT_ALL (5.18+) keeps the kernel from stopping at the first bad SQE,
@@ -41,29 +39,16 @@ int uring_init(unsigned entries, struct io_uring *ring)
     return ret;
 }
 
-void uring_completion_cb(void *opaque)
+unsigned uring_reap(AioEngine *e, AioEngineCompletion *out, unsigned max)
 {
-    auto *u = static_cast<UringEngine *>(opaque);
-    uint64_t count;
-    ssize_t r = read(u->efd, &count, sizeof(count));
-    (void)r;
-    struct io_uring_cqe *cqes[kReapBatch];
-    unsigned got;
-    while ((got = io_uring_peek_batch_cqe(&u->ring, cqes, kReapBatch)) > 0) {
-        // Copied out and the ring advanced first: waking a coroutine may
-        // submit more.
-        void *data[kReapBatch];
-        int res[kReapBatch];
-        for (unsigned i = 0; i < got; i++) {
-            data[i] = io_uring_cqe_get_data(cqes[i]);
-            res[i] = cqes[i]->res;
-        }
-        io_uring_cq_advance(&u->ring, got);
-        for (unsigned i = 0; i < got; i++) {
-            aio_engine_complete(u, static_cast<AioEngineReq *>(data[i]), res[i]);
-        }
+    auto *u = static_cast<UringEngine *>(e);
+    struct io_uring_cqe *cqes[64];
+    unsigned got = io_uring_peek_batch_cqe(&u->ring, cqes, std::min(max, 64u));
+    for (unsigned i = 0; i < got; i++) {
+        out[i] = {static_cast<AioEngineReq *>(io_uring_cqe_get_data(cqes[i])), cqes[i]->res};
     }
-    aio_engine_completions_done(u);
+    io_uring_cq_advance(&u->ring, got);
+    return got;
 }
 
 void prep_sqe(struct io_uring_sqe *sqe, AioEngineReq *r)
@@ -83,61 +68,63 @@ void prep_sqe(struct io_uring_sqe *sqe, AioEngineReq *r)
     io_uring_sqe_set_data(sqe, r);
 }
 
+// One io_uring_enter for the SQEs in the ring; false when the kernel left
+// some there (-EAGAIN/-EBUSY): completions or the retry timer submit them.
+bool uring_submit(UringEngine *u, unsigned queued)
+{
+    if (io_uring_sq_ready(&u->ring) == 0) {
+        return true;
+    }
+    int ret = io_uring_submit(&u->ring);
+    aio_engine_count_submit(u, queued);
+    if (ret < 0 || io_uring_sq_ready(&u->ring) > 0) {
+        aio_engine_retry_later(u, kRetryNs);
+        return false;
+    }
+    return true;
+}
+
 void uring_flush(void *opaque)
 {
     auto *u = static_cast<UringEngine *>(opaque);
-    unsigned queued = 0;
     while (aio_engine_peek(u) && u->in_kernel < u->depth) {
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-        if (!sqe) {
-            break;
+        unsigned want = aio_engine_batch_len(u, u->depth - u->in_kernel);
+        unsigned queued = 0;
+        struct io_uring_sqe *sqe;
+        while (queued < want && (sqe = io_uring_get_sqe(&u->ring))) {
+            prep_sqe(sqe, aio_engine_peek(u));
+            aio_engine_pop(u);
+            u->in_kernel++;
+            queued++;
         }
-        prep_sqe(sqe, aio_engine_peek(u));
-        aio_engine_pop(u);
-        u->in_kernel++;
-        queued++;
+        if (!uring_submit(u, queued) || queued == 0) {
+            return;
+        }
     }
-    if (io_uring_sq_ready(&u->ring) == 0) {
-        return;
-    }
-    int ret = io_uring_submit(&u->ring);
-    u->stats->submit_syscalls++;
-    if (queued > u->stats->max_batch) {
-        u->stats->max_batch = queued;
-    }
-    if (ret < 0 || io_uring_sq_ready(&u->ring) > 0) {
-        // -EAGAIN/-EBUSY: the SQEs stay in the ring; completions or the
-        // timer submit them again.
-        timer_mod_ns(u->retry, qemu_clock_get_ns() + kRetryNs);
-    }
+    uring_submit(u, 0);  // SQEs left in the ring by a refused submission
 }
 
 void uring_destroy(void *opaque)
 {
     auto *u = static_cast<UringEngine *>(opaque);
-    aio_set_fd_handler(u->ctx, u->efd, nullptr, nullptr, nullptr);
-    timer_free(u->retry);
+    aio_engine_stop(u);
     io_uring_queue_exit(&u->ring);
-    close(u->efd);
     delete u;
 }
 
 AioEngine *uring_create(AioContext *ctx)
 {
     auto *u = new UringEngine;
-    u->ctx = ctx;
-    u->slot = kUringSlot;
-    u->stats = &uring_stats;
-    u->flush = uring_flush;
-    u->depth = aio_engine_ring_size();
+    aio_engine_init(u, ctx, kUringSlot, &uring_stats, uring_flush, uring_reap);
+    int efd = -1;
     int ret = uring_init(u->depth, &u->ring);
     if (ret == 0) {
-        u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        ret = u->efd < 0 ? -errno : io_uring_register_eventfd(&u->ring, u->efd);
+        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ret = efd < 0 ? -errno : io_uring_register_eventfd(&u->ring, efd);
         if (ret < 0) {
             io_uring_queue_exit(&u->ring);
-            if (u->efd >= 0) {
-                close(u->efd);
+            if (efd >= 0) {
+                close(efd);
             }
         }
     }
@@ -150,8 +137,7 @@ AioEngine *uring_create(AioContext *ctx)
         delete u;
         return nullptr;
     }
-    u->retry = aio_timer_new(ctx, uring_flush, u);
-    aio_set_fd_handler(ctx, u->efd, uring_completion_cb, nullptr, u);
+    aio_engine_start(u, efd);
     return u;
 }
 
@@ -176,10 +162,11 @@ bool aio_io_uring_available(Error **errp)
     return true;
 }
 
-int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
+int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op,
+                                        unsigned max_batch)
 {
     static const AioEngineOps ops = {kUringSlot, uring_create, uring_destroy};
-    return aio_engine_co_submit(&ops, fd, offset, qiov, op);
+    return aio_engine_co_submit(&ops, fd, offset, qiov, op, max_batch);
 }
 
 AioBackendStats aio_io_uring_stats(void)
@@ -195,8 +182,10 @@ bool aio_io_uring_available(Error **errp)
     return false;
 }
 
-int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
+int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op,
+                                        unsigned max_batch)
 {
+    (void)max_batch;
     return aio_threads_co_submit(fd, offset, qiov, op);
 }
 

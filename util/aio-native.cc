@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -18,15 +19,12 @@
 namespace {
 
 constexpr int kNativeSlot = 0;
-constexpr unsigned kReapBatch = 64;
 constexpr int64_t kRetryNs = 1000000;  // io_submit EAGAIN with nothing in flight
 
 thread_local AioBackendStats native_stats;
 
 struct NativeEngine : AioEngine {
     io_context_t io = nullptr;
-    int efd = -1;
-    QEMUTimer *retry = nullptr;
     std::vector<struct iocb> iocbs;
     std::vector<struct iocb *> iocb_ptrs;
 };
@@ -70,21 +68,14 @@ unsigned reap_events(NativeEngine *n, struct io_event *out, unsigned max)
     return got > 0 ? (unsigned)got : 0;
 }
 
-void native_completion_cb(void *opaque)
+unsigned native_reap(AioEngine *e, AioEngineCompletion *out, unsigned max)
 {
-    auto *n = static_cast<NativeEngine *>(opaque);
-    uint64_t count;
-    ssize_t r = read(n->efd, &count, sizeof(count));
-    (void)r;  // EAGAIN: a previous pass already reaped everything
-    struct io_event evs[kReapBatch];
-    unsigned got;
-    while ((got = reap_events(n, evs, kReapBatch)) > 0) {
-        // Copied out of the ring first: waking a coroutine may submit more.
-        for (unsigned i = 0; i < got; i++) {
-            aio_engine_complete(n, static_cast<AioEngineReq *>(evs[i].data), (long)evs[i].res);
-        }
+    struct io_event evs[64];
+    unsigned got = reap_events(static_cast<NativeEngine *>(e), evs, std::min(max, 64u));
+    for (unsigned i = 0; i < got; i++) {
+        out[i] = {static_cast<AioEngineReq *>(evs[i].data), (long)evs[i].res};
     }
-    aio_engine_completions_done(n);
+    return got;
 }
 
 // Fills iocbs for up to @max queued requests without dequeuing them.
@@ -109,14 +100,14 @@ void native_flush(void *opaque)
 {
     auto *n = static_cast<NativeEngine *>(opaque);
     while (aio_engine_peek(n) && n->in_kernel < n->depth) {
-        unsigned cnt = prepare_iocbs(n, n->depth - n->in_kernel);
+        unsigned cnt = prepare_iocbs(n, aio_engine_batch_len(n, n->depth - n->in_kernel));
         int ret = io_submit(n->io, cnt, n->iocb_ptrs.data());
-        n->stats->submit_syscalls++;
+        aio_engine_count_submit(n, ret > 0 ? (unsigned)ret : 0);
         if (ret == -EAGAIN) {
             // Kernel out of resources: completions will retry; with none in
             // flight, a timer does.
             if (n->in_kernel == 0) {
-                timer_mod_ns(n->retry, qemu_clock_get_ns() + kRetryNs);
+                aio_engine_retry_later(n, kRetryNs);
             }
             break;
         }
@@ -131,33 +122,24 @@ void native_flush(void *opaque)
             aio_engine_pop(n);
         }
         n->in_kernel += (unsigned)ret;
-        if ((uint64_t)ret > n->stats->max_batch) {
-            n->stats->max_batch = (uint64_t)ret;
-        }
     }
 }
 
 void native_destroy(void *opaque)
 {
     auto *n = static_cast<NativeEngine *>(opaque);
-    aio_set_fd_handler(n->ctx, n->efd, nullptr, nullptr, nullptr);
-    timer_free(n->retry);
+    aio_engine_stop(n);
     io_destroy(n->io);
-    close(n->efd);
     delete n;
 }
 
 AioEngine *native_create(AioContext *ctx)
 {
     auto *n = new NativeEngine;
-    n->ctx = ctx;
-    n->slot = kNativeSlot;
-    n->stats = &native_stats;
-    n->flush = native_flush;
-    n->depth = aio_engine_ring_size();
+    aio_engine_init(n, ctx, kNativeSlot, &native_stats, native_flush, native_reap);
     int ret = io_setup((int)n->depth, &n->io);
-    n->efd = ret < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ret < 0 || n->efd < 0) {
+    int efd = ret < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ret < 0 || efd < 0) {
         int err = ret < 0 ? -ret : errno;
         static std::once_flag warned;
         std::call_once(warned, [err] {
@@ -172,8 +154,7 @@ AioEngine *native_create(AioContext *ctx)
     }
     n->iocbs.resize(n->depth);
     n->iocb_ptrs.resize(n->depth);
-    n->retry = aio_timer_new(ctx, native_flush, n);
-    aio_set_fd_handler(ctx, n->efd, native_completion_cb, nullptr, n);
+    aio_engine_start(n, efd);
     return n;
 }
 
@@ -198,7 +179,8 @@ bool aio_native_available(Error **errp)
     return true;
 }
 
-int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
+int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op,
+                                      unsigned max_batch)
 {
     // Linux AIO has no usable fdatasync on most filesystems (QEMU too sends
     // flushes to the thread pool).
@@ -206,7 +188,7 @@ int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qio
         return aio_threads_co_submit(fd, offset, qiov, op);
     }
     static const AioEngineOps ops = {kNativeSlot, native_create, native_destroy};
-    return aio_engine_co_submit(&ops, fd, offset, qiov, op);
+    return aio_engine_co_submit(&ops, fd, offset, qiov, op, max_batch);
 }
 
 AioBackendStats aio_native_stats(void)

@@ -1,0 +1,120 @@
+// aio-max-batch: the kernel engines hand at most that many requests to the
+// kernel per submission syscall, whether the limit comes with the request
+// (the file driver's aio-max-batch option) or from the AioContext; 0 leaves
+// the default (one syscall for everything queued in a loop iteration).
+// Counted with the engines' statistics, no timing.
+#include "tests/unit/util/test-aio-io.h"
+
+namespace {
+
+constexpr unsigned kReqs = 32;
+
+struct BatchJob {
+    AioBackend b;
+    int fd;
+    uint64_t offset;
+    uint8_t *buf;
+    unsigned max_batch;
+    int ret;
+    unsigned *left;
+};
+
+void coroutine_fn batch_job_entry(void *opaque)
+{
+    auto *j = static_cast<BatchJob *>(opaque);
+    QEMUIOVector q;
+    qemu_iovec_init_buf(&q, j->buf, 4096);
+    j->ret = aio_backend_co_submit(j->b, j->fd, j->offset, &q, AioOp::Read, j->max_batch);
+    --*j->left;
+}
+
+// Reads kReqs blocks queued in one loop iteration, each with @max_batch,
+// in a context whose aio_max_batch is @ctx_max; returns the submission
+// syscalls they took.
+uint64_t syscalls_for(AioBackend b, unsigned max_batch, unsigned ctx_max)
+{
+    CtxGuard g;
+    aio_context_set_aio_max_batch(g.ctx, ctx_max);
+    TempFile f;
+    std::vector<uint8_t> data(kReqs * 4096), back(kReqs * 4096);
+    fill_pattern(data.data(), 0, data.size());
+    assert_int_equal(pwrite(f.fd, data.data(), data.size(), 0), (ssize_t)data.size());
+    std::vector<BatchJob> jobs;
+    unsigned left = kReqs;
+    for (unsigned i = 0; i < kReqs; i++) {
+        jobs.push_back({b, f.fd, i * 4096ull, back.data() + i * 4096, max_batch, -EINPROGRESS,
+                        &left});
+    }
+    AioBackendStats before = aio_backend_stats(b);
+    for (BatchJob &j : jobs) {
+        aio_co_enter(g.ctx, qemu_coroutine_create_sized(batch_job_entry, &j, 64 * 1024));
+    }
+    AIO_WAIT_WHILE(g.ctx, left > 0);
+    AioBackendStats after = aio_backend_stats(b);
+    for (const BatchJob &j : jobs) {
+        assert_int_equal(j.ret, 4096);
+    }
+    assert_memory_equal(data.data(), back.data(), data.size());
+    assert_int_equal(after.requests - before.requests, kReqs);
+    return after.submit_syscalls - before.submit_syscalls;
+}
+
+void test_default_one_batch(void **state)
+{
+    AioBackend b = backend_of(state);
+    if (!backend_usable(b)) {
+        skip();
+    }
+    assert_int_equal(syscalls_for(b, 0, 0), 1);
+}
+
+void test_request_max_batch(void **state)
+{
+    AioBackend b = backend_of(state);
+    if (!backend_usable(b)) {
+        skip();
+    }
+    assert_int_equal(syscalls_for(b, 4, 0), kReqs / 4);
+    assert_int_equal(syscalls_for(b, 1, 0), kReqs);
+    assert_int_equal(syscalls_for(b, 1000, 0), 1);  // above the queue: no effect
+}
+
+void test_context_max_batch(void **state)
+{
+    AioBackend b = backend_of(state);
+    if (!backend_usable(b)) {
+        skip();
+    }
+    assert_int_equal(syscalls_for(b, 0, 5), (kReqs + 4) / 5);
+    // The smaller of the two limits wins, either way round.
+    assert_int_equal(syscalls_for(b, 3, 5), (kReqs + 2) / 3);
+    assert_int_equal(syscalls_for(b, 8, 2), kReqs / 2);
+}
+
+// The cap holds when the ring is the tighter limit too: never more than
+// the free slots, never more than max_batch.
+void test_max_batch_with_small_ring(void **state)
+{
+    AioBackend b = backend_of(state);
+    if (!backend_usable(b)) {
+        skip();
+    }
+    aio_backend_set_ring_size(8);
+    uint64_t n = syscalls_for(b, 3, 0);
+    aio_backend_set_ring_size(256);
+    assert_true(n >= (kReqs + 2) / 3);
+}
+
+}  // namespace
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        AIO_TEST_KERNEL_BACKENDS(test_default_one_batch),
+        AIO_TEST_KERNEL_BACKENDS(test_request_max_batch),
+        AIO_TEST_KERNEL_BACKENDS(test_context_max_batch),
+        AIO_TEST_KERNEL_BACKENDS(test_max_batch_with_small_ring),
+    };
+    aio_test_apply_filter();
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
