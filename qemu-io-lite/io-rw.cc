@@ -51,6 +51,28 @@ static bool check_sector_aligned(int64_t offset, int64_t count)
     return true;
 }
 
+// readv/writev's "off len [len..]" after the options: the offset, and one
+// buffer (filled with @fill) with an iovec per length.  nullptr after
+// printing qemu-io's message; *ret is then the command's result.
+static std::unique_ptr<IoBuffer> parse_vector_args(int argc, char **argv, const IoCmd *cmd,
+                                                   int fill, int64_t *offset,
+                                                   QEMUIOVector *qiov, int *ret)
+{
+    if (optind > argc - 2) {
+        io_command_usage(cmd);
+        *ret = -EINVAL;
+        return nullptr;
+    }
+    if (!parse_num(argv[optind], offset)) {
+        *ret = (int)*offset;
+        return nullptr;
+    }
+    optind++;
+    auto buf = io_create_iovec(qiov, &argv[optind], argc - optind, fill);
+    *ret = buf ? 0 : -EINVAL;
+    return buf;
+}
+
 static bool verify_pattern(const uint8_t *buf, int pattern, int64_t len)
 {
     for (int64_t i = 0; i < len; i++) {
@@ -191,22 +213,15 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
             return -EINVAL;
         }
     }
-    if (optind > argc - 2) {
-        io_command_usage(&readv_cmd);
-        return -EINVAL;
-    }
     int64_t offset;
-    if (!parse_num(argv[optind], &offset)) {
-        return (int)offset;
-    }
-    optind++;
     QEMUIOVector qiov;
-    auto buf = io_create_iovec(&qiov, &argv[optind], argc - optind, 0xab);
+    int ret;
+    auto buf = parse_vector_args(argc, argv, &readv_cmd, 0xab, &offset, &qiov, &ret);
     if (!buf) {
-        return -EINVAL;
+        return ret;
     }
     struct timespec t1 = io_now();
-    int ret = (int)blk_run_co(blk, [&] {
+    ret = (int)blk_run_co(blk, [&] {
         return blk_co_preadv(blk, offset, (int64_t)qiov.size, &qiov, 0);
     });
     struct timespec t2 = io_now();
@@ -398,22 +413,15 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
             return -EINVAL;
         }
     }
-    if (optind > argc - 2) {
-        io_command_usage(&writev_cmd);
-        return -EINVAL;
-    }
     int64_t offset;
-    if (!parse_num(argv[optind], &offset)) {
-        return (int)offset;
-    }
-    optind++;
     QEMUIOVector qiov;
-    auto buf = io_create_iovec(&qiov, &argv[optind], argc - optind, pattern);
+    int ret;
+    auto buf = parse_vector_args(argc, argv, &writev_cmd, pattern, &offset, &qiov, &ret);
     if (!buf) {
-        return -EINVAL;
+        return ret;
     }
     struct timespec t1 = io_now();
-    int ret = (int)blk_run_co(blk, [&] {
+    ret = (int)blk_run_co(blk, [&] {
         return blk_co_pwritev(blk, offset, (int64_t)qiov.size, &qiov, flags);
     });
     struct timespec t2 = io_now();
