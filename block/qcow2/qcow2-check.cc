@@ -18,10 +18,21 @@ struct CheckState {
     int fix;
     std::vector<uint64_t> refs;  // computed refcount per cluster
     uint64_t next_contiguous = 0;
+    int64_t file_len = 0;
 };
 
 void inc_refs(CheckState &c, uint64_t offset, uint64_t size) {
     if (!size) return;
+    // As QEMU: the last cluster may be half written, anything further is a
+    // corrupted offset (and must not size the refs array: a hostile L1
+    // entry asked for terabytes, found by the qcow2-image fuzzer).
+    if ((int64_t)(offset + size) - c.file_len >= (int64_t)c.s->cluster_size) {
+        fprintf(stderr, "ERROR: counting reference for region exceeding the end of the file by "
+                        "one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n",
+                offset, size);
+        c.res->corruptions++;
+        return;
+    }
     uint64_t first = offset >> c.s->g.cluster_bits;
     uint64_t last = (offset + size - 1) >> c.s->g.cluster_bits;
     if (last >= c.refs.size()) c.refs.resize(last + 1, 0);
@@ -247,7 +258,7 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     }
     int ret = qcow2_flush_caches(bs);
     if (ret < 0) return ret;
-    CheckState c{bs, s, res, fix, {}, 0};
+    CheckState c{bs, s, res, fix, {}, 0, flen};
     uint64_t nb_clusters = s->g.size_to_clusters((uint64_t)flen);
     c.refs.assign(nb_clusters, 0);
     res->total_clusters = (int64_t)s->g.size_to_clusters(s->hdr.size);

@@ -198,6 +198,15 @@ int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error *
 int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
 int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);
 
+// ---- qcow2-snapshot-ops.cc ---------------------------------------------------
+// Internal snapshot entry points (BlockDriver).  Callers keep guest I/O
+// quiet while they run; each takes s->lock.  goto and delete look up
+// @id_or_name as an id first, then as a name (QEMU's order).
+int coroutine_fn qcow2_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo *sn);
+int coroutine_fn qcow2_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name);
+int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_or_name,
+                                          Error **errp);
+
 // ---- qcow2-resize.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
                                    PreallocMode prealloc, Error **errp);
