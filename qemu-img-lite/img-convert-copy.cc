@@ -237,6 +237,26 @@ int coroutine_fn co_read(ConvertState *s, int64_t sector_num, int nb, uint8_t *b
     return 0;
 }
 
+// Compressed target: whether the first cluster of @buf holds data; *n
+// becomes the run of whole clusters that share that state (an all-zero
+// cluster is skipped, never compressed).
+bool clusters_allocated(const ConvertState *s, const uint8_t *buf, int *n)
+{
+    int cl = s->cluster_sectors;
+    auto zero_at = [&](int sec) {
+        int len = std::min(cl, *n - sec);
+        return buffer_is_zero(buf + ((size_t)sec << kConvertSectorBits),
+                              (size_t)len << kConvertSectorBits);
+    };
+    bool zero = zero_at(0);
+    int run = std::min(cl, *n);
+    while (run < *n && zero_at(run) == zero) {
+        run += std::min(cl, *n - run);
+    }
+    *n = run;
+    return !zero;
+}
+
 int coroutine_fn write_data(ConvertState *s, int64_t offset, int64_t bytes, const uint8_t *buf)
 {
     if (s->compressed) {
@@ -261,7 +281,7 @@ int coroutine_fn co_write(ConvertState *s, int64_t sector_num, int nb, const uin
             if (!s->min_sparse ||
                 (!s->compressed &&
                  sectors_allocated_min(buf, n, &n, s->min_sparse, sector_num, s->alignment)) ||
-                (s->compressed && !buffer_is_zero(buf, (size_t)n << kConvertSectorBits))) {
+                (s->compressed && clusters_allocated(s, buf, &n))) {
                 ret = write_data(s, offset, (int64_t)n << kConvertSectorBits, buf);
                 break;
             }
@@ -437,12 +457,15 @@ int coroutine_fn count_work(ConvertState *s)
 int img_convert_do_copy(ConvertState *s)
 {
     if (s->compressed) {
-        // One cluster per compressed write.
+        // Whole clusters per compressed write; several per request so the
+        // format compresses them in parallel.
         if (s->cluster_sectors <= 0 || s->cluster_sectors > s->buf_sectors) {
             error_report("invalid cluster size");
             return -EINVAL;
         }
-        s->buf_sectors = s->cluster_sectors;
+        s->buf_sectors = s->cluster_sectors *
+                         std::max(1, std::min(kConvertCompressClusters,
+                                              kConvertMaxBufSectors / s->cluster_sectors));
     }
     int ret = 0;
     img_co_run([&] { ret = count_work(s); });

@@ -17,6 +17,8 @@ constexpr int kConvertSectorSize = 512;
 // -m upper bound and the largest copy buffer (16 MiB), as qemu-img.
 constexpr int kConvertMaxCoroutines = 16;
 constexpr int kConvertMaxBufSectors = 32768;
+// Clusters per compressed write (compressed in parallel by the format).
+constexpr int kConvertCompressClusters = 8;
 
 // What the target gets for the current run of sectors.
 enum class ConvertRun {

@@ -53,8 +53,8 @@ int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t 
     BLKDBG_EVENT(bs->file, BLKDBG_READ_COMPRESSED);
     int ret = bdrv_co_pread(bs->file, host, csize, in.p, 0);
     if (ret < 0) return ret;
-    ret = qcow2_decompress((Qcow2CompressionType)s->hdr.compression_type, out.p,
-                           s->cluster_size, in.p, csize);
+    ret = qcow2_co_decompress((Qcow2CompressionType)s->hdr.compression_type, out.p,
+                              s->cluster_size, in.p, csize);
     if (ret < 0) return -EIO;
     qemu_iovec_from_buf(qiov, qoff, (uint8_t *)out.p + in_cluster, bytes);
     return 0;
@@ -306,52 +306,77 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
     return 0;
 }
 
+namespace {
+
+// Clusters compressed in parallel per batch of a multi-cluster request.
+constexpr int kCompressBatch = 8;
+
+// Stores one compressed cluster (or @in as a normal cluster when it did
+// not compress): allocation and L2 update under the lock, data outside.
+int coroutine_fn write_compressed_cluster(BlockDriverState *bs, int64_t offset, uint64_t n,
+                                          void *in, const void *out, int64_t csize) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size;
+    if (csize < 0) {
+        QEMUIOVector q;
+        qemu_iovec_init_buf(&q, in, n);
+        return qcow2_co_pwritev_part(bs, offset, n, &q, 0, 0);  // incompressible
+    }
+    uint64_t first = (uint64_t)offset >> s->g.cluster_bits;
+    qemu_co_mutex_lock(&s->lock);
+    qcow2_inflight_begin(s, first, 1);
+    Qcow2Mapping m;
+    int ret = qcow2_get_mapping(bs, offset, cs, &m);
+    if (ret == 0 && (m.l2_entry & L2E_OFFSET_MASK)) ret = -EIO;  // as QEMU
+    int64_t host = ret == 0 ? qcow2_alloc_bytes(bs, csize) : ret;
+    qemu_co_mutex_unlock(&s->lock);
+    ret = host < 0 ? (int)host : 0;
+    if (ret == 0) {
+        BLKDBG_EVENT(bs->file, BLKDBG_WRITE_COMPRESSED);
+        ret = bdrv_co_pwrite(bs->file, host, csize, out, 0);
+    }
+    qemu_co_mutex_lock(&s->lock);
+    if (ret == 0) {
+        BLKDBG_EVENT(bs->file, BLKDBG_L2_UPDATE_COMPRESSED);
+        ret = qcow2_set_l2_entries(bs, offset, 1, qcow2_compressed_entry(s->g, host, csize),
+                                   true, nullptr);
+    }
+    qcow2_inflight_end(s, first);
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+}  // namespace
+
+// Clusters of one request are compressed in parallel (pool workers), then
+// stored in guest order, so the host layout follows the guest's.
 int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
                                              int64_t bytes, QEMUIOVector *qiov, size_t qoff) {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
+    if (offset & (cs - 1)) return -EINVAL;
+    if (bytes & (cs - 1) && offset + bytes != bs->total_bytes) return -EINVAL;
+    uint64_t nb = ((uint64_t)bytes + cs - 1) / cs;
+    int batch = (int)(nb < (uint64_t)kCompressBatch ? nb : kCompressBatch);
+    AlignedBuf in(batch * cs), out(batch * cs);
+    int64_t csize[kCompressBatch];
     while (bytes > 0) {
-        uint64_t n = (uint64_t)bytes < cs ? (uint64_t)bytes : cs;
-        if (offset & (cs - 1)) return -EINVAL;
-        if (n < cs && offset + (int64_t)n != bs->total_bytes) return -EINVAL;
-        AlignedBuf in(cs), out(cs);
-        memset(in.p, 0, cs);
-        qemu_iovec_to_buf(qiov, qoff, in.p, n);
-        int64_t csize = qcow2_compress((Qcow2CompressionType)s->hdr.compression_type, out.p,
-                                       cs - 1, in.p, cs);
-        int ret;
-        if (csize < 0) {
-            QEMUIOVector q;
-            qemu_iovec_init_buf(&q, in.p, n);
-            ret = qcow2_co_pwritev_part(bs, offset, n, &q, 0, 0);  // incompressible
-        } else {
-            uint64_t first = (uint64_t)offset >> s->g.cluster_bits;
-            qemu_co_mutex_lock(&s->lock);
-            qcow2_inflight_begin(s, first, 1);
-            Qcow2Mapping m;
-            ret = qcow2_get_mapping(bs, offset, cs, &m);
-            if (ret == 0 && (m.l2_entry & L2E_OFFSET_MASK)) ret = -EIO;  // as QEMU
-            int64_t host = ret == 0 ? qcow2_alloc_bytes(bs, csize) : ret;
-            qemu_co_mutex_unlock(&s->lock);
-            ret = host < 0 ? (int)host : 0;
-            if (ret == 0) {
-                BLKDBG_EVENT(bs->file, BLKDBG_WRITE_COMPRESSED);
-                ret = bdrv_co_pwrite(bs->file, host, csize, out.p, 0);
-            }
-            qemu_co_mutex_lock(&s->lock);
-            if (ret == 0) {
-                BLKDBG_EVENT(bs->file, BLKDBG_L2_UPDATE_COMPRESSED);
-                ret = qcow2_set_l2_entries(bs, offset, 1,
-                                           qcow2_compressed_entry(s->g, host, csize), true,
-                                           nullptr);
-            }
-            qcow2_inflight_end(s, first);
-            qemu_co_mutex_unlock(&s->lock);
+        uint64_t len = (uint64_t)bytes < batch * cs ? (uint64_t)bytes : batch * cs;
+        int k = (int)((len + cs - 1) / cs);
+        memset((uint8_t *)in.p + (len & ~(cs - 1)), 0, k * cs - (len & ~(cs - 1)));
+        qemu_iovec_to_buf(qiov, qoff, in.p, len);
+        qcow2_co_compress_clusters((Qcow2CompressionType)s->hdr.compression_type, cs, k,
+                                   (uint8_t *)out.p, (const uint8_t *)in.p, csize);
+        for (int i = 0; i < k; i++) {
+            uint64_t n = len - i * cs < cs ? len - i * cs : cs;
+            int ret = write_compressed_cluster(bs, offset + (int64_t)(i * cs), n,
+                                               (uint8_t *)in.p + i * cs,
+                                               (uint8_t *)out.p + i * cs, csize[i]);
+            if (ret < 0) return ret;
         }
-        if (ret < 0) return ret;
-        offset += n;
-        qoff += n;
-        bytes -= n;
+        offset += len;
+        qoff += len;
+        bytes -= len;
     }
     return 0;
 }

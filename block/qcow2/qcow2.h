@@ -185,6 +185,17 @@ int64_t qcow2_compress(Qcow2CompressionType t, void *out, size_t out_len, const 
 // Decompresses exactly @out_len bytes; extra input is ignored.
 int qcow2_decompress(Qcow2CompressionType t, void *out, size_t out_len, const void *in,
                      size_t in_len);
+// The same in a thread-pool worker (inline for small clusters); the
+// coroutine yields meanwhile.  The buffers must stay valid until it returns.
+int64_t coroutine_fn qcow2_co_compress(Qcow2CompressionType t, void *out, size_t out_len,
+                                       const void *in, size_t in_len);
+int coroutine_fn qcow2_co_decompress(Qcow2CompressionType t, void *out, size_t out_len,
+                                     const void *in, size_t in_len);
+// Compresses @n whole clusters of @in into the same slots of @out, all in
+// parallel in pool workers; csize[i]: compressed size or -ENOSPC.
+void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t cluster_size,
+                                             int n, uint8_t *out, const uint8_t *in,
+                                             int64_t *csize);
 
 // ---- qcow2-check.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
