@@ -525,6 +525,9 @@ static const CreateOptDesc file_create_opts[] = {
     {"preallocation", CreateOptType::String,
      "Preallocation mode (allowed values: off, falloc, full)", "off"},
     {"nocow", CreateOptType::Bool, "Turn off copy-on-write (valid only on btrfs)", "off"},
+    // Accepted like QEMU's; only XFS honours it and a missing hint is harmless.
+    {"extent_size_hint", CreateOptType::Size, "Extent size hint for the image file, 0 to disable",
+     nullptr},
     {nullptr, CreateOptType::String, nullptr, nullptr},
 };
 

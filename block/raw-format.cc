@@ -196,10 +196,10 @@ static void raw_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm
     *nshared = bs->force_share ? BLK_PERM_ALL : shared;
 }
 
+// Only the size, as QEMU's raw format: preallocation and the rest are the
+// protocol's (create -o help lists them when given a file name).
 static const CreateOptDesc raw_create_opts[] = {
     {"size", CreateOptType::Size, "Virtual disk size", nullptr},
-    {"preallocation", CreateOptType::String,
-     "Preallocation mode (allowed values: off, falloc, full)", "off"},
     {nullptr, CreateOptType::String, nullptr, nullptr},
 };
 

@@ -142,7 +142,8 @@ const PrintSlot kQcow2Order[] = {
     {"refcount_bits", "16"}, {nullptr, nullptr},
 };
 const PrintSlot kRawOrder[] = {
-    {"size", nullptr}, {"preallocation", nullptr}, {nullptr, nullptr},
+    {"size", nullptr}, {"nocow", nullptr}, {"preallocation", nullptr},
+    {"extent_size_hint", nullptr}, {nullptr, nullptr},
 };
 
 }  // namespace

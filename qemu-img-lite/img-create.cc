@@ -115,7 +115,7 @@ bool prepare_opts(const CreateArgs &a, const BlockDriver *drv, CreateOpts *opts,
         error_report("Invalid option list: %s", a.options.c_str());
         exit(1);
     }
-    if (!img_check_create_opts(drv, opts, errp)) {
+    if (!img_check_create_opts(drv, opts, errp, bdrv_find_format("file"))) {
         return false;
     }
     if (a.size >= 0) {

@@ -102,7 +102,7 @@ int img_map(int argc, char **argv)
     };
     ImgOpenArgs oa;
     const char *output = nullptr;
-    int64_t start_offset = 0, max_length = 0;
+    int64_t start_offset = 0, max_length = -1;  // -1: to the end
     int c;
     while ((c = img_getopt(argc, argv, ":f:hU", long_options)) != -1) {
         switch (c) {
@@ -133,15 +133,17 @@ int img_map(int argc, char **argv)
         error_report("Failed to get size for '%s'", filename);
         return 1;
     }
-    if (max_length) length = std::min(start_offset + max_length, length);
+    if (max_length >= 0) length = std::min(start_offset + max_length, length);
 
     if (ofmt == OFORMAT_HUMAN) {
         printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
     } else {
         printf("[");
     }
+    // Like qemu-img, the last entry is printed even when empty (a 0-byte
+    // image, or a start offset at or past the end): JSON shows one entry.
     MapEntry curr;
-    bool have_curr = false;
+    curr.start = start_offset;
     for (int64_t offset = start_offset; offset < length;) {
         MapEntry next;
         int64_t n = std::min<int64_t>(1LL << 30, length - offset);
@@ -149,16 +151,15 @@ int img_map(int argc, char **argv)
             error_report("Could not read file metadata: %s", strerror(EIO));
             return 1;
         }
-        if (have_curr && curr.length > 0 && mergeable(curr, next)) {
+        if (curr.length > 0 && mergeable(curr, next)) {
             curr.length += next.length;
         } else {
-            if (have_curr && dump_entry(ofmt, curr, &next) < 0) return 1;
+            if (curr.length > 0 && dump_entry(ofmt, curr, &next) < 0) return 1;
             curr = next;
-            have_curr = true;
         }
         offset += next.length;
     }
-    if (have_curr && dump_entry(ofmt, curr, nullptr) < 0) return 1;
+    if (dump_entry(ofmt, curr, nullptr) < 0) return 1;
     if (ofmt == OFORMAT_JSON) printf("]\n");
     return 0;
 }
