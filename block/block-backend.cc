@@ -106,6 +106,20 @@ bool blk_is_writable(BlockBackend *blk) { return blk->root && (blk->root->perm &
 void blk_set_enable_write_cache(BlockBackend *blk, bool wce) { blk->wce = wce; }
 bool blk_enable_write_cache(BlockBackend *blk) { return blk->wce; }
 void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow) { blk->allow_write_beyond_eof = allow; }
+int blk_set_shared_perm(BlockBackend *blk, uint64_t shared, Error **errp)
+{
+    if (!blk->root) {
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
+    return bdrv_child_set_perm(blk->root, blk->root->perm, shared, errp);
+}
+
+uint64_t blk_get_shared_perm(BlockBackend *blk)
+{
+    return blk->root ? blk->root->shared_perm : BLK_PERM_ALL;
+}
+
 unsigned blk_in_flight(BlockBackend *blk) { return blk->in_flight; }
 
 void blk_set_detect_zeroes(BlockBackend *blk, BlockdevDetectZeroes mode)

@@ -106,6 +106,13 @@ void blk_drained_end(BlockBackend *blk);
 int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp);
 // Whether the backend can write (opened BDRV_O_RDWR).
 bool blk_is_writable(BlockBackend *blk);
+// Narrows what the backend lets other users of the image do (QEMU's
+// blk_set_perm with the current permissions): e.g. qemu-img convert stops
+// sharing WRITE on its sources so that nobody changes them mid-copy.  Fails,
+// leaving the backend as it was, when another user (another process, through
+// the image locks) already holds what is unshared.
+int blk_set_shared_perm(BlockBackend *blk, uint64_t shared, Error **errp);
+uint64_t blk_get_shared_perm(BlockBackend *blk);
 // Number of requests currently inside the backend (for tests and drain).
 unsigned blk_in_flight(BlockBackend *blk);
 

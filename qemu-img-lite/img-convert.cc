@@ -187,6 +187,21 @@ int parse_args(int argc, char **argv, ConvertArgs *a, ConvertState *s)
     return -1;  // go on
 }
 
+// The copy must see one consistent source: like qemu-img, refuse to share
+// WRITE with other users, so a process writing the image (raw included: the
+// raw format alone would share it) makes convert fail instead of copying a
+// torn image.
+bool unshare_source_writes(BlockBackend *blk, const char *filename)
+{
+    Error *err = nullptr;
+    if (blk_set_shared_perm(blk, blk_get_shared_perm(blk) & ~BLK_PERM_WRITE, &err) < 0) {
+        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
+        error_free(err);
+        return false;
+    }
+    return true;
+}
+
 int open_sources(const ConvertArgs &a, ConvertState *s, std::vector<BlkRef> *refs)
 {
     int nsrc = a.nfiles - 1;
@@ -200,7 +215,7 @@ int open_sources(const ConvertArgs &a, ConvertState *s, std::vector<BlkRef> *ref
         oa.image_opts = a.image_opts;
         (*refs)[(size_t)i].reset(img_open(a.files[i], oa));
         BlockBackend *blk = (*refs)[(size_t)i].get();
-        if (!blk) {
+        if (!blk || (!a.force_share && !unshare_source_writes(blk, a.files[i]))) {
             return -1;
         }
         int64_t len = blk_getlength(blk);
