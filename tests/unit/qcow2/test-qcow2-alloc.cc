@@ -17,12 +17,11 @@
 
 #include "block/block_int.h"
 #include "block/qcow2/qcow2.h"
+#include "tests/unit/qcow2/qcow2-scratch.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"
 
 namespace {
-
-std::string g_dir;
 
 BlockBackend *create_open(const std::string &file, const char *cluster_size,
                           const char *backing = nullptr, int flags = 0) {
@@ -35,12 +34,7 @@ BlockBackend *create_open(const std::string &file, const char *cluster_size,
     }
     Error *err = nullptr;
     assert_int_equal(bdrv_create("qcow2", file.c_str(), &opts, &err), 0);
-    QDict o;
-    o.set("driver", "qcow2");
-    BlockBackend *blk = blk_new_open(file.c_str(), &o, BDRV_O_RDWR | BDRV_O_NO_FLUSH | flags, &err);
-    if (err) error_report_err(err);
-    assert_non_null(blk);
-    return blk;
+    return scratch_open_rw(file, "qcow2", BDRV_O_NO_FLUSH | flags);
 }
 
 // Every refcount block the table points at is reported as one.
@@ -62,7 +56,7 @@ void test_refblocks_added_while_open(void **) {
     // 512-byte clusters: one refcount block covers 128 KiB of file, and the
     // one-cluster table 64 blocks, so 8 MiB of data needs new blocks and a
     // bigger table.
-    std::string file = g_dir + "/ov.qcow2";
+    std::string file = scratch_dir() + "/ov.qcow2";
     BlockBackend *blk = create_open(file, "512");
     BDRVQcow2State *s = qcow2_state(blk_bs(blk));
     expect_refblocks_caught(s, 1);
@@ -83,11 +77,6 @@ void test_refblocks_added_while_open(void **) {
     s = qcow2_state(blk_bs(blk));
     expect_refblocks_caught(s, 64);
     blk_unref(blk);
-}
-
-void fill(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
-    std::vector<uint8_t> buf((size_t)len, v);
-    assert_int_equal(blk_pwrite(blk, off, len, buf.data(), 0), 0);
 }
 
 // [off, off+len) reads @v, the rest of its 64 KiB cluster reads @around.
@@ -123,7 +112,7 @@ uint64_t host_offset(BlockBackend *blk, uint64_t guest) {
 }
 
 void test_partial_write_into_reused_cluster(void **) {
-    std::string file = g_dir + "/reuse.qcow2";
+    std::string file = scratch_dir() + "/reuse.qcow2";
     BlockBackend *blk = create_open(file, "65536", nullptr, BDRV_O_UNMAP);
     fill(blk, 0, 2 << 16, 0xaa);
     uint64_t freed = host_offset(blk, 0);
@@ -152,7 +141,7 @@ void test_partial_write_into_reused_cluster(void **) {
 }
 
 void test_partial_write_copies_backing(void **) {
-    std::string base = g_dir + "/base.raw";
+    std::string base = scratch_dir() + "/base.raw";
     QDict opts;
     opts.set("size", "64M");
     Error *err = nullptr;
@@ -163,7 +152,7 @@ void test_partial_write_copies_backing(void **) {
     assert_non_null(b);
     fill(b, 0, 4 << 16, 0xbb);
     blk_unref(b);
-    BlockBackend *blk = create_open(g_dir + "/top.qcow2", "65536", base.c_str());
+    BlockBackend *blk = create_open(scratch_dir() + "/top.qcow2", "65536", base.c_str());
     fill(blk, (2 << 16) + 8192, 4096, 0x55);
     expect_cluster(blk, (2 << 16) + 8192, 4096, 0x55, 0xbb);
     blk_unref(blk);
@@ -172,17 +161,10 @@ void test_partial_write_copies_backing(void **) {
 }  // namespace
 
 int main(void) {
-    char tmpl[] = "/tmp/test-qcow2-alloc.XXXXXX";
-    if (!mkdtemp(tmpl)) return 1;
-    g_dir = tmpl;
-    bdrv_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refblocks_added_while_open),
         cmocka_unit_test(test_partial_write_into_reused_cluster),
         cmocka_unit_test(test_partial_write_copies_backing),
     };
-    int ret = cmocka_run_group_tests(tests, nullptr, nullptr);
-    std::string cmd = "rm -rf '" + g_dir + "'";
-    if (system(cmd.c_str()) != 0) ret = 1;
-    return ret;
+    return run_in_scratch_dir("test-qcow2-alloc", tests);
 }

@@ -12,14 +12,11 @@
 
 #include "block/block_int.h"
 #include "block/qcow2/qcow2.h"
+#include "tests/unit/qcow2/qcow2-scratch.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"
 
 namespace {
-
-std::string g_dir;
-
-std::string path(const char *name) { return g_dir + "/" + name; }
 
 void create(const char *fmt, const std::string &file, const char *size,
             const char *backing = nullptr, const char *backing_fmt = nullptr) {
@@ -31,27 +28,6 @@ void create(const char *fmt, const std::string &file, const char *size,
     int ret = bdrv_create(fmt, file.c_str(), &opts, &err);
     if (err) error_report_err(err);
     assert_int_equal(ret, 0);
-}
-
-BlockBackend *open_rw(const std::string &file) {
-    QDict opts;
-    opts.set("driver", "qcow2");
-    Error *err = nullptr;
-    BlockBackend *blk = blk_new_open(file.c_str(), &opts, BDRV_O_RDWR, &err);
-    if (err) error_report_err(err);
-    assert_non_null(blk);
-    return blk;
-}
-
-void fill(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
-    std::vector<uint8_t> buf(len, v);
-    assert_int_equal(blk_pwrite(blk, off, len, buf.data(), 0), 0);
-}
-
-void expect(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
-    std::vector<uint8_t> buf(len, (uint8_t)~v), want(len, v);
-    assert_int_equal(blk_pread(blk, off, len, buf.data(), 0), 0);
-    assert_memory_equal(buf.data(), want.data(), len);
 }
 
 struct DriverCall {
@@ -86,15 +62,15 @@ int run(CoroutineEntry *entry, BlockBackend *blk, const char *backing = nullptr,
 }
 
 void test_make_empty(void **) {
-    create("raw", path("base.raw"), "4M");
+    create("raw", scratch_path("base.raw"), "4M");
     QDict raw;
     raw.set("driver", "raw");
-    BlockBackend *base = blk_new_open(path("base.raw").c_str(), &raw, BDRV_O_RDWR, nullptr);
+    BlockBackend *base = blk_new_open(scratch_path("base.raw").c_str(), &raw, BDRV_O_RDWR, nullptr);
     assert_non_null(base);
     fill(base, 0, 4 << 20, 0xaa);
     blk_unref(base);
-    create("qcow2", path("top.qcow2"), "4M", path("base.raw").c_str(), "raw");
-    BlockBackend *blk = open_rw(path("top.qcow2"));
+    create("qcow2", scratch_path("top.qcow2"), "4M", scratch_path("base.raw").c_str(), "raw");
+    BlockBackend *blk = scratch_open_rw(scratch_path("top.qcow2"));
     fill(blk, 64 << 10, 1 << 20, 0x11);
     assert_int_equal(blk_pwrite_zeroes(blk, 2 << 20, 1 << 20, 0), 0);
     expect(blk, 2 << 20, 1 << 20, 0);
@@ -105,33 +81,33 @@ void test_make_empty(void **) {
 }
 
 void test_change_backing_file(void **) {
-    create("qcow2", path("cb.qcow2"), "1M", path("base.raw").c_str(), "raw");
-    BlockBackend *blk = open_rw(path("cb.qcow2"));
-    std::string other = path("other.raw");
+    create("qcow2", scratch_path("cb.qcow2"), "1M", scratch_path("base.raw").c_str(), "raw");
+    BlockBackend *blk = scratch_open_rw(scratch_path("cb.qcow2"));
+    std::string other = scratch_path("other.raw");
     create("raw", other, "1M");
     assert_int_equal(run(change_backing_entry, blk, other.c_str(), "raw"), 0);
     std::string toolong(2000, 'x');
     assert_int_equal(run(change_backing_entry, blk, toolong.c_str(), "raw"), -EINVAL);
     blk_unref(blk);
-    BlockBackend *ro = blk_new_open(path("cb.qcow2").c_str(), nullptr, BDRV_O_NO_BACKING,
+    BlockBackend *ro = blk_new_open(scratch_path("cb.qcow2").c_str(), nullptr, BDRV_O_NO_BACKING,
                                     nullptr);
     assert_non_null(ro);
     assert_string_equal(blk_bs(ro)->backing_file.c_str(), other.c_str());
     assert_string_equal(blk_bs(ro)->backing_format.c_str(), "raw");
     blk_unref(ro);
     // Dropping the backing file leaves a standalone image.
-    blk = open_rw(path("cb.qcow2"));
+    blk = scratch_open_rw(scratch_path("cb.qcow2"));
     assert_int_equal(run(change_backing_entry, blk, nullptr, nullptr), 0);
     blk_unref(blk);
-    blk = open_rw(path("cb.qcow2"));
+    blk = scratch_open_rw(scratch_path("cb.qcow2"));
     assert_true(blk_bs(blk)->backing_file.empty());
     assert_int_equal(run(check_entry, blk), 0);
     blk_unref(blk);
 }
 
 void test_resize(void **) {
-    create("qcow2", path("rs.qcow2"), "1M");
-    BlockBackend *blk = open_rw(path("rs.qcow2"));
+    create("qcow2", scratch_path("rs.qcow2"), "1M");
+    BlockBackend *blk = scratch_open_rw(scratch_path("rs.qcow2"));
     fill(blk, 0, 1 << 20, 0x5a);
     Error *err = nullptr;
     assert_int_equal(blk_truncate(blk, 3LL << 30, false, (int)PreallocMode::Off, &err), 0);
@@ -156,17 +132,10 @@ void test_resize(void **) {
 }  // namespace
 
 int main(void) {
-    char tmpl[] = "/tmp/test-qcow2-driver.XXXXXX";
-    if (!mkdtemp(tmpl)) return 1;
-    g_dir = tmpl;
-    bdrv_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_make_empty),
         cmocka_unit_test(test_change_backing_file),
         cmocka_unit_test(test_resize),
     };
-    int ret = cmocka_run_group_tests(tests, nullptr, nullptr);
-    std::string cmd = "rm -rf '" + g_dir + "'";
-    if (system(cmd.c_str()) != 0) ret = 1;
-    return ret;
+    return run_in_scratch_dir("test-qcow2-driver", tests);
 }

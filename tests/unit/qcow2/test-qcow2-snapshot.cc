@@ -13,14 +13,11 @@
 
 #include "block/block_int.h"
 #include "block/qcow2/qcow2.h"
+#include "tests/unit/qcow2/qcow2-scratch.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"
 
 namespace {
-
-std::string g_dir;
-
-std::string path(const char *name) { return g_dir + "/" + name; }
 
 BlockBackend *create_open(const char *name, const char *refcount_bits) {
     QDict opts;
@@ -28,24 +25,8 @@ BlockBackend *create_open(const char *name, const char *refcount_bits) {
     opts.set("cluster_size", "4096");
     opts.set("refcount_bits", refcount_bits);
     Error *err = nullptr;
-    assert_int_equal(bdrv_create("qcow2", path(name).c_str(), &opts, &err), 0);
-    QDict o;
-    o.set("driver", "qcow2");
-    BlockBackend *blk = blk_new_open(path(name).c_str(), &o, BDRV_O_RDWR, &err);
-    if (err) error_report_err(err);
-    assert_non_null(blk);
-    return blk;
-}
-
-void fill(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
-    std::vector<uint8_t> buf(len, v);
-    assert_int_equal(blk_pwrite(blk, off, len, buf.data(), 0), 0);
-}
-
-void expect(BlockBackend *blk, int64_t off, int64_t len, uint8_t v) {
-    std::vector<uint8_t> buf(len, (uint8_t)~v), want(len, v);
-    assert_int_equal(blk_pread(blk, off, len, buf.data(), 0), 0);
-    assert_memory_equal(buf.data(), want.data(), len);
+    assert_int_equal(bdrv_create("qcow2", scratch_path(name).c_str(), &opts, &err), 0);
+    return scratch_open_rw(scratch_path(name));
 }
 
 struct SnapCall {
@@ -155,17 +136,10 @@ void test_refcount_overflow_rolls_back(void **) {
 }  // namespace
 
 int main(void) {
-    char tmpl[] = "/tmp/test-qcow2-snapshot.XXXXXX";
-    if (!mkdtemp(tmpl)) return 1;
-    g_dir = tmpl;
-    bdrv_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copied_flags),
         cmocka_unit_test(test_ids_and_refusals),
         cmocka_unit_test(test_refcount_overflow_rolls_back),
     };
-    int ret = cmocka_run_group_tests(tests, nullptr, nullptr);
-    std::string cmd = "rm -rf '" + g_dir + "'";
-    if (system(cmd.c_str()) != 0) ret = 1;
-    return ret;
+    return run_in_scratch_dir("test-qcow2-snapshot", tests);
 }
