@@ -78,12 +78,13 @@ struct IoJob {
     AioOp op;
     int ret = -EINPROGRESS;
     unsigned *left;
+    unsigned max_batch = 0;  // aio_backend_co_submit's per-request cap
 };
 
 static void coroutine_fn io_job_entry(void *opaque)
 {
     auto *j = static_cast<IoJob *>(opaque);
-    j->ret = aio_backend_co_submit(j->b, j->fd, j->offset, &j->qiov, j->op);
+    j->ret = aio_backend_co_submit(j->b, j->fd, j->offset, &j->qiov, j->op, j->max_batch);
     --*j->left;
 }
 

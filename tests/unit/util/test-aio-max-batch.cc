@@ -9,25 +9,6 @@ namespace {
 
 constexpr unsigned kReqs = 32;
 
-struct BatchJob {
-    AioBackend b;
-    int fd;
-    uint64_t offset;
-    uint8_t *buf;
-    unsigned max_batch;
-    int ret;
-    unsigned *left;
-};
-
-void coroutine_fn batch_job_entry(void *opaque)
-{
-    auto *j = static_cast<BatchJob *>(opaque);
-    QEMUIOVector q;
-    qemu_iovec_init_buf(&q, j->buf, 4096);
-    j->ret = aio_backend_co_submit(j->b, j->fd, j->offset, &q, AioOp::Read, j->max_batch);
-    --*j->left;
-}
-
 // Reads kReqs blocks queued in one loop iteration, each with @max_batch,
 // in a context whose aio_max_batch is @ctx_max; returns the submission
 // syscalls they took.
@@ -39,19 +20,16 @@ uint64_t syscalls_for(AioBackend b, unsigned max_batch, unsigned ctx_max)
     std::vector<uint8_t> data(kReqs * 4096), back(kReqs * 4096);
     fill_pattern(data.data(), 0, data.size());
     assert_int_equal(pwrite(f.fd, data.data(), data.size(), 0), (ssize_t)data.size());
-    std::vector<BatchJob> jobs;
-    unsigned left = kReqs;
+    std::vector<IoJob> jobs;
     for (unsigned i = 0; i < kReqs; i++) {
-        jobs.push_back({b, f.fd, i * 4096ull, back.data() + i * 4096, max_batch, -EINPROGRESS,
-                        &left});
+        jobs.push_back(make_job(b, f.fd, i * 4096ull, back.data() + i * 4096, 4096, AioOp::Read));
+        jobs.back().max_batch = max_batch;
     }
     AioBackendStats before = aio_backend_stats(b);
-    for (BatchJob &j : jobs) {
-        aio_co_enter(g.ctx, qemu_coroutine_create_sized(batch_job_entry, &j, 64 * 1024));
-    }
-    AIO_WAIT_WHILE(g.ctx, left > 0);
+    unsigned left;
+    run_jobs(g.ctx, jobs, &left);
     AioBackendStats after = aio_backend_stats(b);
-    for (const BatchJob &j : jobs) {
+    for (const IoJob &j : jobs) {
         assert_int_equal(j.ret, 4096);
     }
     assert_memory_equal(data.data(), back.data(), data.size());
