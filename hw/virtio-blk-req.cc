@@ -162,15 +162,13 @@ int coroutine_fn do_segments(VirtIOBlockReq *r)
 int coroutine_fn do_request(VirtIOBlockReq *r)
 {
     BlockBackend *blk = r->s->conf.blk;
-    // Only IN/OUT had their sector range-checked; FLUSH and GET_ID ignore it
-    // and a guest may put anything there, so no byte offset from it here.
-    int64_t off = (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT)
-                      ? (int64_t)r->sector * SECTOR : 0;
+    // The byte offset exists only for IN/OUT, whose sector parse_request
+    // range-checked; FLUSH and GET_ID ignore the field, whatever it holds.
     switch (r->type) {
     case VIRTIO_BLK_T_IN:
-        return blk_co_preadv(blk, off, r->data.size, &r->data, 0);
+        return blk_co_preadv(blk, (int64_t)r->sector * SECTOR, r->data.size, &r->data, 0);
     case VIRTIO_BLK_T_OUT:
-        return blk_co_pwritev(blk, off, r->data.size, &r->data, 0);
+        return blk_co_pwritev(blk, (int64_t)r->sector * SECTOR, r->data.size, &r->data, 0);
     case VIRTIO_BLK_T_FLUSH:
         return blk_co_flush(blk);
     case VIRTIO_BLK_T_GET_ID: {
