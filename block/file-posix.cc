@@ -299,6 +299,15 @@ static int coroutine_fn file_rw(BlockDriverState *bs, int64_t offset, int64_t by
     }
     int64_t done = 0;
     int ret = 0;
+    if (s->aio == AioBackend::Threads && !s->direct) {
+        int64_t n = aio_threads_try_inline(s->fd, offset, &q, op);
+        if (n < 0) {
+            ret = (int)n;
+            done = bytes;  // the error is the answer: skip the pool
+        } else {
+            done = n;
+        }
+    }
     while (done < bytes) {
         QEMUIOVector part;
         qemu_iovec_init(&part);

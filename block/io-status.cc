@@ -87,9 +87,11 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int6
                 ret |= BDRV_BLOCK_ZERO;  // unallocated and nothing below: reads zeroes
             }
         }
-        // A format's data may still sit in a hole of its file.
-        if (*file && *file != bs && (ret & BDRV_BLOCK_DATA) && (ret & BDRV_BLOCK_OFFSET_VALID) &&
-            !(ret & BDRV_BLOCK_ZERO)) {
+        // A format's data may still sit in a hole of its file; only asked
+        // where the format says so (RECURSE: preallocated metadata), as QEMU
+        // does: two lseeks and an fstat per data run otherwise.
+        if ((ret & BDRV_BLOCK_RECURSE) && *file && *file != bs && (ret & BDRV_BLOCK_DATA) &&
+            (ret & BDRV_BLOCK_OFFSET_VALID) && !(ret & BDRV_BLOCK_ZERO)) {
             int64_t fnum;
             int fret = bdrv_co_block_status(*file, *map, *pnum, &fnum, nullptr, nullptr);
             if (fret >= 0 && (fret & BDRV_BLOCK_ZERO) && fnum > 0) {

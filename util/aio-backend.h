@@ -40,6 +40,27 @@ int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
 // free ring slots).  A request's own max_batch, when smaller, wins.
 void aio_context_set_aio_max_batch(AioContext *ctx, unsigned max_batch);
 
+// How aio=threads treats buffered (page-cache) I/O.  Handing a request to a
+// pool worker and back costs two thread wake-ups and moves the buffer
+// between CPU caches, which for data already in the page cache is dearer
+// than the copy itself.
+enum class AioThreadsInline {
+    Off,          // every request goes to the pool (QEMU's behaviour)
+    CachedReads,  // reads the page cache holds are done in the caller
+                  // (preadv2 RWF_NOWAIT: never waits for the disk)
+    All,          // writes too run in the caller.  They may block the loop
+                  // (block allocation, dirty-page throttling): only for
+                  // batch tools whose loop has nothing else to serve.
+};
+void aio_threads_set_inline(AioThreadsInline mode);
+AioThreadsInline aio_threads_get_inline(void);
+
+// Does what the inline mode allows of a read or write of @qiov at @offset
+// on buffered @fd (never an O_DIRECT one) in the calling thread.  Returns
+// the bytes done, possibly 0 or short (uncached pages, EOF, mode Off): the
+// caller submits the rest; or -errno for a real I/O error.
+int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op);
+
 // Counters for tests and benchmarks, summed over the AioContexts polled by
 // the calling thread.
 struct AioBackendStats {
@@ -49,6 +70,7 @@ struct AioBackendStats {
     uint64_t resubmits = 0;        // partial or EAGAIN completions sent again
     uint64_t ring_full = 0;        // submissions that found the ring full and waited
     uint64_t max_batch = 0;        // most requests handed over in one syscall
+    uint64_t inline_bytes = 0;     // aio=threads: bytes done by the caller
 };
 AioBackendStats aio_backend_stats(AioBackend b);
 

@@ -1,8 +1,10 @@
 // aio=threads: each request is one blocking preadv/pwritev/fdatasync in a
 // thread-pool worker; the coroutine yields until the pool's BH re-enters it.
+// Buffered requests may first be tried in the caller (aio_threads_set_inline).
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 
@@ -51,7 +53,72 @@ int threads_worker(void *opaque)
 
 thread_local AioBackendStats threads_stats;
 
+std::atomic<AioThreadsInline> inline_mode{AioThreadsInline::Off};
+std::atomic<bool> nowait_unsupported{false};  // kernel before 4.14
+
+// One preadv2(RWF_NOWAIT) or pwritev; 0 when the caller should hand the
+// rest to the pool, -errno on a real error.
+ssize_t inline_once(int fd, const QEMUIOVector &q, uint64_t offset, AioOp op)
+{
+    int cnt = q.niov() < IOV_MAX ? q.niov() : IOV_MAX;
+    for (;;) {
+        ssize_t n = op == AioOp::Read
+                        ? preadv2(fd, q.iov.data(), cnt, (off_t)offset, RWF_NOWAIT)
+                        : pwritev(fd, q.iov.data(), cnt, (off_t)offset);
+        if (n >= 0) {
+            return n;
+        }
+        int err = errno;
+        if (err == EINTR) {
+            continue;
+        }
+        if (err == EAGAIN) {
+            return 0;  // not in the page cache: the pool waits for the disk
+        }
+        if (op == AioOp::Read && (err == EOPNOTSUPP || err == EINVAL)) {
+            nowait_unsupported.store(true, std::memory_order_relaxed);
+            return 0;
+        }
+        return -err;
+    }
+}
+
 }  // namespace
+
+void aio_threads_set_inline(AioThreadsInline mode)
+{
+    inline_mode.store(mode, std::memory_order_relaxed);
+}
+
+AioThreadsInline aio_threads_get_inline(void)
+{
+    return inline_mode.load(std::memory_order_relaxed);
+}
+
+int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
+{
+    AioThreadsInline mode = inline_mode.load(std::memory_order_relaxed);
+    bool allowed = op == AioOp::Read
+                       ? mode != AioThreadsInline::Off &&
+                             !nowait_unsupported.load(std::memory_order_relaxed)
+                       : op == AioOp::Write && mode == AioThreadsInline::All;
+    size_t total = qiov->size;
+    size_t done = 0;
+    while (allowed && done < total) {
+        QEMUIOVector tail;
+        qemu_iovec_concat(&tail, qiov, done, total - done);
+        ssize_t n = inline_once(fd, tail, offset + done, op);
+        if (n < 0) {
+            return n;
+        }
+        if (n == 0) {
+            break;
+        }
+        done += (size_t)n;
+    }
+    threads_stats.inline_bytes += done;
+    return (int64_t)done;
+}
 
 int coroutine_fn aio_threads_co_submit(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
 {

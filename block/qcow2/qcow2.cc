@@ -1,11 +1,13 @@
 // qcow-lite: open, close, header updates, flush and the driver table.
 #include "block/qcow2/qcow2.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 
 namespace {
@@ -19,16 +21,27 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
         error_setg_errno(errp, (int)-len, "Could not read qcow2 header");
         return (int)len;
     }
-    uint64_t n = (uint64_t)len < (1u << QCOW2_MAX_CLUSTER_BITS) ? (uint64_t)len
-                                                               : 1u << QCOW2_MAX_CLUSTER_BITS;
-    std::vector<uint8_t> buf(n + 1);
-    int ret = n ? bdrv_co_pread(bs->file, 0, n, buf.data(), 0) : 0;
+    // The header and its extensions fill at most the first cluster: read
+    // 64 KiB (the default cluster) and the rest only when the header names
+    // a bigger cluster; not zero-filled, every byte parsed is read.
+    uint64_t max = std::min<uint64_t>((uint64_t)len, 1u << QCOW2_MAX_CLUSTER_BITS);
+    uint64_t n = std::min<uint64_t>(max, 64 * 1024);
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[max + 1]);
+    int ret = n ? bdrv_co_pread(bs->file, 0, n, buf.get(), 0) : 0;
+    if (ret >= 0 && n >= 24) {
+        uint32_t bits = (uint32_t)buf[20] << 24 | buf[21] << 16 | buf[22] << 8 | buf[23];
+        if (bits <= QCOW2_MAX_CLUSTER_BITS && (1ull << bits) > n && max > n) {
+            uint64_t want = std::min<uint64_t>(max, 1ull << bits);
+            ret = bdrv_co_pread(bs->file, n, want - n, buf.get() + n, 0);
+            n = want;
+        }
+    }
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not read qcow2 header");
         return ret;
     }
     std::string msg;
-    ret = qcow2_header_parse(buf.data(), n, &s->hdr, &msg);
+    ret = qcow2_header_parse(buf.get(), n, &s->hdr, &msg);
     if (ret < 0) {
         error_setg(errp, "%s", msg.c_str());
         return ret;
