@@ -94,9 +94,13 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int6
             (ret & BDRV_BLOCK_OFFSET_VALID) && !(ret & BDRV_BLOCK_ZERO)) {
             int64_t fnum;
             int fret = bdrv_co_block_status(*file, *map, *pnum, &fnum, nullptr, nullptr);
-            if (fret >= 0 && (fret & BDRV_BLOCK_ZERO) && fnum > 0) {
-                *pnum = std::min(*pnum, fnum);
-                ret |= BDRV_BLOCK_ZERO;
+            if (fret >= 0) {  // errors: the extra detail is only lost
+                if ((fret & BDRV_BLOCK_EOF) && (!fnum || (fret & BDRV_BLOCK_ZERO))) {
+                    ret |= BDRV_BLOCK_ZERO;  // past the file's end reads zeroes
+                } else {
+                    *pnum = fnum;  // the answer holds as far as the file's does
+                    ret |= fret & BDRV_BLOCK_ZERO;
+                }
             }
         }
         if (offset + *pnum == total) {

@@ -460,6 +460,10 @@ int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offse
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2Mapping m;
     qemu_co_mutex_lock(&s->lock);
+    if (!s->metadata_prealloc_checked) {
+        s->metadata_prealloc = qcow2_detect_metadata_prealloc(bs) == 1;
+        s->metadata_prealloc_checked = true;
+    }
     int ret = qcow2_get_mapping(bs, offset, bytes, &m);
     qemu_co_mutex_unlock(&s->lock);
     if (ret < 0) return ret;

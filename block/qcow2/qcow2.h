@@ -54,7 +54,8 @@ struct BDRVQcow2State {
     bool dirty_marked = false;     // dirty bit written for this session
     bool corrupt_reported = false;
     bool discard_passthrough = false;
-    bool metadata_prealloc = false;
+    bool metadata_prealloc = false;          // see qcow2_detect_metadata_prealloc
+    bool metadata_prealloc_checked = false;
 };
 
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
@@ -112,6 +113,11 @@ int coroutine_fn qcow2_refcount_init(BlockDriverState *bs);
 const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2);
 int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index,
                                     uint64_t *refcount);
+// Whether noticeably more clusters are in use than the file has allocated
+// (metadata preallocation: data clusters may sit in holes of the file, so
+// block status asks the file too).  QEMU's heuristic, same threshold, so
+// `map` agrees with qemu-img.  Called with s->lock held.
+int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs);
 // Adds @addend (may be negative) to the refcount of every cluster that
 // overlaps [offset, offset+length).  Freed clusters are dropped from the
 // caches and, with discard passthrough, discarded in the file.
