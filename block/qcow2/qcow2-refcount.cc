@@ -35,10 +35,12 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
 
     // Self-describing block at the start of its own range.
     uint64_t host = (ri << s->g.refblock_bits) << s->g.cluster_bits;
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
     int ret = qcow2_cache_get_empty(bs, s->refblock_cache, host, block);
     if (ret < 0) return ret;
     memset(*block, 0, s->cluster_size);
     qcow2_refblock_set(*block, s->g.refcount_order, 0, 1);
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
     ret = bdrv_co_pwrite(bs->file, host, s->cluster_size, *block, 0);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
     if (ret < 0) {
@@ -48,6 +50,7 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
     }
     uint8_t be[8];
     be64_store(be, host);
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
     ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ri * 8, 8, be, 0);
     if (ret < 0) {
         qcow2_cache_put(s->refblock_cache, block);
@@ -89,6 +92,7 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
     if (entries * 8 > QCOW2_MAX_REFTABLE_BYTES) return -EFBIG;
     uint64_t old = s->refcount_table.size();
     uint64_t area = (old << s->g.refblock_bits) << s->g.cluster_bits;
+    BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_GROW);
 
     std::vector<uint64_t> table(s->refcount_table);
     table.resize(entries, 0);
@@ -99,11 +103,13 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
                            i & (s->g.refblock_entries() - 1), 1);
     }
     for (uint64_t j = 0; j < r; j++) table[old + j] = area + j * cs;
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS);
     int ret = bdrv_co_pwrite(bs->file, area, r * cs, buf, 0);
     if (ret == 0) {
         uint8_t *tb = (uint8_t *)qemu_memalign(4096, t * cs);
         memset(tb, 0, t * cs);
         for (uint64_t i = 0; i < entries; i++) be64_store(tb + 8 * i, table[i]);
+        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
         ret = bdrv_co_pwrite(bs->file, area + r * cs, t * cs, tb, 0);
         qemu_vfree(tb);
     }
@@ -114,6 +120,7 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
     uint8_t hdr[12];
     be64_store(hdr, area + r * cs);
     be32_store(hdr + 8, (uint32_t)t);
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE);
     ret = bdrv_co_pwrite_sync(bs->file, 48, sizeof(hdr), hdr, 0);
     if (ret < 0) return ret;
     uint64_t old_off = s->hdr.refcount_table_offset;
@@ -166,6 +173,7 @@ int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t n = (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size / 8;
     std::vector<uint8_t> buf(n * 8);
+    BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_LOAD);
     int ret = n ? bdrv_co_pread(bs->file, s->hdr.refcount_table_offset, n * 8, buf.data(), 0) : 0;
     if (ret < 0) return ret;
     s->refcount_table.resize(n);
@@ -232,6 +240,7 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
     if (length == 0) return 0;
     uint64_t first = offset >> s->g.cluster_bits;
     uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
+    if (addend < 0) BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_FREE);
     for (uint64_t idx = first; idx <= last; idx++) {
         int ret = change_refcount(bs, idx, addend, false, 0);
         if (ret < 0) return ret;
@@ -307,6 +316,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
             }
         }
     }
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
     int ret = bdrv_co_pwrite(bs->file, (int64_t)(at * cs), (int64_t)(k * cs), buf.data(), 0);
     for (uint64_t j = 0; ret == 0 && j < k; j++) {
         uint64_t pos = at + j;
@@ -318,6 +328,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
     for (uint64_t j = 0; ret == 0 && j < k; j++) {
         uint8_t be[8];
         be64_store(be, (at + j) * cs);
+        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
         ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8,
                                   be, 0);
         if (ret == 0) qcow2_reft_set(s, ranges[j], (at + j) * cs);
@@ -329,6 +340,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
 
 int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
     BDRVQcow2State *s = qcow2_state(bs);
+    BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC);
     for (;;) {
         // New refcount blocks go at the head of the run, so runs longer
         // than one refblock range are possible.
@@ -371,6 +383,7 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
 
 int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size) {
     BDRVQcow2State *s = qcow2_state(bs);
+    BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_BYTES);
     uint64_t off = s->free_byte_offset;
     uint64_t room = off ? s->cluster_size - (off & (s->cluster_size - 1)) : 0;
     if (off && size <= room) {
