@@ -171,6 +171,15 @@ struct BlockDriver {
     int coroutine_fn (*bdrv_co_snapshot_delete)(BlockDriverState *bs, const char *id_or_name,
                                                 Error **errp) = nullptr;
     int coroutine_fn (*bdrv_co_snapshot_goto)(BlockDriverState *bs, const char *id_or_name) = nullptr;
+    // Makes a read-only node read the snapshot matching @id and/or @name
+    // (nullptr: not compared) instead of the active image until it closes
+    // (qemu-img convert -l).  -ENOENT with "Can't find snapshot" if none.
+    int coroutine_fn (*bdrv_co_snapshot_load_tmp)(BlockDriverState *bs, const char *id,
+                                                  const char *name, Error **errp) = nullptr;
+    // Formats that can store persistent dirty bitmaps: how many the image
+    // holds (we copy none, so callers refuse images that have any).
+    // nullptr: the format has no bitmaps (qemu-img's "lacks bitmap support").
+    int (*bdrv_persistent_bitmap_count)(BlockDriverState *bs) = nullptr;
 
     // blkdebug hook: called by BLKDBG_EVENT on a filter above.
     void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
@@ -352,6 +361,18 @@ bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
 // no-flush.  Nodes losing write access flush first.  All or nothing.
 // Permissions are the caller's (blk_reopen adjusts the root's).
 int coroutine_fn bdrv_co_reopen(BlockDriverState *bs, int flags, Error **errp);
+
+// Temporary snapshot load (block/snapshot-tmp.cc), QEMU's
+// bdrv_snapshot_load_tmp: @bs must be read-only; messages as QEMU's.
+int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                                           const char *name, Error **errp);
+// Tries @id_or_name as an id, then as a name.
+int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
+                                                         const char *id_or_name, Error **errp);
+// Whether @bs's format (looking through filters) can hold persistent dirty
+// bitmaps, and how many it holds (< 0: -errno or unsupported).
+bool bdrv_supports_persistent_dirty_bitmap(BlockDriverState *bs);
+int bdrv_persistent_bitmap_count(BlockDriverState *bs);
 
 // Creation helpers for drivers' create: make a file via the protocol driver.
 int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **errp);

@@ -20,6 +20,8 @@ enum {
     OPT_TARGET_IMAGE_OPTS,
     OPT_SALVAGE,
     OPT_TARGET_IS_ZERO,
+    OPT_BITMAPS,
+    OPT_SKIP_BROKEN,
 };
 
 struct ConvertArgs {
@@ -38,6 +40,9 @@ struct ConvertArgs {
     bool force_share = false;
     bool copy_range = false;
     bool explicit_min_sparse = false;
+    bool bitmaps = false;
+    bool skip_broken = false;
+    ConvertSnapshot snapshot;
     char **files = nullptr;  // sources then the target
     int nfiles = 0;
 };
@@ -92,8 +97,7 @@ int handle_option(int c, ConvertArgs *a, ConvertState *s)
         a->has_options = true;
         break;
     case 'l':
-        error_report("Failed to load snapshot: internal snapshots cannot be converted");
-        return -1;
+        return img_convert_parse_snapshot(optarg, &a->snapshot) ? 0 : -1;
     case 'S':
         a->explicit_min_sparse = true;
         return parse_sparse(optarg, s);
@@ -112,6 +116,8 @@ int handle_option(int c, ConvertArgs *a, ConvertState *s)
     case OPT_TARGET_IMAGE_OPTS: a->tgt_image_opts = true; break;
     case OPT_SALVAGE: s->salvage = true; break;
     case OPT_TARGET_IS_ZERO: s->has_zero_init = true; break;
+    case OPT_BITMAPS: a->bitmaps = true; break;
+    case OPT_SKIP_BROKEN: a->skip_broken = true; break;
     }
     return 0;
 }
@@ -127,6 +133,8 @@ int parse_args(int argc, char **argv, ConvertArgs *a, ConvertState *s)
         {"target-image-opts", no_argument, nullptr, OPT_TARGET_IMAGE_OPTS},
         {"salvage", no_argument, nullptr, OPT_SALVAGE},
         {"target-is-zero", no_argument, nullptr, OPT_TARGET_IS_ZERO},
+        {"bitmaps", no_argument, nullptr, OPT_BITMAPS},
+        {"skip-broken-bitmaps", no_argument, nullptr, OPT_SKIP_BROKEN},
         {nullptr, 0, nullptr, 0},
     };
     int c;
@@ -139,7 +147,9 @@ int parse_args(int argc, char **argv, ConvertArgs *a, ConvertState *s)
         a->out_fmt = "raw";
     }
     const char *msg = nullptr;
-    if (s->compressed && a->copy_range) {
+    if (a->skip_broken && !a->bitmaps) {
+        msg = "Use of --skip-broken-bitmaps requires --bitmaps";
+    } else if (s->compressed && a->copy_range) {
         msg = "Cannot enable copy offloading when -c is used";
     } else if (a->explicit_min_sparse && a->copy_range) {
         msg = "Cannot enable copy offloading when -S is used";
@@ -339,6 +349,9 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
     }
     s->target = ref->get();
     BlockDriverState *out_bs = blk_bs(s->target);
+    if (a.bitmaps && !img_convert_check_target_bitmaps(s->target)) {
+        return false;
+    }
     if (s->compressed && !out_bs->drv->bdrv_co_pwritev_compressed) {
         error_report("Compression not supported for this file format");
         return false;
@@ -381,7 +394,7 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
 int run_convert(const ConvertArgs &a, ConvertState *s)
 {
     std::vector<BlkRef> srcs;
-    if (open_sources(a, s, &srcs) < 0) {
+    if (open_sources(a, s, &srcs) < 0 || !img_convert_load_snapshot(a.snapshot, s)) {
         return -1;
     }
     const char *out_filename = a.files[a.nfiles - 1];
@@ -400,7 +413,8 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
         return -1;
     }
     s->target_has_backing = a.out_baseimg || opts.get("backing_file");
-    if (!check_target_opts(a, drv, s, opts)) {
+    if (!check_target_opts(a, drv, s, opts) ||
+        (a.bitmaps && !img_convert_check_source_bitmaps(s, a.files[0]))) {
         return -1;
     }
     if (!a.skip_create) {

@@ -304,6 +304,10 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) 
     bool writable = flags & BDRV_O_RDWR;
     if (writable == !bs->read_only) return 0;
     int ret;
+    if (writable && s->snapshot_tmp_loaded) {
+        error_setg(errp, "Cannot write to an image with a temporarily loaded snapshot");
+        return -EPERM;
+    }
     if (writable) {
         bs->read_only = false;  // the fixups act on writable nodes only
         ret = open_rw_fixups(bs, flags, errp);
@@ -429,5 +433,7 @@ BlockDriver bdrv_qcow2 = [] {
     d.bdrv_co_snapshot_create = qcow2_co_snapshot_create;
     d.bdrv_co_snapshot_goto = qcow2_co_snapshot_goto;
     d.bdrv_co_snapshot_delete = qcow2_co_snapshot_delete;
+    d.bdrv_co_snapshot_load_tmp = qcow2_co_snapshot_load_tmp;
+    d.bdrv_persistent_bitmap_count = qcow2_persistent_bitmap_count;
     return d;
 }();

@@ -56,6 +56,9 @@ struct BDRVQcow2State {
     bool discard_passthrough = false;
     bool metadata_prealloc = false;          // see qcow2_detect_metadata_prealloc
     bool metadata_prealloc_checked = false;
+    // A snapshot's L1 replaced the active one (qcow2-snapshot-tmp.cc): the
+    // node must stay read-only.
+    bool snapshot_tmp_loaded = false;
 };
 
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
@@ -223,6 +226,11 @@ int coroutine_fn qcow2_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo
 int coroutine_fn qcow2_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name);
 int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_or_name,
                                           Error **errp);
+
+// ---- qcow2-snapshot-tmp.cc ---------------------------------------------------
+int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                                            const char *name, Error **errp);
+int qcow2_persistent_bitmap_count(BlockDriverState *bs);
 
 // ---- qcow2-resize.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
