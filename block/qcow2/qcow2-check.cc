@@ -51,7 +51,13 @@ int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active) {
     }
     for (uint64_t i = 0; i < s->g.l2_entries(); i++) {
         uint64_t e = be64_load(&buf[i * 8]);
-        switch (qcow2_l2_entry_type(e, s->hdr.version)) {
+        Qcow2ClusterType type = qcow2_l2_entry_type(e, s->hdr.version);
+        if (type != Qcow2ClusterType::Compressed && (e & L2E_STD_RESERVED_MASK)) {
+            // Reported, not repaired (as QEMU): which bits were meant is unknown.
+            fprintf(stderr, "ERROR found l2 entry with reserved bits set: %" PRIx64 "\n", e);
+            c.res->corruptions++;
+        }
+        switch (type) {
         case Qcow2ClusterType::Compressed: {
             if (e & QCOW_OFLAG_COPIED) {
                 fprintf(stderr, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
@@ -98,6 +104,10 @@ int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<u
     for (uint64_t e : l1) {
         uint64_t off = e & L1E_OFFSET_MASK;
         if (!off) continue;
+        if (e & L1E_RESERVED_MASK) {
+            fprintf(stderr, "ERROR found L1 entry with reserved bits set: %" PRIx64 "\n", e);
+            c.res->corruptions++;
+        }
         if (off & (c.s->cluster_size - 1)) {
             fprintf(stderr, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
                             "entry corrupted\n", off);
@@ -131,9 +141,39 @@ int coroutine_fn check_snapshots(CheckState &c) {
     return 0;
 }
 
-void check_refblocks(CheckState &c, uint64_t nb_clusters) {
+// Reserved bits in a refcount table entry: QEMU skips the entry and asks for
+// a rebuild of the whole refcount structure.  Under -r all we clear the bits
+// in place instead (the offset bits are kept and checked like any other
+// entry), which keeps every refcount block where it is.
+bool coroutine_fn refblock_reserved_bits(CheckState &c, uint64_t i, bool *rebuild) {
+    BDRVQcow2State *s = c.s;
+    if (!(s->refcount_table[i] & REFT_RESERVED_MASK)) return false;
+    bool fix = c.fix & BDRV_FIX_ERRORS;
+    fprintf(stderr, "%s refcount table entry %" PRIu64 " has reserved bits set\n",
+            fix ? "Repairing" : "ERROR", i);
+    if (fix) {
+        uint8_t be[8];
+        be64_store(be, s->refcount_table[i] & ~REFT_RESERVED_MASK);
+        if (bdrv_co_pwrite(c.bs->file, s->hdr.refcount_table_offset + i * 8, 8, be, 0) == 0) {
+            s->refcount_table[i] &= ~REFT_RESERVED_MASK;
+            c.res->corruptions_fixed++;
+            return false;
+        }
+        // Counted with the offset bits alone, as every lookup reads it.
+        fprintf(stderr, "ERROR could not clear the reserved bits\n");
+        c.res->check_errors++;
+        c.res->corruptions++;
+        return false;
+    }
+    c.res->corruptions++;
+    *rebuild = true;
+    return true;
+}
+
+void coroutine_fn check_refblocks(CheckState &c, uint64_t nb_clusters, bool *rebuild) {
     BDRVQcow2State *s = c.s;
     for (uint64_t i = 0; i < s->refcount_table.size(); i++) {
+        if (refblock_reserved_bits(c, i, rebuild)) continue;
         uint64_t off = s->refcount_table[i] & REFT_OFFSET_MASK;
         if (!off) continue;
         if (off & (s->cluster_size - 1)) {
@@ -268,14 +308,19 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     if (ret < 0) return ret;
     inc_refs(c, s->hdr.refcount_table_offset,
              (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
-    check_refblocks(c, nb_clusters);
+    bool rebuild = false;
+    check_refblocks(c, nb_clusters, &rebuild);
     uint64_t highest;
     // As QEMU: report first, then repair in a second pass (a refcount of
     // zero on a used cluster is where QEMU rebuilds its refcount structure;
     // we set the refcounts that differ, which comes to the same).
     BdrvCheckResult pre = *res;
-    bool rebuild = false;
     compare_refcounts(c, 0, &highest, &rebuild);
+    if (fix && rebuild && !(fix & BDRV_FIX_ERRORS)) {
+        fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+        res->check_errors++;
+        return -EIO;
+    }
     if (fix && (res->leaks || res->corruptions)) {
         int pass_fix = fix;
         if (rebuild && (fix & BDRV_FIX_ERRORS)) {

@@ -23,6 +23,7 @@ constexpr uint64_t QCOW_OFLAG_ZERO = 1ULL << 0;
 constexpr uint64_t L1E_OFFSET_MASK = 0x00fffffffffffe00ULL;
 constexpr uint64_t L2E_OFFSET_MASK = 0x00fffffffffffe00ULL;
 constexpr uint64_t REFT_OFFSET_MASK = 0xfffffffffffffe00ULL;
+constexpr uint64_t REFT_RESERVED_MASK = 0x1ffULL;
 constexpr uint64_t L1E_RESERVED_MASK = 0x7f000000000001ffULL;
 constexpr uint64_t L2E_STD_RESERVED_MASK = 0x3f000000000001feULL;
 
