@@ -136,10 +136,15 @@ struct PrintSlot {
     const char *def;
 };
 const PrintSlot kQcow2Order[] = {
+    {"encryption", nullptr}, {"encrypt.format", nullptr}, {"encrypt.key-secret", nullptr},
+    {"encrypt.cipher-alg", nullptr}, {"encrypt.cipher-mode", nullptr},
+    {"encrypt.ivgen-alg", nullptr}, {"encrypt.ivgen-hash-alg", nullptr},
+    {"encrypt.hash-alg", nullptr}, {"encrypt.iter-time", nullptr},
     {"cluster_size", "65536"}, {"extended_l2", "off"}, {"preallocation", nullptr},
-    {"compression_type", "zlib"}, {"size", nullptr}, {"backing_file", nullptr},
-    {"backing_fmt", nullptr}, {"compat", nullptr}, {"lazy_refcounts", "off"},
-    {"refcount_bits", "16"}, {nullptr, nullptr},
+    {"compression_type", "zlib"}, {"size", nullptr}, {"compat", nullptr},
+    {"backing_file", nullptr}, {"backing_fmt", nullptr}, {"data_file", nullptr},
+    {"data_file_raw", nullptr}, {"lazy_refcounts", "off"}, {"refcount_bits", "16"},
+    {nullptr, nullptr},
 };
 const PrintSlot kRawOrder[] = {
     {"size", nullptr}, {"nocow", nullptr}, {"preallocation", nullptr},
@@ -175,12 +180,15 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
 {
     std::vector<const CreateOptDesc *> descs;
     bool have_size = false;
+    // As qemu_opts_append(): a name the format already has (size,
+    // preallocation) is listed once, with the format's text.
     auto collect = [&](const CreateOptDesc *list) {
         for (const CreateOptDesc *d = list; d && d->name; d++) {
-            if (!strcmp(d->name, "size")) {
-                if (have_size) continue;
-                have_size = true;
+            if (std::any_of(descs.begin(), descs.end(),
+                            [&](const CreateOptDesc *o) { return !strcmp(o->name, d->name); })) {
+                continue;
             }
+            if (!strcmp(d->name, "size")) have_size = true;
             descs.push_back(d);
         }
     };

@@ -23,6 +23,24 @@ const CreateOptDesc qcow2_create_opts[] = {
      "Compression method used for image cluster compression", "zlib"},
     {"lazy_refcounts", CreateOptType::Bool, "Postpone refcount updates", "off"},
     {"refcount_bits", CreateOptType::Number, "Width of a reference count entry in bits", "16"},
+    // Listed (and type-checked) as qemu-img lists them; creation refuses
+    // them in reject_unsupported() since qcow-lite has neither.
+    {"data_file", CreateOptType::String, "File name of an external data file", nullptr},
+    {"data_file_raw", CreateOptType::Bool, "The external data file must stay valid as a raw image",
+     nullptr},
+    {"encryption", CreateOptType::Bool,
+     "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)", nullptr},
+    {"encrypt.format", CreateOptType::String,
+     "Encrypt the image, format choices: 'aes', 'luks'", nullptr},
+    {"encrypt.key-secret", CreateOptType::String,
+     "ID of secret providing qcow AES key or LUKS passphrase", nullptr},
+    {"encrypt.cipher-alg", CreateOptType::String, "Name of encryption cipher algorithm", nullptr},
+    {"encrypt.cipher-mode", CreateOptType::String, "Name of encryption cipher mode", nullptr},
+    {"encrypt.ivgen-alg", CreateOptType::String, "Name of IV generator algorithm", nullptr},
+    {"encrypt.ivgen-hash-alg", CreateOptType::String, "Name of IV generator hash algorithm",
+     nullptr},
+    {"encrypt.hash-alg", CreateOptType::String, "Name of encryption hash algorithm", nullptr},
+    {"encrypt.iter-time", CreateOptType::Number, "Time to spend in PBKDF in milliseconds", nullptr},
     {nullptr, CreateOptType::String, nullptr, nullptr},
 };
 
@@ -266,6 +284,59 @@ int write_image(const char *filename, CreateParams *p, Error **errp) {
     return ret;
 }
 
+// Encryption: QEMU's own refusals for inconsistent option sets come first
+// (same wording), then ours for any real request.  As QEMU, the legacy
+// "encryption" means format aes when on, nothing when off, and any other
+// value is taken as the format name.
+int reject_encryption(QDict *opts, Error **errp) {
+    const char *fmt = opts->get("encrypt.format");
+    const char *legacy = opts->get("encryption");
+    if (legacy && !strcmp(legacy, "off")) legacy = nullptr;
+    if (fmt && legacy) {
+        error_setg(errp, "'encrypt.format' and its alias 'encryption' can't be used at the "
+                         "same time");
+        return -EINVAL;
+    }
+    if (legacy) fmt = strcmp(legacy, "on") ? legacy : "aes";
+    if (!fmt) {
+        for (const CreateOptDesc *d = qcow2_create_opts; d->name; d++) {
+            if (!strncmp(d->name, "encrypt.", 8) && opts->get(d->name)) {
+                error_setg(errp, "Parameter 'encrypt.format' is missing");
+                return -EINVAL;
+            }
+        }
+        return 0;
+    }
+    if (strcmp(fmt, "aes") && strcmp(fmt, "luks")) {
+        error_setg(errp, "Parameter 'format' does not accept value '%s'", fmt);
+        return -EINVAL;
+    }
+    error_setg(errp, "Encryption is not supported by qcow-lite (option '%s')",
+               legacy ? "encryption" : "encrypt.format");
+    return -ENOTSUP;
+}
+
+// External data files: QEMU's refusals, then ours.
+int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp) {
+    int ret = reject_encryption(opts, errp);
+    if (ret < 0) return ret;
+    const char *df = opts->get("data_file");
+    bool df_raw = false;
+    if (!parse_bool_opt(opts, "data_file_raw", &df_raw, errp)) return -EINVAL;
+    if (df_raw && !df) {
+        error_setg(errp, "data-file-raw requires data-file");
+        return -EINVAL;
+    }
+    if (!df) return 0;
+    if (p->hdr.version < 3) {
+        error_setg(errp, "External data files are only supported with compatibility level 1.1 "
+                         "and above %s", kUseV3);
+        return -EINVAL;
+    }
+    error_setg(errp, "External data files are not supported by qcow-lite (option 'data_file')");
+    return -ENOTSUP;
+}
+
 }  // namespace
 
 int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp) {
@@ -275,6 +346,7 @@ int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error *
     int ret = parse_sizes(opts, &p, errp);
     if (ret == 0) ret = parse_features(opts, &p, errp);
     if (ret == 0) ret = parse_backing(opts, &p, errp);
+    if (ret == 0) ret = reject_unsupported(opts, &p, errp);
     if (ret < 0) return ret;
     QDict file_opts;
     ret = bdrv_co_create_file(filename, &file_opts, errp);
