@@ -48,12 +48,18 @@ enum class AioThreadsInline {
     Off,          // every request goes to the pool (QEMU's behaviour)
     CachedReads,  // reads the page cache holds are done in the caller
                   // (preadv2 RWF_NOWAIT: never waits for the disk)
-    All,          // writes too run in the caller.  They may block the loop
-                  // (block allocation, dirty-page throttling): only for
-                  // batch tools whose loop has nothing else to serve.
+    FastWrites,   // as CachedReads, and writes run in the caller as long as
+                  // they are fast: one slower than 1 ms (dirty-page
+                  // throttling, reclaim) sends writes to the pool for 1 s
+    All,          // writes always run in the caller.  They may block the
+                  // loop (block allocation, dirty-page throttling): only
+                  // for batch tools whose loop has nothing else to serve.
 };
 void aio_threads_set_inline(AioThreadsInline mode);
 AioThreadsInline aio_threads_get_inline(void);
+// FastWrites' "slow write" threshold (default 1 ms), and forgets a backoff
+// in progress.  For tests.
+void aio_threads_set_slow_write_ns(int64_t ns);
 
 // Does what the inline mode allows of a read or write of @qiov at @offset
 // on buffered @fd (never an O_DIRECT one) in the calling thread.  Returns
@@ -71,6 +77,7 @@ struct AioBackendStats {
     uint64_t ring_full = 0;        // submissions that found the ring full and waited
     uint64_t max_batch = 0;        // most requests handed over in one syscall
     uint64_t inline_bytes = 0;     // aio=threads: bytes done by the caller
+    uint64_t inline_write_stalls = 0;  // FastWrites: slow inline writes seen
 };
 AioBackendStats aio_backend_stats(AioBackend b);
 

@@ -7,6 +7,9 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
 
 #include "util/aio-backend-int.h"
 #include "util/thread-pool.h"
@@ -56,6 +59,29 @@ thread_local AioBackendStats threads_stats;
 std::atomic<AioThreadsInline> inline_mode{AioThreadsInline::Off};
 std::atomic<bool> nowait_unsupported{false};  // kernel before 4.14
 
+// FastWrites: an inline write slower than this (dirty-page throttling,
+// reclaim, a journal commit) sends writes to the pool for kWriteBackoffNs,
+// so one stalled write does not keep stalling every client of the loop.
+std::atomic<int64_t> slow_write_ns{1000000};
+const int64_t kWriteBackoffNs = 1000000000;
+std::atomic<int64_t> writes_inline_after{0};
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool write_allowed(AioThreadsInline mode)
+{
+    if (mode == AioThreadsInline::All) {
+        return true;
+    }
+    return mode == AioThreadsInline::FastWrites &&
+           now_ns() >= writes_inline_after.load(std::memory_order_relaxed);
+}
+
 // One preadv2(RWF_NOWAIT) or pwritev; 0 when the caller should hand the
 // rest to the pool, -errno on a real error.
 ssize_t inline_once(int fd, const QEMUIOVector &q, uint64_t offset, AioOp op)
@@ -85,9 +111,28 @@ ssize_t inline_once(int fd, const QEMUIOVector &q, uint64_t offset, AioOp op)
 
 }  // namespace
 
+// QEMU_LITE_AIO_INLINE=off|cached-reads|fast-writes|all overrides the tool's choice
+// (benchmarks, or QEMU's behaviour on demand).
 void aio_threads_set_inline(AioThreadsInline mode)
 {
+    if (const char *env = getenv("QEMU_LITE_AIO_INLINE")) {
+        if (!strcmp(env, "off")) {
+            mode = AioThreadsInline::Off;
+        } else if (!strcmp(env, "cached-reads")) {
+            mode = AioThreadsInline::CachedReads;
+        } else if (!strcmp(env, "fast-writes")) {
+            mode = AioThreadsInline::FastWrites;
+        } else if (!strcmp(env, "all")) {
+            mode = AioThreadsInline::All;
+        }
+    }
     inline_mode.store(mode, std::memory_order_relaxed);
+}
+
+void aio_threads_set_slow_write_ns(int64_t ns)
+{
+    slow_write_ns.store(ns, std::memory_order_relaxed);
+    writes_inline_after.store(0, std::memory_order_relaxed);
 }
 
 AioThreadsInline aio_threads_get_inline(void)
@@ -101,7 +146,9 @@ int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioO
     bool allowed = op == AioOp::Read
                        ? mode != AioThreadsInline::Off &&
                              !nowait_unsupported.load(std::memory_order_relaxed)
-                       : op == AioOp::Write && mode == AioThreadsInline::All;
+                       : op == AioOp::Write && write_allowed(mode);
+    bool timed = allowed && op == AioOp::Write && mode == AioThreadsInline::FastWrites;
+    int64_t t0 = timed ? now_ns() : 0;
     size_t total = qiov->size;
     size_t done = 0;
     while (allowed && done < total) {
@@ -115,6 +162,13 @@ int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioO
             break;
         }
         done += (size_t)n;
+    }
+    if (timed) {
+        int64_t t1 = now_ns();
+        if (t1 - t0 > slow_write_ns.load(std::memory_order_relaxed)) {
+            writes_inline_after.store(t1 + kWriteBackoffNs, std::memory_order_relaxed);
+            threads_stats.inline_write_stalls++;
+        }
     }
     threads_stats.inline_bytes += done;
     return (int64_t)done;

@@ -1,5 +1,6 @@
 // aio=threads inline modes: what aio_threads_try_inline does in the caller
-// for each mode (nothing, cached reads only, reads and writes), that it
+// for each mode (nothing, cached reads only, writes while they are fast,
+// reads and writes), that it
 // stops short at EOF so the caller's pool request sees the EOF, and that a
 // request done partly inline still completes through the pool.
 #include <fcntl.h>
@@ -85,6 +86,26 @@ void test_all_writes_inline(void **)
     assert_true(check_pattern(back.data(), 4096, kLen));
 }
 
+// FastWrites: writes run in the caller until one is slow; then the pool
+// takes them for a while (here: a threshold of -1 ns makes any write slow).
+void test_fast_writes_back_off(void **)
+{
+    ModeGuard m(AioThreadsInline::FastWrites);
+    TempFile f;
+    std::vector<uint8_t> buf(kLen);
+    fill_pattern(buf.data(), 0, kLen);
+    aio_threads_set_slow_write_ns(1000000000);
+    assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Write), (int64_t)kLen);
+    uint64_t stalls = aio_backend_stats(AioBackend::Threads).inline_write_stalls;
+    aio_threads_set_slow_write_ns(-1);
+    assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Write), (int64_t)kLen);
+    assert_int_equal(aio_backend_stats(AioBackend::Threads).inline_write_stalls, stalls + 1);
+    assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Write), 0);  // backing off
+    assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Read), (int64_t)kLen);
+    aio_threads_set_slow_write_ns(1000000);  // forgets the backoff
+    assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Write), (int64_t)kLen);
+}
+
 // Errors are the answer, not a reason to retry in the pool.
 void test_write_error_returned(void **)
 {
@@ -120,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_cached_reads),
         cmocka_unit_test(test_read_stops_at_eof),
         cmocka_unit_test(test_all_writes_inline),
+        cmocka_unit_test(test_fast_writes_back_off),
         cmocka_unit_test(test_write_error_returned),
         cmocka_unit_test(test_pool_path_unchanged),
     };
