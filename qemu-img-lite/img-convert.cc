@@ -42,7 +42,7 @@ struct ConvertArgs {
     bool explicit_min_sparse = false;
     bool bitmaps = false;
     bool skip_broken = false;
-    ConvertSnapshot snapshot;
+    ImgSnapshotParam snapshot;
     char **files = nullptr;  // sources then the target
     int nfiles = 0;
 };
@@ -97,7 +97,7 @@ int handle_option(int c, ConvertArgs *a, ConvertState *s)
         a->has_options = true;
         break;
     case 'l':
-        return img_convert_parse_snapshot(optarg, &a->snapshot) ? 0 : -1;
+        return img_parse_snapshot_param(optarg, &a->snapshot) ? 0 : -1;
     case 'S':
         a->explicit_min_sparse = true;
         return parse_sparse(optarg, s);

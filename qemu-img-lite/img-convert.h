@@ -12,6 +12,7 @@
 
 #include "coroutine/coroutine.h"
 #include "qemu-img-lite/img.h"
+#include "qemu-img-lite/img-snapshot-param.h"
 
 constexpr int kConvertSectorBits = 9;
 constexpr int kConvertSectorSize = 512;
@@ -77,18 +78,9 @@ struct ConvertState {
 // reported with qemu-img's message).
 int img_convert_do_copy(ConvertState *s);
 
-// -l: "snapshot.id=ID,snapshot.name=NAME" (by_opts) or an id or name.
-struct ConvertSnapshot {
-    bool by_opts = false;
-    bool has_id = false, has_name = false;
-    std::string id, name;
-    const char *id_or_name = nullptr;
-};
-
 // img-convert-snapshot.cc; each returns false after reporting.
-bool img_convert_parse_snapshot(const char *arg, ConvertSnapshot *sn);
 // After the sources are open: the first source reads the snapshot.
-bool img_convert_load_snapshot(const ConvertSnapshot &sn, ConvertState *s);
+bool img_convert_load_snapshot(const ImgSnapshotParam &sn, ConvertState *s);
 // --bitmaps, before the target is created: one source whose format has
 // bitmaps, and none of them to copy (we cannot copy bitmaps).
 bool img_convert_check_source_bitmaps(const ConvertState *s, const char *filename);

@@ -11,6 +11,7 @@
 #include "block/block_int.h"
 #include "qemu-img-lite/img-create-opts.h"
 #include "qemu-img-lite/img-output.h"
+#include "qemu-img-lite/img-snapshot-param.h"
 #include "qemu-img-lite/img.h"
 
 namespace {
@@ -227,7 +228,7 @@ struct MeasureArgs {
     std::string options;
     bool force_share = false;
     bool image_opts = false;
-    bool snapshot = false;
+    ImgSnapshotParam snapshot;
     int64_t size = -1;
     const char *filename = nullptr;
 };
@@ -253,7 +254,9 @@ bool parse_args(int argc, char **argv, MeasureArgs *a)
             a->options += a->options.empty() ? "" : ",";
             a->options += optarg;
             break;
-        case 'l': a->snapshot = true; break;
+        case 'l':
+            if (!img_parse_snapshot_param(optarg, &a->snapshot)) return false;
+            break;
         case 'U': a->force_share = true; break;
         case OPT_IMAGE_OPTS: a->image_opts = true; break;
         case OPT_OUTPUT: a->ofmt = img_parse_output_format(optarg); break;
@@ -270,14 +273,12 @@ bool parse_args(int argc, char **argv, MeasureArgs *a)
         a->filename = argv[optind];
     }
     if (msg) {
-    } else if (!a->filename && (a->image_opts || a->fmt || a->snapshot)) {
+    } else if (!a->filename && (a->image_opts || a->fmt || img_snapshot_param_given(a->snapshot))) {
         msg = "--image-opts, -f, and -l require a filename argument.";
     } else if (a->filename && a->size >= 0) {
         msg = "--size N cannot be used together with a filename.";
     } else if (!a->filename && a->size < 0) {
         msg = "Either --size N or one filename must be specified.";
-    } else if (a->snapshot) {
-        msg = "Measuring internal snapshots is not supported";
     }
     if (msg) {
         error_report("%s", msg);
@@ -302,6 +303,10 @@ int img_measure(int argc, char **argv)
         oa.image_opts = a.image_opts;
         in.reset(img_open(a.filename, oa));
         if (!in) return 1;
+        if (img_snapshot_param_given(a.snapshot) &&
+            !img_load_snapshot_param(a.snapshot, blk_bs(in.get()))) {
+            return 1;
+        }
     }
     const BlockDriver *drv = bdrv_find_format(a.out_fmt);
     if (!drv) {
