@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "block/block_int.h"
-#include "util/aio-backend.h"
 #include "qemu-img-lite/img-convert.h"
 #include "qemu-img-lite/img-create-opts.h"
 #include "qemu-img-lite/img-output.h"
@@ -446,10 +445,6 @@ int img_convert(int argc, char **argv)
     if (early >= 0) {
         return early;
     }
-    // The loop serves nothing but this copy, so page-cache reads and writes
-    // run in it: a pool hand-off per request costs more than the copy
-    // (docs/performance.md).  O_DIRECT and kernel-AIO nodes are unaffected.
-    aio_threads_set_inline(AioThreadsInline::All);
     img_progress_init(a.progress && !s.quiet, 1.0f);
     img_progress_print(0, 100);
     int ret = run_convert(a, &s);
