@@ -57,7 +57,7 @@ int threads_worker(void *opaque)
 thread_local AioBackendStats threads_stats;
 
 std::atomic<AioThreadsInline> inline_mode{AioThreadsInline::Off};
-std::atomic<bool> nowait_unsupported{false};  // kernel before 4.14
+std::atomic<bool> nowait_unsupported{false};  // a kernel or file without RWF_NOWAIT
 
 // FastWrites: an inline write slower than this (dirty-page throttling,
 // reclaim, a journal commit) sends writes to the pool for kWriteBackoffNs,
@@ -111,8 +111,8 @@ ssize_t inline_once(int fd, const QEMUIOVector &q, uint64_t offset, AioOp op)
 
 }  // namespace
 
-// QEMU_LITE_AIO_INLINE=off|cached-reads|fast-writes|all overrides the tool's choice
-// (benchmarks, or QEMU's behaviour on demand).
+// QEMU_LITE_AIO_INLINE=off|cached-reads|fast-writes|all overrides the tool's
+// choice (benchmarks, or QEMU's behaviour on demand).
 void aio_threads_set_inline(AioThreadsInline mode)
 {
     if (const char *env = getenv("QEMU_LITE_AIO_INLINE")) {

@@ -138,9 +138,11 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::stri
         *msg = "Reference count entry width too large; may not exceed 64 bits";
         return -EINVAL;
     }
-    if (h->crypt_method != 0) {
-        *msg = str_printf("Unsupported encryption method: %" PRIu64, h->crypt_method);
-        return -ENOTSUP;
+    // AES and LUKS parse (the open refuses them with the reason); others
+    // are unknown, in QEMU's words.
+    if (h->crypt_method > QCOW2_CRYPT_LUKS) {
+        *msg = str_printf("Unsupported encryption method %" PRIu64, h->crypt_method);
+        return -EINVAL;
     }
     size_t cs = 1u << h->cluster_bits;
     size_t ext_end = h->backing_file_offset ? h->backing_file_offset : cs;

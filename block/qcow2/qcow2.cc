@@ -14,6 +14,39 @@ namespace {
 
 int64_t file_length(BlockDriverState *bs) { return bdrv_co_getlength(bs->file->bs); }
 
+const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type) {
+    for (const Qcow2HeaderExt &e : h.unknown_exts) {
+        if (e.type == type) return &e;
+    }
+    return nullptr;
+}
+
+// Images QEMU opens but qcow-lite cannot: external data files and
+// encryption.  Where QEMU itself refuses the header, its words are kept.
+int reject_unsupported_image(const Qcow2Header &h, Error **errp) {
+    if (h.crypt_method == QCOW2_CRYPT_LUKS && !find_ext(h, QCOW2_EXT_CRYPTO)) {
+        error_setg(errp, "Missing CRYPTO header for crypt method %u", h.crypt_method);
+        return -EINVAL;
+    }
+    const Qcow2HeaderExt *df = find_ext(h, QCOW2_EXT_DATA_FILE);
+    if (h.incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
+        if (!df) {
+            error_setg(errp, "'data-file' is required for this image");
+            return -EINVAL;
+        }
+        std::string name(df->data.begin(), df->data.end());
+        error_setg(errp, "Images with an external data file are not supported by qcow-lite "
+                         "(data file '%s')", name.c_str());
+        return -ENOTSUP;
+    }
+    if (h.crypt_method) {
+        error_setg(errp, "Encrypted images are not supported by qcow-lite (encryption "
+                         "format '%s')", h.crypt_method == QCOW2_CRYPT_AES ? "aes" : "luks");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
 int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
     BDRVQcow2State *s = qcow2_state(bs);
     int64_t len = file_length(bs);
@@ -46,13 +79,14 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
         error_setg(errp, "%s", msg.c_str());
         return ret;
     }
-    uint64_t unknown = s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED;
+    uint64_t unknown = s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED &
+                       ~QCOW2_INCOMPAT_DATA_FILE;
     if (unknown) {
         error_setg(errp, "Unsupported qcow2 feature(s): %s",
                    qcow2_incompat_feature_names(s->hdr, unknown).c_str());
         return -ENOTSUP;
     }
-    return 0;
+    return reject_unsupported_image(s->hdr, errp);
 }
 
 // Offsets must be cluster aligned and the table must not wrap (QEMU's
