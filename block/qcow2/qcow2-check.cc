@@ -286,6 +286,13 @@ int coroutine_fn check_oflag_copied(CheckState &c) {
     return 0;
 }
 
+int coroutine_fn count_bitmaps(CheckState &c) {
+    auto count = [](void *opaque, uint64_t offset, uint64_t size) {
+        inc_refs(*(CheckState *)opaque, offset, size);
+    };
+    return qcow2_check_bitmaps(c.bs, c.res, count, &c);
+}
+
 }  // namespace
 
 int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
@@ -308,6 +315,8 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     if (ret < 0) return ret;
     inc_refs(c, s->hdr.refcount_table_offset,
              (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
+    ret = count_bitmaps(c);
+    if (ret < 0) return ret;
     bool rebuild = false;
     check_refblocks(c, nb_clusters, &rebuild);
     uint64_t highest;

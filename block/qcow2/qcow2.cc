@@ -236,8 +236,20 @@ int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp) {
         int ret = repair_dirty(bs, errp);
         if (ret < 0) return ret;
     }
-    if (s->hdr.autoclear_features) {
-        s->hdr.autoclear_features = 0;  // we maintain none of them
+    // We maintain none of the autoclear features.  A check is the exception
+    // for bitmaps: it changes refcounts and COPIED flags, never guest data,
+    // so they stay consistent, and it counts their clusters (never frees
+    // them), as qemu-img check keeps them.
+    uint64_t keep = (flags & BDRV_O_CHECK) ? QCOW2_AUTOCLEAR_BITMAPS : 0;
+    // As QEMU: a stale bitmaps extension (its bit clear) is dropped; its
+    // clusters are leaks for check -r to free.
+    size_t nexts = s->hdr.unknown_exts.size();
+    if (!(s->hdr.autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) {
+        std::erase_if(s->hdr.unknown_exts,
+                      [](const Qcow2HeaderExt &e) { return e.type == QCOW2_EXT_BITMAPS; });
+    }
+    if ((s->hdr.autoclear_features & ~keep) || s->hdr.unknown_exts.size() != nexts) {
+        s->hdr.autoclear_features &= keep;
         int ret = qcow2_update_header(bs);
         if (ret < 0) {
             error_setg_errno(errp, -ret, "Could not update qcow2 header");

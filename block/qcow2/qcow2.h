@@ -210,6 +210,16 @@ void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t clus
 int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
 int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix);
 
+// ---- qcow2-check-bitmaps.cc -------------------------------------------------
+// Calls @count, in QEMU's order, for each host region the persistent bitmaps
+// use (directory, then each bitmap's table and its data clusters), for none
+// unless the autoclear bitmaps bit is set.  A broken extension, directory or
+// table is reported on stderr and counted as a corruption, and then returns
+// -EINVAL as QEMU's check does (regions met before it are counted).
+typedef void Qcow2CountFn(void *opaque, uint64_t offset, uint64_t size);
+int coroutine_fn qcow2_check_bitmaps(BlockDriverState *bs, BdrvCheckResult *res,
+                                     Qcow2CountFn *count, void *opaque);
+
 // ---- qcow2-create.cc --------------------------------------------------------
 extern const CreateOptDesc qcow2_create_opts[];
 int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp);
