@@ -83,19 +83,14 @@ static void test_batch_one_iteration(void **state)
     const unsigned kReqs = 32;
     CtxGuard g;
     TempFile f;
-    std::vector<uint8_t> data(kReqs * 4096);
-    fill_pattern(data.data(), 0, data.size());
-    assert_int_equal(pwrite(f.fd, data.data(), data.size(), 0), (ssize_t)data.size());
-    std::vector<uint8_t> back(data.size());
-    std::vector<IoJob> jobs;
-    for (unsigned i = 0; i < kReqs; i++) {
-        jobs.push_back(make_job(b, f.fd, i * 4096, back.data() + i * 4096, 4096, AioOp::Read));
-    }
+    write_pattern_file(f, kReqs * 4096);
+    std::vector<uint8_t> back(kReqs * 4096);
+    std::vector<IoJob> jobs = block_read_jobs(b, f.fd, back.data(), kReqs);
     AioBackendStats before = aio_backend_stats(b);
     unsigned left;
     run_jobs(g.ctx, jobs, &left);
     AioBackendStats after = aio_backend_stats(b);
-    assert_memory_equal(data.data(), back.data(), data.size());
+    assert_true(check_pattern(back.data(), 0, back.size()));
     assert_int_equal(after.requests - before.requests, kReqs);
     assert_int_equal(after.submit_syscalls - before.submit_syscalls, 1);
     assert_true(after.max_batch >= kReqs);
@@ -172,13 +167,9 @@ static void test_ring_full_queues(void **state)
     aio_backend_set_ring_size(kRing);
     CtxGuard g;  // its engine is created with the small ring
     TempFile f;
-    std::vector<uint8_t> data(kReqs * 4096), back(kReqs * 4096);
-    fill_pattern(data.data(), 0, data.size());
-    assert_int_equal(pwrite(f.fd, data.data(), data.size(), 0), (ssize_t)data.size());
-    std::vector<IoJob> jobs;
-    for (unsigned i = 0; i < kReqs; i++) {
-        jobs.push_back(make_job(b, f.fd, i * 4096, back.data() + i * 4096, 4096, AioOp::Read));
-    }
+    write_pattern_file(f, kReqs * 4096);
+    std::vector<uint8_t> back(kReqs * 4096);
+    std::vector<IoJob> jobs = block_read_jobs(b, f.fd, back.data(), kReqs);
     AioBackendStats before = aio_backend_stats(b);
     unsigned left;
     run_jobs(g.ctx, jobs, &left);
@@ -187,7 +178,7 @@ static void test_ring_full_queues(void **state)
     for (const IoJob &j : jobs) {
         assert_int_equal(j.ret, 4096);
     }
-    assert_memory_equal(data.data(), back.data(), data.size());
+    assert_true(check_pattern(back.data(), 0, back.size()));
     assert_int_equal(after.ring_full - before.ring_full, kReqs - kRing);
     assert_true(after.submit_syscalls - before.submit_syscalls >= kReqs / kRing);
 }
@@ -197,23 +188,13 @@ static void test_ring_full_queues(void **state)
 static unsigned batch_read_errors(AioContext *ctx, AioBackend b, int fd, unsigned n)
 {
     std::vector<uint8_t> back(n * 4096);
-    std::vector<IoJob> jobs;
-    for (unsigned i = 0; i < n; i++) {
-        jobs.push_back(make_job(b, fd, i * 4096, back.data() + i * 4096, 4096, AioOp::Read));
-    }
+    std::vector<IoJob> jobs = block_read_jobs(b, fd, back.data(), n);
     unsigned left, bad = 0;
     run_jobs(ctx, jobs, &left);
     for (unsigned i = 0; i < n; i++) {
         bad += jobs[i].ret != 4096 || !check_pattern(back.data() + i * 4096, i * 4096, 4096);
     }
     return bad;
-}
-
-static void write_pattern_file(TempFile &f, size_t len)
-{
-    std::vector<uint8_t> data(len);
-    fill_pattern(data.data(), 0, len);
-    assert_int_equal(pwrite(f.fd, data.data(), len, 0), (ssize_t)len);
 }
 
 // One engine per AioContext: two threads, each polling its own context,

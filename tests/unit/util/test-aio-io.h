@@ -141,6 +141,24 @@ static inline bool check_pattern(const void *buf, uint64_t pos, size_t len)
     return true;
 }
 
+// Writes the pattern over [0, len) of @f, through the page cache.
+static inline void write_pattern_file(const TempFile &f, size_t len)
+{
+    std::vector<uint8_t> data(len);
+    fill_pattern(data.data(), 0, len);
+    assert_int_equal(pwrite(f.fd, data.data(), len, 0), (ssize_t)len);
+}
+
+// One 4 KiB read job per block of [0, n * 4096) of @fd, into @back.
+static inline std::vector<IoJob> block_read_jobs(AioBackend b, int fd, uint8_t *back, unsigned n)
+{
+    std::vector<IoJob> jobs;
+    for (unsigned i = 0; i < n; i++) {
+        jobs.push_back(make_job(b, fd, i * 4096ull, back + i * 4096, 4096, AioOp::Read));
+    }
+    return jobs;
+}
+
 // AIO_TEST_FILTER=pattern (cmocka wildcards) runs only matching tests.
 static inline void aio_test_apply_filter(void)
 {

@@ -17,13 +17,11 @@ uint64_t syscalls_for(AioBackend b, unsigned max_batch, unsigned ctx_max)
     CtxGuard g;
     aio_context_set_aio_max_batch(g.ctx, ctx_max);
     TempFile f;
-    std::vector<uint8_t> data(kReqs * 4096), back(kReqs * 4096);
-    fill_pattern(data.data(), 0, data.size());
-    assert_int_equal(pwrite(f.fd, data.data(), data.size(), 0), (ssize_t)data.size());
-    std::vector<IoJob> jobs;
-    for (unsigned i = 0; i < kReqs; i++) {
-        jobs.push_back(make_job(b, f.fd, i * 4096ull, back.data() + i * 4096, 4096, AioOp::Read));
-        jobs.back().max_batch = max_batch;
+    write_pattern_file(f, kReqs * 4096);
+    std::vector<uint8_t> back(kReqs * 4096);
+    std::vector<IoJob> jobs = block_read_jobs(b, f.fd, back.data(), kReqs);
+    for (IoJob &j : jobs) {
+        j.max_batch = max_batch;
     }
     AioBackendStats before = aio_backend_stats(b);
     unsigned left;
@@ -32,7 +30,7 @@ uint64_t syscalls_for(AioBackend b, unsigned max_batch, unsigned ctx_max)
     for (const IoJob &j : jobs) {
         assert_int_equal(j.ret, 4096);
     }
-    assert_memory_equal(data.data(), back.data(), data.size());
+    assert_true(check_pattern(back.data(), 0, back.size()));
     assert_int_equal(after.requests - before.requests, kReqs);
     return after.submit_syscalls - before.submit_syscalls;
 }

@@ -13,14 +13,6 @@ namespace {
 
 const size_t kLen = 64 * 1024;
 
-// A file holding the pattern over [0, kLen), written through the page cache.
-void write_pattern_file(const TempFile &f)
-{
-    std::vector<uint8_t> buf(kLen);
-    fill_pattern(buf.data(), 0, kLen);
-    assert_int_equal(pwrite(f.fd, buf.data(), kLen, 0), (ssize_t)kLen);
-}
-
 int64_t try_inline(int fd, uint64_t off, void *buf, size_t len, AioOp op)
 {
     QEMUIOVector q;
@@ -36,7 +28,7 @@ struct ModeGuard {
 void test_off_does_nothing(void **)
 {
     TempFile f;
-    write_pattern_file(f);
+    write_pattern_file(f, kLen);
     std::vector<uint8_t> buf(kLen);
     uint64_t before = aio_backend_stats(AioBackend::Threads).inline_bytes;
     assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Read), 0);
@@ -50,7 +42,7 @@ void test_cached_reads(void **)
 {
     ModeGuard m(AioThreadsInline::CachedReads);
     TempFile f;
-    write_pattern_file(f);
+    write_pattern_file(f, kLen);
     std::vector<uint8_t> buf(kLen);
     uint64_t before = aio_backend_stats(AioBackend::Threads).inline_bytes;
     assert_int_equal(try_inline(f.fd, 0, buf.data(), kLen, AioOp::Read), (int64_t)kLen);
@@ -66,7 +58,7 @@ void test_read_stops_at_eof(void **)
 {
     ModeGuard m(AioThreadsInline::CachedReads);
     TempFile f;
-    write_pattern_file(f);
+    write_pattern_file(f, kLen);
     std::vector<uint8_t> buf(2 * kLen);
     assert_int_equal(try_inline(f.fd, kLen / 2, buf.data(), kLen, AioOp::Read),
                      (int64_t)(kLen / 2));
@@ -125,7 +117,7 @@ void test_pool_path_unchanged(void **)
     ModeGuard m(AioThreadsInline::All);
     CtxGuard c;
     TempFile f;
-    write_pattern_file(f);
+    write_pattern_file(f, kLen);
     std::vector<uint8_t> buf(kLen);
     assert_int_equal(run_one(c.ctx, AioBackend::Threads, f.fd, 0, buf.data(), kLen, AioOp::Read),
                      (int)kLen);
