@@ -124,17 +124,13 @@ int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<u
 int coroutine_fn check_snapshots(CheckState &c) {
     BDRVQcow2State *s = c.s;
     for (const Qcow2Snapshot &sn : s->snapshots) {
-        std::vector<uint8_t> buf(sn.l1_size * 8);
-        std::vector<uint64_t> l1(sn.l1_size);
-        if (sn.l1_size) {
-            int ret = bdrv_co_pread(c.bs->file, sn.l1_table_offset, buf.size(), buf.data(), 0);
-            if (ret < 0) {
-                c.res->check_errors++;
-                return ret;
-            }
+        std::vector<uint64_t> l1;
+        int ret = qcow2_read_table(c.bs, sn.l1_table_offset, sn.l1_size, &l1);
+        if (ret < 0) {
+            c.res->check_errors++;
+            return ret;
         }
-        for (uint64_t i = 0; i < sn.l1_size; i++) l1[i] = be64_load(&buf[i * 8]);
-        int ret = check_l1(c, sn.l1_table_offset, l1, false);
+        ret = check_l1(c, sn.l1_table_offset, l1, false);
         if (ret < 0) return ret;
     }
     inc_refs(c, s->hdr.snapshots_offset, s->snapshots_size);

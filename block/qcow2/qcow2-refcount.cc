@@ -172,12 +172,9 @@ const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len
 int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t n = (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size / 8;
-    std::vector<uint8_t> buf(n * 8);
     BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_LOAD);
-    int ret = n ? bdrv_co_pread(bs->file, s->hdr.refcount_table_offset, n * 8, buf.data(), 0) : 0;
+    int ret = qcow2_read_table(bs, s->hdr.refcount_table_offset, n, &s->refcount_table);
     if (ret < 0) return ret;
-    s->refcount_table.resize(n);
-    for (uint64_t i = 0; i < n; i++) s->refcount_table[i] = be64_load(&buf[i * 8]);
     qcow2_reft_rescan(s);
     s->free_cluster_index = 0;
     return 0;

@@ -75,11 +75,7 @@ int coroutine_fn read_l1(BlockDriverState *bs, uint64_t off, uint32_t n,
     if ((uint64_t)n * 8 > QCOW2_MAX_L1_BYTES) return -EFBIG;
     int ret = check_table(bs, off, (uint64_t)n * 8, "snapshot L1 table");
     if (ret < 0) return ret;
-    std::vector<uint8_t> buf((size_t)n * 8);
-    ret = bdrv_co_pread(bs->file, off, buf.size(), buf.data(), 0);
-    if (ret < 0) return ret;
-    for (uint32_t i = 0; i < n; i++) (*l1)[i] = be64_load(&buf[i * 8]);
-    return 0;
+    return qcow2_read_table(bs, off, n, l1);
 }
 
 // Copies the L2 table at @off (host-endian) out of the cache, so that no

@@ -12,9 +12,6 @@
 
 namespace {
 
-constexpr uint32_t kExtBitmaps = 0x23852875;
-constexpr uint64_t kAutoclearBitmaps = 1;
-
 // QEMU's lookup: both given must both match; else the one given.
 int find_by_id_and_name(const BDRVQcow2State *s, const char *id, const char *name)
 {
@@ -46,14 +43,11 @@ int coroutine_fn read_snapshot_l1(BlockDriverState *bs, const Qcow2Snapshot &sn,
         error_setg(errp, "Snapshot L1 table offset invalid");
         return -EINVAL;
     }
-    std::vector<uint8_t> buf(bytes);
-    int ret = bytes ? bdrv_co_pread(bs->file, off, bytes, buf.data(), 0) : 0;
+    int ret = qcow2_read_table(bs, off, sn.l1_size, l1);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to load snapshot L1 table");
         return ret;
     }
-    l1->resize(sn.l1_size);
-    for (uint32_t i = 0; i < sn.l1_size; i++) (*l1)[i] = be64_load(&buf[i * 8]);
     return 0;
 }
 
@@ -89,9 +83,9 @@ int qcow2_persistent_bitmap_count(BlockDriverState *bs)
     const BDRVQcow2State *s = qcow2_state(bs);
     // Without the autoclear bit the directory is stale (a writer that did
     // not know bitmaps cleared it) and QEMU ignores it.
-    if (!(s->hdr.autoclear_features & kAutoclearBitmaps)) return 0;
+    if (!(s->hdr.autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) return 0;
     for (const Qcow2HeaderExt &e : s->hdr.unknown_exts) {
-        if (e.type == kExtBitmaps && e.data.size() >= 4) {
+        if (e.type == QCOW2_EXT_BITMAPS && e.data.size() >= 4) {
             return (int)std::min<uint32_t>(be32_load(e.data.data()), INT32_MAX);
         }
     }

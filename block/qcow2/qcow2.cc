@@ -138,16 +138,11 @@ int validate_tables(BlockDriverState *bs, Error **errp) {
 
 int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
     BDRVQcow2State *s = qcow2_state(bs);
-    uint64_t n = s->hdr.l1_size;
-    s->l1_table.assign(n, 0);
-    if (!n) return 0;
-    std::vector<uint8_t> buf(n * 8);
-    int ret = bdrv_co_pread(bs->file, s->hdr.l1_table_offset, n * 8, buf.data(), 0);
+    int ret = qcow2_read_table(bs, s->hdr.l1_table_offset, s->hdr.l1_size, &s->l1_table);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not read L1 table");
         return ret;
     }
-    for (uint64_t i = 0; i < n; i++) s->l1_table[i] = be64_load(&buf[i * 8]);
     return 0;
 }
 
@@ -369,6 +364,17 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) 
 }
 
 }  // namespace
+
+int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n,
+                                  std::vector<uint64_t> *out) {
+    out->assign(n, 0);
+    if (!n) return 0;
+    std::vector<uint8_t> buf(n * 8);
+    int ret = bdrv_co_pread(bs->file, off, n * 8, buf.data(), 0);
+    if (ret < 0) return ret;
+    for (uint64_t i = 0; i < n; i++) (*out)[i] = be64_load(&buf[i * 8]);
+    return 0;
+}
 
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);

@@ -83,6 +83,11 @@ int coroutine_fn qcow2_mark_clean(BlockDriverState *bs);
 int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs);
+// Reads @n big-endian 64-bit entries at @off of the image file into @out,
+// host order (L1 tables, the refcount table).  @out has @n entries, zero
+// until the read succeeds.
+int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n,
+                                  std::vector<uint64_t> *out);
 
 // ---- qcow2-cache.cc -------------------------------------------------------
 // A write-back cache of cluster-sized tables (L2 tables or refcount blocks).
