@@ -56,7 +56,6 @@ enum class AioThreadsInline {
                   // for batch tools whose loop has nothing else to serve.
 };
 void aio_threads_set_inline(AioThreadsInline mode);
-AioThreadsInline aio_threads_get_inline(void);
 // FastWrites' "slow write" threshold (default 1 ms), and forgets a backoff
 // in progress.  For tests.
 void aio_threads_set_slow_write_ns(int64_t ns);

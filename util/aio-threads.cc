@@ -135,11 +135,6 @@ void aio_threads_set_slow_write_ns(int64_t ns)
     writes_inline_after.store(0, std::memory_order_relaxed);
 }
 
-AioThreadsInline aio_threads_get_inline(void)
-{
-    return inline_mode.load(std::memory_order_relaxed);
-}
-
 int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
 {
     AioThreadsInline mode = inline_mode.load(std::memory_order_relaxed);
