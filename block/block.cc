@@ -25,7 +25,7 @@ const BlockDriver *bdrv_driver_at(int i) { return drivers()[i]; }
 const BlockDriver *bdrv_find_format(const char *name)
 {
     for (BlockDriver *d : drivers()) {
-        if (!strcmp(d->format_name, name)) {
+        if (!strcmp(d->format_name, name) || (d->format_alias && !strcmp(d->format_alias, name))) {
             return d;
         }
     }

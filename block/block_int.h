@@ -104,6 +104,7 @@ bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out);
 // ---- the driver table ---------------------------------------------------
 struct BlockDriver {
     const char *format_name;
+    const char *format_alias = nullptr;  // another name -f/driver= accept
     bool is_format = false;     // qcow2, raw (sits on a protocol node)
     bool is_filter = false;     // blkdebug
     const char *protocol_name = nullptr;  // "file", "nbd": filename prefix

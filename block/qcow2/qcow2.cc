@@ -457,6 +457,7 @@ int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, 
 BlockDriver bdrv_qcow2 = [] {
     BlockDriver d{};
     d.format_name = "qcow2";
+    d.format_alias = "qcow-lite";
     d.is_format = true;
     d.supports_backing = true;
     d.bdrv_probe = qcow2_probe;
