@@ -218,7 +218,10 @@ void coroutine_fn bench_worker(void *opaque)
         b->in_flight--;
         b->completed++;
         if (b->in_flush && b->in_flight == 0 && b->drainer) {
-            aio_co_wake(b->drainer);
+            // Taken off before the (deferred) wake so it is woken once.
+            Coroutine *drainer = b->drainer;
+            b->drainer = nullptr;
+            aio_co_wake(drainer);
         }
         if (b->flush_interval && b->completed % b->flush_interval == 0) {
             flush_point(b);

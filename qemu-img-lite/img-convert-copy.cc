@@ -318,12 +318,21 @@ int worker_index(ConvertState *s)
 // In-order mode: after the run ending at s->wr_offs is written, let the
 // worker holding the next run go on.  After an error every waiter is let go
 // so it can see the error and stop.
+//
+// aio_co_enter from a coroutine only schedules the waiter; it runs later.
+// The waker therefore takes the waiter off the wait list itself
+// (wait_sector_num = -1) before scheduling it: otherwise a second wake
+// before the waiter ran (the erroring worker wakes everyone, then every
+// other worker leaving does the same) scheduled it twice, and the second
+// entry hit a coroutine that had meanwhile finished ("entering a terminated
+// coroutine") or was parked in an I/O request.
 void coroutine_fn wake_writers(ConvertState *s)
 {
     AioContext *ctx = qemu_get_aio_context();
     for (int i = 0; i < s->num_coroutines; i++) {
         if (s->co[i] && s->wait_sector_num[i] >= 0 &&
             (s->ret != -EINPROGRESS || s->wait_sector_num[i] == s->wr_offs)) {
+            s->wait_sector_num[i] = -1;
             aio_co_enter(ctx, s->co[i]);
             if (s->ret == -EINPROGRESS) {
                 break;
@@ -385,11 +394,12 @@ void coroutine_fn copy_run(ConvertState *s, int index, int64_t sector_num, int n
         memset(buf, 0, (size_t)n << kConvertSectorBits);
     }
     if (s->wr_in_order) {
+        // Only wake_writers enters us here, and it clears our slot first.
         while (s->wr_offs != sector_num && s->ret == -EINPROGRESS) {
             s->wait_sector_num[index] = sector_num;
             qemu_coroutine_yield();
+            assert(s->wait_sector_num[index] == -1);
         }
-        s->wait_sector_num[index] = -1;
     }
     if (s->ret == -EINPROGRESS) {
         int ret = co_write(s, sector_num, n, buf, status);
