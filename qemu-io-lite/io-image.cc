@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "block/block_int.h"
-#include "qemu-img-lite/img-output.h"
+#include "util/json-output.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 
