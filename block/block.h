@@ -7,11 +7,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "util/util.h"
 
 struct BlockBackend;
 struct BlockDriverState;
+struct BlockDriver;
+typedef struct _JsonNode JsonNode;
 
 // Open flags.
 enum {
@@ -63,6 +66,68 @@ struct BlockDriverInfo {
     int cluster_size = 0;
     bool is_dirty = false;
     int64_t vm_state_offset = 0;
+};
+
+// ---- limits -----------------------------------------------------------
+struct BlockLimits {
+    uint32_t request_alignment = 1;   // reads/writes must be aligned to this
+    uint64_t max_transfer = 0;        // 0: unlimited; else split requests
+    uint32_t opt_transfer = 0;
+    uint32_t pwrite_zeroes_alignment = 0;
+    uint32_t pdiscard_alignment = 0;
+    uint64_t max_pwrite_zeroes = 0;
+    uint64_t max_pdiscard = 0;
+    uint32_t min_mem_alignment = 1;   // buffer address alignment (O_DIRECT)
+};
+
+// ---- check (qemu-img check) ------------------------------------------
+enum BdrvCheckMode { BDRV_FIX_LEAKS = 1, BDRV_FIX_ERRORS = 2 };
+
+struct BdrvCheckResult {
+    int corruptions = 0;
+    int leaks = 0;
+    int check_errors = 0;
+    int corruptions_fixed = 0;
+    int leaks_fixed = 0;
+    int64_t image_end_offset = 0;
+    // bfi: block fragmentation info
+    int64_t total_clusters = 0;
+    int64_t allocated_clusters = 0;
+    int64_t fragmented_clusters = 0;
+    int64_t compressed_clusters = 0;
+};
+
+// ---- snapshots --------------------------------------------------------
+struct QEMUSnapshotInfo {
+    std::string id_str;
+    std::string name;
+    uint64_t vm_state_size = 0;
+    uint32_t date_sec = 0;
+    uint32_t date_nsec = 0;
+    uint64_t vm_clock_nsec = 0;
+    uint64_t icount = UINT64_MAX;  // UINT64_MAX: not recorded
+};
+
+// ---- create options ----------------------------------------------------
+enum class CreateOptType { String, Size, Number, Bool };
+struct CreateOptDesc {
+    const char *name;
+    CreateOptType type;
+    const char *help;
+    const char *def_value;  // nullptr: none
+};
+
+enum class PreallocMode { Off, Metadata, Falloc, Full };
+bool prealloc_mode_parse(const char *s, PreallocMode *out);
+const char *prealloc_mode_name(PreallocMode m);
+
+// ---- permissions (QEMU's BLK_PERM_*) ----------------------------------
+enum BlockPermission : uint64_t {
+    BLK_PERM_CONSISTENT_READ = 1 << 0,
+    BLK_PERM_WRITE = 1 << 1,
+    BLK_PERM_WRITE_UNCHANGED = 1 << 2,
+    BLK_PERM_RESIZE = 1 << 3,
+    BLK_PERM_ALL = 0xf,
 };
 
 // Parses cache=none|writeback|writethrough|directsync|unsafe into BDRV_O_*
@@ -149,3 +214,93 @@ int64_t blk_getlength(BlockBackend *blk);
 
 // Creates an image file of format @fmt (options as qemu-img create -o).
 int bdrv_create(const char *fmt, const char *filename, QDict *opts, Error **errp);
+
+// ---- drivers and node queries ------------------------------------------
+// Drivers by format name (or alias) / by the protocol prefix of @filename.
+const BlockDriver *bdrv_find_format(const char *name);
+const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp);
+
+int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                      int64_t *pnum, int64_t *map, BlockDriverState **file);
+// Status merged over the backing chain down to (not including) @base.
+int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
+                                            int64_t offset, int64_t bytes, int64_t *pnum,
+                                            int64_t *map, BlockDriverState **file);
+int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs);
+int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs);
+
+// Breakpoints (see BlockDriver::bdrv_debug_breakpoint), forwarded from @bs
+// through format and filter nodes: -ENOTSUP when no node below has them.
+// Plain code (the suspended request is re-entered from here).
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag);
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag);
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag);
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag);
+// Whether some node from @bs down implements breakpoints at all.
+bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
+
+// Temporary snapshot load (block/snapshot-tmp.cc), QEMU's
+// bdrv_snapshot_load_tmp: @bs must be read-only; messages as QEMU's.
+int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
+                                           const char *name, Error **errp);
+// Tries @id_or_name as an id, then as a name.
+int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
+                                                         const char *id_or_name, Error **errp);
+// Whether @bs's format (looking through filters) can hold persistent dirty
+// bitmaps, and how many it holds (< 0: -errno or unsupported).
+bool bdrv_supports_persistent_dirty_bitmap(BlockDriverState *bs);
+int bdrv_persistent_bitmap_count(BlockDriverState *bs);
+
+// ---- image operations for tools (block/query.cc, block/snapshot.cc,
+// block/image-ops.cc) -------------------------------------------------------
+// The generic layer owns the driver table: each function checks once for a
+// node without a driver ("Device '' has no medium", -ENOMEDIUM) and for a
+// driver without the operation (-ENOTSUP, or QEMU's message where errp is
+// given), so that tools never look into BlockDriver or BlockDriverState.
+const char *bdrv_driver_format_name(const BlockDriver *drv);
+// The driver's create options (terminated by {nullptr}), nullptr if none.
+const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv);
+// nullptr when the node has no driver.
+const char *bdrv_get_format_name(BlockDriverState *bs);
+const char *bdrv_get_filename(BlockDriverState *bs);
+// The backing file as recorded in the image ("" if none), resolved against
+// the image's name (the recorded name when unresolved), and its format ("" if
+// not recorded).
+const char *bdrv_get_backing_filename(BlockDriverState *bs);
+const char *bdrv_get_full_backing_filename(BlockDriverState *bs);
+const char *bdrv_get_backing_format(BlockDriverState *bs);
+// The opened backing node, nullptr if none.
+BlockDriverState *bdrv_backing_bs(BlockDriverState *bs);
+// The node at the bottom of @bs's chain of file children (the protocol node).
+BlockDriverState *bdrv_protocol_bs(BlockDriverState *bs);
+BlockLimits bdrv_get_limits(BlockDriverState *bs);
+bool bdrv_supports_compressed_writes(BlockDriverState *bs);
+// Fills @bdi (reset first); -ENOTSUP when the format has no such info.
+int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
+// {"type": fmt, "data": {...}} for qemu-img info; nullptr without error when
+// the format has none.  The caller owns the node.
+JsonNode *bdrv_get_specific_info(BlockDriverState *bs, Error **errp);
+
+// Internal snapshots.  -ENOTSUP when the format has none.
+int bdrv_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);
+int coroutine_fn bdrv_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo *sn);
+// Deletes the snapshot with id @id; QEMU's messages.
+int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, Error **errp);
+// Reverts the image to the snapshot @id_or_name; QEMU's messages.
+int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name,
+                                       Error **errp);
+
+// qemu-img check: resets @res, then the format checks (and with @fix, a mask
+// of BdrvCheckMode, repairs) its metadata.  -ENOTSUP when it cannot.
+int coroutine_fn bdrv_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+// Drops every allocation of the image (qemu-img commit); -ENOTSUP when the
+// format cannot.
+int coroutine_fn bdrv_co_make_empty(BlockDriverState *bs);
+// Rewrites the backing file name and format in the image header (nullptr:
+// none); -ENOTSUP when the format has no backing files.
+int coroutine_fn bdrv_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                                             const char *backing_fmt);
+// Reads through @bs's backing edge (its permissions), i.e. the data of the
+// backing chain below @bs.  -ENOENT when @bs has no backing node.
+int coroutine_fn bdrv_co_pread_backing(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                       void *buf);

@@ -22,59 +22,6 @@ struct BlockDriverState;
 struct BdrvChild;
 struct BdrvTrackedRequest;
 
-// ---- limits -----------------------------------------------------------
-struct BlockLimits {
-    uint32_t request_alignment = 1;   // reads/writes must be aligned to this
-    uint64_t max_transfer = 0;        // 0: unlimited; else split requests
-    uint32_t opt_transfer = 0;
-    uint32_t pwrite_zeroes_alignment = 0;
-    uint32_t pdiscard_alignment = 0;
-    uint64_t max_pwrite_zeroes = 0;
-    uint64_t max_pdiscard = 0;
-    uint32_t min_mem_alignment = 1;   // buffer address alignment (O_DIRECT)
-};
-
-// ---- check (qemu-img check) ------------------------------------------
-enum BdrvCheckMode { BDRV_FIX_LEAKS = 1, BDRV_FIX_ERRORS = 2 };
-
-struct BdrvCheckResult {
-    int corruptions = 0;
-    int leaks = 0;
-    int check_errors = 0;
-    int corruptions_fixed = 0;
-    int leaks_fixed = 0;
-    int64_t image_end_offset = 0;
-    // bfi: block fragmentation info
-    int64_t total_clusters = 0;
-    int64_t allocated_clusters = 0;
-    int64_t fragmented_clusters = 0;
-    int64_t compressed_clusters = 0;
-};
-
-// ---- snapshots --------------------------------------------------------
-struct QEMUSnapshotInfo {
-    std::string id_str;
-    std::string name;
-    uint64_t vm_state_size = 0;
-    uint32_t date_sec = 0;
-    uint32_t date_nsec = 0;
-    uint64_t vm_clock_nsec = 0;
-    uint64_t icount = UINT64_MAX;  // UINT64_MAX: not recorded
-};
-
-// ---- create options ----------------------------------------------------
-enum class CreateOptType { String, Size, Number, Bool };
-struct CreateOptDesc {
-    const char *name;
-    CreateOptType type;
-    const char *help;
-    const char *def_value;  // nullptr: none
-};
-
-enum class PreallocMode { Off, Metadata, Falloc, Full };
-bool prealloc_mode_parse(const char *s, PreallocMode *out);
-const char *prealloc_mode_name(PreallocMode m);
-
 // ---- blkdebug events (issue 9); drivers emit them at metadata points ---
 enum BlkdebugEvent {
     BLKDBG_L1_UPDATE, BLKDBG_L1_GROW_ALLOC_TABLE, BLKDBG_L1_GROW_WRITE_TABLE,
@@ -212,14 +159,11 @@ struct BlockDriver {
     const char *const *runtime_opts = nullptr;
 };
 
+// The one check for a node without a driver behind the public operations:
+// false (with "Device '' has no medium") when @bs has none.
+bool bdrv_has_medium(BlockDriverState *bs, Error **errp);
+
 // ---- graph -------------------------------------------------------------
-enum BlockPermission : uint64_t {
-    BLK_PERM_CONSISTENT_READ = 1 << 0,
-    BLK_PERM_WRITE = 1 << 1,
-    BLK_PERM_WRITE_UNCHANGED = 1 << 2,
-    BLK_PERM_RESIZE = 1 << 3,
-    BLK_PERM_ALL = 0xf,
-};
 
 struct BdrvChild {
     BlockDriverState *bs = nullptr;      // the child node
@@ -296,8 +240,6 @@ enum { BLOCK_PROBE_BUF_SIZE = 2048 };
 
 // Driver registration: block/drivers.cc lists every driver.
 void bdrv_register(BlockDriver *drv);
-const BlockDriver *bdrv_find_format(const char *name);
-const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp);
 
 // Opens @filename with @options into a child of @parent named @child_name.
 // @options entries prefixed "<child_name>." are extracted for the child.
@@ -331,27 +273,10 @@ int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t byte
 int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp);
-int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                      int64_t *pnum, int64_t *map, BlockDriverState **file);
-// Status merged over the backing chain down to (not including) @base.
-int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
-                                            int64_t offset, int64_t bytes, int64_t *pnum,
-                                            int64_t *map, BlockDriverState **file);
-int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs);
-int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs);
 
 // Emits a blkdebug event on @child's node (no-op unless a blkdebug filter
 // sits there).
 void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
-// Breakpoints (see BlockDriver::bdrv_debug_breakpoint), forwarded from @bs
-// through format and filter nodes: -ENOTSUP when no node below has them.
-// Plain code (the suspended request is re-entered from here).
-int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag);
-int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag);
-int bdrv_debug_resume(BlockDriverState *bs, const char *tag);
-bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag);
-// Whether some node from @bs down implements breakpoints at all.
-bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
 #define BLKDBG_EVENT(child, evt)                                              \
     do {                                                                      \
         if (child) bdrv_debug_event((child)->bs, (evt));                      \
@@ -362,18 +287,6 @@ bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
 // no-flush.  Nodes losing write access flush first.  All or nothing.
 // Permissions are the caller's (blk_reopen adjusts the root's).
 int coroutine_fn bdrv_co_reopen(BlockDriverState *bs, int flags, Error **errp);
-
-// Temporary snapshot load (block/snapshot-tmp.cc), QEMU's
-// bdrv_snapshot_load_tmp: @bs must be read-only; messages as QEMU's.
-int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
-                                           const char *name, Error **errp);
-// Tries @id_or_name as an id, then as a name.
-int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
-                                                         const char *id_or_name, Error **errp);
-// Whether @bs's format (looking through filters) can hold persistent dirty
-// bitmaps, and how many it holds (< 0: -errno or unsupported).
-bool bdrv_supports_persistent_dirty_bitmap(BlockDriverState *bs);
-int bdrv_persistent_bitmap_count(BlockDriverState *bs);
 
 // Creation helpers for drivers' create: make a file via the protocol driver.
 int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **errp);

@@ -22,8 +22,7 @@ BlockDriverState *skip_filters(BlockDriverState *bs)
 int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
                                            const char *name, Error **errp)
 {
-    if (!bs->drv) {
-        error_setg(errp, "Device '' has no medium");
+    if (!bdrv_has_medium(bs, errp)) {
         return -ENOMEDIUM;
     }
     if (!id && !name) {

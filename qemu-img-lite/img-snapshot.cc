@@ -5,7 +5,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 void img_print_snapshot_table(const std::vector<QEMUSnapshotInfo> &sns)
@@ -38,8 +38,7 @@ enum SnapshotAction { SNAPSHOT_NONE, SNAPSHOT_LIST, SNAPSHOT_CREATE, SNAPSHOT_AP
 int snapshot_list(BlockDriverState *bs)
 {
     std::vector<QEMUSnapshotInfo> sns;
-    if (!bs->drv->bdrv_snapshot_list || bs->drv->bdrv_snapshot_list(bs, &sns) < 0 ||
-        sns.empty()) {
+    if (bdrv_snapshot_list(bs, &sns) < 0 || sns.empty()) {
         return 0;
     }
     printf("Snapshot list:\n");
@@ -56,10 +55,8 @@ int snapshot_create(BlockDriverState *bs, const char *name)
     gint64 now = g_get_real_time();
     sn.date_sec = (uint32_t)(now / G_USEC_PER_SEC);
     sn.date_nsec = (uint32_t)(now % G_USEC_PER_SEC * 1000);
-    int ret = -ENOTSUP;
-    if (bs->drv->bdrv_co_snapshot_create) {
-        img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_create(bs, &sn); });
-    }
+    int ret;
+    img_co_run([&] { ret = bdrv_co_snapshot_create(bs, &sn); });
     if (ret < 0) {
         error_report("Could not create snapshot '%s': %d (%s)", name, ret, strerror(-ret));
         return 1;
@@ -72,7 +69,7 @@ int snapshot_create(BlockDriverState *bs, const char *name)
 bool snapshot_find(BlockDriverState *bs, const char *name, QEMUSnapshotInfo *out)
 {
     std::vector<QEMUSnapshotInfo> sns;
-    if (!bs->drv->bdrv_snapshot_list || bs->drv->bdrv_snapshot_list(bs, &sns) < 0) {
+    if (bdrv_snapshot_list(bs, &sns) < 0) {
         return false;
     }
     for (const QEMUSnapshotInfo &sn : sns) {
@@ -92,15 +89,9 @@ int snapshot_delete(BlockDriverState *bs, const char *name)
         return 1;
     }
     Error *err = nullptr;
-    int ret = -ENOTSUP;
-    if (bs->drv->bdrv_co_snapshot_delete) {
-        img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
-    } else {
-        error_setg(&err, "Block format '%s' used by device '' does not support internal "
-                         "snapshot deletion", bs->drv->format_name);
-    }
+    int ret;
+    img_co_run([&] { ret = bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
     if (ret < 0) {
-        if (!err) error_setg_errno(&err, -ret, "Failed to delete snapshot");
         error_report("Could not delete snapshot '%s': %s", name, error_get_pretty(err));
         error_free(err);
         return 1;
@@ -111,16 +102,12 @@ int snapshot_delete(BlockDriverState *bs, const char *name)
 
 int snapshot_apply(BlockDriverState *bs, const char *name)
 {
-    if (!bs->drv->bdrv_co_snapshot_goto) {
-        error_report("Could not apply snapshot '%s': Block driver does not support snapshots",
-                     name);
-        return 1;
-    }
+    Error *err = nullptr;
     int ret;
-    img_co_run([&] { ret = bs->drv->bdrv_co_snapshot_goto(bs, name); });
+    img_co_run([&] { ret = bdrv_co_snapshot_goto(bs, name, &err); });
     if (ret < 0) {
-        error_report("Could not apply snapshot '%s': Failed to load snapshot: %s", name,
-                     strerror(-ret));
+        error_report("Could not apply snapshot '%s': %s", name, error_get_pretty(err));
+        error_free(err);
         return 1;
     }
     return 0;

@@ -1,0 +1,75 @@
+// What tools may ask about a node and its driver (qemu-img info, qemu-io
+// info, convert's target checks): the public accessors of block.h, so that
+// BlockDriver and BlockDriverState stay private to the block layer.
+#include <cerrno>
+
+#include "block/block_int.h"
+
+bool bdrv_has_medium(BlockDriverState *bs, Error **errp)
+{
+    if (bs && bs->drv) {
+        return true;
+    }
+    // Block nodes here have no device names: QEMU prints '' for qemu-img's
+    // anonymous backends too.
+    error_setg(errp, "Device '' has no medium");
+    return false;
+}
+
+const char *bdrv_driver_format_name(const BlockDriver *drv) { return drv->format_name; }
+const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv) { return drv->create_opts; }
+
+const char *bdrv_get_format_name(BlockDriverState *bs)
+{
+    return bdrv_has_medium(bs, nullptr) ? bs->drv->format_name : nullptr;
+}
+
+const char *bdrv_get_filename(BlockDriverState *bs) { return bs->filename.c_str(); }
+const char *bdrv_get_backing_filename(BlockDriverState *bs) { return bs->backing_file.c_str(); }
+const char *bdrv_get_backing_format(BlockDriverState *bs) { return bs->backing_format.c_str(); }
+
+const char *bdrv_get_full_backing_filename(BlockDriverState *bs)
+{
+    return bs->full_backing_filename.empty() ? bs->backing_file.c_str()
+                                             : bs->full_backing_filename.c_str();
+}
+
+BlockDriverState *bdrv_backing_bs(BlockDriverState *bs)
+{
+    return bs->backing ? bs->backing->bs : nullptr;
+}
+
+BlockDriverState *bdrv_protocol_bs(BlockDriverState *bs)
+{
+    while (bs->file) {
+        bs = bs->file->bs;
+    }
+    return bs;
+}
+
+BlockLimits bdrv_get_limits(BlockDriverState *bs) { return bs->bl; }
+
+bool bdrv_supports_compressed_writes(BlockDriverState *bs)
+{
+    return bdrv_has_medium(bs, nullptr) && bs->drv->bdrv_co_pwritev_compressed;
+}
+
+int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
+    *bdi = BlockDriverInfo{};
+    if (!bdrv_has_medium(bs, nullptr)) {
+        return -ENOMEDIUM;
+    }
+    if (!bs->drv->bdrv_get_info) {
+        return -ENOTSUP;
+    }
+    return bs->drv->bdrv_get_info(bs, bdi);
+}
+
+JsonNode *bdrv_get_specific_info(BlockDriverState *bs, Error **errp)
+{
+    if (!bdrv_has_medium(bs, errp)) {
+        return nullptr;
+    }
+    return bs->drv->bdrv_get_specific_info ? bs->drv->bdrv_get_specific_info(bs, errp) : nullptr;
+}
