@@ -292,27 +292,36 @@ int main(int argc, char **argv)
     const Row &swap = rows[nrows - 1];
     printf("ratios (round trip unless noted):\n");
     for (int i = 0; i < nrows - 2; i++) {
-        // The targets are for the switch itself; the API rows add the
-        // enter/yield bookkeeping and, because each side returns through its
-        // own call stack, return-stack mispredictions any call-based API pays.
-        bool targeted = strstr(rows[i].name, "asm switch") != nullptr;
+        // Targets: the asm switch against Boost's switch, and the public API
+        // (issue 21) against Boost's switch and create.  The API rows include
+        // all the enter/yield bookkeeping, so meeting 1.0 means that
+        // bookkeeping costs less than what fcontext saves over Boost.
+        bool switch_row = strstr(rows[i].name, "asm switch") != nullptr;
+        bool api_row = strstr(rows[i].name, "API (asm") != nullptr;
         char what[96];
         double vs_boost = rows[i].round_trip / boost.round_trip;
         double vs_swap = swap.round_trip / rows[i].round_trip;
+        double create_vs_boost = rows[i].create / boost.create;
         snprintf(what, sizeof(what), "%s / Boost", rows[i].name);
-        if (targeted) {
+        if (switch_row) {
             print_ratio(what, vs_boost, "<= 0.70", vs_boost <= 0.70);
+        } else if (api_row) {
+            print_ratio(what, vs_boost, "<= 1.00", vs_boost <= 1.00);
         } else {
             printf("  %-46s %7.2f\n", what, vs_boost);
         }
         snprintf(what, sizeof(what), "swapcontext / %s", rows[i].name);
-        if (targeted) {
+        if (switch_row) {
             print_ratio(what, vs_swap, ">= 10", vs_swap >= 10);
         } else {
             printf("  %-46s %7.2f\n", what, vs_swap);
         }
         snprintf(what, sizeof(what), "%s / Boost (create)", rows[i].name);
-        printf("  %-46s %7.2f\n", what, rows[i].create / boost.create);
+        if (api_row) {
+            print_ratio(what, create_vs_boost, "<= 1.00", create_vs_boost <= 1.00);
+        } else {
+            printf("  %-46s %7.2f\n", what, create_vs_boost);
+        }
     }
     return 0;
 }

@@ -42,7 +42,16 @@ static inline CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to,
     return static_cast<CoroutineAction>(ret);
 }
 
+// A pooled stack-switched coroutine is only ever resumed to run again; it
+// is deleted without being resumed.
+static inline bool co_backend_runs_again(Coroutine *)
+{
+    return true;
+}
+
 #else
 // Thread backend: the hand-off is slow anyway, so it stays out of line.
 CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineAction action);
+// False once the pool evicted @co: its thread must leave co_run_entry.
+bool co_backend_runs_again(Coroutine *co);
 #endif

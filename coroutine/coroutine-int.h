@@ -25,11 +25,16 @@ struct Coroutine {
     CoroutineEntry *entry = nullptr;
     void *opaque = nullptr;
     // Whoever entered us; non-null exactly while we are in the chain of
-    // running coroutines (qemu_coroutine_entered).
+    // running coroutines (qemu_coroutine_entered).  Control goes back to it
+    // when we yield or terminate with nothing left to wake.
     Coroutine *caller = nullptr;
-    // Coroutines woken by us (CoQueue), entered after we yield/terminate.
+    // Coroutines woken by us (CoQueue) while running, to be entered after we
+    // yield or terminate, then those still pending from the coroutine that
+    // handed control to us (see co_next_after).  Both are empty whenever we
+    // are not running.
     Coroutine *wake_head = nullptr;
     Coroutine *wake_tail = nullptr;
+    Coroutine *pending = nullptr;
     Coroutine *wake_next = nullptr;   // link in a wake or pending list
     bool wake_queued = false;         // on some coroutine's wake list
     // Pool links (only while terminated and pooled).
@@ -57,6 +62,7 @@ struct CoThreadState {
     Coroutine *pool_tail = nullptr;
     unsigned pool_count = 0;
     uint64_t stacks_mapped = 0;
+    size_t default_stack_size = 0;  // co_stack_default_size(), read once
     ~CoThreadState();
 };
 
@@ -71,16 +77,42 @@ void co_backend_delete(Coroutine *co);
 // returns the action of whoever resumes @from later.  Defined inline by the
 // stack-switching backends (it is on the enter/yield fast path).
 
-// Backends' trampolines call this in a loop: runs the current entry, marks
-// the coroutine terminated and switches to its caller.  Returns when the
-// pooled coroutine is entered again for a new entry function.
+// Backends' trampolines call this once: runs the current entry, marks the
+// coroutine terminated, puts it in the pool and switches to whoever runs
+// next (co_next_after); when the pooled coroutine is entered again, runs
+// its new entry the same way.  Returns only when the backend says the
+// coroutine will not run again (co_backend_runs_again: pool eviction on
+// the thread backend).
 void co_run_entry(Coroutine *co);
 
-// Pool (coroutine-pool.cc).
+// Pool: most recently terminated first.  Taking the head (in
+// qemu_coroutine_create) and giving are inline: they are on every create
+// and terminate.  The search for a stack size, the eviction of the oldest
+// and the drain are in coroutine-pool.cc.
 constexpr unsigned CO_POOL_MAX = 128;
-Coroutine *co_pool_take(CoThreadState *ts, size_t stack_size);
-void co_pool_give(CoThreadState *ts, Coroutine *co);
+Coroutine *co_pool_take_sized(CoThreadState *ts, size_t stack_size);  // null: none
+void co_pool_evict_oldest(CoThreadState *ts);
 void co_pool_drain(CoThreadState *ts);
+
+static inline void co_pool_unlink(CoThreadState *ts, Coroutine *co)
+{
+    (co->pool_prev ? co->pool_prev->pool_next : ts->pool_head) = co->pool_next;
+    (co->pool_next ? co->pool_next->pool_prev : ts->pool_tail) = co->pool_prev;
+    co->pool_prev = co->pool_next = nullptr;
+    ts->pool_count--;
+}
+
+static inline void co_pool_give(CoThreadState *ts, Coroutine *co)
+{
+    if (ts->pool_count == CO_POOL_MAX) [[unlikely]] {
+        co_pool_evict_oldest(ts);
+    }
+    co->pool_prev = nullptr;
+    co->pool_next = ts->pool_head;
+    (ts->pool_head ? ts->pool_head->pool_prev : ts->pool_tail) = co;
+    ts->pool_head = co;
+    ts->pool_count++;
+}
 
 // Prints "<where>: <what>" and aborts: misuse that would corrupt stacks.
 [[noreturn]] void co_fatal(const char *where, const char *what);

@@ -8,9 +8,8 @@ namespace {
 {
     auto *co = static_cast<Coroutine *>(arg);
     co_asan_after_switch(co, CO_ACTION_ENTER);
-    for (;;) {
-        co_run_entry(co);
-    }
+    co_run_entry(co);
+    co_fatal("coroutine", "a stack-switched coroutine left co_run_entry");
 }
 
 }  // namespace

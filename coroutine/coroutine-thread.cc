@@ -44,7 +44,7 @@ void *thread_main(void *arg)
     auto *co = static_cast<CoroutineThread *>(arg);
     wait_turn(co);
     co_thread_state_adopt(co->owner);
-    while (!co->quit) {
+    if (!co->quit) {
         co_run_entry(co);
     }
     return nullptr;
@@ -105,4 +105,9 @@ CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineActio
     sem_post(&as_thread(to)->run);
     wait_turn(self);
     return self->resumed_by;
+}
+
+bool co_backend_runs_again(Coroutine *co)
+{
+    return !as_thread(co)->quit;
 }

@@ -30,6 +30,7 @@ std::atomic<CoroutineRescheduleHook *> reschedule_hook;
     ts->leader = co_backend_new_leader();
     ts->leader->is_leader = true;
     ts->leader->owner = ts;
+    ts->default_stack_size = co_stack_default_size();
     tls_owned.state = ts;
     tls_state = ts;
     return ts;
@@ -71,16 +72,27 @@ void co_fatal(const char *where, const char *what)
     abort();
 }
 
-Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque,
-                                       size_t stack_size)
+// Pool miss: another size in the pool, or a new stack.
+[[gnu::noinline]] static Coroutine *co_new(CoThreadState *ts, size_t size)
 {
-    CoThreadState *ts = co_thread_state();
-    size_t size = stack_size ? co_stack_round_size(stack_size) : co_stack_default_size();
-    Coroutine *co = co_pool_take(ts, size);
+    Coroutine *co = co_pool_take_sized(ts, size);
     if (!co) {
         co = co_backend_new(size);
         co->owner = ts;
         ts->stacks_mapped++;
+    }
+    return co;
+}
+
+// The pool's head is the likeliest fit (see coroutine-pool.cc).
+static inline Coroutine *co_create(CoThreadState *ts, size_t size, CoroutineEntry *entry,
+                                   void *opaque)
+{
+    Coroutine *co = ts->pool_head;
+    if (co && co->stack.size == size) [[likely]] {
+        co_pool_unlink(ts, co);
+    } else {
+        co = co_new(ts, size);
     }
     co->entry = entry;
     co->opaque = opaque;
@@ -89,45 +101,72 @@ Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque,
     return co;
 }
 
-Coroutine *qemu_coroutine_create(CoroutineEntry *entry, void *opaque)
+Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque,
+                                       size_t stack_size)
 {
-    return qemu_coroutine_create_sized(entry, opaque, 0);
+    CoThreadState *ts = co_thread_state();
+    size_t size = stack_size ? co_stack_round_size(stack_size) : ts->default_stack_size;
+    return co_create(ts, size, entry, opaque);
 }
 
-// Enters @co, then every coroutine it (transitively) woke, in wake order,
-// each from this same frame so wakers' stacks stay shallow.
+Coroutine *qemu_coroutine_create(CoroutineEntry *entry, void *opaque)
+{
+    CoThreadState *ts = co_thread_state();
+    return co_create(ts, ts->default_stack_size, entry, opaque);
+}
+
+// Every switch is the last thing its function does, and everything the
+// switch implies (the running coroutine, the caller link, who runs next,
+// the pool) is settled before it by the side that switches away.  Nothing
+// runs on the resumed side after the switch returns, so without ASan the
+// compiler turns the switch into a tail call: the asm backend then resumes
+// the other side's caller with a jump and no `ret` pairs with the wrong
+// `call`, which would cost a return-stack misprediction on each side of
+// every enter+yield round trip.  With ASan, co_backend_switch runs the
+// fiber hook after the switch and the calls stay ordinary ones.
+
+// Enters @co on behalf of whatever runs now (a coroutine or plain code).
 void qemu_coroutine_enter(Coroutine *co)
 {
     CoThreadState *ts = co_thread_state();
-    Coroutine *const running = ts->current;
-    Coroutine *const self = running ? running : ts->leader;
+    Coroutine *self = ts->current ? ts->current : ts->leader;
 
     if (co->wake_queued) {
         co_fatal("qemu_coroutine_enter", "entering a coroutine already woken from a CoQueue");
     }
-    co->wake_next = nullptr;
-    Coroutine *pending = co;
-    while (pending) {
-        Coroutine *to = pending;
-        pending = to->wake_next;
-        to->wake_next = nullptr;
-        to->wake_queued = false;
-        check_enterable(to);
+    check_enterable(co);
+    co->caller = self;
+    ts->current = co;
+    co_backend_switch(self, co, CO_ACTION_ENTER);
+}
 
-        to->caller = self;
-        ts->current = to;
-        CoroutineAction action = co_backend_switch(self, to, CO_ACTION_ENTER);
-        ts->current = running;
-
-        if (to->wake_head) {
-            to->wake_tail->wake_next = pending;
-            pending = to->wake_head;
-            to->wake_head = to->wake_tail = nullptr;
+// Who runs when @self (running) yields or terminates.  Coroutines @self
+// woke run first, in wake order, each entered on behalf of @self's caller
+// (so wakers' stacks stay shallow and a waker never runs its wakees
+// nested); the rest of the list travels with each one as its `pending`,
+// after whatever that one wakes itself.  The caller runs once the list is
+// empty.  Makes the result the running coroutine.
+static inline Coroutine *co_next_after(CoThreadState *ts, Coroutine *self)
+{
+    Coroutine *to = self->caller;
+    self->caller = nullptr;
+    if (self->wake_head || self->pending) [[unlikely]] {
+        Coroutine *list = self->pending;
+        if (self->wake_head) {
+            self->wake_tail->wake_next = list;
+            list = self->wake_head;
         }
-        if (action == CO_ACTION_TERMINATE) {
-            co_pool_give(ts, to);
-        }
+        self->wake_head = self->wake_tail = self->pending = nullptr;
+        Coroutine *next = list;
+        next->pending = next->wake_next;
+        next->wake_next = nullptr;
+        next->wake_queued = false;
+        check_enterable(next);
+        next->caller = to;
+        to = next;
     }
+    ts->current = to == ts->leader ? nullptr : to;
+    return to;
 }
 
 void qemu_coroutine_enter_if_inactive(Coroutine *co)
@@ -144,18 +183,23 @@ void coroutine_fn qemu_coroutine_yield(void)
     if (!self) {
         co_fatal("qemu_coroutine_yield", "called outside a coroutine");
     }
-    Coroutine *to = self->caller;
-    self->caller = nullptr;
-    co_backend_switch(self, to, CO_ACTION_YIELD);
+    co_backend_switch(self, co_next_after(ts, self), CO_ACTION_YIELD);
 }
 
+// The pool may hand @co out again only after the switch below, and nothing
+// else runs on this thread until then, so it can go back to the pool first.
+// The loop is here and not in the backend's trampoline so that a pooled
+// coroutine resumes into the next entry without a `ret` (see above).
 void co_run_entry(Coroutine *co)
 {
-    co->entry(co->opaque);
-    co->terminated = true;
-    Coroutine *to = co->caller;
-    co->caller = nullptr;
-    co_backend_switch(co, to, CO_ACTION_TERMINATE);
+    do {
+        co->entry(co->opaque);
+        co->terminated = true;
+        CoThreadState *ts = co_thread_state();
+        Coroutine *to = co_next_after(ts, co);
+        co_pool_give(ts, co);
+        co_backend_switch(co, to, CO_ACTION_TERMINATE);
+    } while (co_backend_runs_again(co));
 }
 
 void co_wake(Coroutine *co)

@@ -293,6 +293,71 @@ static void test_queue_wakes_after_waker_yields(void **)
     assert_int_equal(w.log.back(), 7);
 }
 
+// Wake chains: the waker X hands control to the coroutines it woke, in wake
+// order, and each runs what it woke itself before the rest of X's list.
+// All of them run on behalf of X's enterer E (a coroutine here), which
+// continues only after the whole chain.
+struct WakeChain {
+    CoQueue first;    // W1, W2 wait here; X wakes both
+    CoQueue second;   // V waits here; W1 wakes it
+    std::vector<int> log;
+    Coroutine *enterer = nullptr;
+    Coroutine *waker = nullptr;
+};
+
+static WakeChain *chain;
+
+static void chain_waiter(void *opaque)
+{
+    int id = static_cast<int>(reinterpret_cast<intptr_t>(opaque));
+    qemu_co_queue_wait(id == 3 ? &chain->second : &chain->first, nullptr);
+    // The waker is off the chain of running coroutines; its enterer is on it.
+    assert_false(qemu_coroutine_entered(chain->waker));
+    assert_true(qemu_coroutine_entered(chain->enterer));
+    chain->log.push_back(id);
+    if (id == 1) {
+        qemu_co_queue_next(&chain->second);
+        chain->log.push_back(10);   // still before V runs
+    }
+}
+
+static void chain_waker(void *)
+{
+    qemu_co_queue_restart_all(&chain->first);
+    chain->log.push_back(0);
+}
+
+static void chain_enterer(void *)
+{
+    chain->waker = qemu_coroutine_create(chain_waker, nullptr);
+    qemu_coroutine_enter(chain->waker);
+    assert_true(qemu_coroutine_terminated(chain->waker));
+    chain->log.push_back(99);
+}
+
+static void test_queue_wake_chain_order(void **)
+{
+    WakeChain c;
+    chain = &c;
+    qemu_co_queue_init(&c.first);
+    qemu_co_queue_init(&c.second);
+    Coroutine *w[3];
+    for (intptr_t id = 1; id <= 3; id++) {
+        w[id - 1] = qemu_coroutine_create(chain_waiter, reinterpret_cast<void *>(id));
+        qemu_coroutine_enter(w[id - 1]);
+    }
+    c.enterer = qemu_coroutine_create(chain_enterer, nullptr);
+    qemu_coroutine_enter(c.enterer);
+    std::vector<int> want = {0, 1, 10, 3, 2, 99};
+    assert_int_equal(c.log.size(), want.size());
+    assert_memory_equal(c.log.data(), want.data(), want.size() * sizeof(int));
+    for (Coroutine *co : w) {
+        assert_true(qemu_coroutine_terminated(co));
+    }
+    assert_true(qemu_coroutine_terminated(c.enterer));
+    assert_null(qemu_coroutine_self());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_corwlock_shared_after_writer),
         cmocka_unit_test(test_producer_consumer),
         cmocka_unit_test(test_queue_wakes_after_waker_yields),
+        cmocka_unit_test(test_queue_wake_chain_order),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
