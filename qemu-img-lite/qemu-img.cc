@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "crypto/crypto.h"
 #include "block/block_int.h"
 #include "qemu-img-lite/img.h"
 #include "util/aio-backend.h"
@@ -149,6 +150,8 @@ void img_help(void)
 int main(int argc, char **argv)
 {
     error_set_progname("qemu-img-lite");
+    // --object is valid in every subcommand / position (TLS credentials).
+    user_creatable_extract_cmdline(&argc, argv, false);
     bdrv_init();
 
     static const struct option long_options[] = {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/crypto.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 
@@ -153,7 +154,7 @@ static void parse_main_option(int c, MainArgs *a, const char *progname)
     }
     case 'T': break;  // tracing: accepted and ignored
     case 'U': a->force_share = true; break;
-    case OPTION_OBJECT: break;  // no secrets or other objects to define
+    case OPTION_OBJECT: user_creatable_process_cmdline(optarg); break;
     case OPTION_IMAGE_OPTS: io_session().image_opts = true; break;
     case 'V':
         printf("%s version 7.2.0 (qemu-lite 0.1.0)\n", progname);

@@ -13,6 +13,7 @@
 #include "block/nbd/nbd-proto.h"
 #include "block/nbd/nbd-server.h"
 #include "block/nbd/nbd-socket.h"
+#include "crypto/crypto.h"
 #include "qemu-nbd-lite/nbd-daemon.h"
 #include "util/aio-backend.h"
 #include "util/util.h"
@@ -31,6 +32,8 @@ struct Options {
     bool writethrough = false;
     BlockdevDetectZeroes detect_zeroes = DETECT_ZEROES_OFF;
     const char *image = nullptr;
+    const char *tls_creds = nullptr;  // --tls-creds / --tls-authz ids
+    const char *tls_authz = nullptr;
 };
 
 void usage(const char *name)
@@ -51,6 +54,12 @@ void usage(const char *name)
 "  -v, --verbose             display extra debugging information\n"
 "  -x, --export-name=NAME    expose export by name (default is empty string)\n"
 "  -D, --description=TEXT    export a human-readable description\n"
+"\n"
+"  --object type,id=ID,...   define an object such as 'tls-creds-x509' for\n"
+"                            providing TLS credentials\n"
+"  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
+"  --tls-authz=ID            use id of an earlier --object to provide\n"
+"                            authorization\n"
 "\n"
 "General purpose options:\n"
 "  --fork                    fork off the server process and exit the parent\n"
@@ -78,7 +87,7 @@ void usage(const char *name)
 }
 
 enum { OPT_CACHE = 256, OPT_AIO, OPT_DISCARD, OPT_DETECT_ZEROES, OPT_IMAGE_OPTS, OPT_FORK,
-       OPT_PID_FILE };
+       OPT_PID_FILE, OPT_OBJECT, OPT_TLS_CREDS, OPT_TLS_AUTHZ };
 
 const struct option long_opts[] = {
     {"help", no_argument, nullptr, 'h'},       {"version", no_argument, nullptr, 'V'},
@@ -95,6 +104,9 @@ const struct option long_opts[] = {
     {"image-opts", no_argument, nullptr, OPT_IMAGE_OPTS},
     {"fork", no_argument, nullptr, OPT_FORK},
     {"pid-file", required_argument, nullptr, OPT_PID_FILE},
+    {"object", required_argument, nullptr, OPT_OBJECT},
+    {"tls-creds", required_argument, nullptr, OPT_TLS_CREDS},
+    {"tls-authz", required_argument, nullptr, OPT_TLS_AUTHZ},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -125,6 +137,24 @@ void parse_block_opt(Options *o, int c, const char *arg)
         }
         break;
     }
+}
+
+// As qemu-nbd: the credentials must exist and be a server's; the authz
+// object is looked up per client.
+void parse_tls(Options *o)
+{
+    if (!o->tls_creds) {
+        if (o->tls_authz) die("%s", "--tls-authz is not permitted without --tls-creds");
+        return;
+    }
+    Error *err = nullptr;
+    o->exp.tls_creds = tls_creds_find(o->tls_creds, TlsEndpoint::Server, &err);
+    if (!o->exp.tls_creds) {
+        error_prepend(&err, "Failed to get TLS creds: ");
+        error_report_err(err);
+        exit(EXIT_FAILURE);
+    }
+    if (o->tls_authz) o->exp.tls_authz = o->tls_authz;
 }
 
 void parse_args(int argc, char **argv, Options *o)
@@ -162,6 +192,9 @@ void parse_args(int argc, char **argv, Options *o)
         case OPT_IMAGE_OPTS: o->image_opts = true; break;
         case OPT_FORK: o->fork = true; break;
         case OPT_PID_FILE: o->pid_file = optarg; break;
+        case OPT_OBJECT: user_creatable_process_cmdline(optarg); break;
+        case OPT_TLS_CREDS: o->tls_creds = optarg; break;
+        case OPT_TLS_AUTHZ: o->tls_authz = optarg; break;
         case '?':
             error_report("Try `%s --help' for more information.", argv[0]);
             exit(EXIT_FAILURE);
@@ -178,6 +211,7 @@ void parse_args(int argc, char **argv, Options *o)
         o->addr.host = bind_addr;
         o->addr.port = port;
     }
+    parse_tls(o);
     if (o->detect_zeroes == DETECT_ZEROES_UNMAP && !(o->flags & BDRV_O_UNMAP)) {
         error_report("setting detect-zeroes to unmap is not allowed without setting discard "
                      "operation to unmap");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/crypto.h"
 #include "block/block.h"
 #include "hw/cpu.h"
 #include "hw/machine-internal.h"
@@ -116,6 +117,8 @@ extern "C" const char *__lsan_default_options()
 int main(int argc, char **argv)
 {
     error_set_progname("qemu-system-lite");
+    // --object is valid in every subcommand / position (TLS credentials).
+    user_creatable_extract_cmdline(&argc, argv, true);
     SystemOptions o;
     system_parse_args(argc, argv, &o);
     bdrv_init();

@@ -11,6 +11,8 @@ packages=(
   libunicorn-dev nasm syslinux syslinux-common mtools dosfstools
   clang libfuzzer-14-dev libclang-rt-14-dev
   valgrind strace
+  libgnutls28-dev  # NBD TLS (tls-creds-x509/psk objects)
+  gnutls-bin       # certtool and psktool: iotests make TLS certificates at test time
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include "block/block_int.h"
 #include "block/nbd/nbd-client-driver.h"
 #include "block/nbd/nbd-client.h"
+#include "crypto/crypto.h"
 #include "util/aio.h"
 
 namespace {
@@ -19,6 +20,7 @@ struct NbdDriverState {
     std::vector<std::unique_ptr<NbdClientConn>> conns;
     std::vector<std::unique_ptr<NbdClientConn>> retired;  // dead, freed at close
     NbdExportInfo info;
+    NbdClientTls tls;  // creds null: plaintext
     unsigned next = 0;
     bool reconnecting = false;
     int reconnect_ret = 0;        // result of the last attempt, for its waiters
@@ -38,7 +40,7 @@ int coroutine_fn connect_one(NbdDriverState *s, std::unique_ptr<NbdClientConn> *
     auto conn = std::make_unique<NbdClientConn>();
     conn->ch = std::make_unique<NbdChannel>();
     nbd_channel_init(conn->ch.get(), fd, s->ctx);
-    int ret = nbd_client_handshake(conn->ch.get(), s->cfg.export_name, &conn->info, errp);
+    int ret = nbd_client_handshake(conn->ch.get(), s->cfg.export_name, &conn->info, errp, &s->tls);
     if (ret < 0) return ret;  // ~NbdChannel closes the fd
     nbd_conn_start(conn.get(), s->ctx);
     *out = std::move(conn);
@@ -118,6 +120,17 @@ int coroutine_fn nbd_co_open(BlockDriverState *bs, QDict *options, int flags, Er
 {
     auto s = std::make_unique<NbdDriverState>();
     if (!nbd_client_parse_options(options, &s->cfg, errp)) return -EINVAL;
+    if (!s->cfg.tls_creds.empty()) {
+        s->tls.creds = tls_creds_find(s->cfg.tls_creds.c_str(), TlsEndpoint::Client, errp);
+        if (!s->tls.creds) return -EINVAL;
+        // As QEMU: the certificate is checked against tls-hostname, else the
+        // TCP host; a Unix socket without tls-hostname checks no name.
+        if (!s->cfg.tls_hostname.empty()) {
+            s->tls.hostname = s->cfg.tls_hostname.c_str();
+        } else if (!s->cfg.addr.is_unix) {
+            s->tls.hostname = s->cfg.addr.host.c_str();
+        }
+    }
     s->ctx = bs->ctx ? bs->ctx : qemu_get_current_aio_context();
     qemu_co_queue_init(&s->reconnect_wait);
     std::unique_ptr<NbdClientConn> first;
@@ -252,7 +265,7 @@ int64_t coroutine_fn nbd_co_getlength(BlockDriverState *bs)
 
 const char *const nbd_runtime_opts[] = {
     "filename", "server.type", "server.host", "server.port", "server.path", "export",
-    "reconnect-delay", "multi-conn", "host", "port", "path", nullptr,
+    "reconnect-delay", "multi-conn", "host", "port", "path", "tls-creds", "tls-hostname", nullptr,
 };
 
 BlockDriver make_driver()

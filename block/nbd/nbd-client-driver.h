@@ -13,6 +13,8 @@ struct NbdClientConfig {
     std::string export_name;
     int reconnect_delay_s = 0;  // 0: a lost connection fails requests at once
     int multi_conn = 1;         // connections to open when the server allows
+    std::string tls_creds;      // tls-creds: object id, "" for plaintext
+    std::string tls_hostname;   // tls-hostname: overrides server.host for the x509 check
 };
 
 // Filename ("nbd://...", "nbd+unix://...", "nbd:host:port") -> server.* options.

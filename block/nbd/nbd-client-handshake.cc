@@ -5,6 +5,7 @@
 #include <cinttypes>
 
 #include "block/nbd/nbd-client.h"
+#include "block/nbd/nbd-tls.h"
 
 namespace {
 
@@ -133,6 +134,12 @@ int coroutine_fn negotiate_go(Haggle *h, const std::string &name, NbdExportInfo 
             return 1;
         }
         if (r.type == NBD_REP_ERR_UNSUP) return 0;
+        if (r.type == NBD_REP_ERR_TLS_REQD) {
+            error_setg(h->errp, "TLS negotiation required before option %u (go)\n"
+                                "Did you forget a valid tls-creds?\nserver reported: %s",
+                       NBD_OPT_GO, server_message(d).c_str());
+            return -EINVAL;
+        }
         if (r.type & NBD_REP_ERR_FLAG) {
             error_setg(h->errp, "Requested export not available\nserver reported: %s",
                        server_message(d).c_str());
@@ -160,6 +167,30 @@ int coroutine_fn negotiate_export_name(Haggle *h, const std::string &name, bool 
     c.get_u64(&info->size);
     c.get_u16(&info->flags);
     return 0;  // structured replies, if acked, stay in force (spec)
+}
+
+// STARTTLS and the TLS handshake, with QEMU's messages for a refusal.
+int coroutine_fn negotiate_starttls(Haggle *h, const NbdClientTls &tls)
+{
+    NbdOptReply r;
+    std::vector<uint8_t> d;
+    if (send_option(h, NBD_OPT_STARTTLS, nullptr) < 0 || read_reply(h, NBD_OPT_STARTTLS, &r, &d) < 0) {
+        return -EIO;
+    }
+    if (r.type == NBD_REP_ERR_UNSUP) {
+        error_setg(h->errp, "Server don't support STARTTLS option");
+        return -EINVAL;
+    }
+    if (r.type == NBD_REP_ERR_POLICY) {
+        error_setg(h->errp, "Denied by server for option %u (starttls)%s%s", NBD_OPT_STARTTLS,
+                   d.empty() ? "" : "\nserver reported: ", server_message(d).c_str());
+        return -EINVAL;
+    }
+    if (r.type != NBD_REP_ACK || !d.empty()) {
+        error_setg(h->errp, "Server rejected request to start TLS %x", r.type);
+        return -EINVAL;
+    }
+    return nbd_channel_starttls(h->ch, tls.creds, tls.hostname, nullptr, TlsEndpoint::Client, h->errp);
 }
 
 int coroutine_fn read_greeting(Haggle *h, uint16_t *gflags)
@@ -197,7 +228,7 @@ int coroutine_fn read_greeting(Haggle *h, uint16_t *gflags)
 }  // namespace
 
 int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_name,
-                                      NbdExportInfo *info, Error **errp)
+                                      NbdExportInfo *info, Error **errp, const NbdClientTls *tls)
 {
     Haggle h{ch, errp};
     uint16_t gflags;
@@ -213,6 +244,14 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
     if (nbd_channel_write(ch, cflags, 4) < 0) {
         error_setg(errp, "Failed to send client flags");
         return -EIO;
+    }
+    if (tls && tls->creds) {
+        if (!fixed) {
+            error_setg(errp, "Server does not support STARTTLS");
+            return -EINVAL;
+        }
+        ret = negotiate_starttls(&h, *tls);
+        if (ret < 0) return ret;
     }
     if (fixed) {
         ret = negotiate_structured(&h);

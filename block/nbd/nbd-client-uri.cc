@@ -209,8 +209,10 @@ bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp)
         }
         cfg->multi_conn = int(v);
     }
+    if (const char *t = o->get("tls-creds")) cfg->tls_creds = t;
+    if (const char *h = o->get("tls-hostname")) cfg->tls_hostname = h;
     for (const char *k : {"server.type", "server.host", "server.port", "server.path", "export",
-                          "reconnect-delay", "multi-conn"}) {
+                          "reconnect-delay", "multi-conn", "tls-creds", "tls-hostname"}) {
         o->del(k);
     }
     return true;

@@ -23,10 +23,18 @@ struct AioContext;
 constexpr unsigned NBD_CLIENT_MAX_REQUESTS = 64;
 
 // ---- handshake (nbd-client-handshake.cc) --------------------------------------
-// Negotiates @export_name over @ch: fixed newstyle, STRUCTURED_REPLY,
-// base:allocation, GO with block sizes (EXPORT_NAME for old servers).
+struct TlsCreds;
+// tls-creds: STARTTLS first, and nothing in plaintext if it fails.
+struct NbdClientTls {
+    TlsCreds *creds = nullptr;
+    const char *hostname = nullptr;  // the server certificate must match it (x509)
+};
+// Negotiates @export_name over @ch: [STARTTLS,] fixed newstyle,
+// STRUCTURED_REPLY, base:allocation, GO with block sizes (EXPORT_NAME for
+// old servers).
 int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_name,
-                                      NbdExportInfo *info, Error **errp);
+                                      NbdExportInfo *info, Error **errp,
+                                      const NbdClientTls *tls = nullptr);
 
 // ---- one connection (nbd-client-conn.cc) ----------------------------------------
 struct NbdClientSlot {

@@ -1,10 +1,11 @@
-// NBD server: fixed-newstyle option haggling (LIST, INFO, GO, EXPORT_NAME,
-// STRUCTURED_REPLY, LIST/SET_META_CONTEXT, ABORT).  Oldstyle is never
+// NBD server: fixed-newstyle option haggling (STARTTLS, LIST, INFO, GO,
+// EXPORT_NAME, STRUCTURED_REPLY, LIST/SET_META_CONTEXT, ABORT).  Oldstyle is never
 // offered.  Every option payload is bounded before it is read.
 #include <cerrno>
 #include <cstring>
 
 #include "block/nbd/nbd-server-int.h"
+#include "block/nbd/nbd-tls.h"
 
 namespace {
 
@@ -167,6 +168,42 @@ int coroutine_fn drain(NbdServerClient *c, uint32_t len)
     return 0;
 }
 
+// NBD_OPT_STARTTLS, as qemu-nbd: refused by policy without --tls-creds,
+// invalid once TLS is up; otherwise ACK and the TLS handshake, whose
+// failure hangs up (its reason goes to the log).
+int coroutine_fn handle_starttls(NbdServerClient *c, uint32_t len)
+{
+    const NbdExportConfig &cfg = export_cfg(c);
+    bool required = cfg.tls_creds && !c->tls;
+    if (len) {
+        int ret = send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                               "option 'starttls' has unexpected length");
+        return required || ret < 0 ? -EINVAL : 0;  // a client that gets TLS wrong is dropped
+    }
+    if (!cfg.tls_creds) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS not configured");
+    if (c->tls) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS already enabled");
+    if (send_rep(c, NBD_OPT_STARTTLS, NBD_REP_ACK) < 0) return -EIO;
+    ErrorPtr err;
+    if (nbd_channel_starttls(&c->ch, cfg.tls_creds, nullptr,
+                             cfg.tls_authz.empty() ? nullptr : cfg.tls_authz.c_str(),
+                             TlsEndpoint::Server, &err) < 0) {
+        c->tls_error = error_get_pretty(err.err);
+        return -EIO;
+    }
+    c->tls = true;
+    return 0;
+}
+
+// Before STARTTLS on a TLS server: the client may only start TLS.
+int coroutine_fn refuse_before_tls(NbdServerClient *c, const NbdOption &o)
+{
+    if (o.option == NBD_OPT_EXPORT_NAME) return -EINVAL;  // no way to answer: hang up
+    char msg[64];
+    snprintf(msg, sizeof(msg), "Option 0x%x not permitted before TLS", o.option);
+    int ret = send_rep_err(c, o.option, NBD_REP_ERR_TLS_REQD, msg);
+    return o.option == NBD_OPT_ABORT ? -ECONNRESET : ret;
+}
+
 // One option.  1: transmission; 0: continue; <0: hang up.
 int coroutine_fn handle_option(NbdServerClient *c, const NbdOption &o, bool fixed)
 {
@@ -178,6 +215,10 @@ int coroutine_fn handle_option(NbdServerClient *c, const NbdOption &o, bool fixe
     std::vector<uint8_t> data(o.length);
     int ret = nbd_channel_read(&c->ch, data.data(), data.size());
     if (ret < 0) return ret;
+    if (export_cfg(c).tls_creds && !c->tls) {
+        if (!fixed) return -EINVAL;  // TLS needs fixed newstyle
+        if (o.option != NBD_OPT_STARTTLS) return refuse_before_tls(c, o);
+    }
     if (o.option == NBD_OPT_EXPORT_NAME) return handle_export_name(c, data);
     if (!fixed) return -EINVAL;  // plain newstyle clients may only name an export
     switch (o.option) {
@@ -194,6 +235,8 @@ int coroutine_fn handle_option(NbdServerClient *c, const NbdOption &o, bool fixe
         if (c->structured) return send_rep_err(c, o.option, NBD_REP_ERR_INVALID, "structured reply already negotiated");
         c->structured = true;
         return send_rep(c, o.option, NBD_REP_ACK);
+    case NBD_OPT_STARTTLS:
+        return handle_starttls(c, o.length);
     case NBD_OPT_LIST_META_CONTEXT:
     case NBD_OPT_SET_META_CONTEXT:
         return handle_meta(c, o.option, data);
@@ -221,7 +264,14 @@ int coroutine_fn nbd_server_negotiate(NbdServerClient *c)
     for (int i = 0; i < 4096; i++) {
         uint8_t hdr[NBD_OPT_HEADER_SIZE];
         NbdOption o;
-        if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) < 0) return -EIO;
+        if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) < 0) {
+            // Typically a client that refused our certificate; qemu-nbd's words.
+            if (c->tls) {
+                c->tls_error = "Failed to read opts magic: Cannot read from TLS channel: "
+                               "Software caused connection abort";
+            }
+            return -EIO;
+        }
         if (!nbd_option_decode(hdr, &o)) return -EINVAL;
         int ret = handle_option(c, o, fixed);
         if (ret < 0) return ret;

@@ -21,6 +21,8 @@ struct NbdServerClient {
     CoQueue slot_wait;      // receive loop waits here for a free request slot
     CoQueue idle_wait;      // teardown waits here for in_flight == 0
     bool handshake_done = false;
+    bool tls = false;        // STARTTLS done
+    std::string tls_error;   // why the TLS handshake failed, for the log
     // Data buffers of finished requests, reused by the next ones (see
     // server_buf_get in nbd-server-io.cc).
     std::vector<std::pair<uint8_t *, size_t>> spare_bufs;

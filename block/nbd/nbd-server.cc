@@ -11,6 +11,7 @@
 
 #include "block/nbd/nbd-server-int.h"
 #include "util/aio.h"
+#include "util/error.h"
 
 static void update_accept_watch(NbdServer *srv);
 
@@ -47,6 +48,9 @@ static void client_coroutine(void *opaque)
         c->handshake_done = true;
         srv->served++;
         nbd_server_serve(c);
+    } else if (!c->tls_error.empty()) {
+        // As qemu-nbd: a refused TLS client is worth a line even without -v.
+        error_report("option negotiation failed: %s", c->tls_error.c_str());
     }
     nbd_channel_shutdown(&c->ch);
     while (c->in_flight > 0) {

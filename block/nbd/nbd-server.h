@@ -15,6 +15,7 @@
 struct AioContext;
 struct BlockBackend;
 struct NbdServer;
+struct TlsCreds;
 
 struct NbdExportConfig {
     std::string name;          // "" is the default export
@@ -25,6 +26,10 @@ struct NbdExportConfig {
     bool can_trim = true;      // --discard=unmap (advertise TRIM anyway: it may no-op)
     int max_clients = 1;       // -e; 0: unlimited
     bool verbose = false;
+    // --tls-creds: every option before NBD_OPT_STARTTLS is refused with
+    // NBD_REP_ERR_TLS_REQD.  --tls-authz: authz object id ("" for none).
+    TlsCreds *tls_creds = nullptr;  // not owned (objects live until exit)
+    std::string tls_authz;
 };
 
 constexpr unsigned NBD_SERVER_MAX_REQUESTS = 16;

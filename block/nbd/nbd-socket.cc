@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "block/nbd/nbd-tls.h"
 #include "util/aio.h"
 
 std::string NbdAddress::to_string() const
@@ -227,7 +228,7 @@ void nbd_channel_init(NbdChannel *ch, int fd, AioContext *ctx)
 }
 
 // Parks the current coroutine until the fd is ready in the given direction.
-static void coroutine_fn channel_wait(NbdChannel *ch, bool for_write)
+void coroutine_fn nbd_channel_wait(NbdChannel *ch, bool for_write)
 {
     Coroutine *self = qemu_coroutine_self();
     assert(self);
@@ -291,7 +292,16 @@ static int coroutine_fn channel_recv(NbdChannel *ch, struct iovec *iov, int niov
         if (niov == 0) break;
         bool buffered = iov_total(iov, niov) < NBD_CHANNEL_RBUF_SIZE / 2;
         ssize_t n;
-        if (buffered) {
+        if (ch->tls) {
+            // Plaintext comes out one record (<= 16 KiB) per call; large
+            // reads are decrypted straight into the caller's buffer.
+            n = buffered ? nbd_tls_read(ch, ch->rbuf.get(), NBD_CHANNEL_RBUF_SIZE)
+                         : nbd_tls_read(ch, iov[0].iov_base, iov[0].iov_len);
+            if (n < 0) {
+                errno = int(-n);
+                n = -1;
+            }
+        } else if (buffered) {
             n = recv(ch->fd, ch->rbuf.get(), NBD_CHANNEL_RBUF_SIZE, 0);
         } else {
             struct msghdr msg = {};
@@ -311,7 +321,7 @@ static int coroutine_fn channel_recv(NbdChannel *ch, struct iovec *iov, int niov
             if (eof_clean && done == 0) *eof_clean = true;
             return -ECONNRESET;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            channel_wait(ch, false);
+            nbd_channel_wait(ch, false);
         } else if (errno != EINTR) {
             return errno == ECONNRESET ? -ECONNRESET : -EIO;
         }
@@ -332,6 +342,7 @@ int coroutine_fn nbd_channel_readv(NbdChannel *ch, struct iovec *iov, int niov)
 
 int coroutine_fn nbd_channel_writev(NbdChannel *ch, struct iovec *iov, int niov)
 {
+    if (ch->tls) return nbd_tls_writev(ch, iov, niov);
     while (niov > 0) {
         if (ch->dead) return -EIO;
         struct msghdr msg = {};
@@ -340,7 +351,7 @@ int coroutine_fn nbd_channel_writev(NbdChannel *ch, struct iovec *iov, int niov)
         ssize_t n = sendmsg(ch->fd, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                channel_wait(ch, true);
+                nbd_channel_wait(ch, true);
                 continue;
             }
             if (errno == EINTR) continue;
@@ -375,6 +386,7 @@ void nbd_channel_close(NbdChannel *ch)
 {
     if (ch->fd < 0) return;
     assert(!ch->read_waiter && !ch->write_waiter);
+    nbd_tls_close(ch);
     aio_set_fd_handler(ch->ctx, ch->fd, nullptr, nullptr, nullptr);
     ch->polling_read = ch->polling_write = false;
     close(ch->fd);

@@ -18,6 +18,7 @@
 #include "util/error.h"
 
 struct AioContext;
+struct NbdTlsState;
 
 struct NbdAddress {
     bool is_unix = false;
@@ -48,6 +49,7 @@ struct NbdChannel {
     bool polling_write = false;  // ... and for writing
     std::unique_ptr<uint8_t[]> rbuf;  // read-ahead: bytes [rpos, rlen) not consumed yet
     size_t rpos = 0, rlen = 0;
+    NbdTlsState *tls = nullptr;  // set by nbd_channel_starttls (nbd-tls.h)
 
     NbdChannel() = default;
     NbdChannel(const NbdChannel &) = delete;
@@ -69,6 +71,9 @@ int coroutine_fn nbd_channel_readv(NbdChannel *ch, struct iovec *iov, int niov);
 // send_lock around it.  @iov is modified.
 int coroutine_fn nbd_channel_writev(NbdChannel *ch, struct iovec *iov, int niov);
 int coroutine_fn nbd_channel_write(NbdChannel *ch, const void *buf, size_t len);
+// Parks the current coroutine until the fd is ready for reading or writing
+// (for the TLS layer, which does its own socket I/O).
+void coroutine_fn nbd_channel_wait(NbdChannel *ch, bool for_write);
 // Marks the channel dead, shuts the socket down and wakes any waiter; safe
 // from any context in the channel's thread, repeatedly.
 void nbd_channel_shutdown(NbdChannel *ch);
