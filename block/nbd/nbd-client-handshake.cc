@@ -186,7 +186,12 @@ int coroutine_fn negotiate_starttls(Haggle *h, const NbdClientTls &tls)
                    d.empty() ? "" : "\nserver reported: ", server_message(d).c_str());
         return -EINVAL;
     }
-    if (r.type != NBD_REP_ACK || !d.empty()) {
+    if (r.type == NBD_REP_ACK && !d.empty()) {
+        error_setg(h->errp, "Option %u ('starttls') response length is %zu (it should be zero)",
+                   NBD_OPT_STARTTLS, d.size());
+        return -EINVAL;
+    }
+    if (r.type != NBD_REP_ACK) {
         error_setg(h->errp, "Server rejected request to start TLS %x", r.type);
         return -EINVAL;
     }
