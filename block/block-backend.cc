@@ -380,6 +380,26 @@ int coroutine_fn blk_co_pdiscard(BlockBackend *blk, int64_t offset, int64_t byte
     return bdrv_co_pdiscard(blk->root, offset, bytes);
 }
 
+int coroutine_fn blk_co_copy_range(BlockBackend *src, int64_t src_offset, BlockBackend *dst,
+                                   int64_t dst_offset, int64_t bytes, int read_flags,
+                                   int write_flags)
+{
+    BlkRequestGuard gs(src);
+    BlkRequestGuard gd(dst);
+    int ret = blk_check_request(src, src_offset, bytes, false);
+    if (ret == 0) {
+        ret = blk_check_write(dst, dst_offset, bytes);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (!dst->wce) {
+        write_flags |= BDRV_REQ_FUA;
+    }
+    return bdrv_co_copy_range_from(src->root, src_offset, dst->root, dst_offset, bytes,
+                                   read_flags, write_flags);
+}
+
 int coroutine_fn blk_co_flush(BlockBackend *blk)
 {
     BlkRequestGuard g(blk);

@@ -194,6 +194,13 @@ int coroutine_fn blk_co_pwrite_compressed(BlockBackend *blk, int64_t offset, int
 int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes,
                                       int flags);
 int coroutine_fn blk_co_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes);
+// Copies @bytes from @src at @src_offset to @dst at @dst_offset without
+// reading them into memory (copy_file_range between the files holding
+// them).  -ENOTSUP when the nodes cannot offload this range: read + write
+// instead.
+int coroutine_fn blk_co_copy_range(BlockBackend *src, int64_t src_offset, BlockBackend *dst,
+                                   int64_t dst_offset, int64_t bytes, int read_flags,
+                                   int write_flags);
 int coroutine_fn blk_co_flush(BlockBackend *blk);
 int coroutine_fn blk_co_truncate(BlockBackend *blk, int64_t offset, bool exact,
                                  int prealloc /* PreallocMode */, Error **errp);

@@ -90,6 +90,24 @@ struct BlockDriver {
                                               int64_t bytes, int flags) = nullptr;
     int coroutine_fn (*bdrv_co_pdiscard)(BlockDriverState *bs, int64_t offset,
                                          int64_t bytes) = nullptr;
+    // Copy offloading (QEMU's bdrv_co_copy_range): copy @bytes from @src at
+    // @src_offset to @dst at @dst_offset without passing the data through
+    // our memory.  _from is called on the source node (src->bs == bs): a
+    // format translates the range to its children and calls
+    // bdrv_co_copy_range_from on them again; a protocol hands over to the
+    // destination with bdrv_co_copy_range_to.  _to is called on the
+    // destination node (dst->bs == bs), translates likewise, and the
+    // protocol that owns both ends copies.  -ENOTSUP: the caller falls back
+    // to read + write (nothing visible was changed, or what was is
+    // rewritten by that fallback).
+    int coroutine_fn (*bdrv_co_copy_range_from)(BlockDriverState *bs, BdrvChild *src,
+                                                int64_t src_offset, BdrvChild *dst,
+                                                int64_t dst_offset, int64_t bytes,
+                                                int read_flags, int write_flags) = nullptr;
+    int coroutine_fn (*bdrv_co_copy_range_to)(BlockDriverState *bs, BdrvChild *src,
+                                              int64_t src_offset, BdrvChild *dst,
+                                              int64_t dst_offset, int64_t bytes,
+                                              int read_flags, int write_flags) = nullptr;
     // Flush this node's own caches/metadata to its children (to_os), then
     // the file's data to stable storage (to_disk, protocol drivers).
     int coroutine_fn (*bdrv_co_flush_to_os)(BlockDriverState *bs) = nullptr;
@@ -270,6 +288,15 @@ int coroutine_fn bdrv_co_pwrite_sync(BdrvChild *child, int64_t offset, int64_t b
 int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes,
                                        int flags);
 int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t bytes);
+// Copy offloading through the graph (block/copy-range.cc): checks both
+// ends and calls the source's (from) or destination's (to) driver.
+// -ENOTSUP when a node on the way cannot offload.
+int coroutine_fn bdrv_co_copy_range_from(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
+                                         int64_t dst_offset, int64_t bytes, int read_flags,
+                                         int write_flags);
+int coroutine_fn bdrv_co_copy_range_to(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
+                                       int64_t dst_offset, int64_t bytes, int read_flags,
+                                       int write_flags);
 int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp);

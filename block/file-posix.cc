@@ -24,6 +24,7 @@ struct FileState {
     unsigned aio_max_batch = 0;   // aio-max-batch: per-syscall cap, 0 = default
     bool has_zero_range = true;   // cleared on the first EOPNOTSUPP
     bool has_punch_hole = true;
+    bool has_copy_range = true;   // cleared when the kernel lacks copy_file_range
     FileLockState locks;
 };
 
@@ -49,6 +50,31 @@ int do_fallocate(void *opaque)
         ret = fallocate(c->fd, c->mode, c->offset, c->len);
     } while (ret == -1 && errno == EINTR);
     return ret == -1 ? -errno : 0;
+}
+
+// copy_file_range of the whole range; -ENOTSUP when the source ends early
+// (the caller's fallback reads zeroes there).
+struct CopyRangeCall {
+    int in_fd, out_fd;
+    off64_t in_off, out_off;
+    int64_t len;
+};
+
+int do_copy_range(void *opaque)
+{
+    auto *c = (CopyRangeCall *)opaque;
+    while (c->len > 0) {
+        ssize_t n = copy_file_range(c->in_fd, &c->in_off, c->out_fd, &c->out_off,
+                                    (size_t)c->len, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -ENOTSUP;
+        }
+        c->len -= n;
+    }
+    return 0;
 }
 
 struct IoctlCall {
@@ -411,6 +437,44 @@ static int coroutine_fn file_co_pdiscard(BlockDriverState *bs, int64_t offset, i
     return ret == -EOPNOTSUPP || ret == -EINVAL ? -ENOTSUP : ret;
 }
 
+// The source's protocol: the data lives in this file; the destination's
+// drivers translate the destination range down to a protocol node.
+static int coroutine_fn file_co_copy_range_from(BlockDriverState *, BdrvChild *src,
+                                                int64_t src_offset, BdrvChild *dst,
+                                                int64_t dst_offset, int64_t bytes,
+                                                int read_flags, int write_flags)
+{
+    return bdrv_co_copy_range_to(src, src_offset, dst, dst_offset, bytes, read_flags,
+                                 write_flags);
+}
+
+extern BlockDriver bdrv_file;
+
+// Both ends are files: copy_file_range (in a pool worker: it copies in the
+// kernel, from page cache to page cache, or shares extents where the file
+// system can).  FUA needs a write that the kernel flushes: not offloaded.
+// EXDEV (other file system on older kernels), EOPNOTSUPP/EINVAL (file type
+// or O_DIRECT alignment) and ENOSYS become -ENOTSUP for the fallback.
+static int coroutine_fn file_co_copy_range_to(BlockDriverState *bs, BdrvChild *src,
+                                              int64_t src_offset, BdrvChild *,
+                                              int64_t dst_offset, int64_t bytes, int,
+                                              int write_flags)
+{
+    FileState *d = state(bs);
+    if (src->bs->drv != &bdrv_file || !d->has_copy_range || (write_flags & BDRV_REQ_FUA)) {
+        return -ENOTSUP;
+    }
+    CopyRangeCall c{state(src->bs)->fd, d->fd, src_offset, dst_offset, bytes};
+    int ret = thread_pool_submit_co(do_copy_range, &c);
+    if (ret == -ENOSYS) {
+        d->has_copy_range = false;
+    }
+    if (ret == -EXDEV || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL) {
+        ret = -ENOTSUP;
+    }
+    return ret;
+}
+
 // SEEK_DATA/SEEK_HOLE: data is DATA, a hole reads as ZERO.
 static int coroutine_fn file_co_block_status(BlockDriverState *bs, bool want_zero,
                                              int64_t offset, int64_t bytes, int64_t *pnum,
@@ -608,6 +672,8 @@ BlockDriver bdrv_file = [] {
     d.bdrv_co_pwritev = file_co_pwritev;
     d.bdrv_co_pwrite_zeroes = file_co_pwrite_zeroes;
     d.bdrv_co_pdiscard = file_co_pdiscard;
+    d.bdrv_co_copy_range_from = file_co_copy_range_from;
+    d.bdrv_co_copy_range_to = file_co_copy_range_to;
     d.bdrv_co_flush_to_disk = file_co_flush_to_disk;
     d.bdrv_co_block_status = file_co_block_status;
     d.bdrv_co_truncate = file_co_truncate;

@@ -132,6 +132,29 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs, int64_t offse
     return bdrv_co_pwrite_zeroes(bs->file, offset + state(bs)->offset, bytes, flags);
 }
 
+// Copy offloading: the range moves by the window's offset.  A probed raw
+// keeps its first sector guarded by the write path (fallback).
+static int coroutine_fn raw_co_copy_range_from(BlockDriverState *bs, BdrvChild *,
+                                               int64_t src_offset, BdrvChild *dst,
+                                               int64_t dst_offset, int64_t bytes,
+                                               int read_flags, int write_flags)
+{
+    return bdrv_co_copy_range_from(bs->file, src_offset + state(bs)->offset, dst, dst_offset,
+                                   bytes, read_flags, write_flags);
+}
+
+static int coroutine_fn raw_co_copy_range_to(BlockDriverState *bs, BdrvChild *src,
+                                             int64_t src_offset, BdrvChild *,
+                                             int64_t dst_offset, int64_t bytes,
+                                             int read_flags, int write_flags)
+{
+    if (bs->probed && dst_offset < PROBE_SECTOR) {
+        return -ENOTSUP;
+    }
+    return bdrv_co_copy_range_to(src, src_offset, bs->file, dst_offset + state(bs)->offset,
+                                 bytes, read_flags, write_flags);
+}
+
 static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
     return bdrv_co_pdiscard(bs->file, offset + state(bs)->offset, bytes);
@@ -217,6 +240,8 @@ BlockDriver bdrv_raw = [] {
     d.bdrv_co_pwritev = raw_co_pwritev;
     d.bdrv_co_pwrite_zeroes = raw_co_pwrite_zeroes;
     d.bdrv_co_pdiscard = raw_co_pdiscard;
+    d.bdrv_co_copy_range_from = raw_co_copy_range_from;
+    d.bdrv_co_copy_range_to = raw_co_copy_range_to;
     d.bdrv_co_block_status = raw_co_block_status;
     d.bdrv_co_truncate = raw_co_truncate;
     d.bdrv_co_getlength = raw_co_getlength;

@@ -183,6 +183,13 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
 int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         int flags);
 int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
+// ---- qcow2-copy-range.cc ------------------------------------------------------
+int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *src, int64_t src_offset,
+                                          BdrvChild *dst, int64_t dst_offset, int64_t bytes,
+                                          int read_flags, int write_flags);
+int coroutine_fn qcow2_co_copy_range_to(BlockDriverState *bs, BdrvChild *src, int64_t src_offset,
+                                        BdrvChild *dst, int64_t dst_offset, int64_t bytes,
+                                        int read_flags, int write_flags);
 int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool want_zero, int64_t offset,
                                        int64_t bytes, int64_t *pnum, int64_t *map,
                                        BlockDriverState **file);
