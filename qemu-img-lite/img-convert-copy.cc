@@ -257,6 +257,33 @@ bool clusters_allocated(const ConvertState *s, const uint8_t *buf, int *n)
     return !zero;
 }
 
+// Copy offloading of a data run, source by source (QEMU's
+// convert_co_copy_range).  A source whose size is not a multiple of 512
+// ends in a zero-padded sector that only the read path produces: -ENOTSUP.
+int coroutine_fn co_copy_range(ConvertState *s, int64_t sector_num, int nb)
+{
+    while (nb > 0) {
+        size_t idx;
+        int64_t start;
+        select_part(s, sector_num, &idx, &start);
+        int64_t in_src = sector_num - start;
+        int n = (int)std::min<int64_t>(nb, s->src_sectors[idx] - in_src);
+        int64_t offset = in_src << kConvertSectorBits;
+        int64_t bytes = (int64_t)n << kConvertSectorBits;
+        if (offset + bytes > s->src_bytes[idx]) {
+            return -ENOTSUP;
+        }
+        int ret = blk_co_copy_range(s->src[idx], offset, s->target,
+                                    sector_num << kConvertSectorBits, bytes, 0, 0);
+        if (ret < 0) {
+            return ret;
+        }
+        sector_num += n;
+        nb -= n;
+    }
+    return 0;
+}
+
 int coroutine_fn write_data(ConvertState *s, int64_t offset, int64_t bytes, const uint8_t *buf)
 {
     if (s->compressed) {
@@ -382,7 +409,11 @@ bool coroutine_fn next_run(ConvertState *s, int64_t *sector_num, int *n, Convert
 void coroutine_fn copy_run(ConvertState *s, int index, int64_t sector_num, int n,
                            ConvertRun status, uint8_t *buf)
 {
-    if (status == ConvertRun::Data) {
+    // Offloaded data runs are not read; when the offload fails (below)
+    // the run is read and written after all.
+    bool offload = s->copy_range && status == ConvertRun::Data;
+retry:
+    if (status == ConvertRun::Data && !offload) {
         int ret = co_read(s, sector_num, n, buf);
         if (ret < 0) {
             error_report("error while reading at byte %" PRId64 ": %s",
@@ -402,7 +433,20 @@ void coroutine_fn copy_run(ConvertState *s, int index, int64_t sector_num, int n
         }
     }
     if (s->ret == -EINPROGRESS) {
-        int ret = co_write(s, sector_num, n, buf, status);
+        int ret;
+        if (offload) {
+            ret = co_copy_range(s, sector_num, n);
+            if (ret < 0) {
+                // -ENOTSUP: this run cannot be offloaded (compressed or
+                // shared clusters, other file systems...).  Anything else:
+                // stop offloading, like qemu-img; the read reports it.
+                s->copy_range = s->copy_range && ret == -ENOTSUP;
+                offload = false;
+                goto retry;
+            }
+        } else {
+            ret = co_write(s, sector_num, n, buf, status);
+        }
         if (ret < 0) {
             error_report("error while writing at byte %" PRId64 ": %s",
                          sector_num << kConvertSectorBits, strerror(-ret));

@@ -426,6 +426,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
         }
     }
     s->target_is_new = !a.skip_create;
+    s->copy_range = a.copy_range;
     BlkRef target;
     if (!open_target(a, out_filename, s, &target)) {
         return -1;
