@@ -267,9 +267,15 @@ int bdrv_persistent_bitmap_count(BlockDriverState *bs);
 const char *bdrv_driver_format_name(const BlockDriver *drv);
 // The driver's create options (terminated by {nullptr}), nullptr if none.
 const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv);
+// Whether the driver can create images, record a backing file, write
+// compressed clusters.
+bool bdrv_driver_can_create(const BlockDriver *drv);
+bool bdrv_driver_supports_backing(const BlockDriver *drv);
+bool bdrv_driver_supports_compressed(const BlockDriver *drv);
 // nullptr when the node has no driver.
 const char *bdrv_get_format_name(BlockDriverState *bs);
 const char *bdrv_get_filename(BlockDriverState *bs);
+int bdrv_get_open_flags(BlockDriverState *bs);  // BDRV_O_*
 // The backing file as recorded in the image ("" if none), resolved against
 // the image's name (the recorded name when unresolved), and its format ("" if
 // not recorded).

@@ -18,6 +18,13 @@ bool bdrv_has_medium(BlockDriverState *bs, Error **errp)
 
 const char *bdrv_driver_format_name(const BlockDriver *drv) { return drv->format_name; }
 const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv) { return drv->create_opts; }
+bool bdrv_driver_can_create(const BlockDriver *drv) { return drv->bdrv_co_create_opts; }
+bool bdrv_driver_supports_backing(const BlockDriver *drv) { return drv->supports_backing; }
+
+bool bdrv_driver_supports_compressed(const BlockDriver *drv)
+{
+    return drv->bdrv_co_pwritev_compressed;
+}
 
 const char *bdrv_get_format_name(BlockDriverState *bs)
 {
@@ -25,6 +32,7 @@ const char *bdrv_get_format_name(BlockDriverState *bs)
 }
 
 const char *bdrv_get_filename(BlockDriverState *bs) { return bs->filename.c_str(); }
+int bdrv_get_open_flags(BlockDriverState *bs) { return bs->open_flags; }
 const char *bdrv_get_backing_filename(BlockDriverState *bs) { return bs->backing_file.c_str(); }
 const char *bdrv_get_backing_format(BlockDriverState *bs) { return bs->backing_format.c_str(); }
 
@@ -51,7 +59,7 @@ BlockLimits bdrv_get_limits(BlockDriverState *bs) { return bs->bl; }
 
 bool bdrv_supports_compressed_writes(BlockDriverState *bs)
 {
-    return bdrv_has_medium(bs, nullptr) && bs->drv->bdrv_co_pwritev_compressed;
+    return bdrv_has_medium(bs, nullptr) && bdrv_driver_supports_compressed(bs->drv);
 }
 
 int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
