@@ -14,7 +14,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img.h"
 
@@ -64,12 +64,8 @@ void parse_check_args(int argc, char **argv, CheckArgs *a)
 
 int run_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 {
-    if (!bs->drv->bdrv_co_check) {
-        return -ENOTSUP;
-    }
     int ret = 0;
-    *res = BdrvCheckResult{};
-    img_co_run([&] { ret = bs->drv->bdrv_co_check(bs, res, fix); });
+    img_co_run([&] { ret = bdrv_co_check(bs, res, fix); });
     return ret;
 }
 
@@ -168,7 +164,7 @@ int img_check(int argc, char **argv)
     }
     if (ret == 0 && !a.quiet) {
         if (a.ofmt == OFORMAT_JSON) {
-            dump_json(r, a.filename, bs->drv->format_name);
+            dump_json(r, a.filename, bdrv_get_format_name(bs));
         } else {
             dump_human(r);
         }

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img.h"
 
@@ -78,10 +78,11 @@ std::string real_path(const std::string &p)
 BlockDriverState *find_backing_image(BlockDriverState *bs, const char *name)
 {
     std::string want = real_path(name);
-    for (BlockDriverState *p = bs; p->backing; p = p->backing->bs) {
-        BlockDriverState *b = p->backing->bs;
-        if (p->backing_file == name || real_path(b->filename) == want ||
-            real_path(p->full_backing_filename) == want) {
+    for (BlockDriverState *p = bs; bdrv_backing_bs(p); p = bdrv_backing_bs(p)) {
+        BlockDriverState *b = bdrv_backing_bs(p);
+        if (!strcmp(bdrv_get_backing_filename(p), name) ||
+            real_path(bdrv_get_filename(b)) == want ||
+            real_path(bdrv_get_full_backing_filename(p)) == want) {
             return b;
         }
     }
@@ -122,13 +123,13 @@ bool commit_into_base(const CommitArgs &a, BlockBackend *top_blk, BlockDriverSta
 {
     BlockDriverState *top = blk_bs(top_blk);
     ImgOpenArgs oa;
-    oa.fmt = base->drv->format_name;
+    oa.fmt = bdrv_get_format_name(base);
     oa.flags = BDRV_O_RDWR | BDRV_O_UNMAP;
     oa.cache = a.cache;
     oa.quiet = true;
-    BlkRef base_blk(img_open(base->filename.c_str(), oa));
+    BlkRef base_blk(img_open(bdrv_get_filename(base), oa));
     if (!base_blk) {
-        error_setg(errp, "Could not reopen the base image '%s' read-write", base->filename.c_str());
+        error_setg(errp, "Could not reopen the base image '%s' read-write", bdrv_get_filename(base));
         return false;
     }
     int64_t len = blk_getlength(top_blk);
@@ -164,13 +165,11 @@ bool empty_top(const CommitArgs &a, Error **errp)
         return false;
     }
     BlockDriverState *top = blk_bs(blk.get());
-    if (!top->drv->bdrv_co_make_empty) {
-        return true;  // as QEMU: formats that cannot empty themselves keep their data
-    }
     int ret = 0;
-    img_co_run([&] { ret = top->drv->bdrv_co_make_empty(top); });
+    img_co_run([&] { ret = bdrv_co_make_empty(top); });
+    // As QEMU: formats that cannot empty themselves (-ENOTSUP) keep their data.
     if (ret < 0 && ret != -ENOTSUP) {
-        error_setg_errno(errp, -ret, "Failed to empty %s", top->filename.c_str());
+        error_setg_errno(errp, -ret, "Failed to empty %s", bdrv_get_filename(top));
         return false;
     }
     return true;
@@ -210,7 +209,7 @@ int img_commit(int argc, char **argv)
             error_setg(&err, "Did not find '%s' in the backing chain of '%s'", a.base, a.filename);
         }
     } else {
-        base = bs->backing ? bs->backing->bs : nullptr;
+        base = bdrv_backing_bs(bs);
         if (!base) {
             error_setg(&err, "Image does not have a backing file");
         }

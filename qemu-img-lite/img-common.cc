@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 void error_exit(const char *fmt, ...)
@@ -149,7 +149,7 @@ int img_block_status_above(BlockDriverState *bs, BlockDriverState *base, int64_t
 int img_cluster_size(BlockDriverState *bs)
 {
     BlockDriverInfo bdi;
-    if (!bs->drv->bdrv_get_info || bs->drv->bdrv_get_info(bs, &bdi) < 0) {
+    if (bdrv_get_info(bs, &bdi) < 0) {
         return 0;
     }
     return bdi.cluster_size;

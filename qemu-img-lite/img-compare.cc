@@ -6,7 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img.h"
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-convert.h"
 #include "qemu-img-lite/img-output.h"
 
@@ -50,7 +50,7 @@ int coroutine_fn query_status(ConvertState *s, size_t idx, int64_t sector, int64
     BlockDriverState *bs = blk_bs(s->src[idx]);
     // With a target backing file, only what the source's top layer holds
     // is copied: the rest is assumed to come from the new backing file.
-    BlockDriverState *base = s->target_has_backing && bs->backing ? bs->backing->bs : nullptr;
+    BlockDriverState *base = s->target_has_backing ? bdrv_backing_bs(bs) : nullptr;
     int64_t count = 0;
     int ret;
     for (;;) {

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-convert.h"
 
 bool img_convert_load_snapshot(const ImgSnapshotParam &sn, ConvertState *s)
@@ -52,7 +52,7 @@ bool img_convert_check_target_bitmaps(BlockBackend *target)
 {
     BlockDriverState *bs = blk_bs(target);
     if (!bdrv_supports_persistent_dirty_bitmap(bs)) {
-        error_report("Format driver '%s' does not support bitmaps", bs->drv->format_name);
+        error_report("Format driver '%s' does not support bitmaps", bdrv_get_format_name(bs));
         return false;
     }
     return true;

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <sys/stat.h>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-convert.h"
 #include "qemu-img-lite/img-create-opts.h"
 #include "qemu-img-lite/img-output.h"
@@ -234,7 +234,8 @@ int open_sources(const ConvertArgs &a, ConvertState *s, std::vector<BlkRef> *ref
             return -1;
         }
         BlockDriverState *bs = blk_bs(blk);
-        int align = (int)((bs->bl.request_alignment + kConvertSectorSize - 1) / kConvertSectorSize);
+        uint32_t req_align = bdrv_get_limits(bs).request_alignment;
+        int align = (int)((req_align + kConvertSectorSize - 1) / kConvertSectorSize);
         align = std::max(align, img_cluster_size(bs) / kConvertSectorSize);
         s->src.push_back(blk);
         s->src_bytes.push_back(len);
@@ -250,8 +251,9 @@ int open_sources(const ConvertArgs &a, ConvertState *s, std::vector<BlkRef> *ref
 bool build_create_opts(const ConvertArgs &a, const BlockDriver *drv, const ConvertState *s,
                        CreateOpts *opts)
 {
-    if (!drv->bdrv_co_create_opts) {
-        error_report("Format driver '%s' does not support image creation", drv->format_name);
+    if (!bdrv_driver_can_create(drv)) {
+        error_report("Format driver '%s' does not support image creation",
+                     bdrv_driver_format_name(drv));
         return false;
     }
     Error *err = nullptr;
@@ -264,14 +266,14 @@ bool build_create_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
     }
     opts->set("size", std::to_string(s->total_sectors * kConvertSectorSize));
     if (a.out_baseimg) {
-        if (!drv->supports_backing) {
+        if (!bdrv_driver_supports_backing(drv)) {
             error_report("Backing file not supported for file format '%s'", a.out_fmt);
             return false;
         }
         opts->set("backing_file", a.out_baseimg);
     }
     if (a.backing_fmt) {
-        if (!drv->supports_backing) {
+        if (!bdrv_driver_supports_backing(drv)) {
             error_report("Backing file format not supported for file format '%s'", a.out_fmt);
             return false;
         }
@@ -293,7 +295,7 @@ bool check_target_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
               "multiple input images";
     } else if (opts.get("backing_file") && !opts.get("backing_fmt")) {
         msg = "Use of backing file requires explicit backing format";
-    } else if (s->compressed && !drv->bdrv_co_pwritev_compressed) {
+    } else if (s->compressed && !bdrv_driver_supports_compressed(drv)) {
         msg = "Compression not supported for this file format";
     } else if (s->compressed && opts.get("preallocation") &&
                strcmp(opts.get("preallocation"), "off")) {
@@ -311,23 +313,20 @@ bool check_target_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
 // qcow2 has zeroed data too), not for block devices or NBD exports.
 bool target_has_zero_init(BlockBackend *target, const char *filename)
 {
-    BlockDriverState *bs = blk_bs(target);
-    while (bs->file) {
-        bs = bs->file->bs;
-    }
+    const char *proto = bdrv_get_format_name(bdrv_protocol_bs(blk_bs(target)));
     struct stat st;
-    return bs->drv && !strcmp(bs->drv->format_name, "file") &&
+    return proto && !strcmp(proto, "file") &&
            stat(filename, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int64_t backing_sectors(BlockBackend *target)
 {
-    BlockDriverState *bs = blk_bs(target);
-    if (!bs->backing) {
+    BlockDriverState *backing = bdrv_backing_bs(blk_bs(target));
+    if (!backing) {
         return -1;
     }
     int64_t len = -1;
-    img_co_run([&] { len = bdrv_co_getlength(bs->backing->bs); });
+    img_co_run([&] { len = bdrv_co_getlength(backing); });
     return len < 0 ? -1 : (len + kConvertSectorSize - 1) / kConvertSectorSize;
 }
 
@@ -351,18 +350,19 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
     if (a.bitmaps && !img_convert_check_target_bitmaps(s->target)) {
         return false;
     }
-    if (s->compressed && !out_bs->drv->bdrv_co_pwritev_compressed) {
+    if (s->compressed && !bdrv_supports_compressed_writes(out_bs)) {
         error_report("Compression not supported for this file format");
         return false;
     }
-    int64_t opt = std::max<int64_t>(out_bs->bl.opt_transfer, out_bs->bl.pdiscard_alignment);
+    BlockLimits bl = bdrv_get_limits(out_bs);
+    int64_t opt = std::max<int64_t>(bl.opt_transfer, bl.pdiscard_alignment);
     s->buf_sectors = (int)std::min<int64_t>(kConvertMaxBufSectors,
                                             std::max<int64_t>(s->buf_sectors, opt >> 9));
     int pow2 = 0;
     for (int v = 1; v > 0 && v <= s->min_sparse; v <<= 1) {
         pow2 = v;  // largest power of two <= min_sparse
     }
-    int req = (int)((out_bs->bl.request_alignment + kConvertSectorSize - 1) / kConvertSectorSize);
+    int req = (int)((bl.request_alignment + kConvertSectorSize - 1) / kConvertSectorSize);
     s->alignment = std::max(pow2, std::max(req, 1));
     if (a.skip_create) {
         int64_t len = blk_getlength(s->target);
@@ -418,7 +418,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     }
     if (!a.skip_create) {
         QDict q = img_create_opts_to_qdict(opts);
-        if (bdrv_create(drv->format_name, out_filename, &q, &err) < 0) {
+        if (bdrv_create(bdrv_driver_format_name(drv), out_filename, &q, &err) < 0) {
             error_report("%s: error while converting %s: %s", out_filename, a.out_fmt,
                          error_get_pretty(err));
             error_free(err);

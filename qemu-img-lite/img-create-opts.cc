@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-#include "block/block_int.h"
+#include "block/block.h"
 
 bool img_parse_option_list(const char *list, CreateOpts *out)
 {
@@ -157,9 +157,9 @@ bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **err
                            const BlockDriver *proto)
 {
     for (auto &e : opts->items) {
-        const CreateOptDesc *d = find_desc(drv->create_opts, e.first);
+        const CreateOptDesc *d = find_desc(bdrv_driver_create_opts(drv), e.first);
         if (!d && proto) {
-            d = find_desc(proto->create_opts, e.first);
+            d = find_desc(bdrv_driver_create_opts(proto), e.first);
         }
         if (!d && e.first == "size") {
             static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "", nullptr};
@@ -192,10 +192,10 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
             descs.push_back(d);
         }
     };
-    collect(drv->create_opts);
+    collect(bdrv_driver_create_opts(drv));
     const BlockDriver *file = with_protocol ? bdrv_find_format("file") : nullptr;
     if (file && file != drv) {
-        collect(file->create_opts);
+        collect(bdrv_driver_create_opts(file));
     }
     static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "Virtual disk size",
                                             nullptr};
@@ -207,7 +207,7 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
     if (with_protocol) {
         printf("Supported options:\n");
     } else {
-        printf("Supported %s options:\n", drv->format_name);
+        printf("Supported %s options:\n", bdrv_driver_format_name(drv));
     }
     for (const CreateOptDesc *d : descs) {
         std::string head = std::string(d->name) + "=<" + type_name(d->type) + ">";

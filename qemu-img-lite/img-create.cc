@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-create-opts.h"
 #include "qemu-img-lite/img.h"
 
@@ -94,7 +94,7 @@ bool probe_backing(const CreateArgs &a, CreateOpts *opts, Error **errp)
     BlkRef ref(blk);
     if (!bfmt) {
         error_setg(errp, "Backing file specified without backing format\nDetected format of %s.",
-                   blk_bs(blk)->drv->format_name);
+                   bdrv_get_format_name(blk_bs(blk)));
         return false;
     }
     if (!opts->get("size")) {
@@ -127,8 +127,9 @@ bool prepare_opts(const CreateArgs &a, const BlockDriver *drv, CreateOpts *opts,
     }
     if (a.base_filename) opts->set("backing_file", a.base_filename);
     if (a.base_fmt) opts->set("backing_fmt", a.base_fmt);
-    if (opts->get("backing_file") && !drv->supports_backing) {
-        error_setg(errp, "Backing file not supported for file format '%s'", drv->format_name);
+    if (opts->get("backing_file") && !bdrv_driver_supports_backing(drv)) {
+        error_setg(errp, "Backing file not supported for file format '%s'",
+                   bdrv_driver_format_name(drv));
         return false;
     }
     if (opts->get("backing_file") && !a.unsafe && !probe_backing(a, opts, errp)) {
@@ -150,7 +151,7 @@ int img_create(int argc, char **argv)
 
     const BlockDriver *drv = bdrv_find_format(a.fmt);
     Error *err = nullptr;
-    if (!drv || !drv->bdrv_co_create_opts) {
+    if (!drv || !bdrv_driver_can_create(drv)) {
         error_setg(&err, "Unknown file format '%s'", a.fmt);
     }
     CreateOpts opts;
@@ -159,11 +160,11 @@ int img_create(int argc, char **argv)
     }
     if (!err) {
         if (!a.quiet) {
-            printf("%s\n", img_formatting_line(a.filename, drv->format_name, opts).c_str());
+            printf("%s\n", img_formatting_line(a.filename, bdrv_driver_format_name(drv), opts).c_str());
             fflush(stdout);
         }
         QDict qopts = img_create_opts_to_qdict(opts);
-        if (bdrv_create(drv->format_name, a.filename, &qopts, &err) >= 0) {
+        if (bdrv_create(bdrv_driver_format_name(drv), a.filename, &qopts, &err) >= 0) {
             return 0;
         }
     }

@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img.h"
 
@@ -44,15 +44,13 @@ void add_snapshots(JsonBuilder *b, const std::vector<QEMUSnapshotInfo> &sns)
 
 void add_backing(JsonBuilder *b, BlockDriverState *bs)
 {
-    if (bs->backing_file.empty()) {
+    if (!*bdrv_get_backing_filename(bs)) {
         return;
     }
-    jb_str(b, "backing-filename", bs->backing_file.c_str());
-    const std::string &full =
-        bs->full_backing_filename.empty() ? bs->backing_file : bs->full_backing_filename;
-    jb_str(b, "full-backing-filename", full.c_str());
-    if (!bs->backing_format.empty()) {
-        jb_str(b, "backing-filename-format", bs->backing_format.c_str());
+    jb_str(b, "backing-filename", bdrv_get_backing_filename(bs));
+    jb_str(b, "full-backing-filename", bdrv_get_full_backing_filename(bs));
+    if (*bdrv_get_backing_format(bs)) {
+        jb_str(b, "backing-filename-format", bdrv_get_backing_format(bs));
     }
 }
 
@@ -69,14 +67,17 @@ JsonNode *collect_image_info(BlockBackend *blk, const char *filename)
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
     jb_str(b, "filename", filename);
-    jb_str(b, "format", bs->drv->format_name);
+    jb_str(b, "format", bdrv_get_format_name(bs));
     jb_int(b, "virtual-size", size);
     int64_t actual = img_allocated_file_size(bs);
     if (actual >= 0) {
         jb_int(b, "actual-size", actual);
     }
     BlockDriverInfo bdi;
-    int ret = bs->drv->bdrv_get_info ? bs->drv->bdrv_get_info(bs, &bdi) : 0;
+    int ret = bdrv_get_info(bs, &bdi);
+    if (ret == -ENOTSUP) {
+        ret = 0;  // formats without such info still show their (default) dirty flag
+    }
     if (ret >= 0) {
         if (bdi.cluster_size) {
             jb_int(b, "cluster-size", bdi.cluster_size);
@@ -85,22 +86,19 @@ JsonNode *collect_image_info(BlockBackend *blk, const char *filename)
     }
     add_backing(b, bs);
     std::vector<QEMUSnapshotInfo> sns;
-    if (bs->drv->bdrv_snapshot_list && bs->drv->bdrv_snapshot_list(bs, &sns) >= 0 &&
-        !sns.empty()) {
+    if (bdrv_snapshot_list(bs, &sns) >= 0 && !sns.empty()) {
         add_snapshots(b, sns);
     }
-    if (bs->drv->bdrv_get_specific_info) {
-        Error *err = nullptr;
-        JsonNode *spec = bs->drv->bdrv_get_specific_info(bs, &err);
-        if (err) {
-            error_report_err(err);
-            g_object_unref(b);
-            return nullptr;
-        }
-        if (spec) {
-            json_builder_set_member_name(b, "format-specific");
-            json_builder_add_value(b, spec);  // takes ownership
-        }
+    Error *err = nullptr;
+    JsonNode *spec = bdrv_get_specific_info(bs, &err);
+    if (err) {
+        error_report_err(err);
+        g_object_unref(b);
+        return nullptr;
+    }
+    if (spec) {
+        json_builder_set_member_name(b, "format-specific");
+        json_builder_add_value(b, spec);  // takes ownership
     }
     json_builder_end_object(b);
     JsonNode *root = json_builder_get_root(b);
@@ -234,10 +232,9 @@ int img_info(int argc, char **argv)
         infos.push_back(info);
         BlockDriverState *bs = blk_bs(blk.get());
         filename.clear();
-        if (a.chain && !bs->backing_file.empty()) {
-            filename = bs->full_backing_filename.empty() ? bs->backing_file
-                                                          : bs->full_backing_filename;
-            fmt = bs->backing_format;
+        if (a.chain && *bdrv_get_backing_filename(bs)) {
+            filename = bdrv_get_full_backing_filename(bs);
+            fmt = bdrv_get_backing_format(bs);
         }
     }
     if (ret == 0) {

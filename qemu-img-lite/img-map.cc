@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 namespace {
@@ -32,11 +32,11 @@ int get_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes, MapEnt
         if (ret < 0) return ret;
         bytes = pnum;
         if (ret & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) break;
-        if (!bs->backing) {
+        if (!bdrv_backing_bs(bs)) {
             ret = 0;
             break;
         }
-        bs = bs->backing->bs;
+        bs = bdrv_backing_bs(bs);
         depth++;
     }
     *e = MapEntry{};
@@ -48,7 +48,7 @@ int get_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes, MapEnt
     e->present = ret & BDRV_BLOCK_ALLOCATED;
     e->has_offset = ret & BDRV_BLOCK_OFFSET_VALID;
     e->offset = map;
-    if (file && e->has_offset) e->filename = file->filename;
+    if (file && e->has_offset) e->filename = bdrv_get_filename(file);
     return 0;
 }
 

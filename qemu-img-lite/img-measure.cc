@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-create-opts.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img-snapshot-param.h"
@@ -127,8 +127,7 @@ int coroutine_fn allocated_data(BlockDriverState *in, int64_t size, int64_t cs, 
 // The qcow2 version of an open image (2 for compat=0.10).
 int img_qcow2_version(BlockDriverState *bs)
 {
-    JsonNode *n = bs->drv->bdrv_get_specific_info ? bs->drv->bdrv_get_specific_info(bs, nullptr)
-                                                  : nullptr;
+    JsonNode *n = bdrv_get_specific_info(bs, nullptr);
     if (!n) {
         return 0;
     }
@@ -177,7 +176,7 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
     info->required = info->fully_allocated - (uint64_t)vsize + (uint64_t)required;
     // Persistent bitmaps: both sides must be qcow2 v3 (we never have any).
     BlockDriverState *ibs = in ? blk_bs(in) : nullptr;
-    info->has_bitmaps = p.version >= 3 && ibs && !strcmp(ibs->drv->format_name, "qcow2") &&
+    info->has_bitmaps = p.version >= 3 && ibs && !g_strcmp0(bdrv_get_format_name(ibs), "qcow2") &&
                         img_qcow2_version(ibs) >= 3;
     return true;
 }
@@ -313,8 +312,9 @@ int img_measure(int argc, char **argv)
         error_report("Unknown file format '%s'", a.out_fmt);
         return 1;
     }
-    if (!drv->bdrv_co_create_opts) {
-        error_report("Format driver '%s' does not support image creation", drv->format_name);
+    if (!bdrv_driver_can_create(drv)) {
+        error_report("Format driver '%s' does not support image creation",
+                     bdrv_driver_format_name(drv));
         return 1;
     }
     CreateOpts opts;
@@ -329,7 +329,7 @@ int img_measure(int argc, char **argv)
         opts.set("size", std::to_string(a.size));
     }
     MeasureInfo info;
-    bool ok = !strcmp(drv->format_name, "qcow2") ? measure_qcow2(opts, in.get(), &info, &err)
+    bool ok = !strcmp(bdrv_driver_format_name(drv), "qcow2") ? measure_qcow2(opts, in.get(), &info, &err)
                                                  : measure_raw(opts, in.get(), &info, &err);
     if (!ok) {
         error_report_err(err);

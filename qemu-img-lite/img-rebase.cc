@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img.h"
 
@@ -88,7 +88,7 @@ std::string resolve_backing(const std::string &overlay, const char *backing)
 // own chain (rebasing onto an image below the current backing file) or a
 // separately opened image.
 struct BackingReader {
-    BdrvChild *child = nullptr;   // old backing: the image's backing edge
+    BlockDriverState *overlay = nullptr;  // reads go through its backing edge
     BlockDriverState *node = nullptr;
     BlkRef blk;
     int64_t size = 0;
@@ -99,7 +99,7 @@ int coroutine_fn read_backing(BackingReader *r, int64_t offset, int64_t n, uint8
     if (r->blk) {
         return blk_co_pread(r->blk.get(), offset, n, buf, 0);
     }
-    return bdrv_co_pread(r->child, offset, n, buf, 0);
+    return bdrv_co_pread_backing(r->overlay, offset, n, buf);
 }
 
 // Length of the leading run of 512-byte sectors that all differ (true) or
@@ -168,9 +168,10 @@ int coroutine_fn rebase_chunk(CopyCtx *c, int64_t offset, int64_t *n)
 int coroutine_fn allocated_here(CopyCtx *c, int64_t offset, int64_t *n)
 {
     int ret = bdrv_co_block_status(c->bs, offset, *n, n, nullptr, nullptr);
-    if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED) && c->prefix && c->bs->backing) {
+    BlockDriverState *backing = bdrv_backing_bs(c->bs);
+    if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED) && c->prefix && backing) {
         // Unchanged since the new backing file: nothing to do.
-        ret = bdrv_co_block_status_above(c->bs->backing->bs, c->prefix, offset, *n, n, nullptr,
+        ret = bdrv_co_block_status_above(backing, c->prefix, offset, *n, n, nullptr,
                                          nullptr);
         if (ret >= 0) {
             ret = (ret & BDRV_BLOCK_ALLOCATED) ? 0 : BDRV_BLOCK_ALLOCATED;
@@ -208,12 +209,12 @@ int coroutine_fn copy_differences(CopyCtx *c, int64_t size)
 bool open_new_backing(const RebaseArgs &a, BlockDriverState *bs, BackingReader *nb,
                       BlockDriverState **prefix)
 {
-    std::string path = resolve_backing(bs->filename, a.out_baseimg);
+    std::string path = resolve_backing(bdrv_get_filename(bs), a.out_baseimg);
     std::string want = real_path(path);
-    for (BlockDriverState *p = bs; p->backing; p = p->backing->bs) {
-        if (real_path(p->backing->bs->filename) == want) {
-            *prefix = p->backing->bs;
-            nb->child = p->backing;
+    for (BlockDriverState *p = bs; bdrv_backing_bs(p); p = bdrv_backing_bs(p)) {
+        if (real_path(bdrv_get_filename(bdrv_backing_bs(p))) == want) {
+            *prefix = bdrv_backing_bs(p);
+            nb->overlay = p;
             break;
         }
     }
@@ -246,9 +247,9 @@ bool safe_rebase(const RebaseArgs &a, BlockBackend *blk)
 {
     BlockDriverState *bs = blk_bs(blk);
     BackingReader old_b, new_b;
-    if (bs->backing) {
-        old_b.child = bs->backing;
-        img_co_run([&] { old_b.size = bdrv_co_getlength(bs->backing->bs); });
+    if (BlockDriverState *backing = bdrv_backing_bs(bs)) {
+        old_b.overlay = bs;
+        img_co_run([&] { old_b.size = bdrv_co_getlength(backing); });
     }
     BlockDriverState *prefix = nullptr;
     bool have_new = a.out_baseimg[0] != '\0';
@@ -277,10 +278,8 @@ bool change_backing(const RebaseArgs &a, BlockDriverState *bs)
     int ret;
     if (file && !fmt) {
         ret = -EINVAL;  // QEMU 7.2 requires the format of a new backing file
-    } else if (!bs->drv->bdrv_co_change_backing_file) {
-        ret = -ENOTSUP;
     } else {
-        img_co_run([&] { ret = bs->drv->bdrv_co_change_backing_file(bs, file, fmt); });
+        img_co_run([&] { ret = bdrv_co_change_backing_file(bs, file, fmt); });
     }
     if (ret == -ENOSPC) {
         error_report("Could not change the backing file to '%s': No space left in the file "

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 namespace {

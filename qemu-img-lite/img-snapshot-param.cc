@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-img-lite/img.h"
 
 namespace {

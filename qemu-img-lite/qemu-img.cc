@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "block/block.h"
 #include "crypto/crypto.h"
-#include "block/block_int.h"
 #include "qemu-img-lite/img.h"
 #include "util/aio-backend.h"
 
