@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 

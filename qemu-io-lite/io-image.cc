@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "util/json-output.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
@@ -124,14 +124,11 @@ static int info_f(BlockBackend *blk, int argc, char **argv)
     (void)argv;
     BlockDriverState *bs = blk_bs(blk);
     char s1[64], s2[64];
-    if (bs->drv && bs->drv->format_name) {
-        printf("format name: %s\n", bs->drv->format_name);
+    if (const char *fmt = bdrv_get_format_name(bs)) {
+        printf("format name: %s\n", fmt);
     }
     BlockDriverInfo bdi;
-    if (!bs->drv->bdrv_get_info) {
-        return -ENOTSUP;
-    }
-    int ret = bs->drv->bdrv_get_info(bs, &bdi);
+    int ret = bdrv_get_info(bs, &bdi);
     if (ret) {
         return ret;
     }
@@ -139,19 +136,17 @@ static int info_f(BlockBackend *blk, int argc, char **argv)
     io_cvtstr((double)bdi.vm_state_offset, s2, sizeof(s2));
     printf("cluster size: %s\n", s1);
     printf("vm state offset: %s\n", s2);
-    if (bs->drv->bdrv_get_specific_info) {
-        Error *err = nullptr;
-        JsonNodeRef spec(bs->drv->bdrv_get_specific_info(bs, &err));
-        if (err) {
-            error_report_err(err);
-            return -EIO;
-        }
-        if (spec.node && JSON_NODE_HOLDS_OBJECT(spec.node)) {
-            JsonObject *o = json_node_get_object(spec.node);
-            if (json_object_has_member(o, "data")) {
-                printf("Format specific information:\n");
-                img_dump_human(json_object_get_object_member(o, "data"), 1);
-            }
+    Error *err = nullptr;
+    JsonNodeRef spec(bdrv_get_specific_info(bs, &err));
+    if (err) {
+        error_report_err(err);
+        return -EIO;
+    }
+    if (spec.node && JSON_NODE_HOLDS_OBJECT(spec.node)) {
+        JsonObject *o = json_node_get_object(spec.node);
+        if (json_object_has_member(o, "data")) {
+            printf("Format specific information:\n");
+            img_dump_human(json_object_get_object_member(o, "data"), 1);
         }
     }
     return 0;

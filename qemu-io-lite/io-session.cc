@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block.h"
 #include "qemu-io-lite/qemu-io.h"
 #include "util/util.h"
 
@@ -195,7 +195,7 @@ static bool put_flag_option(ReopenArgs *a, const char *key, bool value, bool has
 static int reopen_f(BlockBackend *blk, int argc, char **argv)
 {
     ReopenArgs a;
-    a.flags = blk_bs(blk)->open_flags;
+    a.flags = bdrv_get_open_flags(blk_bs(blk));
     a.writethrough = !blk_enable_write_cache(blk);
     int ret = parse_reopen_opts(argc, argv, &a);
     if (ret < 0) {
