@@ -2,11 +2,7 @@
 // the main AioContext (device request coroutines, AIO completions, timers).
 // Like QEMU's os_host_main_loop_wait it holds the BQL except inside poll(),
 // so vCPU I/O exits and completions never run at the same time.
-#include <glib-unix.h>
 #include <glib.h>
-#include <signal.h>
-
-#include <atomic>
 
 #include "hw/machine-internal.h"
 #include "qemu-system-lite/system.h"
@@ -15,8 +11,6 @@
 #include "util/error.h"
 
 namespace {
-
-std::atomic<int> g_signal{0};
 
 gint poll_without_bql(GPollFD *fds, guint nfds, gint timeout)
 {
@@ -33,12 +27,6 @@ void wake_main_loop(void *)
     g_main_context_wakeup(g_main_context_default());
 }
 
-gboolean on_signal(gpointer opaque)
-{
-    g_signal.store(GPOINTER_TO_INT(opaque));
-    return G_SOURCE_CONTINUE;
-}
-
 }  // namespace
 
 int main_loop_run(Machine *m)
@@ -47,26 +35,15 @@ int main_loop_run(Machine *m)
     GSource *aio = aio_get_g_source(qemu_get_aio_context());
     g_source_attach(aio, gctx);
     g_main_context_set_poll_func(gctx, poll_without_bql);
-    guint sig_ids[] = {
-        g_unix_signal_add(SIGINT, on_signal, GINT_TO_POINTER(SIGINT)),
-        g_unix_signal_add(SIGTERM, on_signal, GINT_TO_POINTER(SIGTERM)),
-        g_unix_signal_add(SIGHUP, on_signal, GINT_TO_POINTER(SIGHUP)),
-    };
     machine_set_event_notifier(m, wake_main_loop, nullptr);
 
     int status = 0;
+    // Termination signals reach us through the AioContext (signals.cc).
     while (!machine_exit_requested(m, &status)) {
-        if (int sig = g_signal.load()) {
-            // QEMU: a host signal is a clean shutdown request (exit status 0).
-            error_report("terminating on signal %d", sig);
-            machine_request_exit(m, 0);
-            continue;
-        }
         g_main_context_iteration(gctx, TRUE);
     }
 
     machine_set_event_notifier(m, nullptr, nullptr);
-    for (guint id : sig_ids) g_source_remove(id);
     g_source_unref(aio);
     g_main_context_set_poll_func(gctx, g_poll);
     return status;

@@ -121,14 +121,19 @@ int main(int argc, char **argv)
     user_creatable_extract_cmdline(&argc, argv, true);
     SystemOptions o;
     system_parse_args(argc, argv, &o);
+    system_signals_init();  // before any image is open; never removed
     bdrv_init();
     bql_lock();
     std::vector<Drive> drives;
     int status = 1;
     if (build_machine(o, &drives)) {
+        system_signals_watch(g_machine);
         status = o.qtest.empty() ? run_vm(g_machine) : qtest_run(g_machine, o.qtest.c_str());
     }
-    // Let the guest's last requests complete before the images close.
+    // Every way the machine ends (exit device, -no-reboot reset, signal,
+    // vCPU failure, qtest client gone) comes here: the guest's last requests
+    // complete, then each image is flushed and closed.  Signals stay handled
+    // (signals.cc), so a repeated one cannot cut this short.
     aio_drain(qemu_get_aio_context());
     drives_close(drives);
     bql_unlock();

@@ -37,6 +37,13 @@ bool drive_open(const std::string &spec, Drive *out, Error **errp);
 bool drives_attach(Machine *m, std::vector<Drive> &drives);
 void drives_close(std::vector<Drive> &drives);
 
+// SIGINT/SIGTERM/SIGHUP: installed first thing in main() and never removed,
+// so a signal repeated during shutdown cannot kill the process before its
+// drives are closed.  _watch makes the first signal end the VM (exit status
+// 0, "terminating on signal N" as QEMU); later ones are ignored.
+void system_signals_init(void);
+void system_signals_watch(Machine *m);
+
 // Runs the GLib main loop (driving the main AioContext, BQL released while
 // it sleeps) until the machine requests exit or a signal ends the VM.
 // Called with the BQL held.  Returns the exit status.
