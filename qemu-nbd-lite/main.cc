@@ -273,7 +273,7 @@ int listen_or_die(const Options &o)
     return lfd;
 }
 
-int serve(Options *o, BlockBackend *blk, int lfd)
+int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
 {
     Error *err = nullptr;
     AioContext *ctx = qemu_get_aio_context();
@@ -284,7 +284,6 @@ int serve(Options *o, BlockBackend *blk, int lfd)
     RunState rs{o->persistent};
     nbd_server_set_client_gone_cb(srv, on_client_gone, &rs);
     nbd_server_listen(srv, lfd);
-    int sfd = daemon_signal_setup();
     aio_set_fd_handler(ctx, sfd, on_signal_fd, nullptr, &rs);
     // Written only now: a script waiting for the file can connect at once.
     if (o->pid_file && !daemon_write_pidfile(o->pid_file, &err)) {
@@ -306,6 +305,15 @@ int serve(Options *o, BlockBackend *blk, int lfd)
 int main(int argc, char **argv)
 {
     error_set_progname("qemu-nbd-lite");
+    // First, as qemu-nbd: a SIGTERM that arrives while the image opens (the
+    // socket already exists) is a shutdown request like any later one, not
+    // a kill.  The handlers stay until exit, so a repeated signal cannot cut
+    // the final drain and flush short.
+    int sfd = daemon_signal_setup();
+    if (sfd < 0) {
+        error_report("Failed to create signal pipe: %s", strerror(-sfd));
+        exit(EXIT_FAILURE);
+    }
     Options o;
     parse_args(argc, argv, &o);
     if (o.fork) daemon_fork();
@@ -317,7 +325,7 @@ int main(int argc, char **argv)
     // so one client's stall does not keep holding up the others.
     aio_threads_set_inline(AioThreadsInline::FastWrites);
     BlockBackend *blk = open_image(&o);
-    int ret = serve(&o, blk, lfd);
+    int ret = serve(&o, blk, lfd, sfd);
     blk_unref(blk);  // drains and flushes: SIGTERM loses no acknowledged write
     return ret;
 }
