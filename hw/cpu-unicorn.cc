@@ -221,6 +221,18 @@ bool UnicornCpu::interrupts_enabled()
 
 bool UnicornCpu::inject_interrupt(int vector)
 {
+    // An interrupt due at a hlt is that hlt's wake-up: it returns after it.
+    // On hardware `sti; hlt` (how the BIOS and boot loaders wait) cannot be
+    // interrupted in between, STI's interrupt shadow holds the interrupt
+    // until the CPU halts.  Unicorn ends a translation block after sti, so
+    // a kick there stops the run with EIP at the hlt; delivered there, the
+    // interrupt returned into the hlt, which then slept for good with its
+    // wake-up consumed (a boot stuck in an INT 13h wait, ~1 in 600).
+    uint32_t eip = reg(UC_X86_REG_EIP);
+    uint8_t insn = 0;
+    if (uc_mem_read(uc_, (cs_base() + eip) & 0xFFFFFFFF, &insn, 1) == UC_ERR_OK && insn == 0xF4) {
+        set_reg(UC_X86_REG_EIP, eip + 1);
+    }
     return deliver_real_mode(vector);
 }
 
