@@ -270,8 +270,11 @@ int write_image(const char *filename, CreateParams *p, Error **errp) {
         error_setg(errp, "Header extensions do not fit in one cluster");
         return ret;
     }
+    // The header goes last: until it is written the file is not a qcow2
+    // image at all, so a process killed in the middle (a fatal signal also
+    // cuts a pwrite short) never leaves a header pointing at refcount or L1
+    // tables past the end of the file, which check calls corruption.
     if (ftruncate(fd.fd, 0) < 0) ret = -errno;
-    if (ret == 0) ret = pwrite_all(fd.fd, hbuf.data(), cs, 0);
     if (ret == 0) ret = write_refcounts(fd.fd, g, l);
     if (ret == 0 && prealloc) {
         ret = write_prealloc(fd.fd, g, l, h.size, p->prealloc);
@@ -279,6 +282,7 @@ int write_image(const char *filename, CreateParams *p, Error **errp) {
         std::vector<uint8_t> zero(l.l1_size * 8, 0);
         ret = pwrite_all(fd.fd, zero.data(), zero.size(), l.l1_cluster * cs);
     }
+    if (ret == 0) ret = pwrite_all(fd.fd, hbuf.data(), cs, 0);
     if (ret == 0 && fsync(fd.fd) < 0) ret = -errno;
     if (ret < 0) error_setg_errno(errp, -ret, "Could not write qcow2 header");
     return ret;
