@@ -17,6 +17,14 @@
 # cell keeps the best of NBD_BENCH_ROUNDS rounds.  Ratio = ours / reference,
 # higher is better.
 #
+# NBD_BENCH_TLS=1: the same over TLS (X.509 certificates made with certtool
+# in a scratch directory, both servers with --tls-creds, the client with
+# tls-creds=).  QEMU 7.2's qemu-img bench has no --object and libnbd refuses
+# tls-certificates= in fio's URI, so over TLS only our client can drive the
+# benchmark: the TLS tables compare the servers (qemu-nbd-lite vs qemu-nbd,
+# both under qemu-img-lite bench) and our client/server pair against itself
+# without TLS (the cost of TLS).
+#
 # Env: NBD_BENCH_FILE (default $QEMU_LITE_BUILD/nbd-bench.img),
 # NBD_BENCH_SIZE_MB (256), NBD_BENCH_ROUNDS (3), NBD_BENCH_SECS (2 per fio
 # run), NBD_BENCH_COUNT (4 KiB requests per bench run, 20000),
@@ -32,6 +40,7 @@ rounds=${NBD_BENCH_ROUNDS:-3}
 secs=${NBD_BENCH_SECS:-2}
 count=${NBD_BENCH_COUNT:-20000}
 count_1m=${NBD_BENCH_COUNT_1M:-500}
+tls=${NBD_BENCH_TLS:-0}
 
 for t in "$nbd_ours" "$img_ours"; do
     [ -x "$t" ] || { echo "$t not built"; exit 1; }
@@ -41,6 +50,7 @@ for tool in fio qemu-nbd qemu-img; do
 done
 have_fio=1
 fio --enghelp 2>/dev/null | grep -qw nbd || have_fio=0
+[ "$tls" = 1 ] && have_fio=0
 
 if [ "$(stat -c %s "$file" 2>/dev/null || echo 0)" != $((size_mb << 20)) ]; then
     echo "writing ${size_mb} MiB of random data to $file"
@@ -59,8 +69,27 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$dir"' EXIT
 
+# TLS: one CA, a server and a client certificate (as the iotests make them).
+tls_server_args=()
+tls_client_args=()
+if [ "$tls" = 1 ]; then
+    command -v certtool >/dev/null || { echo "certtool not installed (gnutls-bin)"; exit 1; }
+    TEST_DIR=$dir
+    _require_command() { :; }
+    _notrun() { echo "$*"; exit 1; }
+    # shellcheck source=../tests/qemu-iotests-lite/common.tls
+    . "$(dirname "$0")/../tests/qemu-iotests-lite/common.tls"
+    tls_init
+    tls_ca ca
+    tls_server ca server
+    tls_client ca client
+    tls_server_args=(--object "tls-creds-x509,id=tls0,endpoint=server,dir=$TLS_DIR/server"
+                     --tls-creds=tls0)
+    tls_client_args=(--object "tls-creds-x509,id=tls0,endpoint=client,dir=$TLS_DIR/client")
+fi
+
 start_server() {  # binary
-    "$1" -f raw -t -e 8 -k "$dir/nbd.sock" "$file" 2>"$dir/server.log" &
+    "$1" -f raw -t -e 8 -k "$dir/nbd.sock" "${tls_server_args[@]}" "$file" 2>"$dir/server.log" &
     server_pid=$!
     for ((i = 0; i < 200; i++)); do [ -S "$dir/nbd.sock" ] && return 0; sleep 0.05; done
     echo "server $1 did not start:"; cat "$dir/server.log"; exit 1
@@ -86,8 +115,13 @@ img_bench() {
     local tool=$1 n=$2 sz=$3 qd=$4 out t cpu s0 s1
     shift 4
     s0=$(server_ticks)
-    out=$(/usr/bin/time -f "cpu %U %S" "$tool" bench -f raw -c "$n" -d "$qd" -s "$sz" "$@" \
-          "$(uri)" 2>&1) || true
+    local target=(-f raw "$(uri)")
+    if [ "$tls" = 1 ]; then
+        target=("${tls_client_args[@]}" --image-opts
+                "driver=raw,file.driver=nbd,file.server.type=unix,file.server.path=$dir/nbd.sock,file.tls-creds=tls0")
+    fi
+    out=$(/usr/bin/time -f "cpu %U %S" "$tool" bench -c "$n" -d "$qd" -s "$sz" "$@" \
+          "${target[@]}" 2>&1) || true
     s1=$(server_ticks)
     t=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out")
     cpu=$(sed -n 's/^cpu \([0-9.]*\) \([0-9.]*\)$/\1 \2/p' <<<"$out")
@@ -115,7 +149,9 @@ keep_least() {  # key value: lowest non-zero
 
 run_server_round() {  # srv-label
     local srv=$1 c i spec thr ccpu scpu
-    for c in ref ours; do
+    local clients="ref ours"
+    [ "$tls" = 1 ] && clients=ours  # qemu-img 7.2 bench has no --object
+    for c in $clients; do
         local tool=qemu-img
         [ $c = ours ] && tool=$img_ours
         for i in "${!img_cases[@]}"; do
@@ -165,6 +201,23 @@ img_table() {  # title refcol ourscol ref-client ref-server ours-client ours-ser
     done
 }
 
+if [ "$tls" = 1 ]; then
+    echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "TLS (X.509, GnuTLS $(certtool --version | sed -n '1s/.* //p')); file: $file (${size_mb} MiB," \
+         "page cache); best of $rounds rounds; $count 4k / $count_1m 1M requests per bench run"
+    img_table "server over TLS: qemu-img-lite bench -> qemu-nbd-lite vs -> qemu-nbd" \
+        "qemu-nbd" "qemu-nbd-lite" ours ref ours ours
+    echo
+    echo "CPU time per request in microseconds over TLS (least over the rounds; ratio ="
+    echo "qemu-nbd / qemu-nbd-lite, higher is better); client: qemu-img-lite bench"
+    printf '  %-20s %9s %9s %6s   %9s\n' "workload" "qemu-nbd" "nbd-lite" "ratio" "client"
+    for i in "${!img_cases[@]}"; do
+        s_ref=${best[scpu,ours,ref,$i]}; s_ours=${best[scpu,ours,ours,$i]}
+        printf '  %-20s %9s %9s %6s   %9s\n' "${img_cases[$i]%%|*}" "$s_ref" "$s_ours" \
+            "$(ratio "$s_ref" "$s_ours")" "${best[ccpu,ours,ours,$i]}"
+    done
+    exit 0
+fi
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file: $file (${size_mb} MiB, page cache); best of $rounds rounds; ${secs}s per fio run;" \
      "$count 4k / $count_1m 1M requests per bench run"

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -11,11 +12,14 @@
 constexpr size_t TLS_IN_SIZE = 256 * 1024;
 // Flush the output buffer once a message's records reach this much.
 constexpr size_t TLS_OUT_FLUSH = 1024 * 1024;
+// TLS's largest record payload: a message is cut into records this size.
+constexpr size_t TLS_RECORD = 16384;
 
 struct NbdTlsState {
     TlsSession *session = nullptr;
     std::unique_ptr<uint8_t[]> in;  // ciphertext read-ahead: [in_pos, in_len) unread
     size_t in_pos = 0, in_len = 0;
+    std::vector<uint8_t> stage;     // plaintext gathered into one record
     std::vector<uint8_t> out;       // ciphertext not sent yet: [out_pos, out.size())
     size_t out_pos = 0;
     bool flushing = false;          // a coroutine is sending out (may be parked)
@@ -139,21 +143,51 @@ ssize_t nbd_tls_read(NbdChannel *ch, void *buf, size_t len)
     return n;
 }
 
+// Encrypts one record's worth of plaintext into the output buffer.
+static int encrypt(NbdChannel *ch, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = tls_session_write(ch->tls->session, p, len);
+        if (n <= 0) return -EIO;  // the push side never blocks: no EAGAIN
+        p += n;
+        len -= size_t(n);
+    }
+    return 0;
+}
+
+// A message is a header and a payload in separate iovecs: records are cut
+// across them at full size, so a 4 KiB read reply is one record rather than
+// a tiny header record and a data record (half the AEAD calls and framing).
+// Pieces that already fill a record are encrypted in place, not copied.
 int coroutine_fn nbd_tls_writev(NbdChannel *ch, struct iovec *iov, int niov)
 {
     NbdTlsState *t = ch->tls;
+    std::vector<uint8_t> &stage = t->stage;
+    stage.clear();
     for (int i = 0; i < niov; i++) {
         const uint8_t *p = (const uint8_t *)iov[i].iov_base;
         size_t left = iov[i].iov_len;
         while (left > 0) {
             if (ch->dead) return -EIO;
-            ssize_t n = tls_session_write(t->session, p, left);
-            if (n <= 0) return -EIO;  // the push side never blocks: no EAGAIN
+            size_t n;
+            if (stage.empty() && left >= TLS_RECORD) {
+                n = left / TLS_RECORD * TLS_RECORD;
+                if (encrypt(ch, p, n) < 0) return -EIO;
+            } else {
+                n = std::min(left, TLS_RECORD - stage.size());
+                stage.insert(stage.end(), p, p + n);
+                if (stage.size() == TLS_RECORD) {
+                    if (encrypt(ch, stage.data(), stage.size()) < 0) return -EIO;
+                    stage.clear();
+                }
+            }
             p += n;
-            left -= size_t(n);
+            left -= n;
             if (t->out.size() - t->out_pos >= TLS_OUT_FLUSH && flush(ch) < 0) return -EIO;
         }
     }
+    if (!stage.empty() && encrypt(ch, stage.data(), stage.size()) < 0) return -EIO;
+    stage.clear();
     return flush(ch);
 }
 
