@@ -183,6 +183,7 @@ int coroutine_fn handle_starttls(NbdServerClient *c, uint32_t len)
     if (!cfg.tls_creds) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS not configured");
     if (c->tls) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS already enabled");
     if (send_rep(c, NBD_OPT_STARTTLS, NBD_REP_ACK) < 0) return -EIO;
+    c->plain_refusal.clear();  // it did start TLS after all
     ErrorPtr err;
     if (nbd_channel_starttls(&c->ch, cfg.tls_creds, nullptr,
                              cfg.tls_authz.empty() ? nullptr : cfg.tls_authz.c_str(),
@@ -197,6 +198,12 @@ int coroutine_fn handle_starttls(NbdServerClient *c, uint32_t len)
 // Before STARTTLS on a TLS server: the client may only start TLS.
 int coroutine_fn refuse_before_tls(NbdServerClient *c, const NbdOption &o)
 {
+    if (c->plain_refusal.empty()) {
+        // Logged if the client leaves without starting TLS (qemu-nbd says
+        // nothing; an administrator wants to know who knocked in plaintext).
+        c->plain_refusal = std::string("refused a client that sent option '") +
+                           nbd_opt_name(o.option) + "' without TLS";
+    }
     if (o.option == NBD_OPT_EXPORT_NAME) return -EINVAL;  // no way to answer: hang up
     char msg[64];
     snprintf(msg, sizeof(msg), "Option 0x%x not permitted before TLS", o.option);

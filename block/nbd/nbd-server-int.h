@@ -23,6 +23,7 @@ struct NbdServerClient {
     bool handshake_done = false;
     bool tls = false;        // STARTTLS done
     std::string tls_error;   // why the TLS handshake failed, for the log
+    std::string plain_refusal;  // first option refused for want of TLS, for the log
     // Data buffers of finished requests, reused by the next ones (see
     // server_buf_get in nbd-server-io.cc).
     std::vector<std::pair<uint8_t *, size_t>> spare_bufs;

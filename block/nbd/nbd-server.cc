@@ -51,6 +51,8 @@ static void client_coroutine(void *opaque)
     } else if (!c->tls_error.empty()) {
         // As qemu-nbd: a refused TLS client is worth a line even without -v.
         error_report("option negotiation failed: %s", c->tls_error.c_str());
+    } else if (!c->plain_refusal.empty()) {
+        error_report("%s", c->plain_refusal.c_str());
     }
     nbd_channel_shutdown(&c->ch);
     while (c->in_flight > 0) {
