@@ -49,10 +49,11 @@ void add_object(const std::string &spec)
 
 // One side of a connection: its channel and what its coroutine saw.
 struct Side {
+    Side(TlsEndpoint e, const char *c, const char *a = nullptr) : ep(e), creds(c), authz(a) {}
     NbdChannel ch;
     TlsEndpoint ep;
     const char *creds;
-    const char *authz = nullptr;
+    const char *authz;
     int ret = 1;  // 1: still running
     std::string err;
     std::vector<uint8_t> received;
@@ -134,12 +135,7 @@ void run_pair(Side *a, Side *b)
 
 void test_psk_bulk_both_ways(void **)
 {
-    Side srv, cli;
-    srv.ep = TlsEndpoint::Server;
-    srv.creds = "psk-server";
-    srv.authz = "allow-alice";
-    cli.ep = TlsEndpoint::Client;
-    cli.creds = "psk-alice";
+    Side srv(TlsEndpoint::Server, "psk-server", "allow-alice"), cli(TlsEndpoint::Client, "psk-alice");
     run_pair(&srv, &cli);
     assert_int_equal(srv.ret, 0);
     assert_int_equal(cli.ret, 0);
@@ -149,12 +145,7 @@ void test_psk_bulk_both_ways(void **)
 
 void test_authz_refuses_other_user(void **)
 {
-    Side srv, cli;
-    srv.ep = TlsEndpoint::Server;
-    srv.creds = "psk-server";
-    srv.authz = "allow-bob";
-    cli.ep = TlsEndpoint::Client;
-    cli.creds = "psk-alice";
+    Side srv(TlsEndpoint::Server, "psk-server", "allow-bob"), cli(TlsEndpoint::Client, "psk-alice");
     run_pair(&srv, &cli);
     assert_int_equal(srv.ret, -1);
     assert_string_equal(srv.err.c_str(), "TLS PSK authz check for alice is denied");
@@ -165,11 +156,7 @@ void test_authz_refuses_other_user(void **)
 
 void test_wrong_key(void **)
 {
-    Side srv, cli;
-    srv.ep = TlsEndpoint::Server;
-    srv.creds = "psk-server";
-    cli.ep = TlsEndpoint::Client;
-    cli.creds = "psk-alice-wrong";
+    Side srv(TlsEndpoint::Server, "psk-server"), cli(TlsEndpoint::Client, "psk-alice-wrong");
     run_pair(&srv, &cli);
     assert_int_equal(srv.ret, -1);
     assert_int_equal(cli.ret, -1);
@@ -178,11 +165,7 @@ void test_wrong_key(void **)
 
 void test_peer_hangs_up_in_handshake(void **)
 {
-    Side srv, cli;
-    srv.ep = TlsEndpoint::Server;
-    srv.creds = "psk-server";
-    cli.ep = TlsEndpoint::Client;
-    cli.creds = "psk-alice";
+    Side srv(TlsEndpoint::Server, "psk-server"), cli(TlsEndpoint::Client, "psk-alice");
     cli.close_early = true;
     run_pair(&srv, &cli);
     assert_int_equal(srv.ret, -1);
