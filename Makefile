@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON ?= meson
 
-.PHONY: all deps build check check-asan check-backends bench demo fuzz clean
+.PHONY: all deps build check check-asan check-backends check-qemu-iotests bench demo fuzz clean
 
 all: build
 
@@ -20,6 +20,11 @@ build: $(BUILD)/build.ninja
 # ASan+UBSan build; the last line printed is "N passed, N failed".
 check: deps build
 	@./scripts/check.sh all
+
+# QEMU 7.2's own bash iotests (../shared/qemu-iotests-7.2) against build/'s
+# tools linked as qemu-img/qemu-io/qemu-nbd; see scripts/qemu-iotests.sh.
+check-qemu-iotests: deps build
+	@QEMU_LITE_BUILD=$(BUILD) ./scripts/qemu-iotests.sh
 
 check-asan: deps
 	@./scripts/check.sh asan
