@@ -149,7 +149,7 @@ void img_help(void)
 
 int main(int argc, char **argv)
 {
-    error_set_progname("qemu-img-lite");
+    error_set_progname(argv[0]);  // basename, as qemu-img's message prefix
     // --object is valid in every subcommand / position (TLS credentials).
     user_creatable_extract_cmdline(&argc, argv, false);
     bdrv_init();

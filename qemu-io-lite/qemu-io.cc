@@ -229,8 +229,10 @@ int main(int argc, char **argv)
         {"force-share", no_argument, nullptr, 'U'},
         {nullptr, 0, nullptr, 0},
     };
-    const char *progname = "qemu-io-lite";
-    error_set_progname(progname);
+    // As qemu-io: messages, usage and the prompt carry the name we were
+    // started under, so a link named qemu-io speaks as qemu-io.
+    error_set_progname(argv[0]);
+    const char *progname = error_get_progname();
     bdrv_init();
     MainArgs a;
     int c;

@@ -40,7 +40,7 @@ void usage(const char *name)
 {
     printf(
 "Usage: %s [OPTIONS] FILE\n"
-"QEMU-lite Disk Network Block Device Utility\n"
+"QEMU Disk Network Block Device Utility\n"
 "\n"
 "  -h, --help                display this help and exit\n"
 "  -V, --version             output version information and exit\n"
@@ -165,7 +165,7 @@ void parse_args(int argc, char **argv, Options *o)
     while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:f:rn", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'h': usage(argv[0]); exit(EXIT_SUCCESS);
-        case 'V': printf("qemu-nbd-lite 0.1.0\n"); exit(EXIT_SUCCESS);
+        case 'V': printf("%s 7.2.0 (qemu-lite 0.1.0)\n", argv[0]); exit(EXIT_SUCCESS);
         case 'p': port = optarg; break;
         case 'b': bind_addr = optarg; break;
         case 'k': o->addr.is_unix = true; o->addr.path = optarg; break;
@@ -304,7 +304,7 @@ int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
 
 int main(int argc, char **argv)
 {
-    error_set_progname("qemu-nbd-lite");
+    error_set_progname(argv[0]);  // basename, as qemu-nbd's message prefix
     // First, as qemu-nbd: a SIGTERM that arrives while the image opens (the
     // socket already exists) is a shutdown request like any later one, not
     // a kill.  The handlers stay until exit, so a repeated signal cannot cut

@@ -61,7 +61,6 @@ static void client_coroutine(void *opaque)
     nbd_channel_close(&c->ch);
     srv->clients.remove(c);
     int remaining = int(srv->clients.size());
-    if (srv->cfg.verbose) fprintf(stderr, "qemu-nbd-lite: client disconnected\n");
     delete c;
     update_accept_watch(srv);
     if (srv->gone_cb) srv->gone_cb(srv->gone_opaque, remaining);
