@@ -237,7 +237,7 @@ struct BdrvTrackedRequest {
     Coroutine *co;
     CoQueue wait_queue;
     BdrvTrackedRequest *next, *prev;
-    uint64_t seq;  // arrival order: a request only waits for older ones
+    bool waiting;  // in wait_serialising: others need not wait for it
 };
 
 // The default child permission policy (see BlockDriver::bdrv_child_perm).

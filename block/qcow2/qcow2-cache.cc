@@ -77,7 +77,8 @@ int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool ba
         int ret = bdrv_co_flush(bs->file->bs);
         if (ret < 0) return ret;
     }
-    BLKDBG_EVENT(bs->file, c->is_l2 ? BLKDBG_L2_UPDATE : BLKDBG_REFBLOCK_UPDATE);
+    // QEMU 7.2 names a refcount block write-back refblock_update_part.
+    BLKDBG_EVENT(bs->file, c->is_l2 ? BLKDBG_L2_UPDATE : BLKDBG_REFBLOCK_UPDATE_PART);
     int ret = bdrv_co_pwrite(bs->file, e.offset, c->table_size, e.table, 0);
     if (ret < 0) return ret;
     e.dirty = false;

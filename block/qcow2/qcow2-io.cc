@@ -126,7 +126,7 @@ namespace {
 // Fills @buf with the current contents of guest [offset, offset+len) as
 // mapped by @old (one cluster's previous L2 entry): the COW source.
 int coroutine_fn cow_read(BlockDriverState *bs, uint64_t old, uint64_t offset, uint64_t len,
-                          void *buf) {
+                          void *buf, bool event = true) {
     BDRVQcow2State *s = qcow2_state(bs);
     if (!len) return 0;
     QEMUIOVector q;
@@ -135,7 +135,7 @@ int coroutine_fn cow_read(BlockDriverState *bs, uint64_t old, uint64_t offset, u
     if (m.type == Qcow2ClusterType::Normal) {
         m.host_offset = (old & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
     }
-    BLKDBG_EVENT(bs->file, BLKDBG_COW_READ);
+    if (event) BLKDBG_EVENT(bs->file, BLKDBG_COW_READ);
     return read_run(bs, m, offset, &q, 0);
 }
 
@@ -172,6 +172,7 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
         (tail && !cow_reads_zero(bs, p.tail_entry))) {
         return -ENOTSUP;
     }
+    BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_SPACE);
     int ret = bdrv_co_pwrite_zeroes(bs->file, p.host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
     if (ret < 0) return -ENOTSUP;
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
@@ -192,15 +193,21 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     int zret = write_allocated_zeroed(bs, p, head, tail, bytes, qiov, qoff);
     if (zret != -ENOTSUP) return zret;
     AlignedBuf hb(head), tb(tail);
+    // QEMU reads both COW areas in one request (one cow_read event) when
+    // the guest data between them is at most 16 KiB.
+    bool merged_read = head && tail && bytes <= 16384;
     int ret = cow_read(bs, p.head_entry, p.guest, head, hb.p);
-    if (ret == 0) ret = cow_read(bs, p.tail_entry, offset + bytes, tail, tb.p);
+    if (ret == 0) ret = cow_read(bs, p.tail_entry, offset + bytes, tail, tb.p, !merged_read);
     if (ret < 0) return ret;
     QEMUIOVector q;
     qemu_iovec_init(&q);
     if (head) qemu_iovec_add(&q, hb.p, head);
     qemu_iovec_concat(&q, qiov, qoff, bytes);
     if (tail) qemu_iovec_add(&q, tb.p, tail);
-    BLKDBG_EVENT(bs->file, (head || tail) ? BLKDBG_COW_WRITE : BLKDBG_WRITE_AIO);
+    // As QEMU's perform_cow: one write, but both the data's write_aio and,
+    // with COW areas, cow_write fire before it.
+    BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
+    if (head || tail) BLKDBG_EVENT(bs->file, BLKDBG_COW_WRITE);
     return bdrv_co_pwritev(bs->file, p.host, head + bytes + tail, &q, 0);
 }
 

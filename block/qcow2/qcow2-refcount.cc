@@ -35,7 +35,6 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
 
     // Self-describing block at the start of its own range.
     uint64_t host = (ri << s->g.refblock_bits) << s->g.cluster_bits;
-    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
     int ret = qcow2_cache_get_empty(bs, s->refblock_cache, host, block);
     if (ret < 0) return ret;
     memset(*block, 0, s->cluster_size);
@@ -239,6 +238,11 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
     uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
     if (addend < 0) BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_FREE);
     for (uint64_t idx = first; idx <= last; idx++) {
+        // As QEMU's update_refcount: refblock_alloc fires each time the
+        // update moves to a refcount block, whether or not it is new.
+        if (idx == first || !(idx & (s->g.refblock_entries() - 1))) {
+            BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
+        }
         int ret = change_refcount(bs, idx, addend, false, 0);
         if (ret < 0) return ret;
     }
