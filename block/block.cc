@@ -182,15 +182,10 @@ const char *const blkdebug_event_names[BLKDBG__MAX] = {
 
 bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out)
 {
-    // Old QEMU spelled sub-events with a dot ("l2_alloc.write"): accept both.
-    std::string n(name);
-    for (char &c : n) {
-        if (c == '.') {
-            c = '_';
-        }
-    }
+    // Exact QAPI names, as QEMU 7.2 (the old dotted "l2_alloc.write" is
+    // "invalid parameter value" there).
     for (int i = 0; i < BLKDBG__MAX; i++) {
-        if (n == blkdebug_event_names[i]) {
+        if (!strcmp(name, blkdebug_event_names[i])) {
             *out = (BlkdebugEvent)i;
             return true;
         }
