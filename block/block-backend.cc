@@ -194,6 +194,24 @@ static int reopen_nodes(BlockBackend *blk, int flags, Error **errp)
     return call.ret;
 }
 
+struct ReopenOptsCall {
+    BlockDriverState *bs;
+    QDict *opts;
+    bool apply;
+    Error **errp;
+    int ret;
+};
+
+static int reopen_driver_opts(BlockBackend *blk, QDict *opts, bool apply, Error **errp)
+{
+    ReopenOptsCall call{blk_bs(blk), opts, apply, errp, 0};
+    aio_run_coroutine_sync(blk->ctx, [](void *o) {
+        auto *c = (ReopenOptsCall *)o;
+        c->ret = c->bs->drv->bdrv_co_reopen_opts(c->bs, c->opts, c->apply, c->errp);
+    }, &call);
+    return call.ret;
+}
+
 int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
 {
     BlockDriverState *bs = blk_bs(blk);
@@ -217,6 +235,11 @@ int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
         o.del("file.filename");
     }
     if (!bdrv_take_generic_options(&o, &flags, bs, errp)) {
+        return -EINVAL;
+    }
+    QDict drv_opts = o;  // the driver's own runtime options, applied last
+    if (!o.entries.empty() && bs->drv->bdrv_co_reopen_opts &&
+        reopen_driver_opts(blk, &o, false, errp) < 0) {
         return -EINVAL;
     }
     if (!o.entries.empty()) {
@@ -243,6 +266,10 @@ int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
     }
     if (ret < 0) {
         bdrv_child_set_perm(blk->root, old_perm, shared, nullptr);
+    }
+    if (ret == 0 && bs->drv->bdrv_co_reopen_opts) {
+        blk_drain(blk);
+        ret = reopen_driver_opts(blk, &drv_opts, true, errp);
     }
     return ret;
 }

@@ -75,6 +75,12 @@ struct BlockDriver {
     // drained.  On failure the node must be as before.  nullptr: the flags
     // need nothing from the driver.
     int coroutine_fn (*bdrv_co_reopen)(BlockDriverState *bs, int flags, Error **errp) = nullptr;
+    // Reopen with driver options (qemu-io reopen -o lazy-refcounts=on):
+    // takes from @opts the keys the driver can change at runtime and
+    // validates them (@apply false: nothing changes), or, called again
+    // after a successful reopen with the same @opts, applies them (drained).
+    int coroutine_fn (*bdrv_co_reopen_opts)(BlockDriverState *bs, QDict *opts, bool apply,
+                                            Error **errp) = nullptr;
 
     // @qiov_offset: where in @qiov this request's data starts.
     int coroutine_fn (*bdrv_co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -339,6 +339,11 @@ BdrvChild *coroutine_fn bdrv_co_open_child(const char *filename, QDict *options,
     if (!is_format_child) {
         child_flags |= BDRV_O_PROTOCOL;
     }
+    if (strcmp(child_name, "backing")) {
+        // As QEMU: below a format, discards are the format's decision
+        // (qcow2 frees clusters with QCOW2_DISCARD_ALWAYS in check repair).
+        child_flags |= BDRV_O_UNMAP;
+    }
     BlockDriverState *bs = bdrv_co_open_node(fn, &sub, child_flags, errp);
     if (!bs) {
         return nullptr;

@@ -70,7 +70,7 @@ int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool ba
     if (c->is_l2 && !barrier_done) {
         // With lazy refcounts the refcounts may lag (the dirty bit covers
         // them); the data must still be on disk first.
-        if (c->depends && !s->lazy_refcounts) {
+        if (c->depends && qcow2_need_accurate_refcounts(s)) {
             int ret = qcow2_cache_write(bs, c->depends);
             if (ret < 0) return ret;
         }
@@ -175,7 +175,8 @@ int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c) {
         if (!c->entries[i].offset || !c->entries[i].dirty) continue;
         if (c->is_l2 && !barrier_done) {
             BDRVQcow2State *s = qcow2_state(bs);
-            int ret = (c->depends && !s->lazy_refcounts) ? qcow2_cache_write(bs, c->depends) : 0;
+            int ret = (c->depends && qcow2_need_accurate_refcounts(s))
+                          ? qcow2_cache_write(bs, c->depends) : 0;
             if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
             if (ret < 0) return ret;
             barrier_done = true;
@@ -209,6 +210,16 @@ void qcow2_cache_empty(Qcow2Cache *c) {
         if (e.offset && !e.dirty && !e.ref) {
             c->index.erase(e.offset);
             e.offset = 0;
+        }
+    }
+}
+
+void qcow2_cache_clear(Qcow2Cache *c) {
+    for (auto &e : c->entries) {
+        if (e.offset && !e.ref) {
+            c->index.erase(e.offset);
+            e.offset = 0;
+            e.dirty = false;
         }
     }
 }

@@ -215,6 +215,8 @@ int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bo
         fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
                 fixed ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked", i, r1, r2);
         if (fixed && qcow2_set_refcount(c.bs, i, r2) == 0) {
+            // As QEMU (QCOW2_DISCARD_ALWAYS): a repaired leak goes back to the file.
+            if (!r2) bdrv_co_pdiscard(c.bs->file, i << s->g.cluster_bits, s->cluster_size);
             (*fixed)++;
             continue;
         }
@@ -291,6 +293,73 @@ int coroutine_fn count_bitmaps(CheckState &c) {
 
 }  // namespace
 
+namespace {
+
+// Everything the metadata references, counted into c.refs (QEMU's
+// calculate_refcounts); c.refs starts with one entry per cluster of a file
+// of @nb_clusters.
+int coroutine_fn calculate_refs(CheckState &c, uint64_t nb_clusters, bool *rebuild) {
+    BDRVQcow2State *s = c.s;
+    c.refs.assign(nb_clusters, 0);
+    c.next_contiguous = 0;
+    inc_refs(c, 0, s->cluster_size);
+    int ret = check_l1(c, s->hdr.l1_table_offset, s->l1_table, true);
+    if (ret == 0) ret = check_snapshots(c);
+    if (ret < 0) return ret;
+    inc_refs(c, s->hdr.refcount_table_offset,
+             (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
+    ret = count_bitmaps(c);
+    if (ret < 0) return ret;
+    check_refblocks(c, nb_clusters, rebuild);
+    return 0;
+}
+
+// A used cluster with refcount 0 and -r all: QEMU's rebuild, then a
+// recount against the new structure whose leaks (the old structure) are
+// fixed without showing in the result.
+int coroutine_fn rebuild_and_recount(CheckState &c, uint64_t *highest) {
+    BdrvCheckResult *res = c.res, old = *res;
+    fprintf(stderr, "Rebuilding refcount structure\n");
+    int ret = qcow2_rebuild_refcount_structure(c.bs, &c.refs);
+    if (ret < 0) {
+        res->check_errors++;
+        return ret;
+    }
+    res->corruptions = 0;
+    res->leaks = 0;
+    // The recount repeats the walk; the statistics stay those of the first.
+    BdrvCheckResult stats = *res;
+    int fix = c.fix;
+    c.fix = 0;
+    bool rebuild = false;
+    // The file grew by the new structures; the array as far as they reach.
+    int64_t flen = bdrv_co_getlength(c.bs->file->bs);
+    if (flen >= 0) c.file_len = flen;
+    ret = calculate_refs(c, c.refs.size(), &rebuild);
+    c.fix = fix;
+    res->allocated_clusters = stats.allocated_clusters;
+    res->fragmented_clusters = stats.fragmented_clusters;
+    res->compressed_clusters = stats.compressed_clusters;
+    if (ret < 0) return ret;
+    int fresh_leaks = 0;
+    if (fix & BDRV_FIX_LEAKS) {
+        BdrvCheckResult saved = *res;
+        *res = BdrvCheckResult();
+        compare_refcounts(c, BDRV_FIX_LEAKS, highest, &rebuild);
+        if (rebuild) fprintf(stderr, "ERROR rebuilt refcount structure is still broken\n");
+        fresh_leaks = res->leaks;
+        *res = saved;
+    }
+    if (res->corruptions < old.corruptions) {
+        res->corruptions_fixed += old.corruptions - res->corruptions;
+    }
+    if (res->leaks < old.leaks) res->leaks_fixed += old.leaks - res->leaks;
+    res->leaks += fresh_leaks;
+    return 0;
+}
+
+}  // namespace
+
 int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
     BDRVQcow2State *s = qcow2_state(bs);
     *res = BdrvCheckResult();
@@ -303,37 +372,27 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     if (ret < 0) return ret;
     CheckState c{bs, s, res, fix, {}, 0, flen};
     uint64_t nb_clusters = s->g.size_to_clusters((uint64_t)flen);
-    c.refs.assign(nb_clusters, 0);
     res->total_clusters = (int64_t)s->g.size_to_clusters(s->hdr.size);
-    inc_refs(c, 0, s->cluster_size);
-    ret = check_l1(c, s->hdr.l1_table_offset, s->l1_table, true);
-    if (ret == 0) ret = check_snapshots(c);
-    if (ret < 0) return ret;
-    inc_refs(c, s->hdr.refcount_table_offset,
-             (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
-    ret = count_bitmaps(c);
-    if (ret < 0) return ret;
     bool rebuild = false;
-    check_refblocks(c, nb_clusters, &rebuild);
+    ret = calculate_refs(c, nb_clusters, &rebuild);
+    if (ret < 0) return ret;
     uint64_t highest;
-    // As QEMU: report first, then repair in a second pass (a refcount of
-    // zero on a used cluster is where QEMU rebuilds its refcount structure;
-    // we set the refcounts that differ, which comes to the same).
+    // As QEMU: report first, then repair in a second pass.
     BdrvCheckResult pre = *res;
     compare_refcounts(c, 0, &highest, &rebuild);
-    if (fix && rebuild && !(fix & BDRV_FIX_ERRORS)) {
-        fprintf(stderr, "ERROR need to rebuild refcount structures\n");
-        res->check_errors++;
-        return -EIO;
-    }
-    if (fix && (res->leaks || res->corruptions)) {
-        int pass_fix = fix;
-        if (rebuild && (fix & BDRV_FIX_ERRORS)) {
-            fprintf(stderr, "Rebuilding refcount structure\n");
-            pass_fix |= BDRV_FIX_LEAKS;
+    if (rebuild && (fix & BDRV_FIX_ERRORS)) {
+        ret = rebuild_and_recount(c, &highest);
+        if (ret < 0) return ret;
+    } else if (fix) {
+        if (rebuild) {
+            fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+            res->check_errors++;
+            return -EIO;
         }
-        *res = pre;
-        compare_refcounts(c, pass_fix, &highest, &rebuild);
+        if (res->leaks || res->corruptions) {
+            *res = pre;
+            compare_refcounts(c, fix, &highest, &rebuild);
+        }
     }
     ret = check_oflag_copied(c);
     if (ret < 0) return ret;

@@ -22,7 +22,7 @@ int coroutine_fn write_l1_entry(BlockDriverState *bs, uint64_t i) {
 // the old table was shared (no COPIED flag), and links it into the L1.
 int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_off, void **l2) {
     BDRVQcow2State *s = qcow2_state(bs);
-    int64_t off = qcow2_alloc_clusters(bs, 1);
+    int64_t off = qcow2_alloc_clusters(bs, 1, true);
     if (off < 0) return (int)off;
     int ret = qcow2_cache_get_empty(bs, s->l2_cache, off, l2);
     if (ret < 0) return ret;
@@ -36,11 +36,10 @@ int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_o
     } else {
         memset(*l2, 0, s->cluster_size);
     }
-    // The table's refcount, then the table, then the L1 entry.
-    if (!s->lazy_refcounts) {
-        ret = qcow2_cache_flush(bs, s->refblock_cache);
-        if (ret < 0) goto fail;
-    }
+    // The table's refcount, then the table, then the L1 entry (also with
+    // lazy refcounts, as QEMU: only data clusters' refcounts may lag).
+    ret = qcow2_cache_flush(bs, s->refblock_cache);
+    if (ret < 0) goto fail;
     BLKDBG_EVENT(bs->file, BLKDBG_L2_ALLOC_WRITE);
     ret = bdrv_co_pwrite(bs->file, off, s->cluster_size, *l2, 0);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
@@ -93,6 +92,19 @@ int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool all
     if (!alloc) return 0;
     return alloc_l2_table(bs, i, off, l2);
 }
+
+}  // namespace
+
+int coroutine_fn qcow2_prepare_l2_table(BlockDriverState *bs, uint64_t guest_offset) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    void *l2;
+    int ret = get_l2_table(bs, guest_offset, true, &l2);
+    if (ret < 0) return ret;
+    qcow2_cache_put(s->l2_cache, &l2);
+    return 0;
+}
+
+namespace {
 
 bool same_run(BDRVQcow2State *s, Qcow2ClusterType t, uint64_t first, uint64_t e, uint64_t k) {
     if (qcow2_l2_entry_type(e, s->hdr.version) != t) return false;

@@ -212,10 +212,15 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
 }
 
 // Links the new clusters into the L2 table and frees what they replace.
+// With lazy refcounts the image is marked dirty first (QEMU does it in
+// qcow2_alloc_cluster_link_l2): from then on the L2 tables are written
+// without waiting for the refcount blocks.
 int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p) {
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> old;
-    int ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false, &old);
+    int ret = s->lazy_refcounts ? qcow2_mark_dirty(bs) : 0;
+    if (ret < 0) return ret;
+    ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false, &old);
     if (ret < 0) return ret;
     bool need_free = false;
     for (uint64_t e : old) need_free |= (e & L2E_OFFSET_MASK) != 0;
@@ -267,18 +272,16 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
             // contiguous; the last cluster's entry is the first's + offset.
             p->tail_entry = m.l2_entry + ((p->nb - 1) << s->g.cluster_bits);
         }
+        // The L2 table first, then the data clusters (QEMU's order: a
+        // fresh image gets its L2 table at 0x40000 and data at 0x50000).
+        int ret2 = qcow2_prepare_l2_table(bs, p->guest);
+        if (ret2 < 0) return ret2;
         int64_t h = qcow2_alloc_clusters(bs, p->nb);
         if (h < 0) return (int)h;
         p->host = (uint64_t)h;
         s->inflight.push_back({first, p->nb});
         return 0;
     }
-}
-
-int coroutine_fn mark_dirty_if_lazy(BlockDriverState *bs) {
-    BDRVQcow2State *s = qcow2_state(bs);
-    if (!s->lazy_refcounts || s->dirty_marked) return 0;
-    return qcow2_mark_dirty(bs);
 }
 
 }  // namespace
@@ -290,8 +293,7 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
         uint64_t n = (uint64_t)bytes, host = 0;
         AllocPlan p{};
         qemu_co_mutex_lock(&s->lock);
-        int ret = mark_dirty_if_lazy(bs);
-        if (ret == 0) ret = plan_write(bs, offset, &n, &host, &p);
+        int ret = plan_write(bs, offset, &n, &host, &p);
         qemu_co_mutex_unlock(&s->lock);
         if (ret < 0) return ret;
         if (ret == 1) {
@@ -416,8 +418,7 @@ int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t 
     if (!n) return 0;
     qemu_co_mutex_lock(&s->lock);
     qcow2_inflight_begin(s, first, n);
-    int ret = mark_dirty_if_lazy(bs);
-    if (ret == 0) ret = qcow2_discard_clusters(bs, offset, bytes, mode);
+    int ret = qcow2_discard_clusters(bs, offset, bytes, mode);
     qcow2_inflight_end(s, first);
     qemu_co_mutex_unlock(&s->lock);
     return ret;

@@ -339,7 +339,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
 
 }  // namespace
 
-int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
+int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool l2_table) {
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC);
     for (;;) {
@@ -367,9 +367,15 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n) {
         const char *what = qcow2_metadata_overlap(s, start << s->g.cluster_bits,
                                                   (n + k) * s->cluster_size, true);
         if (what) {
-            return qcow2_signal_corruption(bs, "Preventing invalid allocation of L2 table or "
-                                           "data at offset %#" PRIx64 " (overlaps with %s)",
-                                           off, what);
+            // Caught before anything is written; the words QEMU prints when
+            // it catches the same refcounts later (l2_allocate, or the
+            // overlap check of the write).
+            if (l2_table && off == 0) {
+                return qcow2_signal_corruption(bs, "Preventing invalid allocation of L2 table "
+                                               "at offset 0");
+            }
+            return qcow2_signal_corruption(bs, "Preventing invalid write on metadata "
+                                           "(overlaps with %s)", what);
         }
         if (k) {
             int ret = create_refblocks(bs, missing, start);

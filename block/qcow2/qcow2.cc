@@ -146,61 +146,27 @@ int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
     return 0;
 }
 
-// QEMU 7.2's other qcow2 runtime options: accepted (scripts pass them) but
-// without effect here.  Anything else is a typo the user must hear about.
-bool check_unknown_opts(QDict *options, Error **errp) {
-    static const char *const ignored[] = {
-        "lazy-refcounts", "pass-discard-request", "pass-discard-snapshot",
-        "pass-discard-other", "overlap-check", "l2-cache-entry-size",
-        "cache-clean-interval", "data-file",
-    };
+// Takes qcow2's runtime options (qcow2-options.cc) from @options; what
+// else is left besides the backing options is a typo the user must hear
+// about.  Options of features we do not have are accepted (scripts pass
+// them) without effect.
+int parse_open_opts(BlockDriverState *bs, QDict *options, int flags, Qcow2RuntimeOpts *r,
+                    Error **errp) {
+    BDRVQcow2State *s = qcow2_state(bs);
+    QDict empty;
+    if (!options) options = &empty;
+    s->runtime_opts = qcow2_take_runtime_opts(options);
     for (auto it = options->entries.begin(); it != options->entries.end();) {
         const std::string &k = it->first;
-        bool known = k == "backing" || k.rfind("backing.", 0) == 0 ||
-                     k.rfind("overlap-check.", 0) == 0 || k.rfind("encrypt.", 0) == 0;
-        for (const char *n : ignored) known |= k == n;
+        bool known = k == "backing" || k.rfind("backing.", 0) == 0 || k == "data-file" ||
+                     k.rfind("encrypt.", 0) == 0;
         if (!known) {
             error_setg(errp, "Block format 'qcow2' does not support the option '%s'", k.c_str());
-            return false;
+            return -EINVAL;
         }
         it = k.rfind("backing", 0) == 0 ? std::next(it) : options->entries.erase(it);
     }
-    return true;
-}
-
-// Cache sizes from the options (bytes), as QEMU's l2-cache-size /
-// refcount-cache-size; the default L2 cache covers the whole image up to
-// 32 MiB of tables.
-int parse_cache_opts(BlockDriverState *bs, QDict *options, int *l2_tables, int *rb_tables,
-                     Error **errp) {
-    BDRVQcow2State *s = qcow2_state(bs);
-    uint64_t needed = s->g.size_to_clusters(s->hdr.size) * 8;
-    uint64_t l2_bytes = needed < 32 * 1024 * 1024 ? needed : 32 * 1024 * 1024;
-    uint64_t rb_bytes = 4 * s->cluster_size > 256 * 1024 ? 4 * s->cluster_size : 256 * 1024;
-    const char *v;
-    if (options && (v = options->get("l2-cache-size"))) {
-        if (qemu_strtosz(v, &l2_bytes) < 0) {
-            error_setg(errp, "Parameter 'l2-cache-size' expects a size");
-            return -EINVAL;
-        }
-    }
-    if (options && (v = options->get("refcount-cache-size"))) {
-        if (qemu_strtosz(v, &rb_bytes) < 0) {
-            error_setg(errp, "Parameter 'refcount-cache-size' expects a size");
-            return -EINVAL;
-        }
-    }
-    if (options) {
-        options->del("l2-cache-size");
-        options->del("refcount-cache-size");
-        options->del("cache-size");
-        if (!check_unknown_opts(options, errp)) return -EINVAL;
-    }
-    *l2_tables = (int)(l2_bytes / s->cluster_size);
-    if (*l2_tables < 2) *l2_tables = 2;
-    *rb_tables = (int)(rb_bytes / s->cluster_size);
-    if (*rb_tables < 4) *rb_tables = 4;
-    return 0;
+    return qcow2_parse_runtime_opts(bs, s->runtime_opts, flags, r, errp);
 }
 
 int coroutine_fn open_file_child(BlockDriverState *bs, QDict *options, int flags,
@@ -262,11 +228,11 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     s->cluster_size = s->g.cluster_size();
     ret = validate_tables(bs, errp);
     if (ret < 0) return ret;
-    int l2_tables, rb_tables;
-    ret = parse_cache_opts(bs, options, &l2_tables, &rb_tables, errp);
+    Qcow2RuntimeOpts r;
+    ret = parse_open_opts(bs, options, flags, &r, errp);
     if (ret < 0) return ret;
-    s->l2_cache = qcow2_cache_create(bs, l2_tables, true);
-    s->refblock_cache = qcow2_cache_create(bs, rb_tables, false);
+    s->l2_cache = qcow2_cache_create(bs, r.l2_tables, true);
+    s->refblock_cache = qcow2_cache_create(bs, r.rb_tables, false);
     qcow2_cache_set_dependency(s->l2_cache, s->refblock_cache);
     ret = load_l1(bs, errp);
     if (ret < 0) return ret;
@@ -277,8 +243,8 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     }
     ret = qcow2_read_snapshots(bs, errp);
     if (ret < 0) return ret;
-    s->lazy_refcounts = s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS;
-    s->discard_passthrough = flags & BDRV_O_UNMAP;
+    s->lazy_refcounts = r.lazy_refcounts;
+    s->discard_passthrough = r.discard_request;
     bs->backing_file = s->hdr.backing_file;
     bs->backing_format = s->hdr.backing_format;
     bs->total_bytes = (int64_t)s->hdr.size;
@@ -379,7 +345,10 @@ int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_cache_write(bs, s->l2_cache);
-    int ret2 = qcow2_cache_write(bs, s->refblock_cache);
+    // While the dirty bit is set the refcounts may lag on disk (lazy
+    // refcounts, QEMU's qcow2_write_caches): they are written when a block
+    // is evicted and when the image is marked clean.
+    int ret2 = qcow2_need_accurate_refcounts(s) ? qcow2_cache_write(bs, s->refblock_cache) : 0;
     return ret < 0 ? ret : ret2;
 }
 
@@ -418,21 +387,29 @@ int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs) {
         s->dirty_marked = true;
         return 0;
     }
-    int ret = bdrv_co_flush(bs->file->bs);
-    if (ret < 0) return ret;
+    // Only a dirty bit that reached the disk allows refcounts to lag.
     s->hdr.incompatible_features |= QCOW2_INCOMPAT_DIRTY;
+    int ret = write_incompat(bs);
+    if (ret < 0) {
+        s->hdr.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
+        return ret;
+    }
     s->dirty_marked = true;
-    return write_incompat(bs);
+    return 0;
 }
 
 int coroutine_fn qcow2_mark_clean(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
     s->dirty_marked = false;
     if (!(s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) return 0;
+    // Cleared in memory first so that the flush writes the refcounts too.
+    s->hdr.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
     int ret = qcow2_flush_caches(bs);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
-    if (ret < 0) return ret;
-    s->hdr.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
+    if (ret < 0) {
+        s->hdr.incompatible_features |= QCOW2_INCOMPAT_DIRTY;
+        return ret;
+    }
     return write_incompat(bs);
 }
 
@@ -464,6 +441,7 @@ BlockDriver bdrv_qcow2 = [] {
     d.bdrv_co_open = qcow2_co_open;
     d.bdrv_co_close = qcow2_co_close;
     d.bdrv_co_reopen = qcow2_co_reopen;
+    d.bdrv_co_reopen_opts = qcow2_co_reopen_opts;
     d.bdrv_co_create_opts = qcow2_co_create_opts;
     d.create_opts = qcow2_create_opts;
     d.bdrv_refresh_limits = qcow2_refresh_limits;

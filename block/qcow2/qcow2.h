@@ -50,7 +50,8 @@ struct BDRVQcow2State {
     std::vector<Qcow2Snapshot> snapshots;
     uint64_t snapshots_size = 0;   // bytes of the snapshot table
 
-    bool lazy_refcounts = false;   // compat bit set and honoured
+    QDict runtime_opts;            // runtime options as given (joined over reopens)
+    bool lazy_refcounts = false;   // option lazy-refcounts (default: the compat bit)
     bool dirty_marked = false;     // dirty bit written for this session
     bool corrupt_reported = false;
     bool discard_passthrough = false;
@@ -63,6 +64,12 @@ struct BDRVQcow2State {
 
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
     return (BDRVQcow2State *)bs->opaque;
+}
+
+// False while the image's dirty bit is set: refcounts may then lag on disk
+// (lazy refcounts) and the next read/write open repairs them.
+static inline bool qcow2_need_accurate_refcounts(const BDRVQcow2State *s) {
+    return !(s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY);
 }
 
 // Sets refcount table entry @ri (keeps reft_used_end an upper bound).
@@ -89,6 +96,28 @@ int coroutine_fn qcow2_flush_caches(BlockDriverState *bs);
 int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n,
                                   std::vector<uint64_t> *out);
 
+// ---- qcow2-options.cc -------------------------------------------------------
+struct Qcow2RuntimeOpts {
+    int l2_tables = 2;     // cluster-sized tables
+    int rb_tables = 4;
+    bool lazy_refcounts = false;
+    bool discard_request = false;
+};
+// Moves qcow2's runtime options out of @options.
+QDict qcow2_take_runtime_opts(QDict *options);
+// QEMU's qcow2_join_options: @old's options that @opts does not override.
+void qcow2_join_runtime_opts(QDict *opts, const QDict &old);
+// Validates runtime options @o (QEMU's messages and order) into @r;
+// defaults from the image and @flags.  No side effects.
+int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags,
+                             Qcow2RuntimeOpts *r, Error **errp);
+// BlockDriver.bdrv_co_reopen_opts: takes the runtime options from @opts,
+// validates them joined with the current ones, and with @apply changes
+// them (lazy refcounts off marks the image clean; new cache sizes flush and
+// replace the caches).
+int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply,
+                                      Error **errp);
+
 // ---- qcow2-cache.cc -------------------------------------------------------
 // A write-back cache of cluster-sized tables (L2 tables or refcount blocks).
 // Entries are pinned between get and put; only unpinned entries are evicted.
@@ -110,6 +139,9 @@ int coroutine_fn qcow2_cache_flush(BlockDriverState *bs, Qcow2Cache *c);
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
 // Drops every clean table (after make_empty/repair rewrote tables on disk).
 void qcow2_cache_empty(Qcow2Cache *c);
+// Drops every unpinned table, dirty ones too (their updates are abandoned:
+// the refcount structure is being rebuilt).
+void qcow2_cache_clear(Qcow2Cache *c);
 int qcow2_cache_size(Qcow2Cache *c);
 
 // ---- qcow2-refcount.cc ------------------------------------------------------
@@ -135,8 +167,11 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index,
                                     uint64_t value);
 // Allocates @n contiguous clusters (refcount 1 each); returns the host
-// offset or -errno.
-int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n);
+// offset or -errno.  A run overlapping metadata (refcounts of used
+// clusters are zero) marks the image corrupt; @l2_table: for an L2 table
+// (only the message differs).
+int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n,
+                                          bool l2_table = false);
 // Allocates @size bytes (< cluster) for compressed data, possibly sharing a
 // cluster with earlier compressed data.
 int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size);
@@ -161,6 +196,10 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
 int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offset,
                                       uint64_t n, uint64_t new_entry, bool same,
                                       std::vector<uint64_t> *old);
+// Makes sure the L2 table covering @guest_offset exists and is not shared
+// (allocating or copying it), before an allocating write takes its data
+// clusters.
+int coroutine_fn qcow2_prepare_l2_table(BlockDriverState *bs, uint64_t guest_offset);
 int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size);
 // What qcow2_discard_clusters leaves behind in each cluster.
 enum class Qcow2DiscardMode {
@@ -221,6 +260,14 @@ void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t clus
 // ---- qcow2-check.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
 int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+
+// ---- qcow2-check-rebuild.cc ------------------------------------------------
+// Writes a new refcount structure holding @refs (refcounts per cluster, as
+// a check computed them; new blocks and table are counted in it too) and
+// switches the header to it.  The old table and blocks are left as leaks.
+// Messages on stderr as QEMU's; caller holds s->lock.
+int coroutine_fn qcow2_rebuild_refcount_structure(BlockDriverState *bs,
+                                                  std::vector<uint64_t> *refs);
 
 // ---- qcow2-check-bitmaps.cc -------------------------------------------------
 // Calls @count, in QEMU's order, for each host region the persistent bitmaps
