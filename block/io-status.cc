@@ -192,24 +192,36 @@ int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t byte
     // Like QEMU, the unaligned head and tail are passed down as separate
     // small requests rather than dropped: the driver decides (file punches
     // the bytes, qcow2 ignores partial clusters); the middle goes in
-    // aligned pieces of at most max_pdiscard.
+    // aligned pieces of at most max_pdiscard.  The pieces are QEMU's: a
+    // head up to the next request_alignment boundary first, then up to the
+    // discard alignment; a tail shortened to the last aligned point.
     bdrv_inc_in_flight(bs);
     int ret = 0;
-    int64_t end = offset + bytes;
-    for (int64_t o = offset; o < end && ret >= 0;) {
-        int64_t n;
-        if (o % align) {
-            n = std::min(end, round_up(o, align)) - o;
-        } else if (end - o < align) {
-            n = end - o;  // the tail
-        } else {
-            n = std::min(round_down(end - o, align), max);
+    int64_t ralign = std::max<int64_t>(bs->bl.request_alignment, 1);
+    int64_t head = offset % align, tail = (offset + bytes) % align;
+    for (int64_t o = offset, left = bytes; left > 0 && ret >= 0;) {
+        int64_t n = left;
+        if (head) {
+            n = std::min(left, align - head);
+            if (n % ralign) {
+                n %= ralign;
+            }
+            head = (head + n) % align;
+        } else if (tail) {
+            if (n > align) {
+                n -= tail;
+            } else if (tail % ralign && tail > ralign) {
+                tail %= ralign;
+                n -= tail;
+            }
         }
+        n = std::min(n, max);
         ret = bs->drv->bdrv_co_pdiscard(bs, o, n);
         if (ret == -ENOTSUP) {
             ret = 0;
         }
         o += n;
+        left -= n;
     }
     bdrv_dec_in_flight(bs);
     return ret;

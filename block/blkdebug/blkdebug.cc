@@ -3,11 +3,14 @@
 //
 //   blkdebug:RULES.conf:IMAGE      (RULES may be empty: blkdebug::IMAGE)
 //   driver=blkdebug,config=RULES.conf,image.filename=IMAGE[,align=N]
+//   driver=blkdebug,...  IMAGE     (no prefix: the filename is the image)
+// Limits: align, max-transfer, opt-/max-write-zero, opt-/max-discard.
 //
 // A format opened on "blkdebug:..." sits on top of this node, so the
 // format's metadata events (l2_update, refblock_alloc, ...) arrive here and
 // arm the rules; the next matching request through here then fails with the
 // rule's errno, exactly where a real disk error would hit the driver.
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <cstring>
@@ -41,6 +44,8 @@ struct BDRVBlkdebugState {
     BdrvChild *image = nullptr;
     uint32_t align = 0;
     uint64_t max_transfer = 0;
+    uint64_t opt_write_zero = 0, max_write_zero = 0;  // 0: the image's
+    uint64_t opt_discard = 0, max_discard = 0;
 };
 
 BDRVBlkdebugState *state(BlockDriverState *bs) { return (BDRVBlkdebugState *)bs->opaque; }
@@ -74,22 +79,47 @@ bool take_size(QDict *o, const char *key, uint64_t *out, Error **errp)
     return true;
 }
 
-// Validates align/max-transfer the way QEMU does.
+// The size options, parsed before the image is opened (QEMU's runtime opts).
 bool take_limits(BDRVBlkdebugState *s, QDict *o, Error **errp)
 {
     uint64_t align = 0;
-    if (!take_size(o, "align", &align, errp) || !take_size(o, "max-transfer", &s->max_transfer, errp)) {
+    if (!take_size(o, "align", &align, errp) || !take_size(o, "max-transfer", &s->max_transfer, errp) ||
+        !take_size(o, "opt-write-zero", &s->opt_write_zero, errp) ||
+        !take_size(o, "max-write-zero", &s->max_write_zero, errp) ||
+        !take_size(o, "opt-discard", &s->opt_discard, errp) ||
+        !take_size(o, "max-discard", &s->max_discard, errp)) {
         return false;
     }
-    if (align && (align > INT32_MAX || (align & (align - 1)))) {
+    if (align && (align >= INT32_MAX || (align & (align - 1)))) {
         error_setg(errp, "Cannot meet constraints with align %llu", (unsigned long long)align);
         return false;
     }
     s->align = (uint32_t)align;
-    if (s->max_transfer && (s->max_transfer > INT32_MAX || (align && s->max_transfer % align))) {
-        error_setg(errp, "Cannot meet constraints with max-transfer %llu",
-                   (unsigned long long)s->max_transfer);
-        return false;
+    return true;
+}
+
+// As QEMU 7.2's blkdebug_open: each limit must be a multiple of the
+// request alignment (ours or the image's, whichever is larger), a maximum
+// also of its optimum, and below INT_MAX.
+bool check_limits(BDRVBlkdebugState *s, uint32_t image_align, Error **errp)
+{
+    uint64_t align = std::max<uint64_t>(s->align, image_align);
+    struct {
+        const char *name;
+        uint64_t value, multiple_of;
+    } limits[] = {
+        {"max-transfer", s->max_transfer, align},
+        {"opt-write-zero", s->opt_write_zero, align},
+        {"max-write-zero", s->max_write_zero, std::max(s->opt_write_zero, align)},
+        {"opt-discard", s->opt_discard, align},
+        {"max-discard", s->max_discard, std::max(s->opt_discard, align)},
+    };
+    for (const auto &l : limits) {
+        if (l.value && (l.value >= INT32_MAX || l.value % l.multiple_of)) {
+            error_setg(errp, "Cannot meet constraints with %s %llu", l.name,
+                       (unsigned long long)l.value);
+            return false;
+        }
     }
     return true;
 }
@@ -99,7 +129,9 @@ bool take_limits(BDRVBlkdebugState *s, QDict *o, Error **errp)
 static void blkdebug_parse_filename(const char *filename, QDict *o, Error **errp)
 {
     if (strncmp(filename, "blkdebug:", 9)) {
-        error_setg(errp, "File name string must start with 'blkdebug:'");
+        // As QEMU: without the prefix the rules come from the options and
+        // the filename is the image.
+        o->set("x-image", filename);
         return;
     }
     filename += 9;
@@ -137,6 +169,9 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
             goto fail;
         }
     }
+    if (!check_limits(s, s->image->bs->bl.request_alignment, errp)) {
+        goto fail;
+    }
     bs->supported_write_flags = BDRV_REQ_FUA & s->image->bs->supported_write_flags;
     bs->supported_zero_flags = (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) &
                                s->image->bs->supported_zero_flags;
@@ -173,6 +208,18 @@ static void blkdebug_refresh_limits(BlockDriverState *bs, Error **errp)
     if (s->max_transfer) {
         bs->bl.max_transfer = s->max_transfer;
     }
+    if (s->opt_write_zero) {
+        bs->bl.pwrite_zeroes_alignment = (uint32_t)s->opt_write_zero;
+    }
+    if (s->max_write_zero) {
+        bs->bl.max_pwrite_zeroes = s->max_write_zero;
+    }
+    if (s->opt_discard) {
+        bs->bl.pdiscard_alignment = (uint32_t)s->opt_discard;
+    }
+    if (s->max_discard) {
+        bs->bl.max_pdiscard = s->max_discard;
+    }
 }
 
 static int coroutine_fn blkdebug_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -189,15 +236,24 @@ static int coroutine_fn blkdebug_co_pwritev(BlockDriverState *bs, int64_t offset
     return ret ? ret : bdrv_co_pwritev_part(state(bs)->image, offset, bytes, qiov, qoff, flags);
 }
 
+// As QEMU: zero writes shorter than the zeroes alignment (discards shorter
+// than a request alignment) are refused, so the block layer's fallback for
+// unaligned parts gets tested.
 static int coroutine_fn blkdebug_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
                                                   int64_t bytes, int flags)
 {
+    if (bytes < std::max<int64_t>(bs->bl.request_alignment, bs->bl.pwrite_zeroes_alignment)) {
+        return -ENOTSUP;
+    }
     int ret = rule_check(bs, BLKDEBUG_IO_WRITE_ZEROES, offset, bytes);
     return ret ? ret : bdrv_co_pwrite_zeroes(state(bs)->image, offset, bytes, flags);
 }
 
 static int coroutine_fn blkdebug_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
+    if (bytes < (int64_t)bs->bl.request_alignment) {
+        return -ENOTSUP;
+    }
     int ret = rule_check(bs, BLKDEBUG_IO_DISCARD, offset, bytes);
     return ret ? ret : bdrv_co_pdiscard(state(bs)->image, offset, bytes);
 }
