@@ -23,6 +23,7 @@ struct NbdTlsState {
     std::vector<uint8_t> out;       // ciphertext not sent yet: [out_pos, out.size())
     size_t out_pos = 0;
     bool flushing = false;          // a coroutine is sending out (may be parked)
+    bool established = false;       // handshake and peer checks passed
 
     ~NbdTlsState() { tls_session_free(session); }
 };
@@ -117,7 +118,10 @@ int coroutine_fn nbd_channel_starttls(NbdChannel *ch, TlsCreds *creds, const cha
             error_setg(errp, "TLS handshake failed: the connection was lost");
             return -EIO;
         }
-        if (r == 1) return 0;
+        if (r == 1) {
+            t->established = true;
+            return 0;
+        }
         if (r < 0) return -EIO;
         if (t->in_pos == t->in_len) nbd_channel_wait(ch, false);
         if (ch->dead) {
@@ -195,7 +199,7 @@ void nbd_tls_close(NbdChannel *ch)
 {
     NbdTlsState *t = ch->tls;
     if (!t) return;
-    if (!ch->dead && !t->flushing) {
+    if (t->established && !ch->dead && !t->flushing) {
         tls_session_bye(t->session);
         try_flush(ch);
     }
