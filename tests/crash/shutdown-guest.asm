@@ -4,10 +4,12 @@
 ; flushes the disk by driving the controller itself (our BIOS has no flush
 ; service: ATA FLUSH CACHE through the IDE ports, VIRTIO_BLK_T_FLUSH through
 ; the BIOS's own virtqueue), prints "DONE" and halts with interrupts off, so
-; the VM keeps running until the host stops it.
+; the VM keeps running until the host stops it (or ends the VM itself).
 ;
 ; Plan (16-byte header, then 8 bytes per entry):
-;   dd 'PLAN', count, flags (bit 0: flush; bits 8-15: 1 IDE, 2 virtio-blk), 0
+;   dd 'PLAN', count, flags, 0
+;   flags: bit 0 flush; bit 1 end through the exit device, bit 2 through a
+;   reset (the VM runs with -no-reboot); bits 8-15: 1 IDE, 2 virtio-blk
 ;   entries: dd lba; db pattern, 0, 0, 0
     cpu 386
     bits 16
@@ -124,6 +126,16 @@ stage2:
 .done:
     mov si, msg_done
     call puts
+    test byte [PLAN_ADDR + 8], 2
+    jz .no_exit
+    xor al, al                  ; exit device: process exit status 1
+    jmp exit
+.no_exit:
+    test byte [PLAN_ADDR + 8], 4
+    jz halt
+    mov dx, 0xCF9               ; hard reset: the VM ends under -no-reboot
+    mov al, 0x06
+    out dx, al
     jmp halt
 
 ; ATA FLUSH CACHE (E7h) on the primary master; waits for IRQ 14 the way the

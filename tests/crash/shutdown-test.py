@@ -11,7 +11,9 @@ MODE
             on signal" line, the image must be clean for the real
             `qemu-img check`, and every acknowledged sector must read back
             (real qemu-io, read -P).  Iterations cycle over IDE/virtio-blk x
-            raw/qcow2 (4 KiB and 64 KiB clusters).
+            raw/qcow2 (4 KiB and 64 KiB clusters).  One iteration in 10 the
+            guest ends the VM itself through the exit device (status 1), one
+            in 10 through a reset under -no-reboot (status 0).
   flush     the same guest flushes (ATA FLUSH CACHE / VIRTIO_BLK_T_FLUSH)
             after its writes and is killed with SIGKILL after DONE: every
             flushed sector must read back; leaks are allowed if
@@ -209,7 +211,11 @@ def guest_iteration(ctx, i, rng):
     # that never flushes: every acknowledged write must survive SIGKILL.
     writethrough = flush and (i // 8) % 4 == 3
     do_flush = flush and not writethrough and os.environ.get("SHUTDOWN_NO_FLUSH") != "1"
-    plan = b"PLAN" + struct.pack("<III", n, (1 if do_flush else 0) | ((1 if iface == "ide" else 2) << 8), 0)
+    # One signals iteration in 10 ends through the exit device, one through
+    # a guest reset under -no-reboot: the other machine shutdown paths.
+    guest_end = None if flush else {4: "exit device", 9: "reset"}.get(i % 10)
+    flags = (1 if do_flush else 0) | {None: 0, "exit device": 2, "reset": 4}[guest_end]
+    plan = b"PLAN" + struct.pack("<III", n, flags | ((1 if iface == "ide" else 2) << 8), 0)
     for lba, p in zip(lbas, pats):
         plan += struct.pack("<IBxxx", lba, p)
     w = tempfile.mkdtemp(dir=ctx.dir)
@@ -217,7 +223,7 @@ def guest_iteration(ctx, i, rng):
     serial = os.path.join(w, "serial.log")
     open(serial, "w").close()
     err = open(os.path.join(w, "stderr.log"), "w+")
-    proc = subprocess.Popen([ctx.qsys, "-display", "none", "-m", "32M", "-serial", f"file:{serial}",
+    proc = subprocess.Popen([ctx.qsys, "-display", "none", "-m", "32M", "-no-reboot", "-serial", f"file:{serial}",
                              "-drive", f"file={img},format={fmt},if={iface}" +
                              (",cache=writethrough" if writethrough else "")],
                             stdout=subprocess.DEVNULL, stderr=err)
@@ -233,9 +239,11 @@ def guest_iteration(ctx, i, rng):
         ctx.fail(i, f"guest did not finish ({iface}, {kind}): {data!r} {err.read()!r}")
         return
     time.sleep(rng.uniform(0, 0.03))
-    if flush:
+    nsig = 0
+    if guest_end:
+        pass
+    elif flush:
         proc.kill()
-        nsig = 0
     else:
         nsig = rng.randint(1, 3)
         for k in range(nsig):
@@ -255,10 +263,14 @@ def guest_iteration(ctx, i, rng):
     err.seek(0)
     msg = err.read()
     ctx.count(f"{iface}/{kind}")
-    ctx.count(f"{nsig} signal(s)" if not flush else
+    ctx.count(guest_end if guest_end else f"{nsig} signal(s)" if not flush else
               "SIGKILL after a flush" if do_flush else
               "SIGKILL, writethrough" if writethrough else "SIGKILL, no flush")
-    if not flush:
+    if guest_end:
+        want = 1 if guest_end == "exit device" else 0  # (0 << 1) | 1; -no-reboot: 0
+        if rc != want:
+            ctx.fail(i, f"{guest_end}, {iface}, {kind}: exit status {rc}, expected {want}, stderr {msg!r}", img)
+    elif not flush:
         if rc != 0 or "terminating on signal" not in msg:
             ctx.fail(i, f"{nsig} signal(s), {iface}, {kind}: exit status {rc}, stderr {msg!r}", img)
     check_image(ctx, i, img, fmt, allow_leaks=flush)
