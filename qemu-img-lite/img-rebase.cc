@@ -171,9 +171,15 @@ int coroutine_fn allocated_here(CopyCtx *c, int64_t offset, int64_t *n)
     BlockDriverState *backing = bdrv_backing_bs(c->bs);
     if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED) && c->prefix && backing) {
         // Unchanged since the new backing file: nothing to do.
+        int64_t bytes = *n;
         ret = bdrv_co_block_status_above(backing, c->prefix, offset, *n, n, nullptr,
                                          nullptr);
-        if (ret >= 0) {
+        if (ret >= 0 && *n == 0) {
+            // Past the old backing file's end: these bytes read as zeroes
+            // and must be zeroed explicitly to stay so (as QEMU).
+            *n = bytes;
+            ret = 0;
+        } else if (ret >= 0) {
             ret = (ret & BDRV_BLOCK_ALLOCATED) ? 0 : BDRV_BLOCK_ALLOCATED;
         }
     }
