@@ -215,7 +215,7 @@ int img_info(int argc, char **argv)
     // The first name is opened even when empty: the open reports it.
     for (bool first = true; first || !filename.empty(); first = false) {
         if (!seen.insert(filename).second) {
-            error_report("Backing file '%s' creates a loop.", filename.c_str());
+            error_report("Backing file '%s' creates an infinite loop.", filename.c_str());
             ret = 1;
             break;
         }
