@@ -289,6 +289,18 @@ int coroutine_fn write_data(ConvertState *s, int64_t offset, int64_t bytes, cons
     if (s->compressed) {
         return blk_co_pwrite_compressed(s->target, offset, bytes, buf);
     }
+    // The data was read to find its zeroes; what is not zero is copied
+    // from the source in the kernel rather than from @buf (same bytes: the
+    // source is not shared for writing).  See img-convert.cc for when.
+    // Any failure: write @buf, and stop trying after anything but
+    // -ENOTSUP.
+    if (s->copy_from_source) {
+        int ret = co_copy_range(s, offset >> kConvertSectorBits, (int)(bytes >> kConvertSectorBits));
+        if (ret == 0) {
+            return 0;
+        }
+        s->copy_from_source = s->copy_from_source && ret == -ENOTSUP;
+    }
     return blk_co_pwrite(s->target, offset, bytes, buf, 0);
 }
 

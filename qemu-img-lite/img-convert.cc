@@ -431,6 +431,16 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     if (!open_target(a, out_filename, s, &target)) {
         return -1;
     }
+    // Without -C, data is still read (sparse detection needs it), but into
+    // a raw target the non-zero part is written by copy offloading: writing
+    // a buffer into a sparse raw file cost 2-3x the CPU of copy_file_range
+    // on our ext4 (docs/performance.md); into qcow2 (appending) it did not
+    // pay.  Not with -S 0 (zero runs become data written from the buffer),
+    // -c, --salvage (unreadable sectors become zeroes in the buffer) or -U
+    // (the source may change between the read and the copy).
+    s->copy_from_source = !a.copy_range && s->min_sparse && !s->compressed && !s->salvage &&
+                          !a.force_share &&
+                          !strcmp(bdrv_get_format_name(blk_bs(s->target)), "raw");
     int ret = img_convert_do_copy(s);
     s->target = nullptr;
     return ret < 0 ? -1 : 0;

@@ -46,6 +46,7 @@ struct ConvertState {
     bool wr_in_order = true;              // false with -W
     bool salvage = false;
     bool copy_range = false;              // offload data runs (copy_file_range)
+    bool copy_from_source = false;        // data runs: read to find zeroes, offload the rest
     bool quiet = false;
     int min_sparse = 8;                   // sectors; 0 = fully allocate (-S 0)
     int alignment = 1;                    // sectors; sparse runs end aligned

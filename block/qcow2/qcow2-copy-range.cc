@@ -73,9 +73,12 @@ int coroutine_fn map_for_copy(BlockDriverState *bs, uint64_t offset, uint64_t *b
         if (!fresh || bs->backing) return -ENOTSUP;
         // Whole clusters read as zeroes afterwards: correct for the parts of
         // the first and last cluster outside the range, which read as zeroes
-        // now (no backing file).
+        // now (no backing file).  Falloc allocates them in the file, as the
+        // write path's zeroing does: a hole inside a data cluster would make
+        // qemu-img take the image for metadata-preallocated and map it
+        // differently.
         ret = qcow2_preallocate(bs, offset, offset + std::min(*bytes, m.bytes),
-                                PreallocMode::Metadata);
+                                PreallocMode::Falloc);
         if (ret < 0) return ret;
     }
     return -ENOTSUP;
