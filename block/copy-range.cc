@@ -49,36 +49,36 @@ struct InFlightPair {
     }
 };
 
+// Calls the source's (@from) or the destination's driver.
+int coroutine_fn copy_range(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
+                            int64_t dst_offset, int64_t bytes, int read_flags, int write_flags,
+                            bool from)
+{
+    int ret = check_copy(src, src_offset, dst, dst_offset, bytes);
+    if (ret != 0) {
+        return ret < 0 ? ret : 0;
+    }
+    BlockDriverState *bs = from ? src->bs : dst->bs;
+    auto *fn = from ? bs->drv->bdrv_co_copy_range_from : bs->drv->bdrv_co_copy_range_to;
+    if (!fn) {
+        return -ENOTSUP;
+    }
+    InFlightPair g(src->bs, dst->bs);
+    return fn(bs, src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
+}
+
 }  // namespace
 
 int coroutine_fn bdrv_co_copy_range_from(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
                                          int64_t dst_offset, int64_t bytes, int read_flags,
                                          int write_flags)
 {
-    int ret = check_copy(src, src_offset, dst, dst_offset, bytes);
-    if (ret != 0) {
-        return ret < 0 ? ret : 0;
-    }
-    auto *fn = src->bs->drv->bdrv_co_copy_range_from;
-    if (!fn) {
-        return -ENOTSUP;
-    }
-    InFlightPair g(src->bs, dst->bs);
-    return fn(src->bs, src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
+    return copy_range(src, src_offset, dst, dst_offset, bytes, read_flags, write_flags, true);
 }
 
 int coroutine_fn bdrv_co_copy_range_to(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
                                        int64_t dst_offset, int64_t bytes, int read_flags,
                                        int write_flags)
 {
-    int ret = check_copy(src, src_offset, dst, dst_offset, bytes);
-    if (ret != 0) {
-        return ret < 0 ? ret : 0;
-    }
-    auto *fn = dst->bs->drv->bdrv_co_copy_range_to;
-    if (!fn) {
-        return -ENOTSUP;
-    }
-    InFlightPair g(src->bs, dst->bs);
-    return fn(dst->bs, src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
+    return copy_range(src, src_offset, dst, dst_offset, bytes, read_flags, write_flags, false);
 }

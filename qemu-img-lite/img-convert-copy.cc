@@ -199,19 +199,32 @@ bool sectors_allocated_min(const uint8_t *buf, int n, int *pnum, int min, int64_
     return true;
 }
 
+// The part of [sector_num, sector_num + nb) inside one source: which
+// source, the byte offset in it and the sectors it covers.
+struct SourcePart {
+    size_t idx;
+    int64_t offset;
+    int n;
+};
+
+SourcePart source_part(const ConvertState *s, int64_t sector_num, int nb)
+{
+    size_t idx;
+    int64_t start;
+    select_part(s, sector_num, &idx, &start);
+    int64_t in_src = sector_num - start;
+    return {idx, in_src << kConvertSectorBits,
+            (int)std::min<int64_t>(nb, s->src_sectors[idx] - in_src)};
+}
+
 int coroutine_fn co_read(ConvertState *s, int64_t sector_num, int nb, uint8_t *buf)
 {
     int64_t single_until = -1;  // salvage: read sector by sector up to here
     while (nb > 0) {
-        size_t idx;
-        int64_t start;
-        select_part(s, sector_num, &idx, &start);
-        int64_t in_src = sector_num - start;
-        int n = (int)std::min<int64_t>(nb, s->src_sectors[idx] - in_src);
+        auto [idx, offset, n] = source_part(s, sector_num, nb);
         if (sector_num < single_until) {
             n = 1;
         }
-        int64_t offset = in_src << kConvertSectorBits;
         int64_t bytes = (int64_t)n << kConvertSectorBits;
         int64_t rd = std::clamp<int64_t>(s->src_bytes[idx] - offset, 0, bytes);
         memset(buf + rd, 0, (size_t)(bytes - rd));
@@ -263,12 +276,7 @@ bool clusters_allocated(const ConvertState *s, const uint8_t *buf, int *n)
 int coroutine_fn co_copy_range(ConvertState *s, int64_t sector_num, int nb)
 {
     while (nb > 0) {
-        size_t idx;
-        int64_t start;
-        select_part(s, sector_num, &idx, &start);
-        int64_t in_src = sector_num - start;
-        int n = (int)std::min<int64_t>(nb, s->src_sectors[idx] - in_src);
-        int64_t offset = in_src << kConvertSectorBits;
+        auto [idx, offset, n] = source_part(s, sector_num, nb);
         int64_t bytes = (int64_t)n << kConvertSectorBits;
         if (offset + bytes > s->src_bytes[idx]) {
             return -ENOTSUP;
