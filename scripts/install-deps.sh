@@ -13,6 +13,7 @@ packages=(
   valgrind strace
   libgnutls28-dev  # NBD TLS (tls-creds-x509/psk objects)
   gnutls-bin       # certtool and psktool: iotests make TLS certificates at test time
+  time             # /usr/bin/time: CPU time of each convert run in bench/run-img.sh
 )
 
 missing=()
