@@ -45,7 +45,7 @@ int read_chunk(CompareCtx *c, int which, int64_t offset, int64_t bytes)
     if (ret < 0) {
         error_report("Error while reading offset %" PRId64 " of %s: %s", offset, c->name[which],
                      strerror(-ret));
-        return 2;
+        return 4;  // qemu-img compare's "error on reading data"
     }
     return 0;
 }
@@ -116,7 +116,7 @@ int compare_images(CompareCtx *c, int64_t size0, int64_t size1)
         int64_t p0, p1;
         int s0 = status_at(c, 0, offset, common - offset, &p0);
         int s1 = s0 < 0 ? 0 : status_at(c, 1, offset, common - offset, &p1);
-        if (s0 < 0 || s1 < 0) return 2;
+        if (s0 < 0 || s1 < 0) return 3;  // "error on checking a sector allocation"
         if (c->strict && s0 != s1) {
             qprintf(c->quiet, "Strict mode: Offset %" PRId64 " block status mismatch!\n", offset);
             return 1;
@@ -138,7 +138,7 @@ int compare_images(CompareCtx *c, int64_t size0, int64_t size1)
         for (int64_t offset = common; offset < total;) {
             int64_t pnum;
             int s = status_at(c, longer, offset, total - offset, &pnum);
-            if (s < 0) return 2;
+            if (s < 0) return 3;
             if ((s & BDRV_BLOCK_ALLOCATED) && !(s & BDRV_BLOCK_ZERO)) {
                 int ret = check_empty(c, longer, offset, pnum);
                 if (ret) return ret;
@@ -194,7 +194,7 @@ int img_compare(int argc, char **argv)
         size[i] = blk_getlength(c.blk[i]);
         if (size[i] < 0) {
             error_report("Can't get size of %s: %s", c.name[i], strerror((int)-size[i]));
-            return 2;
+            return 4;
         }
     }
     std::unique_ptr<uint8_t, void (*)(void *)> b0((uint8_t *)qemu_memalign(4096, kChunk), qemu_vfree);
