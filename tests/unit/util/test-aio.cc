@@ -1,6 +1,7 @@
 // AioContext: bottom halves, timers, fd handlers, coroutine scheduling,
 // deferred calls, GLib integration and the BQL.  No timing assertions.
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <sys/eventfd.h>
@@ -346,13 +347,26 @@ static void test_bql_released_while_polling(void **)
     assert_true(other_had_bql);
 }
 
+// aio_drain returns only after the other thread's decrement: the flag it
+// sets just before decrementing must be visible as soon as aio_drain
+// returns, before the join (after the join in_flight is 0 whether or not
+// aio_drain waited, so checking it there proves nothing).  The sleep makes
+// a drain that does not wait return while the flag is still clear.
 static void test_drain(void **)
 {
+    std::atomic<bool> decrementing{false};
     aio_context_inc_in_flight(ctx);
-    std::thread t([] { aio_context_dec_in_flight(ctx); });
+    std::thread t([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        decrementing = true;
+        aio_context_dec_in_flight(ctx);
+    });
     aio_drain(ctx);
+    bool waited = decrementing;
+    unsigned left = aio_context_in_flight(ctx);
     t.join();
-    assert_int_equal(aio_context_in_flight(ctx), 0);
+    assert_true(waited);
+    assert_int_equal(left, 0);
 }
 
 int main(void)
