@@ -235,30 +235,51 @@ int coroutine_fn fix_l1_copied(CheckState &c, uint64_t i, bool set) {
     return bdrv_co_pwrite(c.bs->file, s->hdr.l1_table_offset + i * 8, 8, be, 0);
 }
 
+// Whether L2 entry @e's OFLAG_COPIED disagrees with its refcount (*rc).
+bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc) {
+    BDRVQcow2State *s = c.s;
+    Qcow2ClusterType ty = qcow2_l2_entry_type(e, s->hdr.version);
+    if (ty != Qcow2ClusterType::Normal && ty != Qcow2ClusterType::ZeroAlloc) return false;
+    uint64_t off = e & L2E_OFFSET_MASK;
+    if (off & (s->cluster_size - 1)) return false;
+    if (qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, rc) < 0) return false;
+    return (*rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0);
+}
+
 int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off) {
     BDRVQcow2State *s = c.s;
+    // As QEMU, the table is read from the file (the caches were written
+    // back before the check), not loaded into the L2 cache: a check is not
+    // an L2 load (no l2_load event) and does not evict the tables in use.
+    // Only a repair goes through the cache, to change the cached copy.
+    std::vector<uint8_t> buf(s->cluster_size);
+    int ret = bdrv_co_pread(c.bs->file, l2_off, (int64_t)s->cluster_size, buf.data(), 0);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: Could not read L2 table: %s\n", strerror(-ret));
+        c.res->check_errors++;
+        return ret;
+    }
+    bool fix = c.fix & BDRV_FIX_ERRORS;
+    bool any = false;
+    for (uint64_t j = 0; j < s->g.l2_entries(); j++) {
+        uint64_t e = be64_load(&buf[j * 8]), rc;
+        if (!l2_copied_wrong(c, e, &rc)) continue;
+        any = true;
+        fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64
+                        "\n", fix ? "Repairing" : "ERROR", e, rc);
+        if (!fix) c.res->corruptions++;
+    }
+    if (!any || !fix) return 0;
     void *l2;
-    int ret = qcow2_cache_get(c.bs, s->l2_cache, l2_off, &l2);
+    ret = qcow2_cache_get(c.bs, s->l2_cache, l2_off, &l2);
     if (ret < 0) return ret;
     uint64_t *t = (uint64_t *)l2;
     for (uint64_t j = 0; j < s->g.l2_entries(); j++) {
-        uint64_t e = be64_load(&t[j]);
-        Qcow2ClusterType ty = qcow2_l2_entry_type(e, s->hdr.version);
-        if (ty != Qcow2ClusterType::Normal && ty != Qcow2ClusterType::ZeroAlloc) continue;
-        uint64_t off = e & L2E_OFFSET_MASK, rc;
-        if (off & (s->cluster_size - 1)) continue;
-        if (qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, &rc) < 0) continue;
-        if ((rc == 1) == ((e & QCOW_OFLAG_COPIED) != 0)) continue;
-        bool fix = c.fix & BDRV_FIX_ERRORS;
-        fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64
-                        "\n", fix ? "Repairing" : "ERROR", e, rc);
-        if (fix) {
-            be64_store(&t[j], rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
-            qcow2_cache_mark_dirty(s->l2_cache, l2);
-            c.res->corruptions_fixed++;
-        } else {
-            c.res->corruptions++;
-        }
+        uint64_t e = be64_load(&t[j]), rc;
+        if (!l2_copied_wrong(c, e, &rc)) continue;
+        be64_store(&t[j], rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+        c.res->corruptions_fixed++;
     }
     qcow2_cache_put(s->l2_cache, &l2);
     return 0;

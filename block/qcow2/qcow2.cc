@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 
+#include "util/error.h"
 
 namespace {
 
@@ -275,13 +276,24 @@ int coroutine_fn qcow2_co_open(BlockDriverState *bs, QDict *options, int flags, 
     return ret;
 }
 
+// As QEMU's qcow2 inactivation: L2 tables, then refcount blocks, each
+// written back and the file flushed (a file flush with nothing new to
+// write is cheap; QEMU skips it then, but a file that failed writes still
+// has them), each failure reported with QEMU's message (close has no
+// caller to return it to), and the dirty bit cleared only when both
+// reached the disk.
 void coroutine_fn qcow2_co_close(BlockDriverState *bs) {
     BDRVQcow2State *s = qcow2_state(bs);
     if (!s) return;
     if (!bs->read_only) {
         qemu_co_mutex_lock(&s->lock);
-        int ret = qcow2_flush_caches(bs);
-        if (ret == 0 && s->dirty_marked) qcow2_mark_clean(bs);
+        int ret = qcow2_cache_flush(bs, s->l2_cache);
+        if (ret < 0) error_report("Failed to flush the L2 table cache: %s", strerror(-ret));
+        int ret2 = qcow2_cache_flush(bs, s->refblock_cache);
+        if (ret2 < 0) {
+            error_report("Failed to flush the refcount block cache: %s", strerror(-ret2));
+        }
+        if (ret == 0 && ret2 == 0 && s->dirty_marked) qcow2_mark_clean(bs);
         qemu_co_mutex_unlock(&s->lock);
     }
     free_state(bs);
