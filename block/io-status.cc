@@ -145,6 +145,9 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
     }
     bdrv_inc_in_flight(bs);
     int ret = 0;
+    // As QEMU: announced on the file child even with cache=unsafe, before
+    // the format writes its caches back.
+    BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_OS);
     if (bs->drv->bdrv_co_flush_to_os) {
         ret = bs->drv->bdrv_co_flush_to_os(bs);
     }
