@@ -22,6 +22,7 @@ int coroutine_fn write_l1_entry(BlockDriverState *bs, uint64_t i) {
 // the old table was shared (no COPIED flag), and links it into the L1.
 int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_off, void **l2) {
     BDRVQcow2State *s = qcow2_state(bs);
+    const uint64_t old_entry = s->l1_table[i];
     int64_t off = qcow2_alloc_clusters(bs, 1, true);
     if (off < 0) return (int)off;
     int ret = qcow2_cache_get_empty(bs, s->l2_cache, off, l2);
@@ -46,18 +47,34 @@ int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_o
     if (ret < 0) goto fail;
     s->l1_table[i] = (uint64_t)off | QCOW_OFLAG_COPIED;
     ret = write_l1_entry(bs, i);
-    if (ret < 0) goto fail;
+    if (ret < 0) {
+        // The L1 entry on disk still names the old table: so must the one
+        // in memory (the next request would use the unlinked table, and
+        // free clusters through it), and the new table goes back, as QEMU.
+        s->l1_table[i] = old_entry;
+        qcow2_cache_put(s->l2_cache, l2);
+        qcow2_cache_discard(s->l2_cache, off);
+        qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1);
+        return ret;
+    }
     if (old_off) {
         // A shared table loses one reference; write through so the L1 no
         // longer points at it before its refcount drops.
         ret = bdrv_co_flush(bs->file->bs);
         if (ret == 0) ret = qcow2_update_refcount(bs, old_off, s->cluster_size, -1);
-        if (ret < 0) goto fail;
+        // The new table is linked now: a failure here leaks the old one's
+        // reference at worst; the table in use stays pinned for the caller
+        // to release.
+        if (ret < 0) {
+            qcow2_cache_put(s->l2_cache, l2);
+            return ret;
+        }
     }
     return 0;
 fail:
     qcow2_cache_put(s->l2_cache, l2);
     qcow2_cache_discard(s->l2_cache, off);
+    qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1);
     return ret;
 }
 
