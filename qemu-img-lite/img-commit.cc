@@ -108,13 +108,20 @@ int coroutine_fn commit_data(BlockDriverState *top, BlockDriverState *base, Bloc
             }
         }
         if (ret < 0) {
-            error_setg_errno(errp, -ret, "Commit failed at offset %" PRId64, offset);
+            // QEMU's commit job reports any failure this way.
+            error_setg_errno(errp, -ret, "Block job failed");
             return ret;
         }
         offset += n;
         img_progress_print((float)offset * 100 / (float)len, 0);
     }
-    return blk_co_flush(base_blk);
+    // The data is committed only once it is flushed: a failing flush fails
+    // the commit (it used to end in "Image committed.").
+    int ret = blk_co_flush(base_blk);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Block job failed");
+    }
+    return ret;
 }
 
 // Opens the base writable, grows it to the top's size and copies.

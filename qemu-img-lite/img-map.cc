@@ -147,8 +147,9 @@ int img_map(int argc, char **argv)
     for (int64_t offset = start_offset; offset < length;) {
         MapEntry next;
         int64_t n = std::min<int64_t>(1LL << 30, length - offset);
-        if (get_block_status(bs, offset, n, &next) < 0) {
-            error_report("Could not read file metadata: %s", strerror(EIO));
+        int err = get_block_status(bs, offset, n, &next);
+        if (err < 0) {
+            error_report("Could not read file metadata: %s", strerror(-err));
             return 1;
         }
         if (curr.length > 0 && mergeable(curr, next)) {
