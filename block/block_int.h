@@ -221,6 +221,11 @@ struct BlockDriverState {
 
     AioContext *ctx = nullptr;
     unsigned in_flight = 0;
+    // Writes, zero writes and discards finished on this node (whether they
+    // failed or not), and the count the last successful flush covered: as
+    // QEMU, a flush with nothing new since the last one skips flush_to_disk.
+    uint64_t write_gen = 0;
+    uint64_t flushed_gen = 0;
     BdrvTrackedRequest *tracked_requests = nullptr;
     CoQueue drain_queue;
     int detect_zeroes = 0;  // BlockdevDetectZeroes

@@ -145,6 +145,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
     }
     bdrv_inc_in_flight(bs);
     int ret = 0;
+    const uint64_t gen = bs->write_gen;
     // As QEMU: announced on the file child even with cache=unsafe, before
     // the format writes its caches back.
     BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_OS);
@@ -154,10 +155,13 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
     // cache=unsafe: data only needs to reach the OS.
     // As QEMU, formats without their own flush_to_disk still announce it
     // (blkdebug rules key on it when the format forces its file to disk).
-    if (ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH)) {
+    // Nothing written since the last successful flush: nothing to force
+    // to disk (no event either, as QEMU).
+    bool to_disk = ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH) && bs->flushed_gen != gen;
+    if (to_disk) {
         BLKDBG_EVENT(bs->file, BLKDBG_FLUSH_TO_DISK);
     }
-    if (ret >= 0 && !(bs->open_flags & BDRV_O_NO_FLUSH) && bs->drv->bdrv_co_flush_to_disk) {
+    if (to_disk && bs->drv->bdrv_co_flush_to_disk) {
         ret = bs->drv->bdrv_co_flush_to_disk(bs);
     }
     for (BdrvChild *c : bs->children) {
@@ -167,6 +171,9 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
         if (c->perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)) {
             ret = bdrv_co_flush(c->bs);
         }
+    }
+    if (ret >= 0) {
+        bs->flushed_gen = gen;
     }
     bdrv_dec_in_flight(bs);
     return ret;
@@ -220,6 +227,7 @@ int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t byte
         }
         n = std::min(n, max);
         ret = bs->drv->bdrv_co_pdiscard(bs, o, n);
+        bs->write_gen++;
         if (ret == -ENOTSUP) {
             ret = 0;
         }

@@ -165,6 +165,7 @@ static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset, int
     bool emulate_fua = (flags & BDRV_REQ_FUA) && !(bs->supported_write_flags & BDRV_REQ_FUA);
     int ret = bs->drv->bdrv_co_pwritev(bs, offset, bytes, qiov, qoff,
                                        flags & bs->supported_write_flags);
+    bs->write_gen++;
     if (ret >= 0 && emulate_fua) {
         ret = bdrv_co_flush(bs);
     }
@@ -243,6 +244,7 @@ static int coroutine_fn do_pwrite_zeroes(BlockDriverState *bs, int64_t offset, i
         if (aligned && bs->drv->bdrv_co_pwrite_zeroes) {
             int zflags = flags & (bs->supported_zero_flags | BDRV_REQ_NO_FALLBACK);
             ret = bs->drv->bdrv_co_pwrite_zeroes(bs, offset, n, zflags & ~BDRV_REQ_FUA);
+            bs->write_gen++;
             if (ret >= 0 && (flags & BDRV_REQ_FUA)) {
                 ret = bdrv_co_flush(bs);
             }
