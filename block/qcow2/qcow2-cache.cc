@@ -126,7 +126,6 @@ int coroutine_fn do_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset, vo
     if (it != c->index.end()) return do_get(bs, c, offset, table, read);
     Qcow2CacheEntry &e = c->entries[slot];
     if (read) {
-        BLKDBG_EVENT(bs->file, c->is_l2 ? BLKDBG_L2_LOAD : BLKDBG_REFBLOCK_LOAD);
         e.ref++;  // reserve the slot across the read
         ret = bdrv_co_pread(bs->file, offset, c->table_size, e.table, 0);
         e.ref--;

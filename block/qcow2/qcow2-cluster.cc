@@ -42,6 +42,9 @@ int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_o
     ret = qcow2_cache_flush(bs, s->refblock_cache);
     if (ret < 0) goto fail;
     BLKDBG_EVENT(bs->file, BLKDBG_L2_ALLOC_WRITE);
+    // QEMU writes the new table through its L2 cache, which announces
+    // every table write-back as l2_update.
+    BLKDBG_EVENT(bs->file, BLKDBG_L2_UPDATE);
     ret = bdrv_co_pwrite(bs->file, off, s->cluster_size, *l2, 0);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
     if (ret < 0) goto fail;
@@ -104,6 +107,8 @@ int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool all
         }
     }
     if (off && (!alloc || (e & QCOW_OFLAG_COPIED))) {
+        // As QEMU's l2_load: announced on every lookup, cached or not.
+        BLKDBG_EVENT(bs->file, BLKDBG_L2_LOAD);
         return qcow2_cache_get(bs, s->l2_cache, off, l2);
     }
     if (!alloc) return 0;

@@ -30,7 +30,12 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
         return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
                                        " unaligned (reftable index: %#" PRIx64 ")", off, ri);
     }
-    if (off) return qcow2_cache_get(bs, s->refblock_cache, off, block);
+    if (off) {
+        // As QEMU, refblock_load belongs to refcount updates only (reading
+        // a refcount, e.g. in check, raises no event), cached or not.
+        if (alloc) BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_LOAD);
+        return qcow2_cache_get(bs, s->refblock_cache, off, block);
+    }
     if (!alloc) return 0;
 
     // Self-describing block at the start of its own range.
