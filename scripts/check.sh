@@ -2,7 +2,8 @@
 # Runs qemu-lite's test layers and prints one summary line at the end:
 #   N passed, N failed
 # Modes: all (default build + other coroutine backends + iotests + ASan + fuzz),
-#        asan (ASan+UBSan build: unit tests + quick iotests), unit, iotests.
+#        asan (ASan+UBSan build: unit tests + quick iotests + error paths), unit,
+#        iotests, error-paths.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,6 +69,14 @@ run_iotests() {  # label, build dir, check args...
     rm -f "$log"
 }
 
+# Error-path sweep (tests/error-paths): injected EIO/ENOSPC in every tool.
+run_error_paths() {  # label, build dir
+    local label=$1 dir=$2 log; log=$(mktemp)
+    tests/error-paths/run.sh "$dir" 2>&1 | tee "$log"
+    count_iotests "$log" "$label"
+    rm -f "$log"
+}
+
 unit_default() { run_unit build "unit (coroutine=asm)"; }
 
 unit_backends() {
@@ -94,6 +103,7 @@ asan() {
         run_unit build-asan "unit (ASan+UBSan)" --no-rebuild
         run_iotests "iotests-lite -raw (ASan+UBSan)" build-asan -raw -g quick
         run_iotests "iotests-lite -qcow2 (ASan+UBSan)" build-asan -qcow2 -g quick
+        EP_SAMPLE=3 run_error_paths "error-paths (ASan+UBSan, every 3rd case)" build-asan
     else
         failed=$((failed + 1)); failures+=("ASan build")
     fi
@@ -108,12 +118,13 @@ fuzz() {
 }
 
 case $mode in
-    all) unit_default; unit_backends; iotests_all; asan; fuzz ;;
+    all) unit_default; unit_backends; iotests_all; run_error_paths error-paths build; asan; fuzz ;;
     fuzz) fuzz ;;
     asan) asan ;;
     unit) unit_default; unit_backends ;;
     iotests) iotests_all ;;
-    *) echo "usage: $0 [all|asan|unit|iotests|fuzz]" >&2; exit 2 ;;
+    error-paths) run_error_paths error-paths build ;;
+    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|fuzz]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
