@@ -56,7 +56,7 @@ BlockBackend *blk_new_open(const char *filename, QDict *options, int flags, Erro
     // backend: QEMU refuses the WRITE permission rather than degrade.
     if ((flags & BDRV_O_RDWR) && !(call.bs->open_flags & BDRV_O_RDWR)) {
         error_setg(errp, "Block node is read-only");
-        aio_run_coroutine_sync(ctx, [](void *o) {
+        aio_run_coroutine_sync(ctx, [](void *o) coroutine_fn {
             bdrv_co_unref((BlockDriverState *)o);
         }, call.bs);
         return nullptr;
@@ -67,9 +67,9 @@ BlockBackend *blk_new_open(const char *filename, QDict *options, int flags, Erro
     BdrvChild *root = nullptr;
     struct AttachCall { BlockDriverState *bs; uint64_t perm, shared; Error **errp; BdrvChild *c; };
     AttachCall ac{call.bs, perm, shared, errp, nullptr};
-    aio_run_coroutine_sync(ctx, [](void *o) {
+    aio_run_coroutine_sync(ctx, [](void *o) coroutine_fn {
         auto *a = (AttachCall *)o;
-        a->c = bdrv_attach_child(nullptr, a->bs, "root", a->perm, a->shared, a->errp);
+        a->c = bdrv_co_attach_child(nullptr, a->bs, "root", a->perm, a->shared, a->errp);
     }, &ac);
     root = ac.c;
     if (!root) {
@@ -92,7 +92,7 @@ void blk_unref(BlockBackend *blk)
         if (blk_is_writable(blk)) {
             blk_flush(blk);
         }
-        aio_run_coroutine_sync(blk->ctx, [](void *o) {
+        aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
             bdrv_co_detach_child((BdrvChild *)o);
         }, blk->root);
     }
@@ -136,7 +136,7 @@ void blk_set_copy_on_read(BlockBackend *blk, bool on)
     }
 }
 
-void blk_drain(BlockBackend *blk)
+void coroutine_mixed_fn blk_drain(BlockBackend *blk)
 {
     if (qemu_in_coroutine()) {
         while (blk->in_flight) {
@@ -187,7 +187,7 @@ struct ReopenCall {
 static int reopen_nodes(BlockBackend *blk, int flags, Error **errp)
 {
     ReopenCall call{blk_bs(blk), flags, errp, 0};
-    aio_run_coroutine_sync(blk->ctx, [](void *o) {
+    aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
         auto *c = (ReopenCall *)o;
         c->ret = bdrv_co_reopen(c->bs, c->flags, c->errp);
     }, &call);
@@ -278,7 +278,7 @@ int blk_reopen(BlockBackend *blk, QDict *opts, Error **errp)
 // Counts the request and holds it back while the backend is drained.
 struct BlkRequestGuard {
     BlockBackend *blk;
-    explicit BlkRequestGuard(BlockBackend *b) : blk(b)
+    coroutine_fn explicit BlkRequestGuard(BlockBackend *b) : blk(b)
     {
         while (blk->quiesce_counter > 0) {
             qemu_co_queue_wait(&blk->queued, nullptr);
@@ -491,37 +491,37 @@ static int64_t blk_run_sync(BlockBackend *blk, F fn)
 
 int blk_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf, int flags)
 {
-    return (int)blk_run_sync(blk, [&] { return blk_co_pread(blk, offset, bytes, buf, flags); });
+    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pread(blk, offset, bytes, buf, flags); });
 }
 
 int blk_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf, int flags)
 {
-    return (int)blk_run_sync(blk, [&] { return blk_co_pwrite(blk, offset, bytes, buf, flags); });
+    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pwrite(blk, offset, bytes, buf, flags); });
 }
 
 int blk_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes, int flags)
 {
-    return (int)blk_run_sync(blk, [&] { return blk_co_pwrite_zeroes(blk, offset, bytes, flags); });
+    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pwrite_zeroes(blk, offset, bytes, flags); });
 }
 
 int blk_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes)
 {
-    return (int)blk_run_sync(blk, [&] { return blk_co_pdiscard(blk, offset, bytes); });
+    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pdiscard(blk, offset, bytes); });
 }
 
 int blk_flush(BlockBackend *blk)
 {
-    return (int)blk_run_sync(blk, [&] { return blk_co_flush(blk); });
+    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_flush(blk); });
 }
 
 int blk_truncate(BlockBackend *blk, int64_t offset, bool exact, int prealloc, Error **errp)
 {
-    return (int)blk_run_sync(blk, [&] {
+    return (int)blk_run_sync(blk, [&]() coroutine_fn {
         return blk_co_truncate(blk, offset, exact, prealloc, errp);
     });
 }
 
 int64_t blk_getlength(BlockBackend *blk)
 {
-    return blk_run_sync(blk, [&] { return blk_co_getlength(blk); });
+    return blk_run_sync(blk, [&]() coroutine_fn { return blk_co_getlength(blk); });
 }

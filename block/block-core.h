@@ -15,8 +15,9 @@ void coroutine_fn bdrv_co_unref(BlockDriverState *bs);
 // given permissions; takes over the caller's reference on @child_bs.  Fails
 // (and drops that reference) if the permissions conflict with the child's
 // other parents or with another process's locks.
-BdrvChild *bdrv_attach_child(BlockDriverState *parent, BlockDriverState *child_bs,
-                             const char *name, uint64_t perm, uint64_t shared, Error **errp);
+BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent,
+                                             BlockDriverState *child_bs, const char *name,
+                                             uint64_t perm, uint64_t shared, Error **errp);
 // Detaches and unrefs the child node; frees @c.
 void coroutine_fn bdrv_co_detach_child(BdrvChild *c);
 // Changes one edge's permissions and propagates them down; on failure the

@@ -193,7 +193,7 @@ bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out)
     return false;
 }
 
-void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+void coroutine_fn bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
 {
     // As QEMU: only the node the event is addressed to acts on it.  Walking
     // down would deliver a format's own request events (read_aio on the

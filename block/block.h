@@ -160,7 +160,7 @@ void blk_set_copy_on_read(BlockBackend *blk, bool on);
 void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow);
 // Waits for this backend's requests; blk_drained_begin also holds new ones
 // back (they wait in the backend) until blk_drained_end.
-void blk_drain(BlockBackend *blk);
+void coroutine_mixed_fn blk_drain(BlockBackend *blk);
 void blk_drained_begin(BlockBackend *blk);
 void blk_drained_end(BlockBackend *blk);
 // Changes the open options of the image (qemu-io reopen): @opts holds the

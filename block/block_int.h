@@ -154,7 +154,8 @@ struct BlockDriver {
     int (*bdrv_persistent_bitmap_count)(BlockDriverState *bs) = nullptr;
 
     // blkdebug hook: called by BLKDBG_EVENT on a filter above.
-    void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
+    // A request coroutine emits the event; blkdebug may suspend it there.
+    void coroutine_fn (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event) = nullptr;
     // blkdebug breakpoints (qemu-io break/resume/wait_break/remove_break):
     // a request that emits @event is suspended in its coroutine under @tag
     // until resumed.  The generic bdrv_debug_* below walk down the primary
@@ -261,7 +262,7 @@ const char *bdrv_perm_name(uint64_t perm_bit);
 // requests wait until drained_end.  Plain code or coroutine.
 void bdrv_drained_begin(BlockDriverState *bs);
 void bdrv_drained_end(BlockDriverState *bs);
-void bdrv_drain(BlockDriverState *bs);
+void coroutine_mixed_fn bdrv_drain(BlockDriverState *bs);
 
 // Probing: the format driver whose probe scores @buf highest (raw if none).
 const BlockDriver *bdrv_probe_all(const uint8_t *buf, int buf_size, const char *filename);
@@ -312,9 +313,10 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp);
 
-// Emits a blkdebug event on @child's node (no-op unless a blkdebug filter
-// sits there).
-void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
+// Emits a blkdebug event on @child's node: nothing unless a blkdebug filter
+// sits there, which may suspend the calling request at a breakpoint (it
+// yields), hence coroutine context only.
+void coroutine_fn bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
 #define BLKDBG_EVENT(child, evt)                                              \
     do {                                                                      \
         if (child) bdrv_debug_event((child)->bs, (evt));                      \

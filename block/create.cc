@@ -24,7 +24,7 @@ int bdrv_create(const char *fmt, const char *filename, QDict *opts, Error **errp
     }
     QDict empty;
     CreateCall c{drv, filename, opts ? opts : &empty, errp, -EINPROGRESS};
-    aio_run_coroutine_sync(qemu_get_aio_context(), [](void *o) {
+    aio_run_coroutine_sync(qemu_get_aio_context(), [](void *o) coroutine_fn {
         auto *call = (CreateCall *)o;
         call->ret = call->drv->bdrv_co_create_opts(call->filename, call->opts, call->errp);
     }, &c);

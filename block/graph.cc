@@ -172,8 +172,9 @@ int bdrv_child_set_perm(BdrvChild *c, uint64_t perm, uint64_t shared, Error **er
     return ret;
 }
 
-BdrvChild *bdrv_attach_child(BlockDriverState *parent, BlockDriverState *child_bs,
-                             const char *name, uint64_t perm, uint64_t shared, Error **errp)
+BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent,
+                                             BlockDriverState *child_bs, const char *name,
+                                             uint64_t perm, uint64_t shared, Error **errp)
 {
     auto *c = new BdrvChild;
     c->bs = child_bs;
@@ -193,8 +194,7 @@ BdrvChild *bdrv_attach_child(BlockDriverState *parent, BlockDriverState *child_b
     child_bs->parents.push_back(c);
     int ret = bdrv_refresh_perms(child_bs, errp);
     if (ret < 0) {
-        // Runs the close path of the child in whatever context we are in:
-        // open paths are coroutines, so this is fine.
+        // The close path of the child may do I/O: hence coroutine_fn.
         bdrv_co_detach_child(c);
         return nullptr;
     }

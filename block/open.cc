@@ -354,7 +354,7 @@ BdrvChild *coroutine_fn bdrv_co_open_child(const char *filename, QDict *options,
         bdrv_co_unref(bs);
         return nullptr;
     }
-    return bdrv_attach_child(parent, bs, child_name, 0, 0, errp);
+    return bdrv_co_attach_child(parent, bs, child_name, 0, 0, errp);
 }
 
 // Resolves a backing file name relative to the image that names it.

@@ -14,8 +14,24 @@
 #include <cstddef>
 #include <cstdint>
 
-// Documents that a function may only be called from coroutine context.
+// Coroutine markers, checked by scripts/coroutine-check.py (run by make
+// check) over the clang AST: a function not marked coroutine_fn or
+// coroutine_mixed_fn must not call a coroutine_fn one directly.
+//  coroutine_fn:       may only be called from coroutine context (it may yield).
+//  coroutine_mixed_fn: callable from both; it checks qemu_in_coroutine() and
+//                      only then calls coroutine_fn functions.
+//  no_coroutine_fn:    must not be called from coroutine context (it polls
+//                      the event loop or blocks); documentation for now.
+// Under gcc the markers are empty; clang records them as annotations.
+#ifdef __clang__
+#define coroutine_fn __attribute__((annotate("coroutine_fn")))
+#define coroutine_mixed_fn __attribute__((annotate("coroutine_mixed_fn")))
+#define no_coroutine_fn __attribute__((annotate("no_coroutine_fn")))
+#else
 #define coroutine_fn
+#define coroutine_mixed_fn
+#define no_coroutine_fn
+#endif
 
 struct Coroutine;
 struct AioContext;  // from util/; stored here so util/ can wake coroutines.
@@ -123,8 +139,8 @@ void qemu_coroutine_set_reschedule_hook(CoroutineRescheduleHook *hook);
 
 // RAII guard for CoMutex in coroutine_fn code.
 struct CoMutexGuard {
-    explicit CoMutexGuard(CoMutex *m) : m_(m) { qemu_co_mutex_lock(m_); }
-    ~CoMutexGuard() { qemu_co_mutex_unlock(m_); }
+    coroutine_fn explicit CoMutexGuard(CoMutex *m) : m_(m) { qemu_co_mutex_lock(m_); }
+    coroutine_fn ~CoMutexGuard() { qemu_co_mutex_unlock(m_); }
     CoMutexGuard(const CoMutexGuard &) = delete;
     CoMutexGuard &operator=(const CoMutexGuard &) = delete;
   private:

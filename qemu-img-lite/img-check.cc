@@ -65,7 +65,7 @@ void parse_check_args(int argc, char **argv, CheckArgs *a)
 int run_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 {
     int ret = 0;
-    img_co_run([&] { ret = bdrv_co_check(bs, res, fix); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_check(bs, res, fix); });
     return ret;
 }
 

@@ -152,7 +152,7 @@ bool commit_into_base(const CommitArgs &a, BlockBackend *top_blk, BlockDriverSta
     std::unique_ptr<uint8_t, void (*)(void *)> buf(
         (uint8_t *)qemu_memalign(4096, (size_t)kCommitChunk), qemu_vfree);
     int ret = 0;
-    img_co_run([&] {
+    img_co_run([&]() coroutine_fn {
         ret = commit_data(top, base, top_blk, base_blk.get(), len, buf.get(), errp);
     });
     return ret >= 0;
@@ -173,7 +173,7 @@ bool empty_top(const CommitArgs &a, Error **errp)
     }
     BlockDriverState *top = blk_bs(blk.get());
     int ret = 0;
-    img_co_run([&] { ret = bdrv_co_make_empty(top); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_make_empty(top); });
     // As QEMU: formats that cannot empty themselves (-ENOTSUP) keep their data.
     if (ret < 0 && ret != -ENOTSUP) {
         error_setg_errno(errp, -ret, "Failed to empty %s", bdrv_get_filename(top));

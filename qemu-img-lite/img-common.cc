@@ -132,7 +132,7 @@ BlockBackend *img_open(const char *filename, const ImgOpenArgs &args)
 int64_t img_allocated_file_size(BlockDriverState *bs)
 {
     int64_t ret = -ENOTSUP;
-    img_co_run([&] { ret = bdrv_co_get_allocated_file_size(bs); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_get_allocated_file_size(bs); });
     return ret;
 }
 
@@ -140,7 +140,7 @@ int img_block_status_above(BlockDriverState *bs, BlockDriverState *base, int64_t
                            int64_t bytes, int64_t *pnum, int64_t *map, BlockDriverState **file)
 {
     int ret = 0;
-    img_co_run([&] {
+    img_co_run([&]() coroutine_fn {
         ret = bdrv_co_block_status_above(bs, base, offset, bytes, pnum, map, file);
     });
     return ret;

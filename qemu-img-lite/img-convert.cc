@@ -326,7 +326,7 @@ int64_t backing_sectors(BlockBackend *target)
         return -1;
     }
     int64_t len = -1;
-    img_co_run([&] { len = bdrv_co_getlength(backing); });
+    img_co_run([&]() coroutine_fn { len = bdrv_co_getlength(backing); });
     return len < 0 ? -1 : (len + kConvertSectorSize - 1) / kConvertSectorSize;
 }
 

@@ -28,7 +28,7 @@ int get_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes, MapEnt
     BlockDriverState *file = nullptr;
     for (;;) {
         int64_t pnum = 0;
-        img_co_run([&] { ret = bdrv_co_block_status(bs, offset, bytes, &pnum, &map, &file); });
+        img_co_run([&]() coroutine_fn { ret = bdrv_co_block_status(bs, offset, bytes, &pnum, &map, &file); });
         if (ret < 0) return ret;
         bytes = pnum;
         if (ret & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) break;

@@ -240,7 +240,7 @@ bool open_new_backing(const RebaseArgs &a, BlockDriverState *bs, BackingReader *
         }
         nb->size = blk_getlength(nb->blk.get());
     } else {
-        img_co_run([&] { nb->size = bdrv_co_getlength(*prefix); });
+        img_co_run([&]() coroutine_fn { nb->size = bdrv_co_getlength(*prefix); });
     }
     if (nb->size < 0) {
         error_report("Could not get size of '%s': %s", a.out_baseimg, strerror((int)-nb->size));
@@ -255,7 +255,7 @@ bool safe_rebase(const RebaseArgs &a, BlockBackend *blk)
     BackingReader old_b, new_b;
     if (BlockDriverState *backing = bdrv_backing_bs(bs)) {
         old_b.overlay = bs;
-        img_co_run([&] { old_b.size = bdrv_co_getlength(backing); });
+        img_co_run([&]() coroutine_fn { old_b.size = bdrv_co_getlength(backing); });
     }
     BlockDriverState *prefix = nullptr;
     bool have_new = a.out_baseimg[0] != '\0';
@@ -273,7 +273,7 @@ bool safe_rebase(const RebaseArgs &a, BlockBackend *blk)
                                                   qemu_vfree);
     CopyCtx c{blk, bs, prefix, &old_b, have_new ? &new_b : nullptr, b1.get(), b2.get()};
     int ret = 0;
-    img_co_run([&] { ret = copy_differences(&c, size); });
+    img_co_run([&]() coroutine_fn { ret = copy_differences(&c, size); });
     return ret >= 0;
 }
 
@@ -285,7 +285,7 @@ bool change_backing(const RebaseArgs &a, BlockDriverState *bs)
     if (file && !fmt) {
         ret = -EINVAL;  // QEMU 7.2 requires the format of a new backing file
     } else {
-        img_co_run([&] { ret = bdrv_co_change_backing_file(bs, file, fmt); });
+        img_co_run([&]() coroutine_fn { ret = bdrv_co_change_backing_file(bs, file, fmt); });
     }
     if (ret == -ENOSPC) {
         error_report("Could not change the backing file to '%s': No space left in the file "

@@ -81,7 +81,7 @@ bool img_parse_snapshot_param(const char *arg, ImgSnapshotParam *sn)
 bool img_load_snapshot_param(const ImgSnapshotParam &sn, BlockDriverState *bs)
 {
     Error *err = nullptr;
-    img_co_run([&] {
+    img_co_run([&]() coroutine_fn {
         if (sn.by_opts) {
             bdrv_co_snapshot_load_tmp(bs, sn.has_id ? sn.id.c_str() : nullptr,
                                       sn.has_name ? sn.name.c_str() : nullptr, &err);

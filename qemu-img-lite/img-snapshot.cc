@@ -56,7 +56,7 @@ int snapshot_create(BlockDriverState *bs, const char *name)
     sn.date_sec = (uint32_t)(now / G_USEC_PER_SEC);
     sn.date_nsec = (uint32_t)(now % G_USEC_PER_SEC * 1000);
     int ret;
-    img_co_run([&] { ret = bdrv_co_snapshot_create(bs, &sn); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_snapshot_create(bs, &sn); });
     if (ret < 0) {
         error_report("Could not create snapshot '%s': %d (%s)", name, ret, strerror(-ret));
         return 1;
@@ -90,7 +90,7 @@ int snapshot_delete(BlockDriverState *bs, const char *name)
     }
     Error *err = nullptr;
     int ret;
-    img_co_run([&] { ret = bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
     if (ret < 0) {
         error_report("Could not delete snapshot '%s': %s", name, error_get_pretty(err));
         error_free(err);
@@ -104,7 +104,7 @@ int snapshot_apply(BlockDriverState *bs, const char *name)
 {
     Error *err = nullptr;
     int ret;
-    img_co_run([&] { ret = bdrv_co_snapshot_goto(bs, name, &err); });
+    img_co_run([&]() coroutine_fn { ret = bdrv_co_snapshot_goto(bs, name, &err); });
     if (ret < 0) {
         error_report("Could not apply snapshot '%s': %s", name, error_get_pretty(err));
         error_free(err);

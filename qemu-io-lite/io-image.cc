@@ -156,7 +156,7 @@ static int info_f(BlockBackend *blk, int argc, char **argv)
 static int is_allocated(BlockBackend *blk, int64_t offset, int64_t bytes, int64_t *pnum)
 {
     BlockDriverState *bs = blk_bs(blk);
-    return (int)blk_run_co(blk, [&]() -> int {
+    return (int)blk_run_co(blk, [&]() coroutine_fn -> int {
         int ret = bdrv_co_block_status(bs, offset, bytes, pnum, nullptr, nullptr);
         return ret < 0 ? ret : !!(ret & BDRV_BLOCK_ALLOCATED);
     });

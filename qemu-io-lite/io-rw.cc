@@ -221,7 +221,7 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
         return ret;
     }
     struct timespec t1 = io_now();
-    ret = (int)blk_run_co(blk, [&] {
+    ret = (int)blk_run_co(blk, [&]() coroutine_fn {
         return blk_co_preadv(blk, offset, (int64_t)qiov.size, &qiov, 0);
     });
     struct timespec t2 = io_now();
@@ -335,7 +335,7 @@ static int do_write(BlockBackend *blk, const WriteArgs &a, int64_t offset, int64
         return blk_pwrite_zeroes(blk, offset, count, a.flags);
     }
     if (a.cflag) {
-        return (int)blk_run_co(blk, [&] {
+        return (int)blk_run_co(blk, [&]() coroutine_fn {
             return blk_co_pwrite_compressed(blk, offset, count, buf->data());
         });
     }
@@ -421,7 +421,7 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
         return ret;
     }
     struct timespec t1 = io_now();
-    ret = (int)blk_run_co(blk, [&] {
+    ret = (int)blk_run_co(blk, [&]() coroutine_fn {
         return blk_co_pwritev(blk, offset, (int64_t)qiov.size, &qiov, flags);
     });
     struct timespec t2 = io_now();

@@ -298,7 +298,7 @@ static int coroutine_fn blkdebug_co_truncate(BlockDriverState *bs, int64_t offse
 // As QEMU: the newest breakpoint on @event fires first; each one that fires
 // is removed and suspends the request once more, so a request stopped by two
 // breakpoints needs two resumes.
-static void blkdebug_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+static void coroutine_fn blkdebug_debug_event(BlockDriverState *bs, BlkdebugEvent event)
 {
     BDRVBlkdebugState *s = state(bs);
     s->rules.event(event);

@@ -40,7 +40,7 @@ NbdServer *nbd_server_new(AioContext *ctx, const NbdExportConfig &cfg)
     return srv;
 }
 
-static void client_coroutine(void *opaque)
+static void coroutine_fn client_coroutine(void *opaque)
 {
     NbdServerClient *c = (NbdServerClient *)opaque;
     NbdServer *srv = c->server;

@@ -14,8 +14,8 @@ namespace {
 
 struct LockGuard {
     CoMutex *m;
-    explicit LockGuard(CoMutex *m_) : m(m_) { qemu_co_mutex_lock(m); }
-    ~LockGuard() { qemu_co_mutex_unlock(m); }
+    coroutine_fn explicit LockGuard(CoMutex *m_) : m(m_) { qemu_co_mutex_lock(m); }
+    coroutine_fn ~LockGuard() { qemu_co_mutex_unlock(m); }
 };
 
 int coroutine_fn write_header_size(BlockDriverState *bs, uint64_t size) {

@@ -13,7 +13,7 @@
 
 namespace {
 
-int64_t file_length(BlockDriverState *bs) { return bdrv_co_getlength(bs->file->bs); }
+int64_t coroutine_fn file_length(BlockDriverState *bs) { return bdrv_co_getlength(bs->file->bs); }
 
 const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type) {
     for (const Qcow2HeaderExt &e : h.unknown_exts) {
