@@ -5,9 +5,6 @@
 
 #include "block/block-core.h"
 
-static int64_t round_down(int64_t v, int64_t a) { return v - v % a; }
-static int64_t round_up(int64_t v, int64_t a) { return round_down(v + a - 1, a); }
-
 // Status from the driver, or "all data here" for drivers without one.
 static int coroutine_fn driver_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                             int64_t *pnum, int64_t *map,

@@ -12,9 +12,6 @@
 static constexpr int64_t BDRV_MAX_LENGTH = INT64_MAX / 2;
 static constexpr int64_t ZERO_BUF_MAX = 1 << 20;
 
-static int64_t round_down(int64_t v, int64_t a) { return v - v % a; }
-static int64_t round_up(int64_t v, int64_t a) { return round_down(v + a - 1, a); }
-
 // ---- in-flight accounting -------------------------------------------------
 void bdrv_inc_in_flight(BlockDriverState *bs) { bs->in_flight++; }
 
@@ -39,7 +36,7 @@ bool bdrv_has_in_flight(BlockDriverState *bs)
     return false;
 }
 
-void bdrv_drain(BlockDriverState *bs)
+void coroutine_mixed_fn bdrv_drain(BlockDriverState *bs)
 {
     if (qemu_in_coroutine()) {
         while (bdrv_has_in_flight(bs)) {

@@ -22,8 +22,6 @@ namespace {
 // BDRV_REQUEST_MAX_SECTORS).
 const int64_t kMaxRequestSectors = (INT32_MAX >> kConvertSectorBits);
 
-int64_t div_round_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // The source holding @sector_num and the sector at which that source starts.
 void select_part(const ConvertState *s, int64_t sector_num, size_t *idx, int64_t *start)
 {
@@ -542,7 +540,7 @@ int img_convert_do_copy(ConvertState *s)
                                               kConvertMaxBufSectors / s->cluster_sectors));
     }
     int ret = 0;
-    img_co_run([&] { ret = count_work(s); });
+    img_co_run([&]() coroutine_fn { ret = count_work(s); });
     if (ret < 0) {
         return ret;
     }
@@ -561,7 +559,7 @@ int img_convert_do_copy(ConvertState *s)
 
     if (s->ret == 0 && s->compressed) {
         // A zero-length compressed write lets the format finish the image.
-        img_co_run([&] { s->ret = blk_co_pwrite_compressed(s->target, 0, 0, nullptr); });
+        img_co_run([&]() coroutine_fn { s->ret = blk_co_pwrite_compressed(s->target, 0, 0, nullptr); });
     }
     return s->ret;
 }

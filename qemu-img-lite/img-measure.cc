@@ -31,9 +31,6 @@ struct Qcow2Params {
     bool has_backing = false;
 };
 
-int64_t round_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
-int64_t div_up(int64_t v, int64_t a) { return (v + a - 1) / a; }
-
 // Clusters of refcount table and blocks needed to count @clusters clusters
 // plus themselves.
 int64_t refcount_metadata_size(int64_t clusters, int64_t cluster_size, int refcount_order)
@@ -43,8 +40,8 @@ int64_t refcount_metadata_size(int64_t clusters, int64_t cluster_size, int refco
     int64_t table = 0, blocks = 0, n = 0, last;
     do {
         last = n;
-        blocks = div_up(clusters + table + blocks, per_block);
-        table = div_up(blocks, per_table);
+        blocks = div_round_up(clusters + table + blocks, per_block);
+        table = div_round_up(blocks, per_table);
         n = clusters + blocks + table;
     } while (n != last);
     return (blocks + table) * cluster_size;
@@ -146,7 +143,7 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
     int64_t vsize = round_up(o.get("size") ? strtoll(o.get("size"), nullptr, 10) : 0,
                              p.cluster_size);
     int64_t l2e = p.extended_l2 ? 16 : 8;
-    if (div_up(vsize / p.cluster_size, p.cluster_size / l2e) * 8 > 32 * 1024 * 1024) {
+    if (div_round_up(vsize / p.cluster_size, p.cluster_size / l2e) * 8 > 32 * 1024 * 1024) {
         error_setg(errp, "The image size is too large (try using a larger cluster size)");
         return false;
     }
@@ -162,7 +159,7 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
             required = vsize;  // unknown overlap with the backing file: assume none
         } else {
             int ret = 0;
-            img_co_run([&] { ret = allocated_data(blk_bs(in), ssize, p.cluster_size, &required); });
+            img_co_run([&]() coroutine_fn { ret = allocated_data(blk_bs(in), ssize, p.cluster_size, &required); });
             if (ret < 0) {
                 error_setg_errno(errp, -ret, "Unable to get block status");
                 return false;

@@ -15,3 +15,9 @@ int qemu_strtoi64(const char *str, int64_t *result);
 
 // "1 KiB", "64 MiB", "1.5 GiB": QEMU's size_to_str.
 std::string size_to_str(uint64_t val);
+
+// Alignment arithmetic, once for the tree.  @a > 0; QEMU's ROUND_DOWN /
+// ROUND_UP / DIV_ROUND_UP for any multiple (not only powers of two).
+constexpr int64_t round_down(int64_t v, int64_t a) { return v - v % a; }
+constexpr int64_t round_up(int64_t v, int64_t a) { return round_down(v + a - 1, a); }
+constexpr int64_t div_round_up(int64_t v, int64_t a) { return (v + a - 1) / a; }
