@@ -35,8 +35,10 @@ int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, E
         return -ENOMEDIUM;
     }
     if (!bs->drv->bdrv_co_snapshot_delete) {
-        error_setg(errp, "Block format '%s' used by device '' does not support internal "
-                         "snapshot deletion", bs->drv->format_name);
+        error_setg(errp,
+                   "Block format '%s' used by device '' does not support internal "
+                   "snapshot deletion",
+                   bs->drv->format_name);
         return -ENOTSUP;
     }
     Error *err = nullptr;
@@ -50,8 +52,7 @@ int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, E
     return ret;
 }
 
-int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name,
-                                       Error **errp)
+int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name, Error **errp)
 {
     if (!bdrv_has_medium(bs, errp)) {
         return -ENOMEDIUM;

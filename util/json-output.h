@@ -27,7 +27,10 @@ void jb_bool(JsonBuilder *b, const char *key, bool v);
 struct JsonNodeRef {
     JsonNode *node = nullptr;
     explicit JsonNodeRef(JsonNode *n = nullptr) : node(n) {}
-    ~JsonNodeRef() { if (node) json_node_unref(node); }
+    ~JsonNodeRef()
+    {
+        if (node) json_node_unref(node);
+    }
     JsonNodeRef(const JsonNodeRef &) = delete;
     JsonNodeRef &operator=(const JsonNodeRef &) = delete;
 };
