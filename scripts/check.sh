@@ -3,7 +3,7 @@
 #   N passed, N failed
 # Modes: all (default build + other coroutine backends + iotests + ASan + fuzz),
 #        asan (ASan+UBSan build: unit tests + quick iotests + error paths), unit,
-#        iotests, error-paths.
+#        iotests, error-paths, lint (coroutine_fn checker, format-check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,14 +117,34 @@ fuzz() {
     rm -f "$log"
 }
 
+# The coroutine_fn checker over the tree (libclang; see docs/architecture.md)
+# and its own test on a planted violation.
+lint() {
+    local log; log=$(mktemp)
+    tests/lint/test-coroutine-check.sh 2>&1 | tee "$log"
+    count_iotests "$log" "coroutine-check test"
+    if /usr/bin/python3 scripts/coroutine-check.py -j 2 build 2>&1 | tee "$log"; then
+        passed=$((passed + 1)); echo "== coroutine-check: 1 passed, 0 failed"
+    else
+        failed=$((failed + 1)); failures+=("coroutine-check"); echo "== coroutine-check: 0 passed, 1 failed"
+    fi
+    rm -f "$log"
+    if make -s format-check; then
+        passed=$((passed + 1)); echo "== format-check: 1 passed, 0 failed"
+    else
+        failed=$((failed + 1)); failures+=("format-check"); echo "== format-check: 0 passed, 1 failed"
+    fi
+}
+
 case $mode in
-    all) unit_default; unit_backends; iotests_all; run_error_paths error-paths build; asan; fuzz ;;
+    all) unit_default; unit_backends; iotests_all; run_error_paths error-paths build; lint; asan; fuzz ;;
+    lint) lint ;;
     fuzz) fuzz ;;
     asan) asan ;;
     unit) unit_default; unit_backends ;;
     iotests) iotests_all ;;
     error-paths) run_error_paths error-paths build ;;
-    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|fuzz]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|lint|fuzz]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
