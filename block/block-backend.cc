@@ -205,7 +205,7 @@ struct ReopenOptsCall {
 static int reopen_driver_opts(BlockBackend *blk, QDict *opts, bool apply, Error **errp)
 {
     ReopenOptsCall call{blk_bs(blk), opts, apply, errp, 0};
-    aio_run_coroutine_sync(blk->ctx, [](void *o) {
+    aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
         auto *c = (ReopenOptsCall *)o;
         c->ret = c->bs->drv->bdrv_co_reopen_opts(c->bs, c->opts, c->apply, c->errp);
     }, &call);
