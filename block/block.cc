@@ -42,6 +42,22 @@ const BlockDriver *bdrv_find_protocol_name(const char *name)
     return nullptr;
 }
 
+// A local name: the driver claiming it as a device (host_device for
+// /dev/sdX), else "file".
+static const BlockDriver *probe_device(const char *filename)
+{
+    const BlockDriver *best = bdrv_find_protocol_name("file");
+    int best_score = 0;
+    for (BlockDriver *d : drivers()) {
+        int score = d->bdrv_probe_device ? d->bdrv_probe_device(filename) : 0;
+        if (score > best_score) {
+            best_score = score;
+            best = d;
+        }
+    }
+    return best;
+}
+
 // "nbd://h/e" and "nbd+unix:///e?socket=s" name a protocol; anything without
 // "<proto>:" (or with a slash before the colon) is a local file.
 const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp)
@@ -49,7 +65,7 @@ const BlockDriver *bdrv_find_protocol(const char *filename, Error **errp)
     const char *colon = strchr(filename, ':');
     const char *slash = strchr(filename, '/');
     if (!colon || (slash && slash < colon)) {
-        return bdrv_find_protocol_name("file");
+        return probe_device(filename);
     }
     std::string proto(filename, colon - filename);
     size_t plus = proto.find('+');

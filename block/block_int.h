@@ -59,6 +59,9 @@ struct BlockDriver {
 
     // Scores a header for format probing (0 = no, 100 = certain).
     int (*bdrv_probe)(const uint8_t *buf, int buf_size, const char *filename) = nullptr;
+    // Scores a plain file name for protocol drivers that claim devices
+    // (host_device: 100 for a block or character device, 0 = no).
+    int (*bdrv_probe_device)(const char *filename) = nullptr;
     // Parses a protocol filename ("nbd://h/e") into options.
     void (*bdrv_parse_filename)(const char *filename, QDict *options, Error **errp) = nullptr;
 

@@ -4,6 +4,10 @@
 #include "block/block_int.h"
 
 extern BlockDriver bdrv_file;
+extern BlockDriver bdrv_host_device;
+extern BlockDriver bdrv_host_cdrom;
+extern BlockDriver bdrv_null_co;
+extern BlockDriver bdrv_null_aio;
 extern BlockDriver bdrv_raw;
 extern BlockDriver bdrv_qcow2;
 extern BlockDriver bdrv_nbd;
@@ -17,6 +21,10 @@ void bdrv_init(void)
     }
     done = true;
     bdrv_register(&bdrv_file);
+    bdrv_register(&bdrv_host_device);
+    bdrv_register(&bdrv_host_cdrom);
+    bdrv_register(&bdrv_null_co);
+    bdrv_register(&bdrv_null_aio);
     bdrv_register(&bdrv_raw);
     bdrv_register(&bdrv_qcow2);
     bdrv_register(&bdrv_nbd);

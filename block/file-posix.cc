@@ -186,9 +186,27 @@ static int coroutine_fn file_co_open(BlockDriverState *bs, QDict *o, int flags, 
         return -err;
     }
     struct stat st;
-    if (fstat(s->fd, &st) == 0 && S_ISBLK(st.st_mode)) {
-        s->is_blockdev = true;
+    if (fstat(s->fd, &st) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not stat file");
+        close(s->fd);
+        delete s;
+        return -err;
     }
+    // As QEMU: "file" takes regular files only, host_device/host_cdrom
+    // devices only, so that a typo cannot turn a directory or a device
+    // into an image of the wrong kind.
+    bool want_device = bs->drv != &bdrv_file;
+    bool is_device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+    if (want_device ? !is_device : !S_ISREG(st.st_mode)) {
+        error_setg(errp, want_device ? "'%s' driver requires '%s' to be either a character or block device"
+                                     : "'%s' driver requires '%s' to be a regular file",
+                   bs->drv->format_name, fn);
+        close(s->fd);
+        delete s;
+        return -EINVAL;
+    }
+    s->is_blockdev = S_ISBLK(st.st_mode);
     s->direct = flags & BDRV_O_NOCACHE;
     bs->opaque = s;
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK;
@@ -657,10 +675,11 @@ static void file_parse_filename(const char *filename, QDict *options, Error **er
     options->set("filename", strncmp(filename, "file:", 5) ? filename : filename + 5);
 }
 
-BlockDriver bdrv_file = [] {
+BlockDriver file_posix_driver(const char *name)
+{
     BlockDriver d{};
-    d.format_name = "file";
-    d.protocol_name = "file";
+    d.format_name = name;
+    d.protocol_name = name;
     d.bdrv_parse_filename = file_parse_filename;
     d.bdrv_co_open = file_co_open;
     d.bdrv_co_close = file_co_close;
@@ -682,4 +701,6 @@ BlockDriver bdrv_file = [] {
     d.bdrv_set_perm = file_set_perm;
     d.runtime_opts = file_runtime_opts;
     return d;
-}();
+}
+
+BlockDriver bdrv_file = file_posix_driver("file");

@@ -22,6 +22,11 @@ int file_lock_set_perm(int fd, FileLockState *st, uint64_t perm, uint64_t shared
                        const std::string &filename, Error **errp);
 
 struct QDict;
+struct BlockDriver;
 enum class PreallocMode;
+// The POSIX file driver's table under another name: "file" for regular
+// files, "host_device"/"host_cdrom" for devices (file-posix-host.cc).
+BlockDriver file_posix_driver(const char *name);
+extern BlockDriver bdrv_file;
 // Parses the "size" and "preallocation" creation options (file and raw).
 bool file_parse_create_opts(QDict *opts, int64_t *size, PreallocMode *prealloc, Error **errp);

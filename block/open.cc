@@ -4,6 +4,7 @@
 #include <libgen.h>
 
 #include "block/block-core.h"
+#include "block/json-filename.h"
 
 void bdrv_perms_for_flags(int flags, uint64_t *perm, uint64_t *shared)
 {
@@ -242,9 +243,9 @@ static BlockDriverState *coroutine_fn open_format(const BlockDriver *drv, const 
         bdrv_co_unref(bs);
         return nullptr;
     }
-    if (bs->filename.empty()) {
-        bs->filename = file->bs->filename;
-    }
+    // The node is known by its file's name, as after QEMU's
+    // bdrv_refresh_filename: "file:x.img" and json: trees name x.img.
+    bs->filename = file->bs->filename;
     if (!drv) {
         drv = probe_format(file, errp);
         if (!drv) {
@@ -285,6 +286,13 @@ BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *op
 {
     QDict empty;
     QDict *o = options ? options : &empty;
+    if (bdrv_is_json_filename(filename)) {
+        // The filename is an option tree; it names no file itself.
+        if (!bdrv_parse_json_filename(filename, o, errp)) {
+            return nullptr;
+        }
+        filename = nullptr;
+    }
     const BlockDriver *drv = nullptr;
     if (const char *name = o->get("driver")) {
         drv = bdrv_find_format(name);
@@ -305,7 +313,11 @@ BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *op
         }
     }
     if (!filename && (!drv || drv->is_format) && !has_file_child_options(o)) {
-        error_setg(errp, "A block device must be specified for \"file\"");
+        if (drv) {
+            error_setg(errp, "A block device must be specified for \"file\"");
+        } else {
+            error_setg(errp, "Must specify either driver or file");
+        }
         return nullptr;
     }
     flags &= ~BDRV_O_PROTOCOL;
@@ -362,6 +374,7 @@ static std::string backing_path(const BlockDriverState *bs)
 {
     const std::string &b = bs->backing_file;
     if (b.empty() || b[0] == '/' || b.find("://") != std::string::npos ||
+        bdrv_is_json_filename(b.c_str()) ||
         b.rfind("nbd", 0) == 0 || bs->filename.empty()) {
         return b;
     }

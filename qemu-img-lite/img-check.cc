@@ -18,18 +18,20 @@ struct CheckArgs {
     int fix = 0;
     bool quiet = false;
     bool force_share = false;
+    bool image_opts = false;
     const char *filename = nullptr;
 };
 
 void parse_check_args(int argc, char **argv, CheckArgs *a)
 {
-    enum { OPTION_OUTPUT = 256 };
+    enum { OPTION_OUTPUT = 256, OPTION_IMAGE_OPTS };
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"format", required_argument, nullptr, 'f'},
         {"repair", required_argument, nullptr, 'r'},
         {"output", required_argument, nullptr, OPTION_OUTPUT},
         {"force-share", no_argument, nullptr, 'U'},
+        {"image-opts", no_argument, nullptr, OPTION_IMAGE_OPTS},
         {nullptr, 0, nullptr, 0},
     };
     const char *output = nullptr;
@@ -51,6 +53,7 @@ void parse_check_args(int argc, char **argv, CheckArgs *a)
         case 'q': a->quiet = true; break;
         case 'U': a->force_share = true; break;
         case OPTION_OUTPUT: output = optarg; break;
+        case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         }
     }
     if (optind != argc - 1) {
@@ -138,6 +141,7 @@ int img_check(int argc, char **argv)
     oa.cache = a.cache;
     oa.flags = BDRV_O_CHECK | (a.fix ? BDRV_O_RDWR : 0);
     oa.force_share = a.force_share;
+    oa.image_opts = a.image_opts;
     oa.quiet = a.quiet;
     BlkRef blk(img_open(a.filename, oa));
     if (!blk) {

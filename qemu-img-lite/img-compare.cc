@@ -157,11 +157,12 @@ int img_compare(int argc, char **argv)
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"force-share", no_argument, nullptr, 'U'},
+        {"image-opts", no_argument, nullptr, 256},
         {nullptr, 0, nullptr, 0},
     };
     const char *fmt[2] = {nullptr, nullptr};
     const char *cache = nullptr;
-    bool progress = false, force_share = false;
+    bool progress = false, force_share = false, image_opts = false;
     CompareCtx c;
     int ch;
     while ((ch = img_getopt(argc, argv, ":hf:F:T:pqsU", long_options)) != -1) {
@@ -173,6 +174,7 @@ int img_compare(int argc, char **argv)
         case 'q': c.quiet = true; break;
         case 's': c.strict = true; break;
         case 'U': force_share = true; break;
+        case 256: image_opts = true; break;  // --image-opts: both names are option strings
         }
     }
     if (c.quiet) progress = false;
@@ -187,6 +189,7 @@ int img_compare(int argc, char **argv)
         oa.fmt = fmt[i];
         oa.cache = cache;
         oa.force_share = force_share;
+        oa.image_opts = image_opts;
         oa.quiet = c.quiet;
         blk[i].reset(img_open(c.name[i], oa));
         if (!blk[i]) return 2;

@@ -151,8 +151,10 @@ int img_create(int argc, char **argv)
 
     const BlockDriver *drv = bdrv_find_format(a.fmt);
     Error *err = nullptr;
-    if (!drv || !bdrv_driver_can_create(drv)) {
+    if (!drv) {
         error_setg(&err, "Unknown file format '%s'", a.fmt);
+    } else if (!bdrv_driver_can_create(drv)) {
+        error_setg(&err, "Format driver '%s' does not support image creation", a.fmt);
     }
     CreateOpts opts;
     if (!err && !prepare_opts(a, drv, &opts, &err)) {

@@ -18,6 +18,7 @@ struct InfoArgs {
     OutputFormat ofmt = OFORMAT_HUMAN;
     bool chain = false;
     bool force_share = false;
+    bool image_opts = false;
     const char *filename = nullptr;
 };
 
@@ -172,13 +173,14 @@ void dump_human(JsonObject *o)
 
 void parse_info_args(int argc, char **argv, InfoArgs *a)
 {
-    enum { OPTION_OUTPUT = 256, OPTION_BACKING_CHAIN, OPTION_FORCE_SHARE };
+    enum { OPTION_OUTPUT = 256, OPTION_BACKING_CHAIN, OPTION_IMAGE_OPTS };
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"format", required_argument, nullptr, 'f'},
         {"output", required_argument, nullptr, OPTION_OUTPUT},
         {"backing-chain", no_argument, nullptr, OPTION_BACKING_CHAIN},
         {"force-share", no_argument, nullptr, 'U'},
+        {"image-opts", no_argument, nullptr, OPTION_IMAGE_OPTS},
         {nullptr, 0, nullptr, 0},
     };
     const char *output = nullptr;
@@ -189,6 +191,7 @@ void parse_info_args(int argc, char **argv, InfoArgs *a)
         case 'U': a->force_share = true; break;
         case OPTION_OUTPUT: output = optarg; break;
         case OPTION_BACKING_CHAIN: a->chain = true; break;
+        case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         }
     }
     if (optind != argc - 1) {
@@ -223,8 +226,12 @@ int img_info(int argc, char **argv)
         oa.fmt = fmt.empty() ? nullptr : fmt.c_str();
         oa.flags = BDRV_O_NO_BACKING | BDRV_O_NO_IO;
         oa.force_share = a.force_share;
+        oa.image_opts = first && a.image_opts;
         BlkRef blk(img_open(filename.c_str(), oa));
-        JsonNode *info = blk ? collect_image_info(blk.get(), filename.c_str()) : nullptr;
+        // QEMU shows the node's own name: an option string, a json: tree
+        // or "file:x.img" name the file under them.
+        JsonNode *info = blk ? collect_image_info(blk.get(), bdrv_get_filename(blk_bs(blk.get())))
+                             : nullptr;
         if (!info) {
             ret = 1;
             break;

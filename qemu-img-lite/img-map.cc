@@ -90,7 +90,7 @@ int dump_entry(OutputFormat ofmt, const MapEntry &e, const MapEntry *next)
 
 int img_map(int argc, char **argv)
 {
-    enum { OPTION_OUTPUT = 256, OPTION_START_OFFSET, OPTION_MAX_LENGTH };
+    enum { OPTION_OUTPUT = 256, OPTION_START_OFFSET, OPTION_MAX_LENGTH, OPTION_IMAGE_OPTS };
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"format", required_argument, nullptr, 'f'},
@@ -98,6 +98,7 @@ int img_map(int argc, char **argv)
         {"force-share", no_argument, nullptr, 'U'},
         {"start-offset", required_argument, nullptr, OPTION_START_OFFSET},
         {"max-length", required_argument, nullptr, OPTION_MAX_LENGTH},
+        {"image-opts", no_argument, nullptr, OPTION_IMAGE_OPTS},
         {nullptr, 0, nullptr, 0},
     };
     ImgOpenArgs oa;
@@ -109,6 +110,7 @@ int img_map(int argc, char **argv)
         case 'f': oa.fmt = optarg; break;
         case 'U': oa.force_share = true; break;
         case OPTION_OUTPUT: output = optarg; break;
+        case OPTION_IMAGE_OPTS: oa.image_opts = true; break;
         case OPTION_START_OFFSET:
             start_offset = img_cvtnum("start offset", optarg);
             if (start_offset < 0) return 1;

@@ -26,11 +26,12 @@ int img_resize(int argc, char **argv)
     }
     const char *size = argv[--argc];
 
-    enum { OPTION_PREALLOCATION = 256, OPTION_SHRINK, OPTION_OBJECT };
+    enum { OPTION_PREALLOCATION = 256, OPTION_SHRINK, OPTION_OBJECT, OPTION_IMAGE_OPTS };
     static const struct option long_options[] = {
         {"help", no_argument, nullptr, 'h'},
         {"preallocation", required_argument, nullptr, OPTION_PREALLOCATION},
         {"shrink", no_argument, nullptr, OPTION_SHRINK},
+        {"image-opts", no_argument, nullptr, OPTION_IMAGE_OPTS},
         {nullptr, 0, nullptr, 0},
     };
     ImgOpenArgs oa;
@@ -42,6 +43,7 @@ int img_resize(int argc, char **argv)
         case 'f': oa.fmt = optarg; break;
         case 'q': quiet = true; break;
         case OPTION_SHRINK: shrink = true; break;
+        case OPTION_IMAGE_OPTS: oa.image_opts = true; break;
         case OPTION_PREALLOCATION:
             if (!prealloc_mode_parse(optarg, &prealloc)) {
                 error_report("Invalid preallocation mode '%s'", optarg);
