@@ -29,6 +29,7 @@ int img_rebase(int argc, char **argv);
 int img_measure(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
 int img_bench(int argc, char **argv);
+int img_dd(int argc, char **argv);
 
 // Prints the global help (qemu-img's `help` / `--help` / `<cmd> --help`)
 // and exits 0.

@@ -23,6 +23,7 @@ struct ImgCmd {
 const ImgCmd kCommands[] = {
     {"bench", img_bench},   {"check", img_check},     {"commit", img_commit},
     {"compare", img_compare}, {"convert", img_convert}, {"create", img_create},
+    {"dd", img_dd},
     {"info", img_info},     {"map", img_map},         {"measure", img_measure},
     {"snapshot", img_snapshot}, {"rebase", img_rebase}, {"resize", img_resize},
 };
@@ -50,6 +51,8 @@ const char kSyntax[] =
     "output_filename\n"
     "  create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename "
     "[size]\n"
+    "  dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size] [count=blocks] "
+    "[skip=blocks] if=input of=output\n"
     "  info [-f fmt] [--output=ofmt] [--backing-chain] [-U] filename\n"
     "  map [-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] filename\n"
     "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--image-opts] [-f fmt] "
