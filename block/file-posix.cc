@@ -650,6 +650,8 @@ static int coroutine_fn file_co_create_opts(const char *filename, QDict *opts, E
     if (!file_parse_create_opts(opts, &size, &prealloc, errp)) {
         return -EINVAL;
     }
+    // As QEMU: files are created in whole 512-byte sectors.
+    size = size > INT64_MAX - 511 ? size : (size + 511) & ~int64_t(511);
     const char *fn = strncmp(filename, "file:", 5) ? filename : filename + 5;
     int fd = open(fn, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {

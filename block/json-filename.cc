@@ -77,7 +77,12 @@ static void flatten(JsonNode *node, const std::string &key, QDict *out)
         return;
     }
     case JSON_NODE_NULL:
-        return;  // "backing": null and friends: an absent option
+        // "backing": null says "no backing file"; the options dict holds
+        // it as the empty string, which the open path reads the same way.
+        if (!out->has(key)) {
+            out->set(key, "");
+        }
+        return;
     case JSON_NODE_VALUE:
         break;
     }

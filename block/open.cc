@@ -51,6 +51,10 @@ bool bdrv_take_generic_options(QDict *o, int *flags, BlockDriverState *bs, Error
     *flags = b ? (*flags | BDRV_O_FORCE_SHARE) : (*flags & ~BDRV_O_FORCE_SHARE);
     b = false;
     if (!take_bool(o, "auto-read-only", &b, errp)) return false;
+    if (const char *backing = o->get("backing"); backing && !*backing) {
+        *flags |= BDRV_O_NO_BACKING;  // "backing": null (or "")
+        o->del("backing");
+    }
     if (const char *d = o->get("discard")) {
         if (!strcmp(d, "unmap") || !strcmp(d, "on")) {
             *flags |= BDRV_O_UNMAP;

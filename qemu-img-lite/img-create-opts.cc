@@ -219,6 +219,16 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
     }
 }
 
+// QEMU prints option values as option syntax: a comma doubled.
+static std::string escape_commas(const std::string &v)
+{
+    std::string out;
+    for (char c : v) {
+        out += c == ',' ? std::string(",,") : std::string(1, c);
+    }
+    return out;
+}
+
 std::string img_formatting_line(const char *filename, const char *fmt, const CreateOpts &opts)
 {
     std::string line = std::string("Formatting '") + filename + "', fmt=" + fmt;
@@ -229,13 +239,13 @@ std::string img_formatting_line(const char *filename, const char *fmt, const Cre
         const char *v = opts.get(s->name);
         if (!v) v = s->def;
         if (v) {
-            line += std::string(" ") + s->name + "=" + v;
+            line += std::string(" ") + s->name + "=" + escape_commas(v);
         }
         printed.push_back(s->name);
     }
     for (auto &e : opts.items) {
         if (std::find(printed.begin(), printed.end(), e.first) == printed.end()) {
-            line += " " + e.first + "=" + e.second;
+            line += " " + e.first + "=" + escape_commas(e.second);
         }
     }
     return line;

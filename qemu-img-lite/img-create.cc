@@ -69,7 +69,7 @@ void parse_create_args(int argc, char **argv, CreateArgs *a)
 std::string backing_path(const char *filename, const char *backing)
 {
     const char *slash = strrchr(filename, '/');
-    if (backing[0] == '/' || !slash || strstr(backing, "://")) {
+    if (backing[0] == '/' || !slash || strstr(backing, "://") || !strncmp(backing, "json:", 5)) {
         return backing;
     }
     return std::string(filename, (size_t)(slash - filename + 1)) + backing;

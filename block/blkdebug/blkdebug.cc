@@ -146,6 +146,26 @@ static void blkdebug_parse_filename(const char *filename, QDict *o, Error **errp
     o->set("x-image", colon + 1);
 }
 
+// Rules given as options ("inject-error.0.event=...", what a json: tree's
+// "inject-error": [{...}] flattens to), after the config file's, as QEMU.
+static bool blkdebug_take_rule_options(QDict *o, BlkdebugRules *rules, Error **errp)
+{
+    for (const char *group : {"inject-error", "set-state"}) {
+        for (int i = 0;; i++) {
+            QDict sub = o->extract_subdict(std::string(group) + "." + std::to_string(i));
+            if (sub.entries.empty()) {
+                break;
+            }
+            std::vector<std::pair<std::string, std::string>> kv(sub.entries.begin(),
+                                                                sub.entries.end());
+            if (!blkdebug_add_rule(group, kv, "", rules, errp)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int flags, Error **errp)
 {
     auto *s = new BDRVBlkdebugState;
@@ -157,7 +177,7 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
         }
         o->del("config");
     }
-    if (!take_limits(s, o, errp)) {
+    if (!blkdebug_take_rule_options(o, &s->rules, errp) || !take_limits(s, o, errp)) {
         goto fail;
     }
     {
