@@ -46,6 +46,7 @@ enum {
     BDRV_REQ_WRITE_COMPRESSED = 0x10,
     BDRV_REQ_SERIALISING = 0x20,
     BDRV_REQ_PREFETCH = 0x40,
+    BDRV_REQ_COPY_ON_READ = 0x80,  // copy what is read into this node (copy-on-read filter)
 };
 
 // Block status flags (as QEMU).

@@ -392,8 +392,10 @@ static int64_t request_align(BlockDriverState *bs)
 }
 
 // ---- copy-on-read ------------------------------------------------------------
-// Reads [offset, offset+bytes) (aligned) and copies the parts that came from
-// the backing chain into this node, so later reads are local.
+// Reads [offset, offset+bytes) (aligned) and copies the parts this node does
+// not hold itself (from the backing chain, or unallocated zeroes when there
+// is none, as QEMU) into it, so later reads are local.  Zeroes are written
+// as zero writes, so copying a sparse backing file stays sparse.
 static int coroutine_fn cor_preadv(BdrvChild *child, int64_t offset, int64_t bytes,
                                    int64_t align, QEMUIOVector *qiov, size_t qoff)
 {
@@ -407,10 +409,14 @@ static int coroutine_fn cor_preadv(BdrvChild *child, int64_t offset, int64_t byt
         pnum = std::max(round_up(pnum, align), align);
         pnum = std::min(pnum, bytes);
         int ret = aligned_preadv(bs, offset, pnum, align, qiov, qoff, 0);
-        if (ret >= 0 && !(status & BDRV_BLOCK_ALLOCATED) && bs->backing && !bs->read_only &&
+        if (ret >= 0 && !(status & BDRV_BLOCK_ALLOCATED) && !bs->read_only &&
             (child->perm & BLK_PERM_WRITE_UNCHANGED || child->perm & BLK_PERM_WRITE)) {
             BLKDBG_EVENT(child, BLKDBG_COR_WRITE);
-            ret = driver_pwritev(bs, offset, pnum, qiov, qoff, 0);
+            if (bs->drv->bdrv_co_pwrite_zeroes && qemu_iovec_is_zero(qiov, qoff, (size_t)pnum)) {
+                ret = do_pwrite_zeroes(bs, offset, pnum, 0);
+            } else {
+                ret = driver_pwritev(bs, offset, pnum, qiov, qoff, 0);
+            }
         }
         if (ret < 0) {
             return ret;
@@ -439,7 +445,8 @@ int coroutine_fn bdrv_co_preadv_part(BdrvChild *child, int64_t offset, int64_t b
     Padding pad;
     pad_init(&pad, bs, offset, bytes, align, qiov, qiov_offset);
     BdrvTrackedRequest req;
-    bool cor = bs->copy_on_read && bs->backing && !bs->read_only;
+    bool cor = (bs->copy_on_read || (flags & BDRV_REQ_COPY_ON_READ)) && !bs->read_only;
+    flags &= ~BDRV_REQ_COPY_ON_READ;
     tracked_begin(&req, bs, offset, bytes, false, align);
     if (cor) {
         mark_serialising(&req, align);

@@ -52,6 +52,12 @@ int io_openfile(const char *name, int flags, bool writethrough, bool force_share
         error_report("can't open: Must specify either driver or file");
         return 1;
     }
+    if (copy_on_read && !(flags & BDRV_O_RDWR)) {
+        // QEMU's block layer refuses the combination at open.
+        error_report("can't open device %s: Can't use copy-on-read on read-only device",
+                     name ? name : "");
+        return 1;
+    }
     // qemu-io shares every permission, like QEMU's tools: concurrent writers
     // are refused only where a format node (qcow2) takes its file exclusively.
     Error *err = nullptr;
