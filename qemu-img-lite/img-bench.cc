@@ -54,6 +54,7 @@ struct BenchState {
     bool in_flush = false;       // drained flush: new requests wait
     CoQueue flush_waiters;       // workers held back by a drained flush
     Coroutine *drainer = nullptr;  // the worker waiting for in_flight == 0
+    bool failed = false;         // a request or flush failed: issue no more
 };
 
 // qemu_strtoul with base 0 over the whole string, bounded by @max.
@@ -161,12 +162,23 @@ const char *parse_args(int argc, char **argv, BenchArgs *a)
     return argv[argc - 1];
 }
 
+// A failed request or flush is reported once and stops the run; the
+// requests already in flight still complete (see img_bench) so none is
+// left suspended when the tool exits.
+void fail_bench(BenchState *b, const char *what, int ret)
+{
+    if (!b->failed) {
+        error_report("%s: %s", what, strerror(-ret));
+        b->failed = true;
+    }
+    b->remaining_to_issue = 0;
+}
+
 void coroutine_fn do_flush(BenchState *b)
 {
     int ret = blk_co_flush(b->blk);
     if (ret < 0) {
-        error_report("Failed flush request: %s", strerror(-ret));
-        exit(EXIT_FAILURE);
+        fail_bench(b, "Failed flush request", ret);
     }
 }
 
@@ -211,17 +223,20 @@ void coroutine_fn bench_worker(void *opaque)
         b->in_flight++;
         int ret = b->write ? blk_co_pwrite(b->blk, offset, b->bufsize, w->buf, 0)
                            : blk_co_pread(b->blk, offset, b->bufsize, w->buf, 0);
-        if (ret < 0) {
-            error_report("Failed request: %s", strerror(-ret));
-            exit(EXIT_FAILURE);
-        }
         b->in_flight--;
-        b->completed++;
+        if (ret < 0) {
+            fail_bench(b, "Failed request", ret);
+        } else {
+            b->completed++;
+        }
         if (b->in_flush && b->in_flight == 0 && b->drainer) {
             // Taken off before the (deferred) wake so it is woken once.
             Coroutine *drainer = b->drainer;
             b->drainer = nullptr;
             aio_co_wake(drainer);
+        }
+        if (ret < 0) {
+            break;
         }
         if (b->flush_interval && b->completed % b->flush_interval == 0) {
             flush_point(b);
@@ -304,6 +319,11 @@ int img_bench(int argc, char **argv)
     struct timeval t1, t2;
     gettimeofday(&t1, nullptr);
     run_bench(&b, a.depth, buf.get());
+    if (b.failed) {
+        // As qemu-img: the image is not closed (no close-time flush
+        // messages); every request has completed by now.
+        exit(EXIT_FAILURE);
+    }
     gettimeofday(&t2, nullptr);
     printf("Run completed in %3.3f seconds.\n", elapsed(t1, t2));
     return 0;
