@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 struct BlockBackend {
     BdrvChild *root = nullptr;

@@ -1,7 +1,7 @@
 // Driver registry, option-value parsers and blkdebug event names.
 #include <cstring>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 static std::vector<BlockDriver *> &drivers()
 {

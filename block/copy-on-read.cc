@@ -2,7 +2,7 @@
 // BDRV_REQ_COPY_ON_READ, so what the node below reads from its backing
 // chain (or as unallocated zeroes) is written into it.  It needs to write
 // unchanged data below, so a read-only open fails, as QEMU's does.
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 static int coroutine_fn cor_co_open(BlockDriverState *bs, QDict *o, int flags, Error **errp)
 {

@@ -10,8 +10,8 @@
 // writes: the only user (qemu-img-lite convert) owns its target.
 #include <cerrno>
 
-#include "block/block-core.h"
-#include "block/block_int.h"
+#include "block/block-core-int.h"
+#include "block/block-int.h"
 
 namespace {
 

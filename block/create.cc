@@ -1,6 +1,6 @@
 // Image creation: bdrv_create runs a format driver's create in a coroutine;
 // formats create their file through the protocol driver.
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 struct CreateCall {
     const BlockDriver *drv;

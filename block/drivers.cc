@@ -1,7 +1,7 @@
 // The built-in drivers.  Explicit on purpose: static libraries drop objects
 // nobody references, so registration by static constructors would silently
 // lose drivers.  Adding a driver = one extern and one line below.
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 extern BlockDriver bdrv_file;
 extern BlockDriver bdrv_host_device;

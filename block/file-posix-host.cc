@@ -5,8 +5,8 @@
 #include <cstring>
 #include <sys/stat.h>
 
-#include "block/block_int.h"
-#include "block/file-posix.h"
+#include "block/block-int.h"
+#include "block/file-posix-int.h"
 
 static int hdev_probe_device(const char *filename)
 {

@@ -1,11 +1,11 @@
-// Image locking, byte-compatible with QEMU's file-posix: see file-posix.h.
-#include "block/file-posix.h"
+// Image locking, byte-compatible with QEMU's file-posix: see file-posix-int.h.
+#include "block/file-posix-int.h"
 
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 enum { LOCK_PERM_BASE = 100, LOCK_SHARED_BASE = 200, PERM_BITS = 4 };
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "block/block_int.h"
-#include "block/file-posix.h"
+#include "block/block-int.h"
+#include "block/file-posix-int.h"
 #include "util/cutils.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cassert>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 BlockDriverState *bdrv_new_node(const BlockDriver *drv, int flags)
 {

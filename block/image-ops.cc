@@ -3,7 +3,7 @@
 // the format driver.
 #include <cerrno>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 int coroutine_fn bdrv_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
 {

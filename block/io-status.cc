@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 // Status from the driver, or "all data here" for drivers without one.
 static int coroutine_fn driver_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -7,7 +7,7 @@
 #include <cassert>
 #include <cstring>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 static constexpr int64_t BDRV_MAX_LENGTH = INT64_MAX / 2;
 static constexpr int64_t ZERO_BUF_MAX = 1 << 20;

@@ -1,6 +1,6 @@
 // json: filenames: json-glib parses, we flatten into the option dictionary
 // every open path already consumes.
-#include "block/json-filename.h"
+#include "block/json-filename-int.h"
 
 #include <json-glib/json-glib.h>
 

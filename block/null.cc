@@ -4,7 +4,7 @@
 // (coroutine vs AIO callback); here both are coroutine drivers.
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 #include "util/aio.h"
 #include "util/cutils.h"
 

@@ -3,8 +3,8 @@
 #include <cstring>
 #include <libgen.h>
 
-#include "block/block-core.h"
-#include "block/json-filename.h"
+#include "block/block-core-int.h"
+#include "block/json-filename-int.h"
 
 void bdrv_perms_for_flags(int flags, uint64_t *perm, uint64_t *shared)
 {

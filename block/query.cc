@@ -3,7 +3,7 @@
 // BlockDriver and BlockDriverState stay private to the block layer.
 #include <cerrno>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 bool bdrv_has_medium(BlockDriverState *bs, Error **errp)
 {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/block_int.h"
-#include "block/file-posix.h"
+#include "block/block-int.h"
+#include "block/file-posix-int.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cassert>
 #include <vector>
 
-#include "block/block-core.h"
+#include "block/block-core-int.h"
 
 namespace {
 

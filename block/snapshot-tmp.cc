@@ -4,7 +4,7 @@
 // messages, so that every format reports alike.
 #include <cerrno>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 int bdrv_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out)
 {

@@ -135,4 +135,4 @@ CoWaitRecord *co_queue_pop(CoQueue *q);   // null when empty; marks dequeued
 // Parks the running coroutine on @q until co_queue_pop + co_wake.
 void coroutine_fn co_queue_park(CoQueue *q, CoWaitRecord *rec, const char *who);
 
-#include "coroutine/coroutine-backend.h"
+#include "coroutine/coroutine-backend-int.h"

@@ -1,5 +1,5 @@
 // Creation, trampoline and deletion for the stack-switching backends (asm
-// and ucontext); the switch primitives are picked in coroutine-backend.h.
+// and ucontext); the switch primitives are picked in coroutine-backend-int.h.
 #include "coroutine/coroutine-int.h"
 
 namespace {

@@ -20,7 +20,7 @@
 #include <cstring>
 
 #include "hw/cpu.h"
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "util/bql.h"
 #include "util/error.h"
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "util/bql.h"
 #include "util/error.h"
 

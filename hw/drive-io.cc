@@ -1,5 +1,5 @@
-// werror=/rerror= policy for the disk frontends (see drive-io.h).
-#include "hw/drive-io.h"
+// werror=/rerror= policy for the disk frontends (see drive-io-int.h).
+#include "hw/drive-io-int.h"
 
 #include <cassert>
 #include <cerrno>

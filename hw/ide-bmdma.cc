@@ -2,7 +2,7 @@
 // the one place where guest PRD entries are validated.
 #include <algorithm>
 
-#include "hw/ide.h"
+#include "hw/ide-int.h"
 #include "hw/machine.h"
 #include "util/iov.h"
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "hw/ide.h"
+#include "hw/ide-int.h"
 
 namespace {
 

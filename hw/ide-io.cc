@@ -1,12 +1,12 @@
 // IDE data transfers: each step of a PIO or DMA command, and flushes, run
-// as a coroutine in the main AioContext (see ide.h for the threading).
+// as a coroutine in the main AioContext (see ide-int.h for the threading).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "block/block.h"
-#include "hw/drive-io.h"
-#include "hw/ide.h"
+#include "hw/drive-io-int.h"
+#include "hw/ide-int.h"
 #include "hw/machine.h"
 #include "util/aio.h"
 #include "util/bql.h"

@@ -1,5 +1,5 @@
-// IDE task-file registers, command decode and reset (see ide.h).
-#include "hw/ide.h"
+// IDE task-file registers, command decode and reset (see ide-int.h).
+#include "hw/ide-int.h"
 
 #include <cerrno>
 #include <cstring>

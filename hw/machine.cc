@@ -1,7 +1,7 @@
 // The machine: guest RAM, I/O-port and MMIO region dispatch, interrupt lines,
 // stop/exit/reset requests.  State is guarded by the BQL except the request
 // flags, which other threads read without it.
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 
 #include <sys/mman.h>
 

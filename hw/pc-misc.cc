@@ -4,7 +4,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "hw/pc.h"
 #include "util/error.h"
 

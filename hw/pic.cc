@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 
 struct Pic;
 

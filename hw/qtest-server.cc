@@ -14,7 +14,7 @@
 
 #include "hw/devices.h"
 #include "hw/machine.h"
-#include "hw/qtest.h"
+#include "hw/qtest-int.h"
 #include "util/aio.h"
 #include "util/error.h"
 

@@ -1,6 +1,6 @@
-// qtest-lite command interpreter (see qtest.h).  Replies follow QEMU's
+// qtest-lite command interpreter (see qtest-int.h).  Replies follow QEMU's
 // softmmu/qtest.c formats so clients written for QEMU parse them.
-#include "hw/qtest.h"
+#include "hw/qtest-int.h"
 
 #include <glib.h>
 

@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "block/block.h"
-#include "hw/drive-io.h"
+#include "hw/drive-io-int.h"
 #include "hw/machine.h"
-#include "hw/virtio-blk.h"
+#include "hw/virtio-blk-int.h"
 #include "util/aio.h"
 #include "util/bql.h"
 

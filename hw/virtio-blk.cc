@@ -1,6 +1,6 @@
 // virtio-blk device: features, config space, queue kick and reset.  The
 // per-request work lives in virtio-blk-req.cc.
-#include "hw/virtio-blk.h"
+#include "hw/virtio-blk-int.h"
 
 #include <cstring>
 

@@ -1,5 +1,5 @@
-// virtio-mmio v2 register window (see virtio-mmio.h).
-#include "hw/virtio-mmio.h"
+// virtio-mmio v2 register window (see virtio-mmio-int.h).
+#include "hw/virtio-mmio-int.h"
 
 #include <cstring>
 

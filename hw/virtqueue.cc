@@ -1,6 +1,6 @@
 // Split virtqueue: ring layout checks, chain walking and used-ring updates.
-// All guest fields are validated here (see virtqueue.h).
-#include "hw/virtqueue.h"
+// All guest fields are validated here (see virtqueue-int.h).
+#include "hw/virtqueue-int.h"
 
 #include <bit>
 

@@ -4,7 +4,7 @@
 // so vCPU I/O exits and completions never run at the same time.
 #include <glib.h>
 
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "qemu-system-lite/system.h"
 #include "util/aio.h"
 #include "util/bql.h"

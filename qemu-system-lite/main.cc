@@ -11,7 +11,7 @@
 #include "crypto/crypto.h"
 #include "block/block.h"
 #include "hw/cpu.h"
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "hw/pc.h"
 #include "qemu-system-lite/system.h"
 #include "util/util.h"

@@ -11,7 +11,7 @@
 #include <climits>
 
 #include "util/aio-backend-int.h"
-#include "util/aio-internal.h"
+#include "util/aio-int.h"
 
 static AioEngine *engine_get(const AioEngineOps *ops)
 {

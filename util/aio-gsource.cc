@@ -4,7 +4,7 @@
 // aio_poll.
 #include <cassert>
 
-#include "util/aio-internal.h"
+#include "util/aio-int.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "util/aio-internal.h"
+#include "util/aio-int.h"
 #include "util/bql.h"
 #include "util/error.h"
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "util/aio-internal.h"
+#include "util/aio-int.h"
 
 namespace {
 AioContext *g_main_ctx;

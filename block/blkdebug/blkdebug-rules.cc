@@ -1,6 +1,6 @@
-// blkdebug config parsing and the event/state machine (see blkdebug-rules.h).
+// blkdebug config parsing and the event/state machine (see blkdebug-rules-int.h).
 // Messages follow QEMU 7.2's blkdebug so scripts written against it match.
-#include "block/blkdebug/blkdebug-rules.h"
+#include "block/blkdebug/blkdebug-rules-int.h"
 
 #include <cerrno>
 #include <cstdio>

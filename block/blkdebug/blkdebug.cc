@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "block/blkdebug/blkdebug-rules.h"
-#include "block/block_int.h"
+#include "block/blkdebug/blkdebug-rules-int.h"
+#include "block/block-int.h"
 #include "util/aio.h"
 #include "util/cutils.h"
 

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/nbd/nbd-client.h"
+#include "block/nbd/nbd-client-int.h"
 #include "util/aio.h"
 
 namespace {

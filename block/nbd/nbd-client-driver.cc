@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "block/block_int.h"
-#include "block/nbd/nbd-client-driver.h"
-#include "block/nbd/nbd-client.h"
+#include "block/block-int.h"
+#include "block/nbd/nbd-client-driver-int.h"
+#include "block/nbd/nbd-client-int.h"
 #include "crypto/crypto.h"
 #include "util/aio.h"
 

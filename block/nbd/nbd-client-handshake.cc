@@ -4,8 +4,8 @@
 #include <cerrno>
 #include <cinttypes>
 
-#include "block/nbd/nbd-client.h"
-#include "block/nbd/nbd-tls.h"
+#include "block/nbd/nbd-client-int.h"
+#include "block/nbd/nbd-tls-int.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "block/nbd/nbd-client-driver.h"
+#include "block/nbd/nbd-client-driver-int.h"
 #include "block/nbd/nbd-proto.h"
 #include "util/cutils.h"
 

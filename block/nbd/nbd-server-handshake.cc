@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "block/nbd/nbd-server-int.h"
-#include "block/nbd/nbd-tls.h"
+#include "block/nbd/nbd-tls-int.h"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/nbd/nbd-tls.h"
+#include "block/nbd/nbd-tls-int.h"
 #include "util/aio.h"
 
 std::string NbdAddress::to_string() const

@@ -49,7 +49,7 @@ struct NbdChannel {
     bool polling_write = false;  // ... and for writing
     std::unique_ptr<uint8_t[]> rbuf;  // read-ahead: bytes [rpos, rlen) not consumed yet
     size_t rpos = 0, rlen = 0;
-    NbdTlsState *tls = nullptr;  // set by nbd_channel_starttls (nbd-tls.h)
+    NbdTlsState *tls = nullptr;  // set by nbd_channel_starttls (nbd-tls-int.h)
 
     NbdChannel() = default;
     NbdChannel(const NbdChannel &) = delete;

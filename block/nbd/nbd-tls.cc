@@ -1,5 +1,5 @@
-// The NBD channel's TLS layer; see nbd-tls.h for the buffering model.
-#include "block/nbd/nbd-tls.h"
+// The NBD channel's TLS layer; see nbd-tls-int.h for the buffering model.
+#include "block/nbd/nbd-tls-int.h"
 
 #include <sys/socket.h>
 

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 struct Qcow2CacheEntry {
     uint64_t offset = 0;  // 0: slot unused

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 #include "util/thread-pool.h"
 
 namespace {

@@ -8,7 +8,7 @@
 // or zero-allocated cluster, and lazy refcounts.
 #include <cerrno>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 // Source side: data clusters are copied from their host offset, zero
 // clusters (and unallocated ones without a backing file) become zeroes on

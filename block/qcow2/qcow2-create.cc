@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 const CreateOptDesc qcow2_create_opts[] = {
     {"size", CreateOptType::Size, "Virtual disk size", nullptr},

@@ -1,6 +1,6 @@
 // qcow2 on-disk format helpers: header, extensions, entries, refcounts,
 // snapshot table and the initial layout of a new image.  No I/O here.
-#include "block/qcow2/qcow2-format.h"
+#include "block/qcow2/qcow2-format-int.h"
 
 #include <cerrno>
 #include <cinttypes>

@@ -1,7 +1,7 @@
 // Probing and the information qemu-img info shows.
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 int qcow2_probe(const uint8_t *buf, int buf_size, const char *) {
     if (buf_size >= 8 && be32_load(buf) == QCOW2_MAGIC && be32_load(buf + 4) >= 2) return 100;

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 namespace {
 

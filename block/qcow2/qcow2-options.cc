@@ -9,7 +9,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 namespace {
 

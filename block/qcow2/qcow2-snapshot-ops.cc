@@ -24,7 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // are copied on write by the normal write path.
 #include <cerrno>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp) {
     BDRVQcow2State *s = qcow2_state(bs);

@@ -1,5 +1,5 @@
 // qcow-lite: open, close, header updates, flush and the driver table.
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 
 #include <algorithm>
 #include <cerrno>

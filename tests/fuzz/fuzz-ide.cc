@@ -8,7 +8,7 @@
 //   6 run the main loop                7 a command from the ATA set we emulate
 // The device is reset (SRST) before each input.  Whatever the guest does,
 // the emulator must not crash, hang, or touch memory outside guest RAM.
-#include "hw/ide.h"
+#include "hw/ide-int.h"
 #include "tests/fuzz/fuzz-device.h"
 
 namespace {

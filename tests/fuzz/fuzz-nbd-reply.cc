@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "block/nbd/nbd-client.h"
+#include "block/nbd/nbd-client-int.h"
 #include "tests/fuzz/fuzz-common.h"
 #include "util/aio.h"
 #include "util/util.h"

@@ -7,8 +7,8 @@
 // The device is kicked twice (the second kick must find nothing new), and
 // every chain it pops must be validated, answered or refused; a broken ring
 // must only set NEEDS_RESET.
-#include "hw/virtio-blk.h"
-#include "hw/virtio-mmio.h"
+#include "hw/virtio-blk-int.h"
+#include "hw/virtio-mmio-int.h"
 #include "tests/fuzz/fuzz-device.h"
 
 namespace {

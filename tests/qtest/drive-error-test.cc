@@ -14,8 +14,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "hw/ide.h"
-#include "hw/virtio-blk.h"
+#include "hw/ide-int.h"
+#include "hw/virtio-blk-int.h"
 #include "tests/qtest/ide-driver.h"
 #include "tests/qtest/virtio-driver.h"
 

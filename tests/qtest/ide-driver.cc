@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "hw/ide.h"
+#include "hw/ide-int.h"
 
 uint8_t ide_wait_ready(QTestState *q)
 {

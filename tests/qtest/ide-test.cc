@@ -9,7 +9,7 @@
 
 #include "tests/qtest/qtest-fixture.h"
 
-#include "hw/ide.h"
+#include "hw/ide-int.h"
 #include "tests/qtest/ide-driver.h"
 
 namespace {

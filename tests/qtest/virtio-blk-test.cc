@@ -8,7 +8,7 @@
 
 #include "tests/qtest/qtest-fixture.h"
 
-#include "hw/virtio-blk.h"
+#include "hw/virtio-blk-int.h"
 #include "tests/qtest/virtio-driver.h"
 
 namespace {

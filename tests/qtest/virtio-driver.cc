@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "hw/virtio-blk.h"
-#include "hw/virtio-mmio.h"
+#include "hw/virtio-blk-int.h"
+#include "hw/virtio-mmio-int.h"
 
 static uint32_t mmio_r(VirtioBlkDriver *d, uint64_t off)
 {

@@ -14,7 +14,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
-#include "hw/virtio-blk.h"
+#include "hw/virtio-blk-int.h"
 #include "tests/qtest/virtio-driver.h"
 
 namespace {

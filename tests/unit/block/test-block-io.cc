@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 #include "tests/unit/util/cmocka-wrap.h"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hw/cpu.h"
-#include "hw/machine-internal.h"
+#include "hw/machine-int.h"
 #include "hw/pc.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/bql.h"

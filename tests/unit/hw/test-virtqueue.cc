@@ -11,7 +11,7 @@ extern "C" {
 }
 
 #include "hw/machine.h"
-#include "hw/virtqueue.h"
+#include "hw/virtqueue-int.h"
 #include "util/error.h"
 
 namespace {

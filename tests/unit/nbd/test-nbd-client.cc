@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "block/nbd/nbd-client.h"
+#include "block/nbd/nbd-client-int.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"
 

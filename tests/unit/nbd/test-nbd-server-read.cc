@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "block/block_int.h"
-#include "block/nbd/nbd-client.h"
+#include "block/block-int.h"
+#include "block/nbd/nbd-client-int.h"
 #include "block/nbd/nbd-server.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "block/nbd/nbd-socket.h"
-#include "block/nbd/nbd-tls.h"
+#include "block/nbd/nbd-tls-int.h"
 #include "crypto/crypto.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"

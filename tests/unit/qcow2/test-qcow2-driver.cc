@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "block/block_int.h"
-#include "block/qcow2/qcow2.h"
+#include "block/block-int.h"
+#include "block/qcow2/qcow2-int.h"
 #include "tests/unit/qcow2/qcow2-scratch.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
 #include "tests/unit/util/cmocka-wrap.h"
 
 namespace {

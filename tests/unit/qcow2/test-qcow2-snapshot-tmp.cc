@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <string>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 #include "tests/unit/qcow2/qcow2-scratch.h"
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/aio.h"

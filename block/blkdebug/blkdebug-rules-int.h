@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 enum BlkdebugIOType {
     BLKDEBUG_IO_READ, BLKDEBUG_IO_WRITE, BLKDEBUG_IO_WRITE_ZEROES,

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "hw/devices.h"
-#include "hw/virtio-mmio.h"
+#include "hw/virtio-mmio-int.h"
 
 struct QEMUBH;
 

@@ -17,8 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "block/block_int.h"
-#include "block/qcow2/qcow2-format.h"
+#include "block/block-int.h"
+#include "block/qcow2/qcow2-format-int.h"
 
 struct Qcow2Cache;
 

@@ -1,8 +1,8 @@
 // Private interfaces between the block core's files (graph, open, io,
-// BlockBackend).  Drivers use block_int.h; users use block.h.
+// BlockBackend).  Drivers use block-int.h; users use block.h.
 #pragma once
 
-#include "block/block_int.h"
+#include "block/block-int.h"
 
 // ---- graph.cc: nodes, children, reference counts, permissions ----------
 BlockDriverState *bdrv_new_node(const BlockDriver *drv, int flags);

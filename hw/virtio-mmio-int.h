@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "hw/virtqueue.h"
+#include "hw/virtqueue-int.h"
 
 struct Machine;
 

@@ -6,7 +6,7 @@
 // coroutine-stack-switch.cc.  The thread backend is coroutine-thread.cc.
 #pragma once
 
-#include "coroutine/co-sanitizer.h"
+#include "coroutine/co-sanitizer-int.h"
 
 #if defined(CONFIG_COROUTINE_ASM) || defined(CONFIG_COROUTINE_UCONTEXT)
 
