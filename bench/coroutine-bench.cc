@@ -33,8 +33,8 @@ namespace {
 
 constexpr size_t STACK_SIZE = 64 * 1024;
 constexpr int RUNS = 7;
-long fast_ops = 2000000;   // scaled by --quick
-long slow_ops = 100000;    // for rows that make system calls
+long fast_ops = 2000000;  // scaled by --quick
+long slow_ops = 100000;   // for rows that make system calls
 
 struct Row {
     const char *name;
@@ -95,7 +95,7 @@ Row bench_asm(void)
         }
     });
     co_asm_context_init(&asm_co, stack_bottom(), STACK_SIZE, asm_job_loop, nullptr);
-    co_asm_switch(&asm_main, &asm_co, 0);   // parked in the pool
+    co_asm_switch(&asm_main, &asm_co, 0);  // parked in the pool
     row.create = best_of(fast_ops, [](long n) {
         for (long i = 0; i < n; i++) {
             co_asm_switch(&asm_main, &asm_co, static_cast<uintptr_t>(i));
@@ -151,10 +151,7 @@ void api_yield_loop(void *)
     }
 }
 
-void api_job(void *opaque)
-{
-    sink = reinterpret_cast<long>(opaque);
-}
+void api_job(void *opaque) { sink = reinterpret_cast<long>(opaque); }
 
 Row bench_api(const char *name)
 {
@@ -188,7 +185,7 @@ void boost_yield_loop(fc::transfer_t t)
 void boost_job(fc::transfer_t t)
 {
     sink = reinterpret_cast<long>(t.data);
-    fc::jump_fcontext(t.fctx, nullptr);   // terminate: never resumed
+    fc::jump_fcontext(t.fctx, nullptr);  // terminate: never resumed
     abort();
 }
 
@@ -223,7 +220,7 @@ void swap_yield_loop(void)
 
 void swap_job(void)
 {
-    sink = 1;   // returning resumes uc_link (swap_main)
+    sink = 1;  // returning resumes uc_link (swap_main)
 }
 
 void swap_make(void (*fn)(void))
@@ -271,7 +268,8 @@ int main(int argc, char **argv)
     }
     co_stack_alloc(&bench_stack, STACK_SIZE);
     char api_name[64];
-    snprintf(api_name, sizeof(api_name), "qemu-lite API (%s backend)", qemu_coroutine_backend_name());
+    snprintf(api_name, sizeof(api_name), "qemu-lite API (%s backend)",
+             qemu_coroutine_backend_name());
 
     Row rows[5];
     int nrows = 0;

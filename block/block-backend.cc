@@ -56,21 +56,28 @@ BlockBackend *blk_new_open(const char *filename, QDict *options, int flags, Erro
     // backend: QEMU refuses the WRITE permission rather than degrade.
     if ((flags & BDRV_O_RDWR) && !(call.bs->open_flags & BDRV_O_RDWR)) {
         error_setg(errp, "Block node is read-only");
-        aio_run_coroutine_sync(ctx, [](void *o) coroutine_fn {
-            bdrv_co_unref((BlockDriverState *)o);
-        }, call.bs);
+        aio_run_coroutine_sync(
+            ctx, [](void *o) coroutine_fn { bdrv_co_unref((BlockDriverState *)o); }, call.bs);
         return nullptr;
     }
     uint64_t perm, shared;
     root_perms(call.bs->open_flags | (flags & BDRV_O_SHARE_RW), &perm, &shared);
     // attach_child takes over our reference (and drops it on failure).
     BdrvChild *root = nullptr;
-    struct AttachCall { BlockDriverState *bs; uint64_t perm, shared; Error **errp; BdrvChild *c; };
+    struct AttachCall {
+        BlockDriverState *bs;
+        uint64_t perm, shared;
+        Error **errp;
+        BdrvChild *c;
+    };
     AttachCall ac{call.bs, perm, shared, errp, nullptr};
-    aio_run_coroutine_sync(ctx, [](void *o) coroutine_fn {
-        auto *a = (AttachCall *)o;
-        a->c = bdrv_co_attach_child(nullptr, a->bs, "root", a->perm, a->shared, a->errp);
-    }, &ac);
+    aio_run_coroutine_sync(
+        ctx,
+        [](void *o) coroutine_fn {
+            auto *a = (AttachCall *)o;
+            a->c = bdrv_co_attach_child(nullptr, a->bs, "root", a->perm, a->shared, a->errp);
+        },
+        &ac);
     root = ac.c;
     if (!root) {
         return nullptr;
@@ -92,9 +99,9 @@ void blk_unref(BlockBackend *blk)
         if (blk_is_writable(blk)) {
             blk_flush(blk);
         }
-        aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
-            bdrv_co_detach_child((BdrvChild *)o);
-        }, blk->root);
+        aio_run_coroutine_sync(
+            blk->ctx, [](void *o) coroutine_fn { bdrv_co_detach_child((BdrvChild *)o); },
+            blk->root);
     }
     delete blk;
 }
@@ -105,7 +112,10 @@ bool blk_is_read_only(BlockBackend *blk) { return !blk_is_writable(blk); }
 bool blk_is_writable(BlockBackend *blk) { return blk->root && (blk->root->perm & BLK_PERM_WRITE); }
 void blk_set_enable_write_cache(BlockBackend *blk, bool wce) { blk->wce = wce; }
 bool blk_enable_write_cache(BlockBackend *blk) { return blk->wce; }
-void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow) { blk->allow_write_beyond_eof = allow; }
+void blk_set_allow_write_beyond_eof(BlockBackend *blk, bool allow)
+{
+    blk->allow_write_beyond_eof = allow;
+}
 int blk_set_shared_perm(BlockBackend *blk, uint64_t shared, Error **errp)
 {
     if (!blk->root) {
@@ -187,10 +197,13 @@ struct ReopenCall {
 static int reopen_nodes(BlockBackend *blk, int flags, Error **errp)
 {
     ReopenCall call{blk_bs(blk), flags, errp, 0};
-    aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
-        auto *c = (ReopenCall *)o;
-        c->ret = bdrv_co_reopen(c->bs, c->flags, c->errp);
-    }, &call);
+    aio_run_coroutine_sync(
+        blk->ctx,
+        [](void *o) coroutine_fn {
+            auto *c = (ReopenCall *)o;
+            c->ret = bdrv_co_reopen(c->bs, c->flags, c->errp);
+        },
+        &call);
     return call.ret;
 }
 
@@ -205,10 +218,13 @@ struct ReopenOptsCall {
 static int reopen_driver_opts(BlockBackend *blk, QDict *opts, bool apply, Error **errp)
 {
     ReopenOptsCall call{blk_bs(blk), opts, apply, errp, 0};
-    aio_run_coroutine_sync(blk->ctx, [](void *o) coroutine_fn {
-        auto *c = (ReopenOptsCall *)o;
-        c->ret = c->bs->drv->bdrv_co_reopen_opts(c->bs, c->opts, c->apply, c->errp);
-    }, &call);
+    aio_run_coroutine_sync(
+        blk->ctx,
+        [](void *o) coroutine_fn {
+            auto *c = (ReopenOptsCall *)o;
+            c->ret = c->bs->drv->bdrv_co_reopen_opts(c->bs, c->opts, c->apply, c->errp);
+        },
+        &call);
     return call.ret;
 }
 
@@ -322,8 +338,8 @@ static int blk_check_write(BlockBackend *blk, int64_t offset, int64_t bytes)
     return blk_is_writable(blk) ? 0 : -EPERM;
 }
 
-int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes,
-                               QEMUIOVector *qiov, int flags)
+int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                               int flags)
 {
     BlkRequestGuard g(blk);
     int ret = blk_check_request(blk, offset, bytes, false);
@@ -352,8 +368,8 @@ int coroutine_fn blk_co_pread(BlockBackend *blk, int64_t offset, int64_t bytes, 
     return blk_co_preadv(blk, offset, bytes, &q, flags);
 }
 
-int coroutine_fn blk_co_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes,
-                               const void *buf, int flags)
+int coroutine_fn blk_co_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf,
+                               int flags)
 {
     QEMUIOVector q;
     qemu_iovec_init_buf(&q, (void *)buf, bytes);
@@ -384,8 +400,7 @@ int coroutine_fn blk_co_pwrite_compressed(BlockBackend *blk, int64_t offset, int
     return ret;
 }
 
-int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes,
-                                      int flags)
+int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes, int flags)
 {
     BlkRequestGuard g(blk);
     int ret = blk_check_write(blk, offset, bytes);
@@ -424,8 +439,8 @@ int coroutine_fn blk_co_copy_range(BlockBackend *src, int64_t src_offset, BlockB
     if (!dst->wce) {
         write_flags |= BDRV_REQ_FUA;
     }
-    return bdrv_co_copy_range_from(src->root, src_offset, dst->root, dst_offset, bytes,
-                                   read_flags, write_flags);
+    return bdrv_co_copy_range_from(src->root, src_offset, dst->root, dst_offset, bytes, read_flags,
+                                   write_flags);
 }
 
 int coroutine_fn blk_co_flush(BlockBackend *blk)
@@ -465,8 +480,7 @@ int64_t coroutine_fn blk_co_getlength(BlockBackend *blk)
 }
 
 int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, int64_t bytes,
-                                           int64_t *pnum, int64_t *map,
-                                           BlockDriverState **file)
+                                           int64_t *pnum, int64_t *map, BlockDriverState **file)
 {
     BlkRequestGuard g(blk);
     BlockDriverState *bs = blk_bs(blk);
@@ -482,31 +496,38 @@ static int64_t blk_run_sync(BlockBackend *blk, F fn)
         F *fn;
         int64_t ret;
     } c{&fn, -EINPROGRESS};
-    aio_run_coroutine_sync(blk->ctx, [](void *o) {
-        auto *call = (Call *)o;
-        call->ret = (*call->fn)();
-    }, &c);
+    aio_run_coroutine_sync(
+        blk->ctx,
+        [](void *o) {
+            auto *call = (Call *)o;
+            call->ret = (*call->fn)();
+        },
+        &c);
     return c.ret;
 }
 
 int blk_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf, int flags)
 {
-    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pread(blk, offset, bytes, buf, flags); });
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_pread(blk, offset, bytes, buf, flags); });
 }
 
 int blk_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf, int flags)
 {
-    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pwrite(blk, offset, bytes, buf, flags); });
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_pwrite(blk, offset, bytes, buf, flags); });
 }
 
 int blk_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes, int flags)
 {
-    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pwrite_zeroes(blk, offset, bytes, flags); });
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_pwrite_zeroes(blk, offset, bytes, flags); });
 }
 
 int blk_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes)
 {
-    return (int)blk_run_sync(blk, [&]() coroutine_fn { return blk_co_pdiscard(blk, offset, bytes); });
+    return (int)blk_run_sync(blk,
+                             [&]() coroutine_fn { return blk_co_pdiscard(blk, offset, bytes); });
 }
 
 int blk_flush(BlockBackend *blk)
@@ -516,9 +537,8 @@ int blk_flush(BlockBackend *blk)
 
 int blk_truncate(BlockBackend *blk, int64_t offset, bool exact, int prealloc, Error **errp)
 {
-    return (int)blk_run_sync(blk, [&]() coroutine_fn {
-        return blk_co_truncate(blk, offset, exact, prealloc, errp);
-    });
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_truncate(blk, offset, exact, prealloc, errp); });
 }
 
 int64_t blk_getlength(BlockBackend *blk)

@@ -15,9 +15,9 @@ void coroutine_fn bdrv_co_unref(BlockDriverState *bs);
 // given permissions; takes over the caller's reference on @child_bs.  Fails
 // (and drops that reference) if the permissions conflict with the child's
 // other parents or with another process's locks.
-BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent,
-                                             BlockDriverState *child_bs, const char *name,
-                                             uint64_t perm, uint64_t shared, Error **errp);
+BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent, BlockDriverState *child_bs,
+                                             const char *name, uint64_t perm, uint64_t shared,
+                                             Error **errp);
 // Detaches and unrefs the child node; frees @c.
 void coroutine_fn bdrv_co_detach_child(BdrvChild *c);
 // Changes one edge's permissions and propagates them down; on failure the
@@ -31,8 +31,8 @@ int bdrv_refresh_perms(BlockDriverState *bs, Error **errp);
 // Opens a node (format over protocol unless @flags has BDRV_O_PROTOCOL or
 // the driver named in @options is a protocol).  Consumes the entries of
 // @options it uses; reports unknown ones.
-BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options,
-                                                 int flags, Error **errp);
+BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options, int flags,
+                                                 Error **errp);
 // Applies the options every node understands (read-only, cache.direct,
 // cache.no-flush, force-share, discard, detect-zeroes, node-name...) to
 // @flags and @bs, removing them from @o.

@@ -24,22 +24,54 @@ struct BdrvTrackedRequest;
 
 // ---- blkdebug events (issue 9); drivers emit them at metadata points ---
 enum BlkdebugEvent {
-    BLKDBG_L1_UPDATE, BLKDBG_L1_GROW_ALLOC_TABLE, BLKDBG_L1_GROW_WRITE_TABLE,
-    BLKDBG_L1_GROW_ACTIVATE_TABLE, BLKDBG_L2_LOAD, BLKDBG_L2_UPDATE,
-    BLKDBG_L2_UPDATE_COMPRESSED, BLKDBG_L2_ALLOC_COW_READ, BLKDBG_L2_ALLOC_WRITE,
-    BLKDBG_READ_AIO, BLKDBG_READ_BACKING_AIO, BLKDBG_READ_COMPRESSED,
-    BLKDBG_WRITE_AIO, BLKDBG_WRITE_COMPRESSED, BLKDBG_VMSTATE_LOAD, BLKDBG_VMSTATE_SAVE,
-    BLKDBG_COW_READ, BLKDBG_COW_WRITE, BLKDBG_REFTABLE_LOAD, BLKDBG_REFTABLE_GROW,
-    BLKDBG_REFTABLE_UPDATE, BLKDBG_REFBLOCK_LOAD, BLKDBG_REFBLOCK_UPDATE,
-    BLKDBG_REFBLOCK_UPDATE_PART, BLKDBG_REFBLOCK_ALLOC, BLKDBG_REFBLOCK_ALLOC_HOOKUP,
-    BLKDBG_REFBLOCK_ALLOC_WRITE, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS,
-    BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE, BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE,
-    BLKDBG_CLUSTER_ALLOC, BLKDBG_CLUSTER_ALLOC_BYTES, BLKDBG_CLUSTER_FREE,
-    BLKDBG_FLUSH_TO_OS, BLKDBG_FLUSH_TO_DISK, BLKDBG_PWRITEV_RMW_HEAD,
-    BLKDBG_PWRITEV_RMW_AFTER_HEAD, BLKDBG_PWRITEV_RMW_TAIL, BLKDBG_PWRITEV_RMW_AFTER_TAIL,
-    BLKDBG_PWRITEV, BLKDBG_PWRITEV_ZERO, BLKDBG_PWRITEV_DONE, BLKDBG_EMPTY_IMAGE_PREPARE,
-    BLKDBG_L1_SHRINK_WRITE_TABLE, BLKDBG_L1_SHRINK_FREE_L2_CLUSTERS,
-    BLKDBG_COR_WRITE, BLKDBG_CLUSTER_ALLOC_SPACE, BLKDBG_NONE,
+    BLKDBG_L1_UPDATE,
+    BLKDBG_L1_GROW_ALLOC_TABLE,
+    BLKDBG_L1_GROW_WRITE_TABLE,
+    BLKDBG_L1_GROW_ACTIVATE_TABLE,
+    BLKDBG_L2_LOAD,
+    BLKDBG_L2_UPDATE,
+    BLKDBG_L2_UPDATE_COMPRESSED,
+    BLKDBG_L2_ALLOC_COW_READ,
+    BLKDBG_L2_ALLOC_WRITE,
+    BLKDBG_READ_AIO,
+    BLKDBG_READ_BACKING_AIO,
+    BLKDBG_READ_COMPRESSED,
+    BLKDBG_WRITE_AIO,
+    BLKDBG_WRITE_COMPRESSED,
+    BLKDBG_VMSTATE_LOAD,
+    BLKDBG_VMSTATE_SAVE,
+    BLKDBG_COW_READ,
+    BLKDBG_COW_WRITE,
+    BLKDBG_REFTABLE_LOAD,
+    BLKDBG_REFTABLE_GROW,
+    BLKDBG_REFTABLE_UPDATE,
+    BLKDBG_REFBLOCK_LOAD,
+    BLKDBG_REFBLOCK_UPDATE,
+    BLKDBG_REFBLOCK_UPDATE_PART,
+    BLKDBG_REFBLOCK_ALLOC,
+    BLKDBG_REFBLOCK_ALLOC_HOOKUP,
+    BLKDBG_REFBLOCK_ALLOC_WRITE,
+    BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS,
+    BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE,
+    BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE,
+    BLKDBG_CLUSTER_ALLOC,
+    BLKDBG_CLUSTER_ALLOC_BYTES,
+    BLKDBG_CLUSTER_FREE,
+    BLKDBG_FLUSH_TO_OS,
+    BLKDBG_FLUSH_TO_DISK,
+    BLKDBG_PWRITEV_RMW_HEAD,
+    BLKDBG_PWRITEV_RMW_AFTER_HEAD,
+    BLKDBG_PWRITEV_RMW_TAIL,
+    BLKDBG_PWRITEV_RMW_AFTER_TAIL,
+    BLKDBG_PWRITEV,
+    BLKDBG_PWRITEV_ZERO,
+    BLKDBG_PWRITEV_DONE,
+    BLKDBG_EMPTY_IMAGE_PREPARE,
+    BLKDBG_L1_SHRINK_WRITE_TABLE,
+    BLKDBG_L1_SHRINK_FREE_L2_CLUSTERS,
+    BLKDBG_COR_WRITE,
+    BLKDBG_CLUSTER_ALLOC_SPACE,
+    BLKDBG_NONE,
     BLKDBG__MAX
 };
 // QEMU's event names ("l1_update", "l2_alloc.write", ...), indexed by event.
@@ -51,9 +83,9 @@ bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out);
 // ---- the driver table ---------------------------------------------------
 struct BlockDriver {
     const char *format_name;
-    const char *format_alias = nullptr;  // another name -f/driver= accept
-    bool is_format = false;     // qcow2, raw (sits on a protocol node)
-    bool is_filter = false;     // blkdebug
+    const char *format_alias = nullptr;   // another name -f/driver= accept
+    bool is_format = false;               // qcow2, raw (sits on a protocol node)
+    bool is_filter = false;               // blkdebug
     const char *protocol_name = nullptr;  // "file", "nbd": filename prefix
     bool supports_backing = false;
 
@@ -87,16 +119,15 @@ struct BlockDriver {
 
     // @qiov_offset: where in @qiov this request's data starts.
     int coroutine_fn (*bdrv_co_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                       QEMUIOVector *qiov, size_t qiov_offset,
-                                       int flags) = nullptr;
+                                       QEMUIOVector *qiov, size_t qiov_offset, int flags) = nullptr;
     int coroutine_fn (*bdrv_co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         QEMUIOVector *qiov, size_t qiov_offset,
                                         int flags) = nullptr;
     int coroutine_fn (*bdrv_co_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
                                                    int64_t bytes, QEMUIOVector *qiov,
                                                    size_t qiov_offset) = nullptr;
-    int coroutine_fn (*bdrv_co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
-                                              int64_t bytes, int flags) = nullptr;
+    int coroutine_fn (*bdrv_co_pwrite_zeroes)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                              int flags) = nullptr;
     int coroutine_fn (*bdrv_co_pdiscard)(BlockDriverState *bs, int64_t offset,
                                          int64_t bytes) = nullptr;
     // Copy offloading (QEMU's bdrv_co_copy_range): copy @bytes from @src at
@@ -111,21 +142,21 @@ struct BlockDriver {
     // rewritten by that fallback).
     int coroutine_fn (*bdrv_co_copy_range_from)(BlockDriverState *bs, BdrvChild *src,
                                                 int64_t src_offset, BdrvChild *dst,
-                                                int64_t dst_offset, int64_t bytes,
-                                                int read_flags, int write_flags) = nullptr;
+                                                int64_t dst_offset, int64_t bytes, int read_flags,
+                                                int write_flags) = nullptr;
     int coroutine_fn (*bdrv_co_copy_range_to)(BlockDriverState *bs, BdrvChild *src,
                                               int64_t src_offset, BdrvChild *dst,
-                                              int64_t dst_offset, int64_t bytes,
-                                              int read_flags, int write_flags) = nullptr;
+                                              int64_t dst_offset, int64_t bytes, int read_flags,
+                                              int write_flags) = nullptr;
     // Flush this node's own caches/metadata to its children (to_os), then
     // the file's data to stable storage (to_disk, protocol drivers).
     int coroutine_fn (*bdrv_co_flush_to_os)(BlockDriverState *bs) = nullptr;
     int coroutine_fn (*bdrv_co_flush_to_disk)(BlockDriverState *bs) = nullptr;
     // Returns BDRV_BLOCK_* flags for [offset, offset + *pnum) where *pnum <=
     // bytes; *map and *file describe where data lives when OFFSET_VALID.
-    int coroutine_fn (*bdrv_co_block_status)(BlockDriverState *bs, bool want_zero,
-                                             int64_t offset, int64_t bytes, int64_t *pnum,
-                                             int64_t *map, BlockDriverState **file) = nullptr;
+    int coroutine_fn (*bdrv_co_block_status)(BlockDriverState *bs, bool want_zero, int64_t offset,
+                                             int64_t bytes, int64_t *pnum, int64_t *map,
+                                             BlockDriverState **file) = nullptr;
     int coroutine_fn (*bdrv_co_truncate)(BlockDriverState *bs, int64_t offset, bool exact,
                                          PreallocMode prealloc, Error **errp) = nullptr;
     int64_t coroutine_fn (*bdrv_co_getlength)(BlockDriverState *bs) = nullptr;
@@ -136,16 +167,17 @@ struct BlockDriver {
     JsonNode *(*bdrv_get_specific_info)(BlockDriverState *bs, Error **errp) = nullptr;
     int coroutine_fn (*bdrv_co_check)(BlockDriverState *bs, BdrvCheckResult *result,
                                       int fix) = nullptr;
-    int coroutine_fn (*bdrv_co_change_backing_file)(BlockDriverState *bs,
-                                                    const char *backing_file,
+    int coroutine_fn (*bdrv_co_change_backing_file)(BlockDriverState *bs, const char *backing_file,
                                                     const char *backing_fmt) = nullptr;
     int coroutine_fn (*bdrv_co_make_empty)(BlockDriverState *bs) = nullptr;
 
     int (*bdrv_snapshot_list)(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out) = nullptr;
-    int coroutine_fn (*bdrv_co_snapshot_create)(BlockDriverState *bs, QEMUSnapshotInfo *sn) = nullptr;
+    int coroutine_fn (*bdrv_co_snapshot_create)(BlockDriverState *bs,
+                                                QEMUSnapshotInfo *sn) = nullptr;
     int coroutine_fn (*bdrv_co_snapshot_delete)(BlockDriverState *bs, const char *id_or_name,
                                                 Error **errp) = nullptr;
-    int coroutine_fn (*bdrv_co_snapshot_goto)(BlockDriverState *bs, const char *id_or_name) = nullptr;
+    int coroutine_fn (*bdrv_co_snapshot_goto)(BlockDriverState *bs,
+                                              const char *id_or_name) = nullptr;
     // Makes a read-only node read the snapshot matching @id and/or @name
     // (nullptr: not compared) instead of the active image until it closes
     // (qemu-img convert -l).  -ENOENT with "Can't find snapshot" if none.
@@ -174,8 +206,8 @@ struct BlockDriver {
     // (@perm) and share (@shared).  Default (nullptr): bdrv_default_child_perm,
     // which treats "file" as a metadata child of a format (needs WRITE|RESIZE
     // when writable, shares neither) and "backing" as read-only.
-    void (*bdrv_child_perm)(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
-                            uint64_t shared, uint64_t *nperm, uint64_t *nshared) = nullptr;
+    void (*bdrv_child_perm)(BlockDriverState *bs, BdrvChild *child, uint64_t perm, uint64_t shared,
+                            uint64_t *nperm, uint64_t *nshared) = nullptr;
     // Protocol drivers: checks and applies the node's cumulative permissions
     // (file-posix takes QEMU-compatible OFD lock bytes here).  On failure
     // nothing changed and errp says why.
@@ -194,22 +226,22 @@ bool bdrv_has_medium(BlockDriverState *bs, Error **errp);
 // ---- graph -------------------------------------------------------------
 
 struct BdrvChild {
-    BlockDriverState *bs = nullptr;      // the child node
-    BlockDriverState *parent = nullptr;  // nullptr for a BlockBackend's root
-    std::string name;                    // "file", "backing", "image"
-    uint64_t perm = 0;                   // what this parent does
-    uint64_t shared_perm = BLK_PERM_ALL; // what it lets others do
+    BlockDriverState *bs = nullptr;       // the child node
+    BlockDriverState *parent = nullptr;   // nullptr for a BlockBackend's root
+    std::string name;                     // "file", "backing", "image"
+    uint64_t perm = 0;                    // what this parent does
+    uint64_t shared_perm = BLK_PERM_ALL;  // what it lets others do
 };
 
 struct BlockDriverState {
     const BlockDriver *drv = nullptr;
-    void *opaque = nullptr;   // the driver's state, owned by the driver
+    void *opaque = nullptr;  // the driver's state, owned by the driver
     int refcnt = 0;
-    int open_flags = 0;       // BDRV_O_*
+    int open_flags = 0;  // BDRV_O_*
     bool read_only = true;
-    std::string filename;     // what the user named
+    std::string filename;  // what the user named
     std::string node_name;
-    std::string backing_file; // as recorded in the image
+    std::string backing_file;  // as recorded in the image
     std::string backing_format;
     std::string full_backing_filename;  // resolved relative to filename
 
@@ -235,10 +267,10 @@ struct BlockDriverState {
     int detect_zeroes = 0;  // BlockdevDetectZeroes
     bool copy_on_read = false;
 
-    bool probed = false;        // format chosen by probing (raw restricts sector 0)
-    bool force_share = false;   // -U: share every permission, take no locks
-    int quiesce_counter = 0;    // > 0 while drained: new requests wait in drain_queue
-    uint64_t cum_perm = 0;      // union of parents' perm
+    bool probed = false;                 // format chosen by probing (raw restricts sector 0)
+    bool force_share = false;            // -U: share every permission, take no locks
+    int quiesce_counter = 0;             // > 0 while drained: new requests wait in drain_queue
+    uint64_t cum_perm = 0;               // union of parents' perm
     uint64_t cum_shared = BLK_PERM_ALL;  // intersection of parents' shared
 };
 
@@ -256,8 +288,8 @@ struct BdrvTrackedRequest {
 };
 
 // The default child permission policy (see BlockDriver::bdrv_child_perm).
-void bdrv_default_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
-                             uint64_t shared, uint64_t *nperm, uint64_t *nshared);
+void bdrv_default_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm, uint64_t shared,
+                             uint64_t *nperm, uint64_t *nshared);
 // Names of permissions as QEMU prints them ("write", "consistent read").
 const char *bdrv_perm_name(uint64_t perm_bit);
 
@@ -284,8 +316,8 @@ void coroutine_fn bdrv_co_unref_child(BlockDriverState *parent, BdrvChild *child
 int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Error **errp);
 
 // ---- child I/O (generic request path: alignment, splitting, tracking) ---
-int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes,
-                                QEMUIOVector *qiov, int flags);
+int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                                int flags);
 int coroutine_fn bdrv_co_preadv_part(BdrvChild *child, int64_t offset, int64_t bytes,
                                      QEMUIOVector *qiov, size_t qiov_offset, int flags);
 int coroutine_fn bdrv_co_pwritev(BdrvChild *child, int64_t offset, int64_t bytes,
@@ -295,13 +327,12 @@ int coroutine_fn bdrv_co_pwritev_part(BdrvChild *child, int64_t offset, int64_t 
 // Buffer forms: return 0 on success (full transfer) or -errno.
 int coroutine_fn bdrv_co_pread(BdrvChild *child, int64_t offset, int64_t bytes, void *buf,
                                int flags);
-int coroutine_fn bdrv_co_pwrite(BdrvChild *child, int64_t offset, int64_t bytes,
-                                const void *buf, int flags);
+int coroutine_fn bdrv_co_pwrite(BdrvChild *child, int64_t offset, int64_t bytes, const void *buf,
+                                int flags);
 // pwrite followed by a flush of the child (metadata updates).
 int coroutine_fn bdrv_co_pwrite_sync(BdrvChild *child, int64_t offset, int64_t bytes,
                                      const void *buf, int flags);
-int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes,
-                                       int flags);
+int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes, int flags);
 int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t bytes);
 // Copy offloading through the graph (block/copy-range.cc): checks both
 // ends and calls the source's (from) or destination's (to) driver.
@@ -320,9 +351,9 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
 // sits there, which may suspend the calling request at a breakpoint (it
 // yields), hence coroutine context only.
 void coroutine_fn bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
-#define BLKDBG_EVENT(child, evt)                                              \
-    do {                                                                      \
-        if (child) bdrv_debug_event((child)->bs, (evt));                      \
+#define BLKDBG_EVENT(child, evt)                         \
+    do {                                                 \
+        if (child) bdrv_debug_event((child)->bs, (evt)); \
     } while (0)
 
 // Reopens @bs and the nodes that inherit its flags (file and filter

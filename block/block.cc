@@ -178,22 +178,54 @@ const char *bdrv_perm_name(uint64_t perm_bit)
 
 // As QEMU 7.2 spells them (qapi BlkdebugEvent).
 const char *const blkdebug_event_names[BLKDBG__MAX] = {
-    "l1_update", "l1_grow_alloc_table", "l1_grow_write_table",
-    "l1_grow_activate_table", "l2_load", "l2_update",
-    "l2_update_compressed", "l2_alloc_cow_read", "l2_alloc_write",
-    "read_aio", "read_backing_aio", "read_compressed",
-    "write_aio", "write_compressed", "vmstate_load", "vmstate_save",
-    "cow_read", "cow_write", "reftable_load", "reftable_grow",
-    "reftable_update", "refblock_load", "refblock_update",
-    "refblock_update_part", "refblock_alloc", "refblock_alloc_hookup",
-    "refblock_alloc_write", "refblock_alloc_write_blocks",
-    "refblock_alloc_write_table", "refblock_alloc_switch_table",
-    "cluster_alloc", "cluster_alloc_bytes", "cluster_free",
-    "flush_to_os", "flush_to_disk", "pwritev_rmw_head",
-    "pwritev_rmw_after_head", "pwritev_rmw_tail", "pwritev_rmw_after_tail",
-    "pwritev", "pwritev_zero", "pwritev_done", "empty_image_prepare",
-    "l1_shrink_write_table", "l1_shrink_free_l2_clusters",
-    "cor_write", "cluster_alloc_space", "none",
+    "l1_update",
+    "l1_grow_alloc_table",
+    "l1_grow_write_table",
+    "l1_grow_activate_table",
+    "l2_load",
+    "l2_update",
+    "l2_update_compressed",
+    "l2_alloc_cow_read",
+    "l2_alloc_write",
+    "read_aio",
+    "read_backing_aio",
+    "read_compressed",
+    "write_aio",
+    "write_compressed",
+    "vmstate_load",
+    "vmstate_save",
+    "cow_read",
+    "cow_write",
+    "reftable_load",
+    "reftable_grow",
+    "reftable_update",
+    "refblock_load",
+    "refblock_update",
+    "refblock_update_part",
+    "refblock_alloc",
+    "refblock_alloc_hookup",
+    "refblock_alloc_write",
+    "refblock_alloc_write_blocks",
+    "refblock_alloc_write_table",
+    "refblock_alloc_switch_table",
+    "cluster_alloc",
+    "cluster_alloc_bytes",
+    "cluster_free",
+    "flush_to_os",
+    "flush_to_disk",
+    "pwritev_rmw_head",
+    "pwritev_rmw_after_head",
+    "pwritev_rmw_tail",
+    "pwritev_rmw_after_tail",
+    "pwritev",
+    "pwritev_zero",
+    "pwritev_done",
+    "empty_image_prepare",
+    "l1_shrink_write_table",
+    "l1_shrink_free_l2_clusters",
+    "cor_write",
+    "cluster_alloc_space",
+    "none",
 };
 
 bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out)
@@ -242,10 +274,7 @@ static BlockDriverState *debug_node(BlockDriverState *bs)
     return bs && bs->drv ? bs : nullptr;
 }
 
-bool bdrv_debug_has_breakpoints(BlockDriverState *bs)
-{
-    return debug_node(bs) != nullptr;
-}
+bool bdrv_debug_has_breakpoints(BlockDriverState *bs) { return debug_node(bs) != nullptr; }
 
 int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event, const char *tag)
 {

@@ -19,18 +19,18 @@ typedef struct _JsonNode JsonNode;
 // Open flags.
 enum {
     BDRV_O_RDWR = 0x0002,
-    BDRV_O_NOCACHE = 0x0020,      // O_DIRECT on the file
-    BDRV_O_NO_FLUSH = 0x0200,     // cache=unsafe: flushes are no-ops
-    BDRV_O_NATIVE_AIO = 0x0080,   // aio=native
-    BDRV_O_IO_URING = 0x40000,    // aio=io_uring
+    BDRV_O_NOCACHE = 0x0020,     // O_DIRECT on the file
+    BDRV_O_NO_FLUSH = 0x0200,    // cache=unsafe: flushes are no-ops
+    BDRV_O_NATIVE_AIO = 0x0080,  // aio=native
+    BDRV_O_IO_URING = 0x40000,   // aio=io_uring
     BDRV_O_NO_BACKING = 0x0100,
-    BDRV_O_UNMAP = 0x4000,        // discard=unmap
-    BDRV_O_SHARE_RW = 0x10000,    // share-rw=on: allow other writers
-    BDRV_O_FORCE_SHARE = 0x20000, // -U: open without taking locks
-    BDRV_O_NO_IO = 0x80000,       // metadata only (qemu-img info)
-    BDRV_O_CHECK = 0x1000,        // opened for qemu-img check (no repair on open)
+    BDRV_O_UNMAP = 0x4000,         // discard=unmap
+    BDRV_O_SHARE_RW = 0x10000,     // share-rw=on: allow other writers
+    BDRV_O_FORCE_SHARE = 0x20000,  // -U: open without taking locks
+    BDRV_O_NO_IO = 0x80000,        // metadata only (qemu-img info)
+    BDRV_O_CHECK = 0x1000,         // opened for qemu-img check (no repair on open)
     BDRV_O_ALLOW_RDWR = 0x2000,
-    BDRV_O_PROTOCOL = 0x8000,     // filename names a protocol node only
+    BDRV_O_PROTOCOL = 0x8000,  // filename names a protocol node only
 };
 // Without BDRV_O_SHARE_RW a writable backend does not let other users write
 // or resize the image (QEMU's device default, share-rw=off).  QEMU's tools
@@ -41,7 +41,7 @@ enum {
 enum {
     BDRV_REQ_FUA = 0x1,
     BDRV_REQ_MAY_UNMAP = 0x2,
-    BDRV_REQ_NO_FALLBACK = 0x4,    // fail with -ENOTSUP rather than write zeroes slowly
+    BDRV_REQ_NO_FALLBACK = 0x4,  // fail with -ENOTSUP rather than write zeroes slowly
     BDRV_REQ_ZERO_WRITE = 0x8,
     BDRV_REQ_WRITE_COMPRESSED = 0x10,
     BDRV_REQ_SERIALISING = 0x20,
@@ -54,7 +54,7 @@ enum {
     BDRV_BLOCK_DATA = 0x01,
     BDRV_BLOCK_ZERO = 0x02,
     BDRV_BLOCK_OFFSET_VALID = 0x04,
-    BDRV_BLOCK_RAW = 0x08,        // driver passes through to *file: ask it
+    BDRV_BLOCK_RAW = 0x08,  // driver passes through to *file: ask it
     BDRV_BLOCK_ALLOCATED = 0x10,
     BDRV_BLOCK_EOF = 0x20,
     BDRV_BLOCK_RECURSE = 0x40,
@@ -71,14 +71,14 @@ struct BlockDriverInfo {
 
 // ---- limits -----------------------------------------------------------
 struct BlockLimits {
-    uint32_t request_alignment = 1;   // reads/writes must be aligned to this
-    uint64_t max_transfer = 0;        // 0: unlimited; else split requests
+    uint32_t request_alignment = 1;  // reads/writes must be aligned to this
+    uint64_t max_transfer = 0;       // 0: unlimited; else split requests
     uint32_t opt_transfer = 0;
     uint32_t pwrite_zeroes_alignment = 0;
     uint32_t pdiscard_alignment = 0;
     uint64_t max_pwrite_zeroes = 0;
     uint64_t max_pdiscard = 0;
-    uint32_t min_mem_alignment = 1;   // buffer address alignment (O_DIRECT)
+    uint32_t min_mem_alignment = 1;  // buffer address alignment (O_DIRECT)
 };
 
 // ---- check (qemu-img check) ------------------------------------------
@@ -182,18 +182,17 @@ uint64_t blk_get_shared_perm(BlockBackend *blk);
 // Number of requests currently inside the backend (for tests and drain).
 unsigned blk_in_flight(BlockBackend *blk);
 
-int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes,
-                               QEMUIOVector *qiov, int flags);
+int coroutine_fn blk_co_preadv(BlockBackend *blk, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                               int flags);
 int coroutine_fn blk_co_pwritev(BlockBackend *blk, int64_t offset, int64_t bytes,
                                 QEMUIOVector *qiov, int flags);
 int coroutine_fn blk_co_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf,
                               int flags);
-int coroutine_fn blk_co_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes,
-                               const void *buf, int flags);
+int coroutine_fn blk_co_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf,
+                               int flags);
 int coroutine_fn blk_co_pwrite_compressed(BlockBackend *blk, int64_t offset, int64_t bytes,
                                           const void *buf);
-int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes,
-                                      int flags);
+int coroutine_fn blk_co_pwrite_zeroes(BlockBackend *blk, int64_t offset, int64_t bytes, int flags);
 int coroutine_fn blk_co_pdiscard(BlockBackend *blk, int64_t offset, int64_t bytes);
 // Copies @bytes from @src at @src_offset to @dst at @dst_offset without
 // reading them into memory (copy_file_range between the files holding
@@ -208,8 +207,7 @@ int coroutine_fn blk_co_truncate(BlockBackend *blk, int64_t offset, bool exact,
 int64_t coroutine_fn blk_co_getlength(BlockBackend *blk);
 // Status of the root node over its backing chain (what `qemu-img map` shows).
 int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, int64_t bytes,
-                                           int64_t *pnum, int64_t *map,
-                                           BlockDriverState **file);
+                                           int64_t *pnum, int64_t *map, BlockDriverState **file);
 
 // Synchronous forms (plain code only).
 int blk_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf, int flags);
@@ -249,8 +247,8 @@ bool bdrv_debug_has_breakpoints(BlockDriverState *bs);
 
 // Temporary snapshot load (block/snapshot-tmp.cc), QEMU's
 // bdrv_snapshot_load_tmp: @bs must be read-only; messages as QEMU's.
-int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
-                                           const char *name, Error **errp);
+int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                                           Error **errp);
 // Tries @id_or_name as an id, then as a name.
 int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
                                                          const char *id_or_name, Error **errp);
@@ -301,8 +299,7 @@ int coroutine_fn bdrv_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo 
 // Deletes the snapshot with id @id; QEMU's messages.
 int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, Error **errp);
 // Reverts the image to the snapshot @id_or_name; QEMU's messages.
-int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name,
-                                       Error **errp);
+int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name, Error **errp);
 
 // qemu-img check: resets @res, then the format checks (and with @fix, a mask
 // of BdrvCheckMode, repairs) its metadata.  -ENOTSUP when it cannot.

@@ -29,8 +29,8 @@ static int coroutine_fn cor_co_pwritev(BlockDriverState *bs, int64_t offset, int
     return bdrv_co_pwritev_part(bs->file, offset, bytes, qiov, qoff, flags);
 }
 
-static int coroutine_fn cor_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
-                                             int64_t bytes, int flags)
+static int coroutine_fn cor_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                             int flags)
 {
     return bdrv_co_pwrite_zeroes(bs->file, offset, bytes, flags);
 }
@@ -63,8 +63,8 @@ static int coroutine_fn cor_co_truncate(BlockDriverState *bs, int64_t offset, bo
 }
 
 // Parents' view passed through, plus writing unchanged data (the copies).
-static void cor_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
-                           uint64_t shared, uint64_t *nperm, uint64_t *nshared)
+static void cor_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm, uint64_t shared,
+                           uint64_t *nperm, uint64_t *nshared)
 {
     (void)child;
     *nperm = perm | BLK_PERM_WRITE_UNCHANGED;

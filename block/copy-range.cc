@@ -50,9 +50,8 @@ struct InFlightPair {
 };
 
 // Calls the source's (@from) or the destination's driver.
-int coroutine_fn copy_range(BdrvChild *src, int64_t src_offset, BdrvChild *dst,
-                            int64_t dst_offset, int64_t bytes, int read_flags, int write_flags,
-                            bool from)
+int coroutine_fn copy_range(BdrvChild *src, int64_t src_offset, BdrvChild *dst, int64_t dst_offset,
+                            int64_t bytes, int read_flags, int write_flags, bool from)
 {
     int ret = check_copy(src, src_offset, dst, dst_offset, bytes);
     if (ret != 0) {

@@ -24,10 +24,13 @@ int bdrv_create(const char *fmt, const char *filename, QDict *opts, Error **errp
     }
     QDict empty;
     CreateCall c{drv, filename, opts ? opts : &empty, errp, -EINPROGRESS};
-    aio_run_coroutine_sync(qemu_get_aio_context(), [](void *o) coroutine_fn {
-        auto *call = (CreateCall *)o;
-        call->ret = call->drv->bdrv_co_create_opts(call->filename, call->opts, call->errp);
-    }, &c);
+    aio_run_coroutine_sync(
+        qemu_get_aio_context(),
+        [](void *o) coroutine_fn {
+            auto *call = (CreateCall *)o;
+            call->ret = call->drv->bdrv_co_create_opts(call->filename, call->opts, call->errp);
+        },
+        &c);
     return c.ret;
 }
 
@@ -38,8 +41,7 @@ int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **
         return -ENOENT;
     }
     if (!drv->bdrv_co_create_opts) {
-        error_setg(errp, "Protocol driver '%s' does not support image creation",
-                   drv->format_name);
+        error_setg(errp, "Protocol driver '%s' does not support image creation", drv->format_name);
         return -ENOTSUP;
     }
     QDict empty;

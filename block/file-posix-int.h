@@ -11,8 +11,8 @@
 // it.  Other processes (ours or QEMU's) test those bytes before taking a
 // permission, so both see each other.
 struct FileLockState {
-    uint64_t perm_locked = 0;    // bits whose 100+bit byte we hold
-    uint64_t unshared_locked = 0; // bits whose 200+bit byte we hold
+    uint64_t perm_locked = 0;      // bits whose 100+bit byte we hold
+    uint64_t unshared_locked = 0;  // bits whose 200+bit byte we hold
 };
 
 // Takes the lock bytes for (@perm, @shared), then checks nobody else

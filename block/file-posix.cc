@@ -21,17 +21,17 @@ struct FileState {
     bool direct = false;
     bool is_blockdev = false;
     bool use_lock = true;
-    unsigned aio_max_batch = 0;   // aio-max-batch: per-syscall cap, 0 = default
-    bool has_zero_range = true;   // cleared on the first EOPNOTSUPP
+    unsigned aio_max_batch = 0;  // aio-max-batch: per-syscall cap, 0 = default
+    bool has_zero_range = true;  // cleared on the first EOPNOTSUPP
     bool has_punch_hole = true;
-    bool has_copy_range = true;   // cleared when the kernel lacks copy_file_range
+    bool has_copy_range = true;  // cleared when the kernel lacks copy_file_range
     FileLockState locks;
 };
 
 FileState *state(BlockDriverState *bs) { return (FileState *)bs->opaque; }
 
 const char *const file_runtime_opts[] = {
-    "filename", "aio", "locking", "aio-max-batch", "drop-cache", "x-check-cache-dropped",
+    "filename",   "aio",   "locking", "aio-max-batch", "drop-cache", "x-check-cache-dropped",
     "pr-manager", nullptr,
 };
 
@@ -64,8 +64,8 @@ int do_copy_range(void *opaque)
 {
     auto *c = (CopyRangeCall *)opaque;
     while (c->len > 0) {
-        ssize_t n = copy_file_range(c->in_fd, &c->in_off, c->out_fd, &c->out_off,
-                                    (size_t)c->len, 0);
+        ssize_t n =
+            copy_file_range(c->in_fd, &c->in_off, c->out_fd, &c->out_off, (size_t)c->len, 0);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -125,7 +125,7 @@ void probe_direct_alignment(FileState *s, BlockLimits *bl)
 
 bool parse_open_options(BlockDriverState *bs, QDict *o, int flags, FileState *s, Error **errp)
 {
-    s->aio = (flags & BDRV_O_IO_URING)    ? AioBackend::IoUring
+    s->aio = (flags & BDRV_O_IO_URING)     ? AioBackend::IoUring
              : (flags & BDRV_O_NATIVE_AIO) ? AioBackend::Native
                                            : AioBackend::Threads;
     if (const char *a = o->get("aio")) {
@@ -199,8 +199,10 @@ static int coroutine_fn file_co_open(BlockDriverState *bs, QDict *o, int flags, 
     bool want_device = bs->drv != &bdrv_file;
     bool is_device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
     if (want_device ? !is_device : !S_ISREG(st.st_mode)) {
-        error_setg(errp, want_device ? "'%s' driver requires '%s' to be either a character or block device"
-                                     : "'%s' driver requires '%s' to be a regular file",
+        error_setg(errp,
+                   want_device
+                       ? "'%s' driver requires '%s' to be either a character or block device"
+                       : "'%s' driver requires '%s' to be a regular file",
                    bs->drv->format_name, fn);
         close(s->fd);
         delete s;
@@ -406,13 +408,14 @@ static int coroutine_fn file_fallocate(FileState *s, int mode, int64_t offset, i
     return thread_pool_submit_co(do_fallocate, &c);
 }
 
-static int coroutine_fn file_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
-                                              int64_t bytes, int flags)
+static int coroutine_fn file_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                              int flags)
 {
     FileState *s = state(bs);
     if (s->is_blockdev) {
         IoctlCall c{s->fd, BLKZEROOUT, {(uint64_t)offset, (uint64_t)bytes}};
-        int ret = (flags & BDRV_REQ_NO_FALLBACK) ? -ENOTSUP : thread_pool_submit_co(do_ioctl_range, &c);
+        int ret =
+            (flags & BDRV_REQ_NO_FALLBACK) ? -ENOTSUP : thread_pool_submit_co(do_ioctl_range, &c);
         return ret == -EINVAL || ret == -EOPNOTSUPP ? -ENOTSUP : ret;
     }
     int ret = -ENOTSUP;
@@ -459,11 +462,10 @@ static int coroutine_fn file_co_pdiscard(BlockDriverState *bs, int64_t offset, i
 // drivers translate the destination range down to a protocol node.
 static int coroutine_fn file_co_copy_range_from(BlockDriverState *, BdrvChild *src,
                                                 int64_t src_offset, BdrvChild *dst,
-                                                int64_t dst_offset, int64_t bytes,
-                                                int read_flags, int write_flags)
+                                                int64_t dst_offset, int64_t bytes, int read_flags,
+                                                int write_flags)
 {
-    return bdrv_co_copy_range_to(src, src_offset, dst, dst_offset, bytes, read_flags,
-                                 write_flags);
+    return bdrv_co_copy_range_to(src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
 }
 
 extern BlockDriver bdrv_file;
@@ -474,9 +476,8 @@ extern BlockDriver bdrv_file;
 // EXDEV (other file system on older kernels), EOPNOTSUPP/EINVAL (file type
 // or O_DIRECT alignment) and ENOSYS become -ENOTSUP for the fallback.
 static int coroutine_fn file_co_copy_range_to(BlockDriverState *bs, BdrvChild *src,
-                                              int64_t src_offset, BdrvChild *,
-                                              int64_t dst_offset, int64_t bytes, int,
-                                              int write_flags)
+                                              int64_t src_offset, BdrvChild *, int64_t dst_offset,
+                                              int64_t bytes, int, int write_flags)
 {
     FileState *d = state(bs);
     if (src->bs->drv != &bdrv_file || !d->has_copy_range || (write_flags & BDRV_REQ_FUA)) {
@@ -494,9 +495,9 @@ static int coroutine_fn file_co_copy_range_to(BlockDriverState *bs, BdrvChild *s
 }
 
 // SEEK_DATA/SEEK_HOLE: data is DATA, a hole reads as ZERO.
-static int coroutine_fn file_co_block_status(BlockDriverState *bs, bool want_zero,
-                                             int64_t offset, int64_t bytes, int64_t *pnum,
-                                             int64_t *map, BlockDriverState **file)
+static int coroutine_fn file_co_block_status(BlockDriverState *bs, bool want_zero, int64_t offset,
+                                             int64_t bytes, int64_t *pnum, int64_t *map,
+                                             BlockDriverState **file)
 {
     FileState *s = state(bs);
     *map = offset;

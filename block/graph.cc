@@ -56,8 +56,8 @@ void coroutine_fn bdrv_co_unref(BlockDriverState *bs)
     }
 }
 
-void bdrv_default_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
-                             uint64_t shared, uint64_t *nperm, uint64_t *nshared)
+void bdrv_default_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm, uint64_t shared,
+                             uint64_t *nperm, uint64_t *nshared)
 {
     if (child->name == "backing") {
         // Read-only to us; writes by others would change what we read.
@@ -90,7 +90,6 @@ static void child_perm_of(BlockDriverState *bs, BdrvChild *c, uint64_t *np, uint
     }
 }
 
-
 // Fails if one parent uses a permission another parent does not share.
 static int check_parent_conflicts(BlockDriverState *bs, Error **errp)
 {
@@ -102,7 +101,8 @@ static int check_parent_conflicts(BlockDriverState *bs, Error **errp)
             uint64_t conflict = a->perm & ~b->shared_perm;
             if (conflict) {
                 uint64_t bit = conflict & -conflict;
-                error_setg(errp, "Conflicts with use by %s as '%s', which does not allow '%s' on %s",
+                error_setg(errp,
+                           "Conflicts with use by %s as '%s', which does not allow '%s' on %s",
                            b->parent ? b->parent->node_name.c_str() : "a block device",
                            b->name.c_str(), bdrv_perm_name(bit),
                            bs->node_name.empty() ? bs->filename.c_str() : bs->node_name.c_str());
@@ -172,9 +172,9 @@ int bdrv_child_set_perm(BdrvChild *c, uint64_t perm, uint64_t shared, Error **er
     return ret;
 }
 
-BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent,
-                                             BlockDriverState *child_bs, const char *name,
-                                             uint64_t perm, uint64_t shared, Error **errp)
+BdrvChild *coroutine_fn bdrv_co_attach_child(BlockDriverState *parent, BlockDriverState *child_bs,
+                                             const char *name, uint64_t perm, uint64_t shared,
+                                             Error **errp)
 {
     auto *c = new BdrvChild;
     c->bs = child_bs;

@@ -7,8 +7,7 @@
 
 // Status from the driver, or "all data here" for drivers without one.
 static int coroutine_fn driver_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                            int64_t *pnum, int64_t *map,
-                                            BlockDriverState **file)
+                                            int64_t *pnum, int64_t *map, BlockDriverState **file)
 {
     if (!bs->drv->bdrv_co_block_status) {
         *pnum = bytes;
@@ -268,10 +267,7 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
 // As in QEMU, a node's length is whole 512-byte sectors: a 1000-byte raw
 // file is a 1 KiB disk whose tail reads as zeroes (and writes there grow the
 // file).  bs->total_bytes keeps the driver's exact length.
-int64_t bdrv_sector_rounded_length(int64_t len)
-{
-    return len < 0 ? len : round_up(len, 512);
-}
+int64_t bdrv_sector_rounded_length(int64_t len) { return len < 0 ? len : round_up(len, 512); }
 
 int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
 {

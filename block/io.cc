@@ -160,8 +160,8 @@ static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset, int
         return -ENOTSUP;
     }
     bool emulate_fua = (flags & BDRV_REQ_FUA) && !(bs->supported_write_flags & BDRV_REQ_FUA);
-    int ret = bs->drv->bdrv_co_pwritev(bs, offset, bytes, qiov, qoff,
-                                       flags & bs->supported_write_flags);
+    int ret =
+        bs->drv->bdrv_co_pwritev(bs, offset, bytes, qiov, qoff, flags & bs->supported_write_flags);
     bs->write_gen++;
     if (ret >= 0 && emulate_fua) {
         ret = bdrv_co_flush(bs);
@@ -180,7 +180,8 @@ static int64_t chunk_limit(BlockDriverState *bs, int64_t align)
 static int coroutine_fn aligned_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                        int64_t align, QEMUIOVector *qiov, size_t qoff, int flags)
 {
-    int64_t in_file = std::min(bytes, round_up(std::max<int64_t>(0, bs->total_bytes - offset), align));
+    int64_t in_file =
+        std::min(bytes, round_up(std::max<int64_t>(0, bs->total_bytes - offset), align));
     if (!bs->drv->bdrv_co_getlength) {
         in_file = bytes;  // no cached length to trust
     }
@@ -300,7 +301,7 @@ struct Padding {
     int64_t offset = 0, bytes = 0;  // the aligned request
     int64_t head = 0, tail = 0;     // bytes of padding before and after
     int64_t align = 1;
-    uint8_t *buf = nullptr;         // head block, then tail block
+    uint8_t *buf = nullptr;  // head block, then tail block
     QEMUIOVector local;
     QEMUIOVector *qiov = nullptr;
     size_t qoff = 0;
@@ -309,8 +310,8 @@ struct Padding {
     uint8_t *tail_block() const { return buf + align; }
 };
 
-static void pad_init(Padding *p, BlockDriverState *bs, int64_t offset, int64_t bytes,
-                     int64_t align, QEMUIOVector *qiov, size_t qoff)
+static void pad_init(Padding *p, BlockDriverState *bs, int64_t offset, int64_t bytes, int64_t align,
+                     QEMUIOVector *qiov, size_t qoff)
 {
     p->align = align;
     p->head = offset % align;
@@ -396,8 +397,8 @@ static int64_t request_align(BlockDriverState *bs)
 // not hold itself (from the backing chain, or unallocated zeroes when there
 // is none, as QEMU) into it, so later reads are local.  Zeroes are written
 // as zero writes, so copying a sparse backing file stays sparse.
-static int coroutine_fn cor_preadv(BdrvChild *child, int64_t offset, int64_t bytes,
-                                   int64_t align, QEMUIOVector *qiov, size_t qoff)
+static int coroutine_fn cor_preadv(BdrvChild *child, int64_t offset, int64_t bytes, int64_t align,
+                                   QEMUIOVector *qiov, size_t qoff)
 {
     BlockDriverState *bs = child->bs;
     while (bytes > 0) {
@@ -475,8 +476,7 @@ static int coroutine_fn pwritev_padded(BdrvChild *child, BdrvTrackedRequest *req
         // or _tail is used up by that read without failing the write.
         (void)pad_read_edges(child, pad);
     }
-    return aligned_pwritev(child, pad->offset, pad->bytes, pad->align, pad->qiov, pad->qoff,
-                           flags);
+    return aligned_pwritev(child, pad->offset, pad->bytes, pad->align, pad->qiov, pad->qoff, flags);
 }
 
 // Unaligned zero writes: edges become data writes of zero buffers (with
@@ -541,8 +541,8 @@ int coroutine_fn bdrv_co_pwritev_part(BdrvChild *child, int64_t offset, int64_t 
     return ret;
 }
 
-int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes,
-                                QEMUIOVector *qiov, int flags)
+int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                                int flags)
 {
     return bdrv_co_preadv_part(child, offset, bytes, qiov, 0, flags);
 }
@@ -561,8 +561,8 @@ int coroutine_fn bdrv_co_pread(BdrvChild *child, int64_t offset, int64_t bytes, 
     return bdrv_co_preadv_part(child, offset, bytes, &q, 0, flags);
 }
 
-int coroutine_fn bdrv_co_pwrite(BdrvChild *child, int64_t offset, int64_t bytes,
-                                const void *buf, int flags)
+int coroutine_fn bdrv_co_pwrite(BdrvChild *child, int64_t offset, int64_t bytes, const void *buf,
+                                int flags)
 {
     QEMUIOVector q;
     qemu_iovec_init_buf(&q, (void *)buf, bytes);
@@ -576,8 +576,7 @@ int coroutine_fn bdrv_co_pwrite_sync(BdrvChild *child, int64_t offset, int64_t b
     return ret < 0 ? ret : bdrv_co_flush(child->bs);
 }
 
-int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes,
-                                       int flags)
+int coroutine_fn bdrv_co_pwrite_zeroes(BdrvChild *child, int64_t offset, int64_t bytes, int flags)
 {
     return bdrv_co_pwritev_part(child, offset, bytes, nullptr, 0, flags | BDRV_REQ_ZERO_WRITE);
 }

@@ -66,9 +66,7 @@ static void flatten_object(JsonObject *obj, const std::string &prefix, QDict *ou
 static void flatten(JsonNode *node, const std::string &key, QDict *out)
 {
     switch (JSON_NODE_TYPE(node)) {
-    case JSON_NODE_OBJECT:
-        flatten_object(json_node_get_object(node), key + ".", out);
-        return;
+    case JSON_NODE_OBJECT: flatten_object(json_node_get_object(node), key + ".", out); return;
     case JSON_NODE_ARRAY: {
         JsonArray *a = json_node_get_array(node);
         for (guint i = 0; i < json_array_get_length(a); i++) {
@@ -83,8 +81,7 @@ static void flatten(JsonNode *node, const std::string &key, QDict *out)
             out->set(key, "");
         }
         return;
-    case JSON_NODE_VALUE:
-        break;
+    case JSON_NODE_VALUE: break;
     }
     if (out->has(key)) {
         return;

@@ -134,10 +134,7 @@ int coroutine_fn null_co_block_status(BlockDriverState *bs, bool want_zero, int6
     return BDRV_BLOCK_OFFSET_VALID | (state(bs)->read_zeroes ? BDRV_BLOCK_ZERO : 0);
 }
 
-int64_t coroutine_fn null_co_getlength(BlockDriverState *bs)
-{
-    return state(bs)->length;
-}
+int64_t coroutine_fn null_co_getlength(BlockDriverState *bs) { return state(bs)->length; }
 
 int64_t coroutine_fn null_co_allocated_size(BlockDriverState *bs)
 {

@@ -99,8 +99,9 @@ static bool check_runtime_opts(const BlockDriver *drv, QDict *o, Error **errp)
             known |= k == *p;
         }
         if (!known) {
-            error_setg(errp, drv->is_format ? "Block format '%s' does not support the option '%s'"
-                                            : "Block protocol '%s' doesn't support the option '%s'",
+            error_setg(errp,
+                       drv->is_format ? "Block format '%s' does not support the option '%s'"
+                                      : "Block protocol '%s' doesn't support the option '%s'",
                        drv->format_name, k.c_str());
             return false;
         }
@@ -285,8 +286,8 @@ static bool has_file_child_options(const QDict *o)
     return false;
 }
 
-BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options,
-                                                 int flags, Error **errp)
+BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options, int flags,
+                                                 Error **errp)
 {
     QDict empty;
     QDict *o = options ? options : &empty;
@@ -378,8 +379,7 @@ static std::string backing_path(const BlockDriverState *bs)
 {
     const std::string &b = bs->backing_file;
     if (b.empty() || b[0] == '/' || b.find("://") != std::string::npos ||
-        bdrv_is_json_filename(b.c_str()) ||
-        b.rfind("nbd", 0) == 0 || bs->filename.empty()) {
+        bdrv_is_json_filename(b.c_str()) || b.rfind("nbd", 0) == 0 || bs->filename.empty()) {
         return b;
     }
     std::string dir = bs->filename;
@@ -405,8 +405,8 @@ int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Erro
         wrap.set("backing." + kv.first, kv.second);
     }
     ErrorPtr local;
-    BdrvChild *c = bdrv_co_open_child(bs->full_backing_filename.c_str(), &wrap, "backing", bs,
-                                      true, flags, &local);
+    BdrvChild *c = bdrv_co_open_child(bs->full_backing_filename.c_str(), &wrap, "backing", bs, true,
+                                      flags, &local);
     if (!c) {
         error_setg(errp, "Could not open backing file: %s", error_get_pretty(local.err));
         return -EINVAL;

@@ -32,9 +32,11 @@ bool take_size_opt(QDict *o, const char *key, int64_t *out, bool *given, Error *
     uint64_t n;
     if (qemu_strtosz(v, &n) < 0 || n > (uint64_t)INT64_MAX) {
         // QEMU prints the suffix hint after the message; we carry it along.
-        error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64\n"
-                         "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
-                         "peta-\nand exabytes, respectively.", key);
+        error_setg(errp,
+                   "Parameter '%s' expects a non-negative number below 2^64\n"
+                   "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
+                   "peta-\nand exabytes, respectively.",
+                   key);
         return false;
     }
     *out = (int64_t)n;
@@ -67,8 +69,9 @@ static int coroutine_fn raw_co_open(BlockDriverState *bs, QDict *o, int flags, E
         return -EINVAL;
     }
     if (s->has_size && s->offset + s->size > file_len) {
-        error_setg(errp, "The sum of offset (%lld) and size (%lld) has to be smaller or equal "
-                         "to the  actual size of the containing file (%lld)",
+        error_setg(errp,
+                   "The sum of offset (%lld) and size (%lld) has to be smaller or equal "
+                   "to the  actual size of the containing file (%lld)",
                    (long long)s->offset, (long long)s->size, (long long)file_len);
         delete s;
         return -EINVAL;
@@ -123,8 +126,8 @@ static int coroutine_fn raw_co_pwritev(BlockDriverState *bs, int64_t offset, int
     return bdrv_co_pwritev_part(bs->file, offset + state(bs)->offset, bytes, qiov, qoff, flags);
 }
 
-static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
-                                             int64_t bytes, int flags)
+static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                             int flags)
 {
     if (bs->probed && offset < PROBE_SECTOR) {
         return -ENOTSUP;  // zeroes never probe as a format, but let io.cc write them
@@ -136,23 +139,22 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs, int64_t offse
 // keeps its first sector guarded by the write path (fallback).
 static int coroutine_fn raw_co_copy_range_from(BlockDriverState *bs, BdrvChild *,
                                                int64_t src_offset, BdrvChild *dst,
-                                               int64_t dst_offset, int64_t bytes,
-                                               int read_flags, int write_flags)
+                                               int64_t dst_offset, int64_t bytes, int read_flags,
+                                               int write_flags)
 {
-    return bdrv_co_copy_range_from(bs->file, src_offset + state(bs)->offset, dst, dst_offset,
-                                   bytes, read_flags, write_flags);
+    return bdrv_co_copy_range_from(bs->file, src_offset + state(bs)->offset, dst, dst_offset, bytes,
+                                   read_flags, write_flags);
 }
 
 static int coroutine_fn raw_co_copy_range_to(BlockDriverState *bs, BdrvChild *src,
-                                             int64_t src_offset, BdrvChild *,
-                                             int64_t dst_offset, int64_t bytes,
-                                             int read_flags, int write_flags)
+                                             int64_t src_offset, BdrvChild *, int64_t dst_offset,
+                                             int64_t bytes, int read_flags, int write_flags)
 {
     if (bs->probed && dst_offset < PROBE_SECTOR) {
         return -ENOTSUP;
     }
-    return bdrv_co_copy_range_to(src, src_offset, bs->file, dst_offset + state(bs)->offset,
-                                 bytes, read_flags, write_flags);
+    return bdrv_co_copy_range_to(src, src_offset, bs->file, dst_offset + state(bs)->offset, bytes,
+                                 read_flags, write_flags);
 }
 
 static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
@@ -160,9 +162,9 @@ static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset, in
     return bdrv_co_pdiscard(bs->file, offset + state(bs)->offset, bytes);
 }
 
-static int coroutine_fn raw_co_block_status(BlockDriverState *bs, bool want_zero,
-                                            int64_t offset, int64_t bytes, int64_t *pnum,
-                                            int64_t *map, BlockDriverState **file)
+static int coroutine_fn raw_co_block_status(BlockDriverState *bs, bool want_zero, int64_t offset,
+                                            int64_t bytes, int64_t *pnum, int64_t *map,
+                                            BlockDriverState **file)
 {
     (void)want_zero;
     *pnum = bytes;
@@ -211,8 +213,8 @@ static int coroutine_fn raw_co_create_opts(const char *filename, QDict *opts, Er
 }
 
 // Pure pass-through: the file sees exactly what our parents do and share.
-static void raw_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm,
-                           uint64_t shared, uint64_t *nperm, uint64_t *nshared)
+static void raw_child_perm(BlockDriverState *bs, BdrvChild *child, uint64_t perm, uint64_t shared,
+                           uint64_t *nperm, uint64_t *nshared)
 {
     (void)child;
     *nperm = perm;

@@ -19,8 +19,8 @@ BlockDriverState *skip_filters(BlockDriverState *bs)
 
 }  // namespace
 
-int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
-                                           const char *name, Error **errp)
+int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                                           Error **errp)
 {
     if (!bdrv_has_medium(bs, errp)) {
         return -ENOMEDIUM;
@@ -40,8 +40,10 @@ int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
     }
     // Block nodes here have no device names: QEMU prints '' for qemu-img's
     // anonymous backends too.
-    error_setg(errp, "Block format '%s' used by device '' does not support temporarily "
-               "loading internal snapshots", bs->drv->format_name);
+    error_setg(errp,
+               "Block format '%s' used by device '' does not support temporarily "
+               "loading internal snapshots",
+               bs->drv->format_name);
     return -ENOTSUP;
 }
 

@@ -44,10 +44,7 @@ void coroutine_fn co_queue_park(CoQueue *q, CoWaitRecord *rec, const char *who)
     }
 }
 
-void qemu_co_queue_init(CoQueue *q)
-{
-    q->head = q->tail = nullptr;
-}
+void qemu_co_queue_init(CoQueue *q) { q->head = q->tail = nullptr; }
 
 void coroutine_fn qemu_co_queue_wait(CoQueue *q, CoMutex *unlock_mutex)
 {
@@ -77,7 +74,4 @@ void qemu_co_queue_restart_all(CoQueue *q)
     }
 }
 
-bool qemu_co_queue_empty(const CoQueue *q)
-{
-    return q->head == nullptr;
-}
+bool qemu_co_queue_empty(const CoQueue *q) { return q->head == nullptr; }

@@ -14,8 +14,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-static inline void co_asan_before_switch(Coroutine *from, Coroutine *to,
-                                         CoroutineAction action)
+static inline void co_asan_before_switch(Coroutine *from, Coroutine *to, CoroutineAction action)
 {
 #if CONFIG_ASAN
     // The slot lives in the Coroutine, not in the switching frame: a frame

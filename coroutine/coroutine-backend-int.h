@@ -44,10 +44,7 @@ static inline CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to,
 
 // A pooled stack-switched coroutine is only ever resumed to run again; it
 // is deleted without being resumed.
-static inline bool co_backend_runs_again(Coroutine *)
-{
-    return true;
-}
+static inline bool co_backend_runs_again(Coroutine *) { return true; }
 
 #else
 // Thread backend: the hand-off is slow anyway, so it stays out of line.

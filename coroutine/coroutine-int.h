@@ -35,30 +35,30 @@ struct Coroutine {
     Coroutine *wake_head = nullptr;
     Coroutine *wake_tail = nullptr;
     Coroutine *pending = nullptr;
-    Coroutine *wake_next = nullptr;   // link in a wake or pending list
-    bool wake_queued = false;         // on some coroutine's wake list
+    Coroutine *wake_next = nullptr;  // link in a wake or pending list
+    bool wake_queued = false;        // on some coroutine's wake list
     // Pool links (only while terminated and pooled).
     Coroutine *pool_prev = nullptr;
     Coroutine *pool_next = nullptr;
     AioContext *aio_context = nullptr;
-    CoThreadState *owner = nullptr;   // thread that created us
-    CoStack stack;                    // empty for a thread's leader
+    CoThreadState *owner = nullptr;  // thread that created us
+    CoStack stack;                   // empty for a thread's leader
     bool terminated = false;
     bool is_leader = false;
     // ASan: the stack ASan should see while this context runs.  For the
     // leader (the thread's own stack) it is learned on the first switch.
     const void *asan_bottom = nullptr;
     size_t asan_size = 0;
-    void *asan_fake_stack = nullptr;   // ours, saved while switched away
+    void *asan_fake_stack = nullptr;  // ours, saved while switched away
 };
 
 // Per-thread state.  On the thread backend, coroutine threads adopt the
 // state of the thread that created them (co_thread_state_adopt) so that
 // "per thread" keeps meaning the logical thread the coroutines belong to.
 struct CoThreadState {
-    Coroutine *current = nullptr;   // running coroutine, null in plain code
-    Coroutine *leader = nullptr;    // stands for the thread's plain code
-    Coroutine *pool_head = nullptr; // most recently terminated first
+    Coroutine *current = nullptr;    // running coroutine, null in plain code
+    Coroutine *leader = nullptr;     // stands for the thread's plain code
+    Coroutine *pool_head = nullptr;  // most recently terminated first
     Coroutine *pool_tail = nullptr;
     unsigned pool_count = 0;
     uint64_t stacks_mapped = 0;
@@ -70,7 +70,7 @@ CoThreadState *co_thread_state(void);
 void co_thread_state_adopt(CoThreadState *state);
 
 // Backend interface (one implementation is linked).
-Coroutine *co_backend_new(size_t stack_size);   // maps the stack, ready to start
+Coroutine *co_backend_new(size_t stack_size);  // maps the stack, ready to start
 Coroutine *co_backend_new_leader(void);
 void co_backend_delete(Coroutine *co);
 // co_backend_switch(from, to, action): saves @from, resumes @to, and
@@ -125,13 +125,13 @@ void co_wake(Coroutine *co);
 struct CoWaitRecord {
     Coroutine *co = nullptr;
     CoWaitRecord *next = nullptr;
-    bool writer = false;     // CoRwlock: waits for exclusive access
-    bool dequeued = false;   // set by whoever wakes it
+    bool writer = false;    // CoRwlock: waits for exclusive access
+    bool dequeued = false;  // set by whoever wakes it
 };
 
 // CoQueue primitives for the locks (co-queue.cc).
 void co_queue_push(CoQueue *q, CoWaitRecord *rec);
-CoWaitRecord *co_queue_pop(CoQueue *q);   // null when empty; marks dequeued
+CoWaitRecord *co_queue_pop(CoQueue *q);  // null when empty; marks dequeued
 // Parks the running coroutine on @q until co_queue_pop + co_wake.
 void coroutine_fn co_queue_park(CoQueue *q, CoWaitRecord *rec, const char *who);
 

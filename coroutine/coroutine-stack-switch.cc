@@ -14,10 +14,7 @@ namespace {
 
 }  // namespace
 
-const char *qemu_coroutine_backend_name(void)
-{
-    return CO_BACKEND_NAME;
-}
+const char *qemu_coroutine_backend_name(void) { return CO_BACKEND_NAME; }
 
 Coroutine *co_backend_new(size_t stack_size)
 {
@@ -28,10 +25,7 @@ Coroutine *co_backend_new(size_t stack_size)
     return co;
 }
 
-Coroutine *co_backend_new_leader(void)
-{
-    return new CoroutineSwitched;
-}
+Coroutine *co_backend_new_leader(void) { return new CoroutineSwitched; }
 
 void co_backend_delete(Coroutine *co)
 {

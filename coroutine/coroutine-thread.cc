@@ -18,17 +18,14 @@
 namespace {
 
 struct CoroutineThread : Coroutine {
-    sem_t run;                          // posted to let this context run
+    sem_t run;  // posted to let this context run
     CoroutineAction resumed_by = CO_ACTION_ENTER;
     bool has_thread = false;
-    bool quit = false;                  // pool eviction: leave the loop
+    bool quit = false;  // pool eviction: leave the loop
     pthread_t thread{};
 };
 
-CoroutineThread *as_thread(Coroutine *co)
-{
-    return static_cast<CoroutineThread *>(co);
-}
+CoroutineThread *as_thread(Coroutine *co) { return static_cast<CoroutineThread *>(co); }
 
 void wait_turn(CoroutineThread *co)
 {
@@ -59,10 +56,7 @@ CoroutineThread *new_context(void)
 
 }  // namespace
 
-const char *qemu_coroutine_backend_name(void)
-{
-    return "thread";
-}
+const char *qemu_coroutine_backend_name(void) { return "thread"; }
 
 Coroutine *co_backend_new(size_t stack_size)
 {
@@ -80,10 +74,7 @@ Coroutine *co_backend_new(size_t stack_size)
     return co;
 }
 
-Coroutine *co_backend_new_leader(void)
-{
-    return new_context();
-}
+Coroutine *co_backend_new_leader(void) { return new_context(); }
 
 void co_backend_delete(Coroutine *co)
 {
@@ -107,7 +98,4 @@ CoroutineAction co_backend_switch(Coroutine *from, Coroutine *to, CoroutineActio
     return self->resumed_by;
 }
 
-bool co_backend_runs_again(Coroutine *co)
-{
-    return !as_thread(co)->quit;
-}
+bool co_backend_runs_again(Coroutine *co) { return !as_thread(co)->quit; }

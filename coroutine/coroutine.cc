@@ -60,10 +60,7 @@ CoThreadState *co_thread_state(void)
     return ts ? ts : thread_state_init();
 }
 
-void co_thread_state_adopt(CoThreadState *state)
-{
-    tls_state = state;
-}
+void co_thread_state_adopt(CoThreadState *state) { tls_state = state; }
 
 void co_fatal(const char *where, const char *what)
 {
@@ -101,8 +98,7 @@ static inline Coroutine *co_create(CoThreadState *ts, size_t size, CoroutineEntr
     return co;
 }
 
-Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque,
-                                       size_t stack_size)
+Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque, size_t stack_size)
 {
     CoThreadState *ts = co_thread_state();
     size_t size = stack_size ? co_stack_round_size(stack_size) : ts->default_stack_size;
@@ -222,50 +218,23 @@ void co_wake(Coroutine *co)
     self->wake_tail = co;
 }
 
-Coroutine *qemu_coroutine_self(void)
-{
-    return co_thread_state()->current;
-}
+Coroutine *qemu_coroutine_self(void) { return co_thread_state()->current; }
 
-bool qemu_in_coroutine(void)
-{
-    return co_thread_state()->current != nullptr;
-}
+bool qemu_in_coroutine(void) { return co_thread_state()->current != nullptr; }
 
-bool qemu_coroutine_entered(Coroutine *co)
-{
-    return co->caller != nullptr;
-}
+bool qemu_coroutine_entered(Coroutine *co) { return co->caller != nullptr; }
 
-bool qemu_coroutine_terminated(Coroutine *co)
-{
-    return co->terminated;
-}
+bool qemu_coroutine_terminated(Coroutine *co) { return co->terminated; }
 
-size_t qemu_coroutine_stack_size(Coroutine *co)
-{
-    return co->stack.size;
-}
+size_t qemu_coroutine_stack_size(Coroutine *co) { return co->stack.size; }
 
-size_t qemu_coroutine_default_stack_size(void)
-{
-    return co_stack_default_size();
-}
+size_t qemu_coroutine_default_stack_size(void) { return co_stack_default_size(); }
 
-AioContext *qemu_coroutine_get_aio_context(Coroutine *co)
-{
-    return co->aio_context;
-}
+AioContext *qemu_coroutine_get_aio_context(Coroutine *co) { return co->aio_context; }
 
-void qemu_coroutine_set_aio_context(Coroutine *co, AioContext *ctx)
-{
-    co->aio_context = ctx;
-}
+void qemu_coroutine_set_aio_context(Coroutine *co, AioContext *ctx) { co->aio_context = ctx; }
 
-uint64_t qemu_coroutine_stats_stacks_mapped(void)
-{
-    return co_thread_state()->stacks_mapped;
-}
+uint64_t qemu_coroutine_stats_stacks_mapped(void) { return co_thread_state()->stacks_mapped; }
 
 void qemu_coroutine_set_reschedule_hook(CoroutineRescheduleHook *hook)
 {

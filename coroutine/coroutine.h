@@ -43,8 +43,7 @@ typedef void coroutine_fn CoroutineEntry(void *opaque);
 // allowed) from the environment.  Terminated coroutines return to a bounded
 // per-thread pool; creating one from the pool makes no syscall.
 Coroutine *qemu_coroutine_create(CoroutineEntry *entry, void *opaque);
-Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque,
-                                       size_t stack_size);
+Coroutine *qemu_coroutine_create_sized(CoroutineEntry *entry, void *opaque, size_t stack_size);
 
 // Runs @co until it yields or terminates.  Callable from plain code and from
 // coroutines (nesting).  Aborts if @co is running or terminated.
@@ -143,6 +142,7 @@ struct CoMutexGuard {
     coroutine_fn ~CoMutexGuard() { qemu_co_mutex_unlock(m_); }
     CoMutexGuard(const CoMutexGuard &) = delete;
     CoMutexGuard &operator=(const CoMutexGuard &) = delete;
+
   private:
     CoMutex *m_;
 };

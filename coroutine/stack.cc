@@ -40,11 +40,10 @@ void co_stack_alloc(CoStack *stack, size_t size)
     // MAP_NORESERVE: a 1 MiB stack usually touches a few pages; do not make
     // the kernel's overcommit accounting charge all of it.
     void *mapping = mmap(nullptr, mapping_size, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                         -1, 0);
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (mapping == MAP_FAILED) {
-        fprintf(stderr, "qemu_coroutine_create: cannot map a %zu-byte coroutine stack: %s\n",
-                size, strerror(errno));
+        fprintf(stderr, "qemu_coroutine_create: cannot map a %zu-byte coroutine stack: %s\n", size,
+                strerror(errno));
         abort();
     }
     if (mprotect(mapping, page, PROT_NONE) != 0) {
@@ -62,8 +61,8 @@ void co_stack_alloc(CoStack *stack, size_t size)
     ASAN_UNPOISON_MEMORY_REGION(stack->bottom, size);
 #endif
 #if CONFIG_VALGRIND_H
-    stack->valgrind_id = VALGRIND_STACK_REGISTER(stack->bottom,
-                                                 static_cast<char *>(stack->bottom) + size);
+    stack->valgrind_id =
+        VALGRIND_STACK_REGISTER(stack->bottom, static_cast<char *>(stack->bottom) + size);
 #endif
 }
 
@@ -97,9 +96,21 @@ bool co_stack_parse_size(const char *text, size_t *out)
     }
     unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
     default: break;
     }
     if (shift && *end == 'i') {
@@ -123,8 +134,10 @@ static size_t read_default_size(void)
         return CO_STACK_DEFAULT;
     }
     if (!co_stack_parse_size(text, &size)) {
-        fprintf(stderr, "qemu-lite: ignoring invalid QEMU_LITE_COROUTINE_STACK_SIZE '%s' "
-                "(expected bytes with optional K/M/G suffix)\n", text);
+        fprintf(stderr,
+                "qemu-lite: ignoring invalid QEMU_LITE_COROUTINE_STACK_SIZE '%s' "
+                "(expected bytes with optional K/M/G suffix)\n",
+                text);
         return CO_STACK_DEFAULT;
     }
     return co_stack_round_size(size);

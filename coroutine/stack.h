@@ -6,10 +6,10 @@
 #include <cstddef>
 
 struct CoStack {
-    void *mapping = nullptr;   // start of the mapping (the guard page)
+    void *mapping = nullptr;  // start of the mapping (the guard page)
     size_t mapping_size = 0;
-    void *bottom = nullptr;    // lowest usable address (just above the guard)
-    size_t size = 0;           // usable bytes
+    void *bottom = nullptr;  // lowest usable address (just above the guard)
+    size_t size = 0;         // usable bytes
     unsigned valgrind_id = 0;
 };
 

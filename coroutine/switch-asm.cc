@@ -112,8 +112,8 @@ enum { SLOT_ARG = 0, SLOT_ENTRY = 1, SLOT_FP = 10, SLOT_RESUME = 11, FRAME_SLOTS
 #error "the asm coroutine switch supports x86-64 and aarch64 only; use -Dcoroutine=ucontext"
 #endif
 
-void co_asm_context_init(CoAsmContext *ctx, void *stack_bottom, size_t size,
-                         CoSwitchEntry *entry, void *arg)
+void co_asm_context_init(CoAsmContext *ctx, void *stack_bottom, size_t size, CoSwitchEntry *entry,
+                         void *arg)
 {
     // The frame ends 16 bytes below the 16-aligned top, so the stack pointer
     // after the restore is 16-aligned when the trampoline calls entry (the

@@ -15,24 +15,22 @@
 #include <cstdint>
 
 struct CoAsmContext {
-    void *sp = nullptr;   // saved stack pointer while not running
+    void *sp = nullptr;  // saved stack pointer while not running
 };
 
 // Entry function of a new context; it must never return (switch away).
 typedef void CoSwitchEntry(void *arg);
 
-extern "C" uintptr_t qemu_co_asm_switch_raw(void **save_sp, void *load_sp,
-                                           uintptr_t value);
+extern "C" uintptr_t qemu_co_asm_switch_raw(void **save_sp, void *load_sp, uintptr_t value);
 
 // Makes @ctx start at @entry(@arg) on the stack [bottom, bottom + size)
 // the first time it is switched to.
-void co_asm_context_init(CoAsmContext *ctx, void *stack_bottom, size_t size,
-                         CoSwitchEntry *entry, void *arg);
+void co_asm_context_init(CoAsmContext *ctx, void *stack_bottom, size_t size, CoSwitchEntry *entry,
+                         void *arg);
 
 // Saves the running context into @from and resumes @to.  Returns the value
 // passed by whoever later switches back to @from.
-static inline uintptr_t co_asm_switch(CoAsmContext *from, CoAsmContext *to,
-                                      uintptr_t value)
+static inline uintptr_t co_asm_switch(CoAsmContext *from, CoAsmContext *to, uintptr_t value)
 {
     return qemu_co_asm_switch_raw(&from->sp, to->sp, value);
 }

@@ -25,7 +25,7 @@ struct UcStart {
     CoSwitchEntry *entry;
     void *arg;
     jmp_buf *back;
-    void *fake_stack;   // ASan: the creator's fake stack while away
+    void *fake_stack;  // ASan: the creator's fake stack while away
 };
 
 // Runs once on the new stack at creation: records the resume point in
@@ -54,8 +54,8 @@ void uc_start(unsigned hi, unsigned lo)
 
 }  // namespace
 
-void co_uc_context_init(CoUcontext *ctx, void *stack_bottom, size_t size,
-                        CoSwitchEntry *entry, void *arg)
+void co_uc_context_init(CoUcontext *ctx, void *stack_bottom, size_t size, CoSwitchEntry *entry,
+                        void *arg)
 {
     ucontext_t uc, old_uc;
     jmp_buf back;
@@ -70,13 +70,13 @@ void co_uc_context_init(CoUcontext *ctx, void *stack_bottom, size_t size,
     uc.uc_stack.ss_size = size;
     uc.uc_stack.ss_flags = 0;
     auto p = reinterpret_cast<uintptr_t>(&start);
-    makecontext(&uc, reinterpret_cast<void (*)()>(&uc_start), 2,
-                static_cast<unsigned>(p >> 32), static_cast<unsigned>(p));
+    makecontext(&uc, reinterpret_cast<void (*)()>(&uc_start), 2, static_cast<unsigned>(p >> 32),
+                static_cast<unsigned>(p));
     if (!_setjmp(back)) {
 #if CONFIG_ASAN
         __sanitizer_start_switch_fiber(&start.fake_stack, stack_bottom, size);
 #endif
-        swapcontext(&old_uc, &uc);   // returns through _longjmp(back)
+        swapcontext(&old_uc, &uc);  // returns through _longjmp(back)
     }
 #if CONFIG_ASAN
     __sanitizer_finish_switch_fiber(start.fake_stack, nullptr, nullptr);

@@ -15,13 +15,13 @@
 
 struct CoUcontext {
     jmp_buf env;
-    uintptr_t value = 0;   // passed by the switch that resumes this context
+    uintptr_t value = 0;  // passed by the switch that resumes this context
 };
 
 // Makes @ctx start at @entry(@arg) on [bottom, bottom + size) the first
 // time it is switched to.  @entry must never return.
-void co_uc_context_init(CoUcontext *ctx, void *stack_bottom, size_t size,
-                        CoSwitchEntry *entry, void *arg);
+void co_uc_context_init(CoUcontext *ctx, void *stack_bottom, size_t size, CoSwitchEntry *entry,
+                        void *arg);
 
 // Saves the running context into @from and resumes @to; returns the value
 // passed by whoever later switches back to @from.

@@ -19,7 +19,7 @@ struct TlsCreds : Object {
     bool psk = false;
     TlsEndpoint endpoint = TlsEndpoint::Client;
     std::string dir;
-    std::string priority;      // "" means the default for the kind
+    std::string priority;  // "" means the default for the kind
     bool verify_peer = true;
     bool sanity_check = true;  // x509: refuse our own expired certificates
     std::string username;      // psk client

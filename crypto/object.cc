@@ -19,11 +19,18 @@ struct TypeInfo {
 const TypeInfo types[] = {
     {"authz-simple", {{"identity", "string"}}},
     {"tls-creds-psk",
-     {{"dir", "string"}, {"endpoint", "QCryptoTLSCredsEndpoint"}, {"priority", "string"},
-      {"username", "string"}, {"verify-peer", "bool"}}},
+     {{"dir", "string"},
+      {"endpoint", "QCryptoTLSCredsEndpoint"},
+      {"priority", "string"},
+      {"username", "string"},
+      {"verify-peer", "bool"}}},
     {"tls-creds-x509",
-     {{"dir", "string"}, {"endpoint", "QCryptoTLSCredsEndpoint"}, {"passwordid", "string"},
-      {"priority", "string"}, {"sanity-check", "bool"}, {"verify-peer", "bool"}}},
+     {{"dir", "string"},
+      {"endpoint", "QCryptoTLSCredsEndpoint"},
+      {"passwordid", "string"},
+      {"priority", "string"},
+      {"sanity-check", "bool"},
+      {"verify-peer", "bool"}}},
 };
 
 std::map<std::string, std::unique_ptr<Object>> &registry()
@@ -79,13 +86,11 @@ std::unique_ptr<Object> make_creds(const char *type, QDict &o, Error **errp)
 void print_help(const TypeInfo &t)
 {
     printf("%s options:\n", t.name);
-    for (const auto &p : t.props) printf("  %s=<%s>\n", p.first, p.second);
+    for (const auto &p : t.props)
+        printf("  %s=<%s>\n", p.first, p.second);
 }
 
-bool is_help(const char *s)
-{
-    return !strcmp(s, "help") || !strcmp(s, "?");
-}
+bool is_help(const char *s) { return !strcmp(s, "help") || !strcmp(s, "?"); }
 
 }  // namespace
 
@@ -101,7 +106,8 @@ bool user_creatable_add(const char *optarg, bool *help, Error **errp)
     std::string arg(optarg);
     if (is_help(optarg)) {
         printf("List of user creatable objects:\n");
-        for (const TypeInfo &t : types) printf("  %s\n", t.name);
+        for (const TypeInfo &t : types)
+            printf("  %s\n", t.name);
         *help = true;
         return true;
     }
@@ -129,7 +135,8 @@ bool user_creatable_add(const char *optarg, bool *help, Error **errp)
     }
     for (const auto &kv : o.entries) {
         bool known = kv.first == "qom-type" || kv.first == "id";
-        for (const auto &p : t->props) known |= kv.first == p.first;
+        for (const auto &p : t->props)
+            known |= kv.first == p.first;
         if (!known) {
             error_setg(errp, "Parameter '%s' is unexpected", kv.first.c_str());
             return false;
@@ -186,7 +193,8 @@ void user_creatable_extract_cmdline(int *argc, char **argv, bool single_dash)
             argv[out++] = argv[i];
         }
     }
-    for (; i < *argc; i++) argv[out++] = argv[i];
+    for (; i < *argc; i++)
+        argv[out++] = argv[i];
     argv[out] = nullptr;
     *argc = out;
 }
@@ -211,18 +219,17 @@ TlsCreds *tls_creds_find(const char *id, TlsEndpoint endpoint, Error **errp)
     return c;
 }
 
-bool tls_creds_is_psk(const TlsCreds *creds)
-{
-    return creds->psk;
-}
+bool tls_creds_is_psk(const TlsCreds *creds) { return creds->psk; }
 
 bool authz_is_allowed_by_id(const char *id, const std::string &identity, Error **errp)
 {
     Object *obj = object_find(id);
     Authz *a = obj ? dynamic_cast<Authz *>(obj) : nullptr;
     if (!a) {
-        error_setg(errp, obj ? "Object '%s' is not an authorization object"
-                             : "No authorization object with ID %s", id);
+        error_setg(errp,
+                   obj ? "Object '%s' is not an authorization object"
+                       : "No authorization object with ID %s",
+                   id);
         return false;
     }
     return a->identity == identity;

@@ -32,8 +32,8 @@ bool load_dh(TlsCreds *c, Error **errp)
 {
     std::string path;
     bool have;
-    if (c->endpoint != TlsEndpoint::Server || !creds_file(c, "dh-params.pem", false, &path, &have, errp) ||
-        !have) {
+    if (c->endpoint != TlsEndpoint::Server ||
+        !creds_file(c, "dh-params.pem", false, &path, &have, errp) || !have) {
         return true;
     }
     gnutls_datum_t data;
@@ -44,7 +44,8 @@ bool load_dh(TlsCreds *c, Error **errp)
         gnutls_free(data.data);
     }
     if (r < 0) {
-        error_setg(errp, "Unable to load DH parameters from %s: %s", path.c_str(), gnutls_strerror(r));
+        error_setg(errp, "Unable to load DH parameters from %s: %s", path.c_str(),
+                   gnutls_strerror(r));
         return false;
     }
     return true;
@@ -83,8 +84,10 @@ bool load_x509(TlsCreds *c, Error **errp)
     // certificate and key, a client only presents one if it has it.
     if (!creds_file(c, "ca-cert.pem", c->verify_peer, &ca, &have_ca, errp) ||
         !creds_file(c, "ca-crl.pem", false, &crl, &have_crl, errp) ||
-        !creds_file(c, server ? "server-cert.pem" : "client-cert.pem", server, &cert, &have_cert, errp) ||
-        !creds_file(c, server ? "server-key.pem" : "client-key.pem", server, &key, &have_key, errp)) {
+        !creds_file(c, server ? "server-cert.pem" : "client-cert.pem", server, &cert, &have_cert,
+                    errp) ||
+        !creds_file(c, server ? "server-key.pem" : "client-key.pem", server, &key, &have_key,
+                    errp)) {
         return false;
     }
     if (c->sanity_check && ((have_cert && !check_dates(cert, server ? "server" : "client", errp)) ||
@@ -93,16 +96,19 @@ bool load_x509(TlsCreds *c, Error **errp)
     }
     gnutls_certificate_allocate_credentials(&c->x509);
     int r;
-    if (have_ca && (r = gnutls_certificate_set_x509_trust_file(c->x509, ca.c_str(), GNUTLS_X509_FMT_PEM)) < 0) {
+    if (have_ca && (r = gnutls_certificate_set_x509_trust_file(c->x509, ca.c_str(),
+                                                               GNUTLS_X509_FMT_PEM)) < 0) {
         error_setg(errp, "Cannot load CA certificate '%s': %s", ca.c_str(), gnutls_strerror(r));
         return false;
     }
-    if (have_crl && (r = gnutls_certificate_set_x509_crl_file(c->x509, crl.c_str(), GNUTLS_X509_FMT_PEM)) < 0) {
+    if (have_crl &&
+        (r = gnutls_certificate_set_x509_crl_file(c->x509, crl.c_str(), GNUTLS_X509_FMT_PEM)) < 0) {
         error_setg(errp, "Cannot load CRL '%s': %s", crl.c_str(), gnutls_strerror(r));
         return false;
     }
     if (have_cert && have_key &&
-        (r = gnutls_certificate_set_x509_key_file(c->x509, cert.c_str(), key.c_str(), GNUTLS_X509_FMT_PEM)) < 0) {
+        (r = gnutls_certificate_set_x509_key_file(c->x509, cert.c_str(), key.c_str(),
+                                                  GNUTLS_X509_FMT_PEM)) < 0) {
         error_setg(errp, "Cannot load certificate '%s' & key '%s': %s", cert.c_str(), key.c_str(),
                    gnutls_strerror(r));
         return false;
@@ -150,7 +156,8 @@ bool load_psk(TlsCreds *c, Error **errp)
     if (!load_psk_client_key(c, path, &hexkey, errp)) return false;
     gnutls_psk_allocate_client_credentials(&c->psk_client);
     gnutls_datum_t key = {(unsigned char *)hexkey.data(), unsigned(hexkey.size())};
-    r = gnutls_psk_set_client_credentials(c->psk_client, c->username.c_str(), &key, GNUTLS_PSK_KEY_HEX);
+    r = gnutls_psk_set_client_credentials(c->psk_client, c->username.c_str(), &key,
+                                          GNUTLS_PSK_KEY_HEX);
     if (r < 0) {
         error_setg(errp, "Cannot set PSK client credentials: %s", gnutls_strerror(r));
         return false;

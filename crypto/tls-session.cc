@@ -43,10 +43,7 @@ ssize_t push_fn(gnutls_transport_ptr_t p, const void *buf, size_t len)
 }
 
 // The session never blocks: claim readiness and let pull say EAGAIN.
-int pull_timeout_fn(gnutls_transport_ptr_t, unsigned int)
-{
-    return 1;
-}
+int pull_timeout_fn(gnutls_transport_ptr_t, unsigned int) { return 1; }
 
 bool set_priority(TlsSession *s, Error **errp)
 {
@@ -55,7 +52,8 @@ bool set_priority(TlsSession *s, Error **errp)
     const char *err = nullptr;
     int r = gnutls_priority_set_direct(s->s, prio.c_str(), &err);
     if (r < 0) {
-        error_setg(errp, "Unable to set TLS session priority %s: %s", prio.c_str(), gnutls_strerror(r));
+        error_setg(errp, "Unable to set TLS session priority %s: %s", prio.c_str(),
+                   gnutls_strerror(r));
         return false;
     }
     return true;
@@ -88,7 +86,8 @@ const char *verify_status_reason(unsigned status)
     if (status & GNUTLS_CERT_INVALID) reason = "The certificate is not trusted";
     if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) reason = "The certificate hasn't got a known issuer";
     if (status & GNUTLS_CERT_REVOKED) reason = "The certificate has been revoked";
-    if (status & GNUTLS_CERT_INSECURE_ALGORITHM) reason = "The certificate uses an insecure algorithm";
+    if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+        reason = "The certificate uses an insecure algorithm";
     return reason;
 }
 
@@ -192,7 +191,8 @@ TlsSession *tls_session_new(TlsCreds *creds, const char *hostname, const char *a
         s->have_authz = true;
         s->authz_id = authz_id;
     }
-    unsigned flags = (endpoint == TlsEndpoint::Server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK;
+    unsigned flags =
+        (endpoint == TlsEndpoint::Server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK;
     int r = gnutls_init(&s->s, flags);
     if (r < 0) {
         error_setg(errp, "Cannot initialize TLS session: %s", gnutls_strerror(r));
@@ -255,10 +255,7 @@ ssize_t tls_session_write(TlsSession *s, const void *buf, size_t len)
     return -EIO;
 }
 
-size_t tls_session_pending(TlsSession *s)
-{
-    return gnutls_record_check_pending(s->s);
-}
+size_t tls_session_pending(TlsSession *s) { return gnutls_record_check_pending(s->s); }
 
 void tls_session_bye(TlsSession *s)
 {
@@ -267,7 +264,4 @@ void tls_session_bye(TlsSession *s)
     gnutls_bye(s->s, GNUTLS_SHUT_WR);
 }
 
-std::string tls_session_peer_name(TlsSession *s)
-{
-    return s->peer_name;
-}
+std::string tls_session_peer_name(TlsSession *s) { return s->peer_name; }

@@ -39,27 +39,27 @@ constexpr uint32_t kFlagsTF = 1u << 8, kFlagsIF = 1u << 9, kFlagsAC = 1u << 18;
 // (memset of a 1 GiB buffer: seconds) whenever `until` changes between
 // uc_emu_start calls.  GDT at +0x40, GDTR at +0x58.
 const uint8_t kResetStub[] = {
-    0x0F, 0x01, 0x15, 0x58, 0x10, 0x00, 0x00,        // lgdt [0x1058]
-    0xEA, 0x0E, 0x10, 0x00, 0x00, 0x08, 0x00,        // jmp 0x08:0x100E
-    0xB8, 0x10, 0x00,                                // mov ax, 0x10
+    0x0F, 0x01, 0x15, 0x58, 0x10, 0x00, 0x00,                    // lgdt [0x1058]
+    0xEA, 0x0E, 0x10, 0x00, 0x00, 0x08, 0x00,                    // jmp 0x08:0x100E
+    0xB8, 0x10, 0x00,                                            // mov ax, 0x10
     0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,  // ds es ss fs gs
-    0x0F, 0x20, 0xC0,                                // mov eax, cr0
-    0x66, 0x25, 0xFE, 0xFF, 0xFF, 0x7F,              // and eax, 0x7FFFFFFE
-    0x0F, 0x22, 0xC0,                                // mov cr0, eax
-    0xEA, 0x2C, 0x10, 0x00, 0x00,                    // jmp 0x0000:0x102C
-    0x31, 0xC0,                                      // xor ax, ax
+    0x0F, 0x20, 0xC0,                                            // mov eax, cr0
+    0x66, 0x25, 0xFE, 0xFF, 0xFF, 0x7F,                          // and eax, 0x7FFFFFFE
+    0x0F, 0x22, 0xC0,                                            // mov cr0, eax
+    0xEA, 0x2C, 0x10, 0x00, 0x00,                                // jmp 0x0000:0x102C
+    0x31, 0xC0,                                                  // xor ax, ax
     0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8,  // ds es ss fs gs
-    0xF4,                                            // hlt: the run ends here
+    0xF4,                                                        // hlt: the run ends here
 };
 const uint8_t kResetGdt[] = {
-    0, 0, 0, 0, 0, 0, 0, 0,
-    0xFF, 0xFF, 0, 0, 0, 0x9B, 0x00, 0,              // 08: 16-bit code, base 0, 64 KiB
-    0xFF, 0xFF, 0, 0, 0, 0x93, 0x00, 0,              // 10: 16-bit data, base 0, 64 KiB
-    0x17, 0x00, 0x40, 0x10, 0x00, 0x00,              // GDTR: limit 23, base 0x1040
+    0,    0,    0,    0,    0,    0,    0,    0,
+    0xFF, 0xFF, 0,    0,    0,    0x9B, 0x00, 0,  // 08: 16-bit code, base 0, 64 KiB
+    0xFF, 0xFF, 0,    0,    0,    0x93, 0x00, 0,  // 10: 16-bit data, base 0, 64 KiB
+    0x17, 0x00, 0x40, 0x10, 0x00, 0x00,           // GDTR: limit 23, base 0x1040
 };
 
 class UnicornCpu final : public CpuBackend {
-public:
+  public:
     explicit UnicornCpu(Machine *m) : m_(m) {}
     ~UnicornCpu() override { close(); }
 
@@ -71,7 +71,7 @@ public:
     bool inject_interrupt(int vector) override;
     void dump_state(FILE *f) override;
 
-private:
+  private:
     bool open(Error **errp);
     void close();
     uint32_t reg(int id);
@@ -89,8 +89,8 @@ private:
     static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque);
     static void on_intr(uc_engine *uc, uint32_t intno, void *opaque);
     static bool on_invalid(uc_engine *uc, void *opaque);
-    static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
-                            int64_t val, void *opaque);
+    static bool on_unmapped(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t val,
+                            void *opaque);
 
     Machine *m_;
     uc_engine *uc_ = nullptr;
@@ -156,7 +156,8 @@ bool UnicornCpu::reset(Error **errp)
     static_assert(sizeof(kResetStub) <= 0x40, "the stub runs into its GDT");
     memcpy(ram + kStubAddr + 0x40, kResetGdt, sizeof(kResetGdt));
     uc_err e = uc_emu_start(uc_, kStubAddr, kNever, 0, 0);
-    if (e == UC_ERR_OK && reg(UC_X86_REG_CS) == 0 && reg(UC_X86_REG_EIP) == kStubAddr + sizeof(kResetStub)) {
+    if (e == UC_ERR_OK && reg(UC_X86_REG_CS) == 0 &&
+        reg(UC_X86_REG_EIP) == kStubAddr + sizeof(kResetStub)) {
         set_reg(UC_X86_REG_CS, kResetCs);
         set_reg(UC_X86_REG_EIP, kResetIp);
     }
@@ -187,10 +188,7 @@ CpuBackend::Exit UnicornCpu::run()
     return after_hlt() ? Exit::Halted : Exit::Kicked;
 }
 
-void UnicornCpu::kick()
-{
-    kick_pending_.store(true);
-}
+void UnicornCpu::kick() { kick_pending_.store(true); }
 
 // Base of the current code segment (GDT descriptors only: no LDT code).
 uint32_t UnicornCpu::cs_base()
@@ -210,14 +208,12 @@ bool UnicornCpu::after_hlt()
     uint32_t eip = reg(UC_X86_REG_EIP);
     uint64_t base = cs_base();
     uint8_t insn = 0;
-    if (eip == 0 || uc_mem_read(uc_, (base + eip - 1) & 0xFFFFFFFF, &insn, 1) != UC_ERR_OK) return false;
+    if (eip == 0 || uc_mem_read(uc_, (base + eip - 1) & 0xFFFFFFFF, &insn, 1) != UC_ERR_OK)
+        return false;
     return insn == 0xF4;
 }
 
-bool UnicornCpu::interrupts_enabled()
-{
-    return real_mode() && (reg(UC_X86_REG_EFLAGS) & kFlagsIF);
-}
+bool UnicornCpu::interrupts_enabled() { return real_mode() && (reg(UC_X86_REG_EFLAGS) & kFlagsIF); }
 
 bool UnicornCpu::inject_interrupt(int vector)
 {
@@ -290,8 +286,7 @@ uint64_t UnicornCpu::on_mmio_read(uc_engine *, uint64_t off, unsigned size, void
     return v;
 }
 
-void UnicornCpu::on_mmio_write(uc_engine *, uint64_t off, unsigned size, uint64_t val,
-                               void *opaque)
+void UnicornCpu::on_mmio_write(uc_engine *, uint64_t off, unsigned size, uint64_t val, void *opaque)
 {
     UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
     {
@@ -325,7 +320,8 @@ void UnicornCpu::on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 bool UnicornCpu::on_invalid(uc_engine *, void *opaque)
 {
     UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
-    error_report("vCPU: invalid opcode at %04x:%08x", c->reg(UC_X86_REG_CS), c->reg(UC_X86_REG_EIP));
+    error_report("vCPU: invalid opcode at %04x:%08x", c->reg(UC_X86_REG_CS),
+                 c->reg(UC_X86_REG_EIP));
     return false;
 }
 
@@ -333,19 +329,24 @@ bool UnicornCpu::on_unmapped(uc_engine *, uc_mem_type type, uint64_t addr, int s
                              void *)
 {
     error_report("vCPU: %s of %d bytes at unmapped address 0x%" PRIx64,
-                 type == UC_MEM_FETCH_UNMAPPED ? "fetch" :
-                 type == UC_MEM_WRITE_UNMAPPED ? "write" : "read", size, addr);
+                 type == UC_MEM_FETCH_UNMAPPED   ? "fetch"
+                 : type == UC_MEM_WRITE_UNMAPPED ? "write"
+                                                 : "read",
+                 size, addr);
     return false;
 }
 
 void UnicornCpu::dump_state(FILE *f)
 {
-    static const struct { const char *name; int id; } regs[] = {
-        {"EAX", UC_X86_REG_EAX}, {"EBX", UC_X86_REG_EBX}, {"ECX", UC_X86_REG_ECX},
-        {"EDX", UC_X86_REG_EDX}, {"ESI", UC_X86_REG_ESI}, {"EDI", UC_X86_REG_EDI},
-        {"EBP", UC_X86_REG_EBP}, {"ESP", UC_X86_REG_ESP}, {"EIP", UC_X86_REG_EIP},
-        {"EFL", UC_X86_REG_EFLAGS}, {"CS", UC_X86_REG_CS}, {"DS", UC_X86_REG_DS},
-        {"ES", UC_X86_REG_ES}, {"SS", UC_X86_REG_SS}, {"CR0", UC_X86_REG_CR0},
+    static const struct {
+        const char *name;
+        int id;
+    } regs[] = {
+        {"EAX", UC_X86_REG_EAX},    {"EBX", UC_X86_REG_EBX}, {"ECX", UC_X86_REG_ECX},
+        {"EDX", UC_X86_REG_EDX},    {"ESI", UC_X86_REG_ESI}, {"EDI", UC_X86_REG_EDI},
+        {"EBP", UC_X86_REG_EBP},    {"ESP", UC_X86_REG_ESP}, {"EIP", UC_X86_REG_EIP},
+        {"EFL", UC_X86_REG_EFLAGS}, {"CS", UC_X86_REG_CS},   {"DS", UC_X86_REG_DS},
+        {"ES", UC_X86_REG_ES},      {"SS", UC_X86_REG_SS},   {"CR0", UC_X86_REG_CR0},
     };
     for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
         fprintf(f, "%s=%08x%s", regs[i].name, reg(regs[i].id), i % 5 == 4 ? "\n" : " ");
@@ -354,7 +355,4 @@ void UnicornCpu::dump_state(FILE *f)
 
 }  // namespace
 
-CpuBackend *cpu_unicorn_new(Machine *m, Error **)
-{
-    return new UnicornCpu(m);
-}
+CpuBackend *cpu_unicorn_new(Machine *m, Error **) { return new UnicornCpu(m); }

@@ -73,7 +73,8 @@ static void vcpu_loop(VCpu *v)
         if (pic_has_interrupt(machine_pic(m)) && v->backend->interrupts_enabled()) {
             int vector = pic_acknowledge(machine_pic(m));
             qemu_log_mask(LOG_INT, "external interrupt vector 0x%02x\n", vector);
-            if (!v->backend->inject_interrupt(vector)) return vcpu_fail(v, "interrupt delivery failed");
+            if (!v->backend->inject_interrupt(vector))
+                return vcpu_fail(v, "interrupt delivery failed");
             halted = false;
         }
         if (halted) {

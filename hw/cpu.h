@@ -9,7 +9,7 @@ struct Machine;
 struct Error;
 
 class CpuBackend {
-public:
+  public:
     enum class Exit { Halted, Kicked, Error };
 
     virtual ~CpuBackend() = default;

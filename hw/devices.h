@@ -33,11 +33,11 @@ struct DriveConfig {
     BlockBackend *blk = nullptr;
     DriveInterface interface = IF_NONE;
     bool read_only = false;
-    bool write_cache = true;   // guest-visible write cache (false: cache=writethrough/directsync)
+    bool write_cache = true;  // guest-visible write cache (false: cache=writethrough/directsync)
     BlockdevOnError werror = BLOCKDEV_ON_ERROR_ENOSPC;
     BlockdevOnError rerror = BLOCKDEV_ON_ERROR_REPORT;
-    std::string serial;        // IDENTIFY serial / virtio GET_ID ("" = device default)
-    std::string model;         // IDENTIFY model ("" = "QEMU-LITE HARDDISK")
+    std::string serial;  // IDENTIFY serial / virtio GET_ID ("" = device default)
+    std::string model;   // IDENTIFY model ("" = "QEMU-LITE HARDDISK")
 };
 
 // Parses werror=/rerror= values ("report", "ignore", "enospc", "stop").
@@ -46,7 +46,11 @@ bool blockdev_parse_on_error(const char *value, bool is_write, BlockdevOnError *
 
 // What the frontend should do with a failed request (@error is -errno).
 // REPORT/IGNORE/STOP as in QEMU's blk_get_error_action.
-enum BlockErrorAction { BLOCK_ERROR_ACTION_REPORT, BLOCK_ERROR_ACTION_IGNORE, BLOCK_ERROR_ACTION_STOP };
+enum BlockErrorAction {
+    BLOCK_ERROR_ACTION_REPORT,
+    BLOCK_ERROR_ACTION_IGNORE,
+    BLOCK_ERROR_ACTION_STOP
+};
 BlockErrorAction drive_get_error_action(const DriveConfig *conf, bool is_read, int error);
 
 // Frontend create hooks (see the contract above).

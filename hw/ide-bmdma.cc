@@ -77,7 +77,8 @@ bool ide_bmdma_map_prdt(IDEState *s, uint64_t bytes, QEMUIOVector *qiov)
     for (uint64_t i = 0; i < entries && got < bytes; i++) {
         uint32_t e[2];
         if (!machine_dma_read(s->m, table + 8 * i, e, sizeof(e))) {
-            TRACE("ide_bmdma", "bmdma: PRD table at 0x%llx outside RAM\n", (unsigned long long)table);
+            TRACE("ide_bmdma", "bmdma: PRD table at 0x%llx outside RAM\n",
+                  (unsigned long long)table);
             return false;
         }
         uint64_t base = e[0] & ~1u;
@@ -86,8 +87,8 @@ bool ide_bmdma_map_prdt(IDEState *s, uint64_t bytes, QEMUIOVector *qiov)
         uint64_t use = std::min(count, bytes - got);
         void *p = machine_ram_ptr(s->m, base, use);
         if (!p) {
-            TRACE("ide_bmdma", "bmdma: PRD %llu buffer 0x%llx outside RAM\n",
-                  (unsigned long long)i, (unsigned long long)base);
+            TRACE("ide_bmdma", "bmdma: PRD %llu buffer 0x%llx outside RAM\n", (unsigned long long)i,
+                  (unsigned long long)base);
             return false;
         }
         qemu_iovec_add(qiov, p, use);
@@ -97,8 +98,8 @@ bool ide_bmdma_map_prdt(IDEState *s, uint64_t bytes, QEMUIOVector *qiov)
         }
     }
     if (got < bytes) {
-        TRACE("ide_bmdma", "bmdma: PRD table covers %llu of %llu bytes\n",
-              (unsigned long long)got, (unsigned long long)bytes);
+        TRACE("ide_bmdma", "bmdma: PRD table covers %llu of %llu bytes\n", (unsigned long long)got,
+              (unsigned long long)bytes);
         return false;
     }
     return true;

@@ -37,7 +37,7 @@ void ide_identify(const IDEState *s, uint8_t *out)
     std::string serial = s->conf.serial.empty() ? "QM00001" : s->conf.serial;
     std::string model = s->conf.model.empty() ? "QEMU-LITE HARDDISK" : s->conf.model;
 
-    w[0] = 0x0040;                        // fixed, not removable
+    w[0] = 0x0040;  // fixed, not removable
     w[1] = (uint16_t)cyls;
     w[3] = kHeads;
     w[6] = kSectorsPerTrack;
@@ -45,27 +45,27 @@ void ide_identify(const IDEState *s, uint8_t *out)
     put_string(w, 23, 4, "0.1.0");
     put_string(w, 27, 20, model);
     w[47] = 0x8000 | IDE_MAX_MULT;
-    w[49] = (1 << 9) | (1 << 8);          // LBA, DMA
+    w[49] = (1 << 9) | (1 << 8);  // LBA, DMA
     w[51] = 0x200;
-    w[53] = 0x7;                          // words 54-58, 64-70 and 88 valid
+    w[53] = 0x7;  // words 54-58, 64-70 and 88 valid
     w[54] = (uint16_t)cyls;
     w[55] = kHeads;
     w[56] = kSectorsPerTrack;
     put_u32(w, 57, chs_capacity);
     w[59] = s->mult_sectors ? (uint16_t)(0x100 | s->mult_sectors) : 0;
     put_u32(w, 60, lba28);
-    w[63] = 0x07;                         // multiword DMA 0-2 supported
-    w[64] = 0x03;                         // PIO 3 and 4
+    w[63] = 0x07;  // multiword DMA 0-2 supported
+    w[64] = 0x03;  // PIO 3 and 4
     w[65] = w[66] = w[67] = w[68] = 120;
-    w[80] = 0x01F0;                       // ATA/ATAPI-4 .. ATA8-ACS
-    w[82] = (1 << 14) | (1 << 5);         // NOP, write cache
+    w[80] = 0x01F0;                                         // ATA/ATAPI-4 .. ATA8-ACS
+    w[82] = (1 << 14) | (1 << 5);                           // NOP, write cache
     w[83] = (1 << 14) | (1 << 13) | (1 << 12) | (1 << 10);  // FLUSH EXT, FLUSH, LBA48
     w[84] = 1 << 14;
     w[85] = (uint16_t)((1 << 14) | (s->write_cache ? (1 << 5) : 0));
     w[86] = (1 << 13) | (1 << 12) | (1 << 10);
     w[87] = 1 << 14;
-    w[88] = 0x3F | (1 << 13);             // UDMA 0-5 supported, mode 5 selected
+    w[88] = 0x3F | (1 << 13);  // UDMA 0-5 supported, mode 5 selected
     put_u32(w, 100, (uint32_t)s->nb_sectors);
     put_u32(w, 102, (uint32_t)(s->nb_sectors >> 32));
-    memcpy(out, w, sizeof(w));            // host is little-endian (see virtqueue.cc)
+    memcpy(out, w, sizeof(w));  // host is little-endian (see virtqueue.cc)
 }

@@ -43,7 +43,7 @@ enum : uint8_t {
     BM_STATUS = 2,
     BM_PRDT = 4,
     BM_CMD_START = 0x01,
-    BM_CMD_TO_MEMORY = 0x08,   // device -> memory (READ DMA)
+    BM_CMD_TO_MEMORY = 0x08,  // device -> memory (READ DMA)
     BM_ST_ACTIVE = 0x01,
     BM_ST_ERROR = 0x02,
     BM_ST_INTR = 0x04,
@@ -86,16 +86,20 @@ enum { IDE_MAX_MULT = 16, IDE_SECTOR = 512 };
 
 enum IDETransfer : uint8_t {
     IDE_XFER_NONE,
-    IDE_XFER_PIO_IN,    // device -> host through the data port
-    IDE_XFER_PIO_OUT,   // host -> device through the data port
-    IDE_XFER_DMA,       // waiting for / running a bus-master transfer
+    IDE_XFER_PIO_IN,   // device -> host through the data port
+    IDE_XFER_PIO_OUT,  // host -> device through the data port
+    IDE_XFER_DMA,      // waiting for / running a bus-master transfer
 };
 
 // One task-file register with its "previous content" (HOB) for LBA48.
 struct IDEReg {
     uint8_t cur = 0;
     uint8_t hob = 0;
-    void write(uint8_t v) { hob = cur; cur = v; }
+    void write(uint8_t v)
+    {
+        hob = cur;
+        cur = v;
+    }
 };
 
 struct IDEBmdma {
@@ -122,20 +126,20 @@ struct IDEState {
     // Command in progress.
     uint8_t cmd = 0;
     bool lba48 = false;
-    uint64_t lba = 0;            // next sector to transfer
-    uint32_t remaining = 0;      // sectors left in the command
-    uint32_t block = 1;          // sectors per DRQ block (PIO)
+    uint64_t lba = 0;        // next sector to transfer
+    uint32_t remaining = 0;  // sectors left in the command
+    uint32_t block = 1;      // sectors per DRQ block (PIO)
     unsigned mult_sectors = IDE_MAX_MULT;
     IDETransfer xfer = IDE_XFER_NONE;
-    std::vector<uint8_t> buf;    // PIO data block
+    std::vector<uint8_t> buf;  // PIO data block
     uint32_t buf_pos = 0;
     uint32_t buf_end = 0;
-    bool io_busy = false;        // a coroutine owns the current command
+    bool io_busy = false;  // a coroutine owns the current command
 
     IDEBmdma bm;
     QEMUBH *io_bh = nullptr;
     std::vector<IDEOp *> op_queue;  // handed from register code to the BH
-    uint64_t generation = 0;     // bumped at reset: stale completions dropped
+    uint64_t generation = 0;        // bumped at reset: stale completions dropped
 };
 
 // ide.cc
@@ -146,8 +150,8 @@ uint8_t ide_ctl_read(IDEState *s);
 void ide_ctl_write(IDEState *s, uint8_t val);
 void ide_update_irq(IDEState *s);
 void ide_raise_irq(IDEState *s);
-void ide_set_error(IDEState *s, uint8_t err);  // ERR + error register + IRQ
-void ide_command_done(IDEState *s);             // DRDY, no DRQ, IRQ
+void ide_set_error(IDEState *s, uint8_t err);    // ERR + error register + IRQ
+void ide_command_done(IDEState *s);              // DRDY, no DRQ, IRQ
 void ide_set_sector(IDEState *s, uint64_t lba);  // echo the address into the task file
 
 // ide-identify.cc: fills 512 bytes.
@@ -157,7 +161,7 @@ void ide_identify(const IDEState *s, uint8_t *out);
 void ide_start_pio_read_block(IDEState *s);
 void ide_start_pio_write_block(IDEState *s);
 void ide_start_flush(IDEState *s);
-void ide_start_dma(IDEState *s);   // called when both the command and BM start are there
+void ide_start_dma(IDEState *s);  // called when both the command and BM start are there
 void ide_io_init(IDEState *s);
 void ide_io_cleanup(IDEState *s);  // drops the BH and ops never started
 

@@ -17,7 +17,7 @@ struct IDEOp {
     uint64_t generation;
     uint64_t lba;
     uint32_t nsec;
-    std::vector<uint8_t> bounce;   // PIO: owned copy, so a reset cannot race it
+    std::vector<uint8_t> bounce;  // PIO: owned copy, so a reset cannot race it
     QEMUIOVector qiov;
 };
 
@@ -35,7 +35,8 @@ int coroutine_fn op_io(void *opaque)
     int64_t off = (int64_t)op->lba * IDE_SECTOR, len = (int64_t)op->nsec * IDE_SECTOR;
     switch (op->kind) {
     case IDEOp::FLUSH: return blk_co_flush(blk);
-    case IDEOp::PIO_READ: case IDEOp::DMA_READ: return blk_co_preadv(blk, off, len, &op->qiov, 0);
+    case IDEOp::PIO_READ:
+    case IDEOp::DMA_READ: return blk_co_preadv(blk, off, len, &op->qiov, 0);
     default: return blk_co_pwritev(blk, off, len, &op->qiov, 0);
     }
 }
@@ -139,10 +140,7 @@ void submit(IDEState *s, IDEOp *op, uint8_t status)
 
 }  // namespace
 
-void ide_io_init(IDEState *s)
-{
-    s->io_bh = aio_bh_new(qemu_get_aio_context(), io_bh, s);
-}
+void ide_io_init(IDEState *s) { s->io_bh = aio_bh_new(qemu_get_aio_context(), io_bh, s); }
 
 void ide_io_cleanup(IDEState *s)
 {

@@ -40,11 +40,13 @@ void ide_command_done(IDEState *s)
 void ide_set_sector(IDEState *s, uint64_t lba)
 {
     if (s->lba48) {
-        s->sector.cur = (uint8_t)lba, s->lcyl.cur = (uint8_t)(lba >> 8), s->hcyl.cur = (uint8_t)(lba >> 16);
+        s->sector.cur = (uint8_t)lba, s->lcyl.cur = (uint8_t)(lba >> 8),
+        s->hcyl.cur = (uint8_t)(lba >> 16);
         s->sector.hob = (uint8_t)(lba >> 24), s->lcyl.hob = (uint8_t)(lba >> 32);
         s->hcyl.hob = (uint8_t)(lba >> 40);
     } else {
-        s->sector.cur = (uint8_t)lba, s->lcyl.cur = (uint8_t)(lba >> 8), s->hcyl.cur = (uint8_t)(lba >> 16);
+        s->sector.cur = (uint8_t)lba, s->lcyl.cur = (uint8_t)(lba >> 8),
+        s->hcyl.cur = (uint8_t)(lba >> 16);
         s->select = (uint8_t)((s->select & 0xF0) | ((lba >> 24) & 0x0F));
     }
 }
@@ -170,9 +172,13 @@ static void cmd_set_multiple(IDEState *s)
 static void cmd_set_features(IDEState *s)
 {
     switch (s->feature.cur) {
-    case 0x02: s->write_cache = true; break;     // enable write cache
-    case 0x82: s->write_cache = false; break;    // disable write cache
-    case 0x03: case 0x66: case 0xCC: case 0xAA: case 0x55: break;  // modes, defaults
+    case 0x02: s->write_cache = true; break;   // enable write cache
+    case 0x82: s->write_cache = false; break;  // disable write cache
+    case 0x03:
+    case 0x66:
+    case 0xCC:
+    case 0xAA:
+    case 0x55: break;  // modes, defaults
     default: ide_set_error(s, ATA_ER_ABRT); return;
     }
     blk_set_enable_write_cache(s->conf.blk, s->write_cache);
@@ -199,12 +205,16 @@ static bool exec_rw_command(IDEState *s, uint8_t cmd)
 {
     bool mult_ok = s->mult_sectors != 0;
     switch (cmd) {
-    case ATA_CMD_READ_SECTORS: case ATA_CMD_READ_SECTORS_NR: cmd_read_pio(s, false, 1); break;
+    case ATA_CMD_READ_SECTORS:
+    case ATA_CMD_READ_SECTORS_NR: cmd_read_pio(s, false, 1); break;
     case ATA_CMD_READ_SECTORS_EXT: cmd_read_pio(s, true, 1); break;
-    case ATA_CMD_WRITE_SECTORS: case ATA_CMD_WRITE_SECTORS_NR: cmd_write_pio(s, false, 1); break;
+    case ATA_CMD_WRITE_SECTORS:
+    case ATA_CMD_WRITE_SECTORS_NR: cmd_write_pio(s, false, 1); break;
     case ATA_CMD_WRITE_SECTORS_EXT: cmd_write_pio(s, true, 1); break;
-    case ATA_CMD_READ_MULTIPLE: case ATA_CMD_READ_MULTIPLE_EXT:
-    case ATA_CMD_WRITE_MULTIPLE: case ATA_CMD_WRITE_MULTIPLE_EXT:
+    case ATA_CMD_READ_MULTIPLE:
+    case ATA_CMD_READ_MULTIPLE_EXT:
+    case ATA_CMD_WRITE_MULTIPLE:
+    case ATA_CMD_WRITE_MULTIPLE_EXT:
         if (!mult_ok) {
             ide_set_error(s, ATA_ER_ABRT);  // multiple mode disabled
         } else if (cmd == ATA_CMD_READ_MULTIPLE || cmd == ATA_CMD_READ_MULTIPLE_EXT) {
@@ -213,9 +223,11 @@ static bool exec_rw_command(IDEState *s, uint8_t cmd)
             cmd_write_pio(s, cmd == ATA_CMD_WRITE_MULTIPLE_EXT, s->mult_sectors);
         }
         break;
-    case ATA_CMD_READ_DMA: case ATA_CMD_READ_DMA_NR: cmd_dma(s, false, false); break;
+    case ATA_CMD_READ_DMA:
+    case ATA_CMD_READ_DMA_NR: cmd_dma(s, false, false); break;
     case ATA_CMD_READ_DMA_EXT: cmd_dma(s, true, false); break;
-    case ATA_CMD_WRITE_DMA: case ATA_CMD_WRITE_DMA_NR: cmd_dma(s, false, true); break;
+    case ATA_CMD_WRITE_DMA:
+    case ATA_CMD_WRITE_DMA_NR: cmd_dma(s, false, true); break;
     case ATA_CMD_WRITE_DMA_EXT: cmd_dma(s, true, true); break;
     default: return false;
     }
@@ -233,12 +245,14 @@ static void exec_command(IDEState *s, uint8_t cmd)
     switch (cmd) {
     case ATA_CMD_IDENTIFY: cmd_identify(s); break;
     case ATA_CMD_SET_MULTIPLE: cmd_set_multiple(s); break;
-    case ATA_CMD_FLUSH: case ATA_CMD_FLUSH_EXT:
+    case ATA_CMD_FLUSH:
+    case ATA_CMD_FLUSH_EXT:
         s->status = ATA_ST_DRDY | ATA_ST_BSY;
         ide_start_flush(s);
         break;
     case ATA_CMD_SET_FEATURES: cmd_set_features(s); break;
-    case ATA_CMD_READ_VERIFY: case ATA_CMD_READ_VERIFY_NR: cmd_verify(s, false); break;
+    case ATA_CMD_READ_VERIFY:
+    case ATA_CMD_READ_VERIFY_NR: cmd_verify(s, false); break;
     case ATA_CMD_READ_VERIFY_EXT: cmd_verify(s, true); break;
     case ATA_CMD_READ_NATIVE_MAX: cmd_native_max(s, false); break;
     case ATA_CMD_READ_NATIVE_MAX_EXT: cmd_native_max(s, true); break;
@@ -248,10 +262,15 @@ static void exec_command(IDEState *s, uint8_t cmd)
         s->status = ATA_ST_DRDY | ATA_ST_DSC;
         ide_raise_irq(s);
         break;
-    case ATA_CMD_CHECK_POWER: s->nsector.cur = 0xFF; ide_command_done(s); break;
-    case ATA_CMD_INIT_DEV_PARAMS: case 0xE0: case 0xE1: case 0xE2: case 0xE3:
+    case ATA_CMD_CHECK_POWER:
+        s->nsector.cur = 0xFF;
         ide_command_done(s);
         break;
+    case ATA_CMD_INIT_DEV_PARAMS:
+    case 0xE0:
+    case 0xE1:
+    case 0xE2:
+    case 0xE3: ide_command_done(s); break;
     default:
         if ((cmd & 0xF0) == 0x10) {  // RECALIBRATE (obsolete, harmless)
             ide_command_done(s);
@@ -307,7 +326,8 @@ static uint64_t data_read(IDEState *s, unsigned size)
 
 static void data_write(IDEState *s, uint64_t val, unsigned size)
 {
-    if (s->xfer != IDE_XFER_PIO_OUT || !(s->status & ATA_ST_DRQ) || s->buf_pos + size > s->buf_end) {
+    if (s->xfer != IDE_XFER_PIO_OUT || !(s->status & ATA_ST_DRQ) ||
+        s->buf_pos + size > s->buf_end) {
         return;
     }
     memcpy(s->buf.data() + s->buf_pos, &val, size);
@@ -319,10 +339,7 @@ static void data_write(IDEState *s, uint64_t val, unsigned size)
 
 // ---- register file --------------------------------------------------------
 
-static bool slave_selected(const IDEState *s)
-{
-    return s->select & ATA_DEV_SLAVE;
-}
+static bool slave_selected(const IDEState *s) { return s->select & ATA_DEV_SLAVE; }
 
 uint64_t ide_cmd_read(IDEState *s, unsigned reg, unsigned size)
 {
@@ -376,10 +393,7 @@ void ide_cmd_write(IDEState *s, unsigned reg, uint64_t val, unsigned size)
     }
 }
 
-uint8_t ide_ctl_read(IDEState *s)
-{
-    return slave_selected(s) ? 0 : s->status;
-}
+uint8_t ide_ctl_read(IDEState *s) { return slave_selected(s) ? 0 : s->status; }
 
 void ide_ctl_write(IDEState *s, uint8_t val)
 {

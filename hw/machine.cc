@@ -114,10 +114,7 @@ static const IoRegion *find_region(const std::vector<IoRegion> &v, uint64_t addr
     return nullptr;
 }
 
-static uint64_t size_mask(unsigned size)
-{
-    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-}
+static uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
 
 uint64_t machine_pio_read(Machine *m, uint16_t port, unsigned size)
 {
@@ -282,7 +279,4 @@ void machine_request_reset(Machine *m)
     kick_all(m);
 }
 
-bool machine_take_reset_request(Machine *m)
-{
-    return m->reset_requested.exchange(false);
-}
+bool machine_take_reset_request(Machine *m) { return m->reset_requested.exchange(false); }

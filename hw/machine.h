@@ -15,8 +15,8 @@ struct Error;
 
 // Fixed layout (see docs/machine.md).
 enum : uint64_t {
-    MACHINE_BIOS_BASE = 0xF0000,           // 64 KiB BIOS image (reset vector at F000:FFF0)
-    MACHINE_VIRTIO_MMIO_BASE = 0xD0000,    // virtio-mmio register window (4 KiB), real-mode reachable
+    MACHINE_BIOS_BASE = 0xF0000,         // 64 KiB BIOS image (reset vector at F000:FFF0)
+    MACHINE_VIRTIO_MMIO_BASE = 0xD0000,  // virtio-mmio register window (4 KiB), real-mode reachable
     MACHINE_VIRTIO_MMIO_SIZE = 0x1000,
 };
 enum : uint16_t {
@@ -102,9 +102,9 @@ enum : unsigned {
 extern unsigned qemu_loglevel;
 static inline bool qemu_loglevel_mask(unsigned mask) { return (qemu_loglevel & mask) != 0; }
 void qemu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define qemu_log_mask(mask, ...)                                              \
-    do {                                                                      \
-        if (qemu_loglevel_mask(mask)) qemu_log(__VA_ARGS__);                  \
+#define qemu_log_mask(mask, ...)                             \
+    do {                                                     \
+        if (qemu_loglevel_mask(mask)) qemu_log(__VA_ARGS__); \
     } while (0)
 // Parses "-d guest_errors,unimp,..." ("help" lists them); false on an unknown name.
 bool qemu_log_parse(const char *categories, unsigned *mask);
@@ -114,7 +114,7 @@ bool qemu_log_parse(const char *categories, unsigned *mask);
 void trace_enable_pattern(const char *pattern);
 bool trace_event_enabled(const char *event);
 void trace_printf(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define TRACE(event, ...)                                                     \
-    do {                                                                      \
-        if (trace_event_enabled(event)) trace_printf(event, __VA_ARGS__);     \
+#define TRACE(event, ...)                                                 \
+    do {                                                                  \
+        if (trace_event_enabled(event)) trace_printf(event, __VA_ARGS__); \
     } while (0)

@@ -9,18 +9,18 @@ struct Machine;
 struct Error;
 
 enum : uint16_t {
-    PC_FW_INFO_PORT = 0x510,    // firmware info: out16 key, then in32 value
-    PC_RESET_PORT = 0xCF9,      // write 0x06/0x0E: reset
-    PC_KBD_CMD_PORT = 0x64,     // write 0xFE: reset (keyboard controller pulse)
-    PC_POST_PORT = 0x80,        // POST codes (traced as pc_post_code)
+    PC_FW_INFO_PORT = 0x510,  // firmware info: out16 key, then in32 value
+    PC_RESET_PORT = 0xCF9,    // write 0x06/0x0E: reset
+    PC_KBD_CMD_PORT = 0x64,   // write 0xFE: reset (keyboard controller pulse)
+    PC_POST_PORT = 0x80,      // POST codes (traced as pc_post_code)
 };
 // Keys of the firmware info port.
 enum : uint16_t {
-    FW_INFO_SIGNATURE = 0,      // 'QLIT'
-    FW_INFO_RAM_KIB = 1,        // guest RAM size in KiB
-    FW_INFO_BOOT_IF = 2,        // 0 none, 1 IDE, 2 virtio-blk (the boot disk's frontend)
-    FW_INFO_TICKS = 3,          // 18.2 Hz ticks since midnight (host clock)
-    FW_INFO_BOOT_SECTORS_LO = 4,// boot disk size in 512-byte sectors, low 32 bits
+    FW_INFO_SIGNATURE = 0,        // 'QLIT'
+    FW_INFO_RAM_KIB = 1,          // guest RAM size in KiB
+    FW_INFO_BOOT_IF = 2,          // 0 none, 1 IDE, 2 virtio-blk (the boot disk's frontend)
+    FW_INFO_TICKS = 3,            // 18.2 Hz ticks since midnight (host clock)
+    FW_INFO_BOOT_SECTORS_LO = 4,  // boot disk size in 512-byte sectors, low 32 bits
     FW_INFO_BOOT_SECTORS_HI = 5,
 };
 enum : uint32_t { FW_INFO_SIGNATURE_VALUE = 0x54494C51 };  // "QLIT"

@@ -13,11 +13,11 @@ namespace {
 
 struct PicChip {
     Pic *owner = nullptr;
-    uint8_t irr = 0;        // requests latched
-    uint8_t isr = 0;        // in service
-    uint8_t imr = 0xFF;     // masked until the firmware programs it
-    uint8_t lines = 0;      // current input levels (for edge detection)
-    uint8_t elcr = 0;       // level-triggered inputs
+    uint8_t irr = 0;     // requests latched
+    uint8_t isr = 0;     // in service
+    uint8_t imr = 0xFF;  // masked until the firmware programs it
+    uint8_t lines = 0;   // current input levels (for edge detection)
+    uint8_t elcr = 0;    // level-triggered inputs
     uint8_t vector_base = 0;
     uint8_t init_step = 0;  // 0: ready; 2..4: expecting ICW2..ICW4
     bool icw4_needed = false;
@@ -81,10 +81,7 @@ void pic_set_irq(Pic *pic, int irq, int level)
     pic_update(pic);
 }
 
-bool pic_has_interrupt(const Pic *pic)
-{
-    return chip_pending(pic->chip[0]) >= 0;
-}
+bool pic_has_interrupt(const Pic *pic) { return chip_pending(pic->chip[0]) >= 0; }
 
 int pic_acknowledge(Pic *pic)
 {
@@ -126,18 +123,15 @@ static void pic_cmd_write(PicChip &c, uint8_t val)
         return;
     }
     switch (val >> 5) {  // OCW2
-    case 1:  // non-specific EOI
+    case 1:              // non-specific EOI
     case 5: {
         int n = highest(c.isr);
         if (n < 8) c.isr &= ~(1u << n);
         break;
     }
     case 3:  // specific EOI
-    case 7:
-        c.isr &= ~(1u << (val & 7));
-        break;
-    default:
-        qemu_log_mask(LOG_UNIMP, "pic: unsupported OCW2 0x%02x\n", val);
+    case 7: c.isr &= ~(1u << (val & 7)); break;
+    default: qemu_log_mask(LOG_UNIMP, "pic: unsupported OCW2 0x%02x\n", val);
     }
 }
 
@@ -148,15 +142,12 @@ static void pic_data_write(PicChip &c, uint8_t val)
         c.vector_base = val & 0xF8;
         c.init_step = 3;
         break;
-    case 3:
-        c.init_step = c.icw4_needed ? 4 : 0;
-        break;
+    case 3: c.init_step = c.icw4_needed ? 4 : 0; break;
     case 4:
         c.auto_eoi = val & 0x02;
         c.init_step = 0;
         break;
-    default:
-        c.imr = val;
+    default: c.imr = val;
     }
 }
 
@@ -198,14 +189,12 @@ Pic *pic_new(Machine *m)
 {
     Pic *pic = new Pic;
     pic->m = m;
-    for (PicChip &c : pic->chip) c.owner = pic;
+    for (PicChip &c : pic->chip)
+        c.owner = pic;
     machine_register_pio(m, MACHINE_PIC_MASTER, 2, &kPicOps, &pic->chip[0], "pic-master");
     machine_register_pio(m, MACHINE_PIC_SLAVE, 2, &kPicOps, &pic->chip[1], "pic-slave");
     machine_register_pio(m, 0x4D0, 2, &kElcrOps, pic, "pic-elcr");
     return pic;
 }
 
-void pic_free(Pic *pic)
-{
-    delete pic;
-}
+void pic_free(Pic *pic) { delete pic; }

@@ -35,9 +35,11 @@ Words split_words(const char *line)
     Words w;
     const char *p = line;
     while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            p++;
         const char *start = p;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\r') p++;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
         if (p > start) w.emplace_back(start, p - start);
     }
     return w;
@@ -54,7 +56,8 @@ bool parse_u64(const std::string &s, uint64_t *v)
 
 bool in_mmio_window(uint64_t addr, uint64_t len)
 {
-    return addr >= MACHINE_VIRTIO_MMIO_BASE && addr - MACHINE_VIRTIO_MMIO_BASE < MACHINE_VIRTIO_MMIO_SIZE &&
+    return addr >= MACHINE_VIRTIO_MMIO_BASE &&
+           addr - MACHINE_VIRTIO_MMIO_BASE < MACHINE_VIRTIO_MMIO_SIZE &&
            len <= MACHINE_VIRTIO_MMIO_SIZE - (addr - MACHINE_VIRTIO_MMIO_BASE);
 }
 
@@ -80,10 +83,7 @@ void mem_write(Machine *m, uint64_t addr, const void *buf, uint64_t len)
     }
 }
 
-unsigned size_of(char c)
-{
-    return c == 'b' ? 1 : c == 'w' ? 2 : c == 'l' ? 4 : c == 'q' ? 8 : 0;
-}
+unsigned size_of(char c) { return c == 'b' ? 1 : c == 'w' ? 2 : c == 'l' ? 4 : c == 'q' ? 8 : 0; }
 
 int hexval(char c)
 {
@@ -111,7 +111,8 @@ std::string cmd_pio(QTestSession *q, const Words &w)
     }
     uint64_t mask = size == 4 ? 0xffffffffull : (1ull << (8 * size)) - 1;
     char buf[32];
-    snprintf(buf, sizeof(buf), "OK 0x%04" PRIx64, machine_pio_read(q->m, (uint16_t)port, size) & mask);
+    snprintf(buf, sizeof(buf), "OK 0x%04" PRIx64,
+             machine_pio_read(q->m, (uint16_t)port, size) & mask);
     return buf;
 }
 
@@ -120,7 +121,8 @@ std::string cmd_mem(QTestSession *q, const Words &w)
     uint64_t addr, val = 0;
     bool write = w[0][0] == 'w';
     unsigned size = size_of(w[0].back());
-    if (w.size() < (write ? 3u : 2u) || !parse_u64(w[1], &addr) || (write && !parse_u64(w[2], &val))) {
+    if (w.size() < (write ? 3u : 2u) || !parse_u64(w[1], &addr) ||
+        (write && !parse_u64(w[2], &val))) {
         return "FAIL invalid arguments";
     }
     if (write) {
@@ -205,10 +207,7 @@ std::string cmd_memset(QTestSession *q, const Words &w)
     return "OK";
 }
 
-void on_timer(void *opaque)
-{
-    *static_cast<bool *>(opaque) = true;
-}
+void on_timer(void *opaque) { *static_cast<bool *>(opaque) = true; }
 
 // There is no virtual clock for devices to wait on: stepping runs the main
 // loop for up to @ns of real time (at most 100 ms) or until it is idle,

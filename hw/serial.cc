@@ -57,10 +57,8 @@ uint64_t serial_read(void *opaque, uint64_t addr, unsigned)
 {
     Serial *s = static_cast<Serial *>(opaque);
     switch (addr) {
-    case 0:
-        return (s->lcr & LCR_DLAB) ? (s->divisor & 0xFF) : 0;  // RBR: nothing received
-    case 1:
-        return (s->lcr & LCR_DLAB) ? (s->divisor >> 8) : s->ier;
+    case 0: return (s->lcr & LCR_DLAB) ? (s->divisor & 0xFF) : 0;  // RBR: nothing received
+    case 1: return (s->lcr & LCR_DLAB) ? (s->divisor >> 8) : s->ier;
     case 2: {
         uint8_t iir = (s->ier & IER_THRI) && s->thr_irq_pending ? IIR_THRI : IIR_NO_INT;
         if (iir == IIR_THRI) {  // reading IIR acknowledges a THRE interrupt
@@ -69,16 +67,11 @@ uint64_t serial_read(void *opaque, uint64_t addr, unsigned)
         }
         return iir | 0xC0;  // FIFOs enabled
     }
-    case 3:
-        return s->lcr;
-    case 4:
-        return s->mcr;
-    case 5:
-        return LSR_THRE | LSR_TEMT;
-    case 6:
-        return 0xB0;  // CTS, DSR, DCD asserted
-    default:
-        return s->scr;
+    case 3: return s->lcr;
+    case 4: return s->mcr;
+    case 5: return LSR_THRE | LSR_TEMT;
+    case 6: return 0xB0;  // CTS, DSR, DCD asserted
+    default: return s->scr;
     }
 }
 
@@ -104,19 +97,11 @@ void serial_write(void *opaque, uint64_t addr, uint64_t val, unsigned)
             serial_update_irq(s);
         }
         break;
-    case 2:
-        break;  // FCR: FIFOs are always on and always empty
-    case 3:
-        s->lcr = v;
-        break;
-    case 4:
-        s->mcr = v & 0x1F;
-        break;
-    case 7:
-        s->scr = v;
-        break;
-    default:
-        break;
+    case 2: break;  // FCR: FIFOs are always on and always empty
+    case 3: s->lcr = v; break;
+    case 4: s->mcr = v & 0x1F; break;
+    case 7: s->scr = v; break;
+    default: break;
     }
 }
 

@@ -48,11 +48,13 @@ bool qemu_log_parse(const char *categories, unsigned *mask)
     size_t pos = 0;
     while (pos <= s.size()) {
         size_t comma = s.find(',', pos);
-        std::string name = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        std::string name =
+            s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         pos = comma == std::string::npos ? s.size() + 1 : comma + 1;
         if (name == "help") {
             printf("Log items (comma separated):\n");
-            for (const LogCategory &c : kLogCategories) printf("%-15s %s\n", c.name, c.help);
+            for (const LogCategory &c : kLogCategories)
+                printf("%-15s %s\n", c.name, c.help);
             continue;
         }
         bool found = false;
@@ -68,10 +70,7 @@ bool qemu_log_parse(const char *categories, unsigned *mask)
     return true;
 }
 
-void trace_enable_pattern(const char *pattern)
-{
-    g_trace_patterns.emplace_back(pattern);
-}
+void trace_enable_pattern(const char *pattern) { g_trace_patterns.emplace_back(pattern); }
 
 bool trace_event_enabled(const char *event)
 {

@@ -43,7 +43,7 @@ enum : uint64_t {
 // Limits advertised in config space.
 enum : uint32_t {
     VIRTIO_BLK_SEG_MAX = VIRTQUEUE_MAX_SIZE - 2,
-    VIRTIO_BLK_MAX_DISCARD_SECTORS = 1u << 22,   // 2 GiB per segment
+    VIRTIO_BLK_MAX_DISCARD_SECTORS = 1u << 22,  // 2 GiB per segment
     VIRTIO_BLK_MAX_DISCARD_SEG = 16,
 };
 
@@ -77,13 +77,13 @@ struct VirtIOBlock {
     VirtioMmio transport;
     Machine *m = nullptr;
     DriveConfig conf;
-    uint64_t capacity = 0;       // in 512-byte sectors
+    uint64_t capacity = 0;  // in 512-byte sectors
     bool read_only = false;
     QEMUBH *kick_bh = nullptr;
     // Bumped at device reset: completions of older requests touch no ring.
     uint64_t generation = 0;
-    unsigned in_flight = 0;      // running coroutines, all generations
-    unsigned inuse = 0;          // popped, not yet used, this generation
+    unsigned in_flight = 0;  // running coroutines, all generations
+    unsigned inuse = 0;      // popped, not yet used, this generation
 };
 
 // Creates the device on @m at MACHINE_VIRTIO_MMIO_BASE / MACHINE_IRQ_VIRTIO.

@@ -31,8 +31,8 @@ struct VirtIOBlockReq {
     uint64_t generation = 0;
     uint32_t type = 0;
     uint64_t sector = 0;
-    uint8_t *status = nullptr;   // last device-writable byte (validated)
-    QEMUIOVector data;           // payload, already bounds-checked
+    uint8_t *status = nullptr;  // last device-writable byte (validated)
+    QEMUIOVector data;          // payload, already bounds-checked
     std::vector<VirtIOBlkSegment> segs;
 };
 
@@ -60,7 +60,8 @@ uint8_t parse_segments(VirtIOBlockReq *r)
     }
     r->segs.resize(bytes / sizeof(VirtIOBlkSegment));
     qemu_iovec_to_buf(&r->data, 0, r->segs.data(), bytes);
-    uint32_t allowed = r->type == VIRTIO_BLK_T_WRITE_ZEROES ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u;
+    uint32_t allowed =
+        r->type == VIRTIO_BLK_T_WRITE_ZEROES ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u;
     for (const VirtIOBlkSegment &seg : r->segs) {
         if (seg.flags & ~allowed) {
             return VIRTIO_BLK_S_UNSUPP;  // 5.2.6.2: unknown flag bits
@@ -102,10 +103,8 @@ uint8_t parse_request(VirtIOBlockReq *r)
     case VIRTIO_BLK_T_GET_ID:
         qemu_iovec_concat(&r->data, &e->in, 0, in_data);
         return VIRTIO_BLK_S_OK;
-    case VIRTIO_BLK_T_FLUSH:
-        return VIRTIO_BLK_S_OK;
-    default:
-        return VIRTIO_BLK_S_UNSUPP;
+    case VIRTIO_BLK_T_FLUSH: return VIRTIO_BLK_S_OK;
+    default: return VIRTIO_BLK_S_UNSUPP;
     }
     if (is_write_type(r->type) && r->s->read_only) {
         return VIRTIO_BLK_S_IOERR;
@@ -169,8 +168,7 @@ int coroutine_fn do_request(VirtIOBlockReq *r)
         return blk_co_preadv(blk, (int64_t)r->sector * SECTOR, r->data.size, &r->data, 0);
     case VIRTIO_BLK_T_OUT:
         return blk_co_pwritev(blk, (int64_t)r->sector * SECTOR, r->data.size, &r->data, 0);
-    case VIRTIO_BLK_T_FLUSH:
-        return blk_co_flush(blk);
+    case VIRTIO_BLK_T_FLUSH: return blk_co_flush(blk);
     case VIRTIO_BLK_T_GET_ID: {
         char id[VIRTIO_BLK_ID_BYTES] = {};
         memcpy(id, r->s->conf.serial.data(), std::min(r->s->conf.serial.size(), sizeof(id)));
@@ -178,8 +176,7 @@ int coroutine_fn do_request(VirtIOBlockReq *r)
         qemu_iovec_from_buf(&r->data, 0, id, n);
         return 0;
     }
-    default:
-        return do_segments(r);
+    default: return do_segments(r);
     }
 }
 

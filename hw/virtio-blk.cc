@@ -9,10 +9,7 @@
 #include "util/aio.h"
 #include "util/bql.h"
 
-static VirtIOBlock *to_blk(VirtioMmio *t)
-{
-    return static_cast<VirtIOBlock *>(t->opaque);
-}
+static VirtIOBlock *to_blk(VirtioMmio *t) { return static_cast<VirtIOBlock *>(t->opaque); }
 
 static void virtio_blk_get_config(VirtioMmio *t, uint8_t *buf, size_t len)
 {
@@ -52,7 +49,7 @@ static void virtio_blk_reset(VirtioMmio *t)
 }
 
 static const VirtioDeviceOps virtio_blk_ops = {
-    VIRTIO_ID_BLOCK, virtio_blk_get_config, sizeof(VirtIOBlkConfig),
+    VIRTIO_ID_BLOCK,         virtio_blk_get_config, sizeof(VirtIOBlkConfig),
     virtio_blk_queue_notify, virtio_blk_reset,
 };
 

@@ -57,8 +57,8 @@ enum : uint64_t {
 };
 
 enum : uint32_t {
-    VIRTIO_MMIO_MAGIC = 0x74726976,  // "virt"
-    VIRTIO_MMIO_VENDOR = 0x554D4551, // "QEMU", as QEMU's devices report
+    VIRTIO_MMIO_MAGIC = 0x74726976,   // "virt"
+    VIRTIO_MMIO_VENDOR = 0x554D4551,  // "QEMU", as QEMU's devices report
     VIRTIO_MMIO_INT_VRING = 1,
     VIRTIO_MMIO_INT_CONFIG = 2,
 };
@@ -81,7 +81,7 @@ enum { VIRTIO_MMIO_MAX_QUEUES = 1 };
 struct VirtioMmio {
     Machine *m = nullptr;
     const VirtioDeviceOps *ops = nullptr;
-    void *opaque = nullptr;     // the device
+    void *opaque = nullptr;  // the device
     int irq = -1;
     uint64_t host_features = 0;
     uint64_t guest_features = 0;
@@ -96,8 +96,8 @@ struct VirtioMmio {
 };
 
 // Registers the 4 KiB window at @base on @m.  @t must outlive the machine.
-void virtio_mmio_init(VirtioMmio *t, Machine *m, uint64_t base, int irq,
-                      const VirtioDeviceOps *ops, void *opaque, uint64_t host_features);
+void virtio_mmio_init(VirtioMmio *t, Machine *m, uint64_t base, int irq, const VirtioDeviceOps *ops,
+                      void *opaque, uint64_t host_features);
 
 // Register access (what the MMIO region dispatches to; also for fuzzing).
 uint64_t virtio_mmio_read(VirtioMmio *t, uint64_t off, unsigned size);

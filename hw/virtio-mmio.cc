@@ -5,10 +5,7 @@
 
 #include "hw/machine.h"
 
-static void update_irq(VirtioMmio *t)
-{
-    machine_set_irq(t->m, t->irq, t->isr != 0);
-}
+static void update_irq(VirtioMmio *t) { machine_set_irq(t->m, t->irq, t->isr != 0); }
 
 static uint32_t read_config(VirtioMmio *t, uint64_t off, unsigned size)
 {
@@ -56,8 +53,9 @@ uint64_t virtio_mmio_read(VirtioMmio *t, uint64_t off, unsigned size)
     case VIRTIO_MMIO_DEVICE_ID: return t->ops->device_id;
     case VIRTIO_MMIO_VENDOR_ID: return VIRTIO_MMIO_VENDOR;
     case VIRTIO_MMIO_DEVICE_FEATURES:
-        return t->host_features_sel < 2 ? (uint32_t)(t->host_features >> (32 * t->host_features_sel))
-                                         : 0;
+        return t->host_features_sel < 2
+                   ? (uint32_t)(t->host_features >> (32 * t->host_features_sel))
+                   : 0;
     case VIRTIO_MMIO_INTERRUPT_STATUS: return t->isr;
     case VIRTIO_MMIO_STATUS: return t->status;
     case VIRTIO_MMIO_CONFIG_GENERATION: return t->config_generation;
@@ -88,8 +86,8 @@ static void write_status(VirtioMmio *t, uint32_t val)
     }
     if ((val & VIRTIO_CONFIG_S_FEATURES_OK) && !(t->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
         // 3.1.1: refuse a feature set we did not offer or a legacy driver.
-        bool ok = !(t->guest_features & ~t->host_features) &&
-                  (t->guest_features & VIRTIO_F_VERSION_1);
+        bool ok =
+            !(t->guest_features & ~t->host_features) && (t->guest_features & VIRTIO_F_VERSION_1);
         if (!ok) {
             TRACE("virtio_mmio_features", "virtio-mmio: refused features 0x%llx\n",
                   (unsigned long long)t->guest_features);
@@ -97,8 +95,8 @@ static void write_status(VirtioMmio *t, uint32_t val)
         }
     }
     // NEEDS_RESET is device-owned: the driver cannot set or clear it.
-    t->status = (uint8_t)((val & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
-                          (t->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+    t->status =
+        (uint8_t)((val & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (t->status & VIRTIO_CONFIG_S_NEEDS_RESET));
     for (unsigned i = 0; i < t->num_queues; i++) {
         t->vq[i].indirect = t->guest_features & VIRTIO_F_RING_INDIRECT_DESC;
     }
@@ -106,8 +104,8 @@ static void write_status(VirtioMmio *t, uint32_t val)
 
 static void set_addr_half(uint64_t *addr, bool high, uint32_t val)
 {
-    *addr = high ? ((*addr & 0xffffffffull) | ((uint64_t)val << 32))
-                 : ((*addr & ~0xffffffffull) | val);
+    *addr =
+        high ? ((*addr & 0xffffffffull) | ((uint64_t)val << 32)) : ((*addr & ~0xffffffffull) | val);
 }
 
 static void write_queue_ready(VirtioMmio *t, VirtQueue *vq, uint32_t val)
@@ -197,8 +195,8 @@ static void mmio_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 
 static const MemoryRegionOps virtio_mmio_ops = {mmio_read, mmio_write};
 
-void virtio_mmio_init(VirtioMmio *t, Machine *m, uint64_t base, int irq,
-                      const VirtioDeviceOps *ops, void *opaque, uint64_t host_features)
+void virtio_mmio_init(VirtioMmio *t, Machine *m, uint64_t base, int irq, const VirtioDeviceOps *ops,
+                      void *opaque, uint64_t host_features)
 {
     t->m = m;
     t->ops = ops;
@@ -231,7 +229,4 @@ void virtio_mmio_set_needs_reset(VirtioMmio *t, const char *why)
     }
 }
 
-bool virtio_mmio_broken(const VirtioMmio *t)
-{
-    return t->status & VIRTIO_CONFIG_S_NEEDS_RESET;
-}
+bool virtio_mmio_broken(const VirtioMmio *t) { return t->status & VIRTIO_CONFIG_S_NEEDS_RESET; }

@@ -29,15 +29,15 @@ enum : uint16_t {
 };
 
 enum : uint32_t {
-    VIRTQUEUE_MAX_SIZE = 256,           // QueueNumMax offered to the driver
-    VIRTQUEUE_MAX_INDIRECT = 1024,      // descriptors in one indirect table
+    VIRTQUEUE_MAX_SIZE = 256,       // QueueNumMax offered to the driver
+    VIRTQUEUE_MAX_INDIRECT = 1024,  // descriptors in one indirect table
 };
 
 struct VirtQueue {
-    uint16_t num = 0;        // ring size chosen by the driver (power of two)
+    uint16_t num = 0;  // ring size chosen by the driver (power of two)
     bool ready = false;
-    bool indirect = false;   // VIRTIO_F_RING_INDIRECT_DESC negotiated
-    uint64_t desc = 0;       // guest-physical addresses of the three parts
+    bool indirect = false;  // VIRTIO_F_RING_INDIRECT_DESC negotiated
+    uint64_t desc = 0;      // guest-physical addresses of the three parts
     uint64_t avail = 0;
     uint64_t used = 0;
     uint16_t last_avail_idx = 0;
@@ -48,15 +48,15 @@ struct VirtQueue {
 // ("in") buffers, in chain order, zero-length descriptors dropped.
 struct VirtQueueElement {
     uint16_t head = 0;
-    QEMUIOVector out;        // .size is the byte count
+    QEMUIOVector out;  // .size is the byte count
     QEMUIOVector in;
-    unsigned ndescs = 0;     // descriptors walked, indirect ones included
+    unsigned ndescs = 0;  // descriptors walked, indirect ones included
 };
 
 enum VirtQueuePop {
-    VQ_POP_EMPTY = 0,        // nothing available
-    VQ_POP_OK = 1,           // *elem filled
-    VQ_POP_BROKEN = -1,      // the driver broke the ring: device needs reset
+    VQ_POP_EMPTY = 0,    // nothing available
+    VQ_POP_OK = 1,       // *elem filled
+    VQ_POP_BROKEN = -1,  // the driver broke the ring: device needs reset
 };
 
 // Resets ring state (not the addresses a driver wrote).

@@ -31,8 +31,8 @@ bool read_u16(Machine *m, uint64_t gpa, uint16_t *v)
 // Where a chain walk stands: the table being walked and how much of it.
 struct ChainCursor {
     uint64_t table;
-    uint32_t size;       // entries in the table
-    uint32_t walked = 0; // entries visited in this table (loop guard)
+    uint32_t size;        // entries in the table
+    uint32_t walked = 0;  // entries visited in this table (loop guard)
     uint16_t idx;
     bool indirect = false;
     bool seen_write = false;
@@ -102,7 +102,7 @@ const char *walk_chain(Machine *m, const VirtQueue *vq, uint16_t head, VirtQueue
             return "descriptor table outside guest RAM";
         }
         const char *why = (d.flags & VRING_DESC_F_INDIRECT) ? enter_indirect(m, vq, d, &c)
-                                                             : add_buffer(m, elem, d, &c);
+                                                            : add_buffer(m, elem, d, &c);
         if (why) {
             return why;
         }

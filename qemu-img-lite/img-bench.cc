@@ -51,10 +51,10 @@ struct BenchState {
     bool write;
     int flush_interval;
     bool drain_on_flush;
-    bool in_flush = false;       // drained flush: new requests wait
-    CoQueue flush_waiters;       // workers held back by a drained flush
+    bool in_flush = false;         // drained flush: new requests wait
+    CoQueue flush_waiters;         // workers held back by a drained flush
     Coroutine *drainer = nullptr;  // the worker waiting for in_flight == 0
-    bool failed = false;         // a request or flush failed: issue no more
+    bool failed = false;           // a request or flush failed: issue no more
 };
 
 // qemu_strtoul with base 0 over the whole string, bounded by @max.

@@ -45,8 +45,7 @@ void parse_check_args(int argc, char **argv, CheckArgs *a)
             } else if (!strcmp(optarg, "all")) {
                 a->fix = BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
             } else {
-                error_exit("Unknown option value for -r (expecting 'leaks' or 'all'): %s",
-                           optarg);
+                error_exit("Unknown option value for -r (expecting 'leaks' or 'all'): %s", optarg);
             }
             break;
         case 'T': a->cache = optarg; break;

@@ -47,7 +47,10 @@ void parse_args(int argc, char **argv, CommitArgs *a)
         switch (c) {
         case 'f': a->fmt = optarg; break;
         case 't': a->cache = optarg; break;
-        case 'b': a->base = optarg; a->drop = true; break;  // -b implies -d
+        case 'b':
+            a->base = optarg;
+            a->drop = true;
+            break;  // -b implies -d
         case 'd': a->drop = true; break;
         case 'p': a->progress = true; break;
         case 'q': a->quiet = true; break;
@@ -95,8 +98,8 @@ int coroutine_fn commit_data(BlockDriverState *top, BlockDriverState *base, Bloc
 {
     for (int64_t offset = 0; offset < len;) {
         int64_t n = 0;
-        int ret = bdrv_co_block_status_above(top, base, offset, std::min(len - offset, kCommitChunk),
-                                             &n, nullptr, nullptr);
+        int ret = bdrv_co_block_status_above(
+            top, base, offset, std::min(len - offset, kCommitChunk), &n, nullptr, nullptr);
         if (ret >= 0 && (ret & BDRV_BLOCK_ALLOCATED)) {
             if (ret & BDRV_BLOCK_ZERO) {
                 ret = blk_co_pwrite_zeroes(base_blk, offset, n, BDRV_REQ_MAY_UNMAP);
@@ -136,7 +139,8 @@ bool commit_into_base(const CommitArgs &a, BlockBackend *top_blk, BlockDriverSta
     oa.quiet = true;
     BlkRef base_blk(img_open(bdrv_get_filename(base), oa));
     if (!base_blk) {
-        error_setg(errp, "Could not reopen the base image '%s' read-write", bdrv_get_filename(base));
+        error_setg(errp, "Could not reopen the base image '%s' read-write",
+                   bdrv_get_filename(base));
         return false;
     }
     int64_t len = blk_getlength(top_blk);

@@ -21,10 +21,7 @@ void error_exit(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-void img_unrecognized_option(const char *option)
-{
-    error_exit("unrecognized option '%s'", option);
-}
+void img_unrecognized_option(const char *option) { error_exit("unrecognized option '%s'", option); }
 
 void img_missing_argument(const char *option)
 {
@@ -35,14 +32,10 @@ int img_getopt(int argc, char **argv, const char *shortopts, const struct option
 {
     int c = getopt_long(argc, argv, shortopts, longopts, nullptr);
     switch (c) {
-    case '?':
-        img_unrecognized_option(argv[optind - 1]);
-    case ':':
-        img_missing_argument(argv[optind - 1]);
-    case 'h':
-        img_help();
-    default:
-        return c;
+    case '?': img_unrecognized_option(argv[optind - 1]);
+    case ':': img_missing_argument(argv[optind - 1]);
+    case 'h': img_help();
+    default: return c;
     }
 }
 

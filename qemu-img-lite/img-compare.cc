@@ -23,7 +23,10 @@ struct CompareCtx {
     uint8_t *buf[2];
 };
 
-#define qprintf(quiet, ...) do { if (!(quiet)) printf(__VA_ARGS__); } while (0)
+#define qprintf(quiet, ...)                \
+    do {                                   \
+        if (!(quiet)) printf(__VA_ARGS__); \
+    } while (0)
 
 // Byte index of the first 512-byte sector that differs (or is non-zero when
 // @b is null), or -1.
@@ -68,8 +71,8 @@ int check_empty(CompareCtx *c, int which, int64_t offset, int64_t bytes)
 
 int status_at(CompareCtx *c, int which, int64_t offset, int64_t bytes, int64_t *pnum)
 {
-    int ret = img_block_status_above(blk_bs(c->blk[which]), nullptr, offset, bytes, pnum,
-                                     nullptr, nullptr);
+    int ret = img_block_status_above(blk_bs(c->blk[which]), nullptr, offset, bytes, pnum, nullptr,
+                                     nullptr);
     if (ret < 0) {
         error_report("Sector allocation test failed for %s", c->name[which]);
         return ret;
@@ -200,8 +203,10 @@ int img_compare(int argc, char **argv)
             return 4;
         }
     }
-    std::unique_ptr<uint8_t, void (*)(void *)> b0((uint8_t *)qemu_memalign(4096, kChunk), qemu_vfree);
-    std::unique_ptr<uint8_t, void (*)(void *)> b1((uint8_t *)qemu_memalign(4096, kChunk), qemu_vfree);
+    std::unique_ptr<uint8_t, void (*)(void *)> b0((uint8_t *)qemu_memalign(4096, kChunk),
+                                                  qemu_vfree);
+    std::unique_ptr<uint8_t, void (*)(void *)> b1((uint8_t *)qemu_memalign(4096, kChunk),
+                                                  qemu_vfree);
     c.buf[0] = b0.get();
     c.buf[1] = b1.get();
     img_progress_init(progress, 2.0);

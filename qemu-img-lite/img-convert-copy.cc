@@ -64,8 +64,8 @@ int coroutine_fn query_status(ConvertState *s, size_t idx, int64_t sector, int64
         }
         if (*n == 1) {
             if (!s->quiet) {
-                warn_report("error while reading block status at offset %" PRId64 ": %s",
-                            offset, strerror(-ret));
+                warn_report("error while reading block status at offset %" PRId64 ": %s", offset,
+                            strerror(-ret));
             }
             ret = BDRV_BLOCK_DATA;  // just try to read it
             count = kConvertSectorSize;
@@ -147,8 +147,8 @@ bool sectors_allocated(const uint8_t *buf, int n, int *pnum, int64_t sector_num,
     }
     bool is_zero = buffer_is_zero(buf, kConvertSectorSize);
     int i = 1;
-    while (i < n && buffer_is_zero(buf + (size_t)i * kConvertSectorSize, kConvertSectorSize) ==
-                        is_zero) {
+    while (i < n &&
+           buffer_is_zero(buf + (size_t)i * kConvertSectorSize, kConvertSectorSize) == is_zero) {
         i++;
     }
     if (i == n) {
@@ -236,8 +236,7 @@ int coroutine_fn co_read(ConvertState *s, int64_t sector_num, int nb, uint8_t *b
                 continue;
             }
             if (!s->quiet) {
-                warn_report("error while reading offset %" PRId64 ": %s", offset,
-                            strerror(-ret));
+                warn_report("error while reading offset %" PRId64 ": %s", offset, strerror(-ret));
             }
             memset(buf, 0, kConvertSectorSize);
         }
@@ -301,7 +300,8 @@ int coroutine_fn write_data(ConvertState *s, int64_t offset, int64_t bytes, cons
     // Any failure: write @buf, and stop trying after anything but
     // -ENOTSUP.
     if (s->copy_from_source) {
-        int ret = co_copy_range(s, offset >> kConvertSectorBits, (int)(bytes >> kConvertSectorBits));
+        int ret =
+            co_copy_range(s, offset >> kConvertSectorBits, (int)(bytes >> kConvertSectorBits));
         if (ret == 0) {
             return 0;
         }
@@ -318,8 +318,7 @@ int coroutine_fn co_write(ConvertState *s, int64_t sector_num, int nb, const uin
         int ret = 0;
         int64_t offset = sector_num << kConvertSectorBits;
         switch (status) {
-        case ConvertRun::BackingFile:
-            break;  // stays unallocated: the backing file shows through
+        case ConvertRun::BackingFile: break;  // stays unallocated: the backing file shows through
         case ConvertRun::Data:
             // -S 0 writes everything; compressed clusters are skipped only
             // when entirely zero; otherwise zero stretches become holes.
@@ -424,8 +423,8 @@ bool coroutine_fn next_run(ConvertState *s, int64_t *sector_num, int *n, Convert
     return true;
 }
 
-void coroutine_fn copy_run(ConvertState *s, int index, int64_t sector_num, int n,
-                           ConvertRun status, uint8_t *buf)
+void coroutine_fn copy_run(ConvertState *s, int index, int64_t sector_num, int n, ConvertRun status,
+                           uint8_t *buf)
 {
     // Offloaded data runs are not read; when the offload fails (below)
     // the run is read and written after all.
@@ -535,9 +534,9 @@ int img_convert_do_copy(ConvertState *s)
             error_report("invalid cluster size");
             return -EINVAL;
         }
-        s->buf_sectors = s->cluster_sectors *
-                         std::max(1, std::min(kConvertCompressClusters,
-                                              kConvertMaxBufSectors / s->cluster_sectors));
+        s->buf_sectors =
+            s->cluster_sectors * std::max(1, std::min(kConvertCompressClusters,
+                                                      kConvertMaxBufSectors / s->cluster_sectors));
     }
     int ret = 0;
     img_co_run([&]() coroutine_fn { ret = count_work(s); });
@@ -559,7 +558,8 @@ int img_convert_do_copy(ConvertState *s)
 
     if (s->ret == 0 && s->compressed) {
         // A zero-length compressed write lets the format finish the image.
-        img_co_run([&]() coroutine_fn { s->ret = blk_co_pwrite_compressed(s->target, 0, 0, nullptr); });
+        img_co_run(
+            [&]() coroutine_fn { s->ret = blk_co_pwrite_compressed(s->target, 0, 0, nullptr); });
     }
     return s->ret;
 }

@@ -40,7 +40,8 @@ bool img_convert_check_source_bitmaps(const ConvertState *s, const char *filenam
     }
     if (n > 0) {
         error_report("Cannot copy %d persistent bitmap%s of '%s': not supported by this "
-                     "qemu-img", n, n == 1 ? "" : "s", filename);
+                     "qemu-img",
+                     n, n == 1 ? "" : "s", filename);
         fprintf(stderr, "Convert without --bitmaps to leave them behind, or use "
                         "'qemu-img bitmap --remove' to delete them\n");
         return false;

@@ -69,7 +69,8 @@ int parse_coroutines(const char *arg, ConvertState *s)
     long v = strtol(arg, &end, 10);
     if (*end || v < 1 || v > kConvertMaxCoroutines) {
         error_report("Invalid number of coroutines. Allowed number of coroutines is between "
-                     "1 and %d", kConvertMaxCoroutines);
+                     "1 and %d",
+                     kConvertMaxCoroutines);
         return -1;
     }
     s->num_coroutines = (int)v;
@@ -95,11 +96,8 @@ int handle_option(int c, ConvertArgs *a, ConvertState *s)
         a->options += optarg;
         a->has_options = true;
         break;
-    case 'l':
-        return img_parse_snapshot_param(optarg, &a->snapshot) ? 0 : -1;
-    case 'S':
-        a->explicit_min_sparse = true;
-        return parse_sparse(optarg, s);
+    case 'l': return img_parse_snapshot_param(optarg, &a->snapshot) ? 0 : -1;
+    case 'S': a->explicit_min_sparse = true; return parse_sparse(optarg, s);
     case 'p': a->progress = true; break;
     case 't': a->cache = optarg; break;
     case 'T': a->src_cache = optarg; break;
@@ -108,9 +106,7 @@ int handle_option(int c, ConvertArgs *a, ConvertState *s)
     case 'm': return parse_coroutines(optarg, s);
     case 'W': s->wr_in_order = false; break;
     case 'U': a->force_share = true; break;
-    case 'r':
-        s->rate_limit = img_cvtnum("rate limit", optarg);
-        return s->rate_limit < 0 ? -1 : 0;
+    case 'r': s->rate_limit = img_cvtnum("rate limit", optarg); return s->rate_limit < 0 ? -1 : 0;
     case OPT_IMAGE_OPTS: a->image_opts = true; break;
     case OPT_TARGET_IMAGE_OPTS: a->tgt_image_opts = true; break;
     case OPT_SALVAGE: s->salvage = true; break;
@@ -315,8 +311,7 @@ bool target_has_zero_init(BlockBackend *target, const char *filename)
 {
     const char *proto = bdrv_get_format_name(bdrv_protocol_bs(blk_bs(target)));
     struct stat st;
-    return proto && !strcmp(proto, "file") &&
-           stat(filename, &st) == 0 && S_ISREG(st.st_mode);
+    return proto && !strcmp(proto, "file") && stat(filename, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int64_t backing_sectors(BlockBackend *target)
@@ -356,8 +351,8 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
     }
     BlockLimits bl = bdrv_get_limits(out_bs);
     int64_t opt = std::max<int64_t>(bl.opt_transfer, bl.pdiscard_alignment);
-    s->buf_sectors = (int)std::min<int64_t>(kConvertMaxBufSectors,
-                                            std::max<int64_t>(s->buf_sectors, opt >> 9));
+    s->buf_sectors =
+        (int)std::min<int64_t>(kConvertMaxBufSectors, std::max<int64_t>(s->buf_sectors, opt >> 9));
     int pow2 = 0;
     for (int v = 1; v > 0 && v <= s->min_sparse; v <<= 1) {
         pow2 = v;  // largest power of two <= min_sparse
@@ -439,8 +434,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     // -c, --salvage (unreadable sectors become zeroes in the buffer) or -U
     // (the source may change between the read and the copy).
     s->copy_from_source = !a.copy_range && s->min_sparse && !s->compressed && !s->salvage &&
-                          !a.force_share &&
-                          !strcmp(bdrv_get_format_name(blk_bs(s->target)), "raw");
+                          !a.force_share && !strcmp(bdrv_get_format_name(blk_bs(s->target)), "raw");
     int ret = img_convert_do_copy(s);
     s->target = nullptr;
     return ret < 0 ? -1 : 0;

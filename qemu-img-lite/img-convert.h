@@ -32,9 +32,9 @@ enum class ConvertRun {
 struct ConvertState {
     // Sources, concatenated in order.
     std::vector<BlockBackend *> src;
-    std::vector<int64_t> src_sectors;    // each rounded up to whole sectors
-    std::vector<int64_t> src_bytes;      // exact lengths (the tail is zero-padded)
-    std::vector<int> src_alignment;      // request alignment in sectors
+    std::vector<int64_t> src_sectors;  // each rounded up to whole sectors
+    std::vector<int64_t> src_bytes;    // exact lengths (the tail is zero-padded)
+    std::vector<int> src_alignment;    // request alignment in sectors
     int64_t total_sectors = 0;
 
     BlockBackend *target = nullptr;
@@ -43,22 +43,22 @@ struct ConvertState {
     int64_t target_backing_sectors = -1;  // < 0: no backing or unknown
     bool has_zero_init = false;           // target reads as zeroes already
     bool compressed = false;
-    bool wr_in_order = true;              // false with -W
+    bool wr_in_order = true;  // false with -W
     bool salvage = false;
-    bool copy_range = false;              // offload data runs (copy_file_range)
-    bool copy_from_source = false;        // data runs: read to find zeroes, offload the rest
+    bool copy_range = false;        // offload data runs (copy_file_range)
+    bool copy_from_source = false;  // data runs: read to find zeroes, offload the rest
     bool quiet = false;
-    int min_sparse = 8;                   // sectors; 0 = fully allocate (-S 0)
-    int alignment = 1;                    // sectors; sparse runs end aligned
-    int buf_sectors = 4096;               // 2 MiB copy buffers
+    int min_sparse = 8;      // sectors; 0 = fully allocate (-S 0)
+    int alignment = 1;       // sectors; sparse runs end aligned
+    int buf_sectors = 4096;  // 2 MiB copy buffers
     int cluster_sectors = 0;
     int num_coroutines = 8;
-    int64_t rate_limit = 0;               // bytes/s, 0 = unlimited (-r)
+    int64_t rate_limit = 0;  // bytes/s, 0 = unlimited (-r)
 
     // Block-status cursor (protected by lock).
     CoMutex lock;
-    int64_t sector_num = 0;               // next sector to hand out
-    int64_t sector_next_status = 0;       // end of the cached status run
+    int64_t sector_num = 0;          // next sector to hand out
+    int64_t sector_next_status = 0;  // end of the cached status run
     ConvertRun status = ConvertRun::Data;
 
     // Progress: sectors that take a read or a write.
@@ -68,9 +68,9 @@ struct ConvertState {
     // Workers.
     Coroutine *co[kConvertMaxCoroutines] = {};
     int64_t wait_sector_num[kConvertMaxCoroutines] = {};
-    int64_t wr_offs = 0;                  // in-order mode: next sector to write
+    int64_t wr_offs = 0;  // in-order mode: next sector to write
     int running_coroutines = 0;
-    int ret = 0;                          // -EINPROGRESS while copying
+    int ret = 0;  // -EINPROGRESS while copying
     int64_t rate_start_ns = 0;
     int64_t rate_bytes = 0;
 };

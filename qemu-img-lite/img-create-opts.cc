@@ -27,7 +27,9 @@ bool img_parse_option_list(const char *list, CreateOpts *out)
             return false;
         }
         out->set(key, val);
-        key.clear(); val.clear(); cur.clear();
+        key.clear();
+        val.clear();
+        cur.clear();
         in_val = false;
         return true;
     };
@@ -69,9 +71,9 @@ const char *CreateOpts::get(const std::string &k) const
 
 void CreateOpts::del(const std::string &k)
 {
-    items.erase(std::remove_if(items.begin(), items.end(),
-                               [&](const auto &e) { return e.first == k; }),
-                items.end());
+    items.erase(
+        std::remove_if(items.begin(), items.end(), [&](const auto &e) { return e.first == k; }),
+        items.end());
 }
 
 namespace {
@@ -108,9 +110,11 @@ bool check_value(const CreateOptDesc *d, std::string *value, Error **errp)
     case CreateOptType::Size: {
         uint64_t v;
         if (qemu_strtosz(value->c_str(), &v) < 0) {
-            error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64\n"
-                             "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, "
-                             "tera-, peta-\nand exabytes, respectively.", d->name);
+            error_setg(errp,
+                       "Parameter '%s' expects a non-negative number below 2^64\n"
+                       "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, "
+                       "tera-, peta-\nand exabytes, respectively.",
+                       d->name);
             return false;
         }
         *value = std::to_string(v);  // printed and passed on normalised
@@ -124,8 +128,7 @@ bool check_value(const CreateOptDesc *d, std::string *value, Error **errp)
         }
         return true;
     }
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -136,19 +139,33 @@ struct PrintSlot {
     const char *def;
 };
 const PrintSlot kQcow2Order[] = {
-    {"encryption", nullptr}, {"encrypt.format", nullptr}, {"encrypt.key-secret", nullptr},
-    {"encrypt.cipher-alg", nullptr}, {"encrypt.cipher-mode", nullptr},
-    {"encrypt.ivgen-alg", nullptr}, {"encrypt.ivgen-hash-alg", nullptr},
-    {"encrypt.hash-alg", nullptr}, {"encrypt.iter-time", nullptr},
-    {"cluster_size", "65536"}, {"extended_l2", "off"}, {"preallocation", nullptr},
-    {"compression_type", "zlib"}, {"size", nullptr}, {"compat", nullptr},
-    {"backing_file", nullptr}, {"backing_fmt", nullptr}, {"data_file", nullptr},
-    {"data_file_raw", nullptr}, {"lazy_refcounts", "off"}, {"refcount_bits", "16"},
+    {"encryption", nullptr},
+    {"encrypt.format", nullptr},
+    {"encrypt.key-secret", nullptr},
+    {"encrypt.cipher-alg", nullptr},
+    {"encrypt.cipher-mode", nullptr},
+    {"encrypt.ivgen-alg", nullptr},
+    {"encrypt.ivgen-hash-alg", nullptr},
+    {"encrypt.hash-alg", nullptr},
+    {"encrypt.iter-time", nullptr},
+    {"cluster_size", "65536"},
+    {"extended_l2", "off"},
+    {"preallocation", nullptr},
+    {"compression_type", "zlib"},
+    {"size", nullptr},
+    {"compat", nullptr},
+    {"backing_file", nullptr},
+    {"backing_fmt", nullptr},
+    {"data_file", nullptr},
+    {"data_file_raw", nullptr},
+    {"lazy_refcounts", "off"},
+    {"refcount_bits", "16"},
     {nullptr, nullptr},
 };
 const PrintSlot kRawOrder[] = {
-    {"size", nullptr}, {"nocow", nullptr}, {"preallocation", nullptr},
-    {"extent_size_hint", nullptr}, {nullptr, nullptr},
+    {"size", nullptr},          {"nocow", nullptr},
+    {"preallocation", nullptr}, {"extent_size_hint", nullptr},
+    {nullptr, nullptr},
 };
 
 }  // namespace
@@ -200,10 +217,9 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
     static const CreateOptDesc size_desc = {"size", CreateOptType::Size, "Virtual disk size",
                                             nullptr};
     if (!have_size) descs.push_back(&size_desc);
-    std::sort(descs.begin(), descs.end(),
-              [](const CreateOptDesc *a, const CreateOptDesc *b) {
-                  return strcmp(a->name, b->name) < 0;
-              });
+    std::sort(descs.begin(), descs.end(), [](const CreateOptDesc *a, const CreateOptDesc *b) {
+        return strcmp(a->name, b->name) < 0;
+    });
     if (with_protocol) {
         printf("Supported options:\n");
     } else {
@@ -233,7 +249,8 @@ std::string img_formatting_line(const char *filename, const char *fmt, const Cre
 {
     std::string line = std::string("Formatting '") + filename + "', fmt=" + fmt;
     const PrintSlot *order = !strcmp(fmt, "qcow2") ? kQcow2Order
-                             : !strcmp(fmt, "raw") ? kRawOrder : nullptr;
+                             : !strcmp(fmt, "raw") ? kRawOrder
+                                                   : nullptr;
     std::vector<std::string> printed;
     for (const PrintSlot *s = order; s && s->name; s++) {
         const char *v = opts.get(s->name);

@@ -162,7 +162,8 @@ int img_create(int argc, char **argv)
     }
     if (!err) {
         if (!a.quiet) {
-            printf("%s\n", img_formatting_line(a.filename, bdrv_driver_format_name(drv), opts).c_str());
+            printf("%s\n",
+                   img_formatting_line(a.filename, bdrv_driver_format_name(drv), opts).c_str());
             fflush(stdout);
         }
         QDict qopts = img_create_opts_to_qdict(opts);

@@ -132,9 +132,8 @@ void dump_human(JsonObject *o)
 {
     int64_t vsize = json_object_get_int_member(o, "virtual-size");
     printf("image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\n",
-           json_object_get_string_member(o, "filename"),
-           json_object_get_string_member(o, "format"), size_to_str((uint64_t)vsize).c_str(),
-           vsize);
+           json_object_get_string_member(o, "filename"), json_object_get_string_member(o, "format"),
+           size_to_str((uint64_t)vsize).c_str(), vsize);
     if (json_object_has_member(o, "actual-size")) {
         printf("disk size: %s\n",
                size_to_str((uint64_t)json_object_get_int_member(o, "actual-size")).c_str());
@@ -142,9 +141,11 @@ void dump_human(JsonObject *o)
         printf("disk size: unavailable\n");
     }
     if (json_object_has_member(o, "cluster-size")) {
-        printf("cluster_size: %" PRId64 "\n", (int64_t)json_object_get_int_member(o, "cluster-size"));
+        printf("cluster_size: %" PRId64 "\n",
+               (int64_t)json_object_get_int_member(o, "cluster-size"));
     }
-    if (json_object_has_member(o, "dirty-flag") && json_object_get_boolean_member(o, "dirty-flag")) {
+    if (json_object_has_member(o, "dirty-flag") &&
+        json_object_get_boolean_member(o, "dirty-flag")) {
         printf("dirty flag: yes\n");
     }
     if (json_object_has_member(o, "backing-filename")) {
@@ -230,8 +231,8 @@ int img_info(int argc, char **argv)
         BlkRef blk(img_open(filename.c_str(), oa));
         // QEMU shows the node's own name: an option string, a json: tree
         // or "file:x.img" name the file under them.
-        JsonNode *info = blk ? collect_image_info(blk.get(), bdrv_get_filename(blk_bs(blk.get())))
-                             : nullptr;
+        JsonNode *info =
+            blk ? collect_image_info(blk.get(), bdrv_get_filename(blk_bs(blk.get()))) : nullptr;
         if (!info) {
             ret = 1;
             break;
@@ -250,7 +251,8 @@ int img_info(int argc, char **argv)
             JsonArray *arr = nullptr;
             if (a.chain) {
                 arr = json_array_new();
-                for (JsonNode *n : infos) json_array_add_element(arr, json_node_ref(n));
+                for (JsonNode *n : infos)
+                    json_array_add_element(arr, json_node_ref(n));
                 root = json_node_init_array(json_node_alloc(), arr);
                 json_array_unref(arr);
             }
@@ -263,6 +265,7 @@ int img_info(int argc, char **argv)
             }
         }
     }
-    for (JsonNode *n : infos) json_node_unref(n);
+    for (JsonNode *n : infos)
+        json_node_unref(n);
     return ret;
 }

@@ -28,7 +28,9 @@ int get_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes, MapEnt
     BlockDriverState *file = nullptr;
     for (;;) {
         int64_t pnum = 0;
-        img_co_run([&]() coroutine_fn { ret = bdrv_co_block_status(bs, offset, bytes, &pnum, &map, &file); });
+        img_co_run([&]() coroutine_fn {
+            ret = bdrv_co_block_status(bs, offset, bytes, &pnum, &map, &file);
+        });
         if (ret < 0) return ret;
         bytes = pnum;
         if (ret & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) break;
@@ -71,15 +73,14 @@ int dump_entry(OutputFormat ofmt, const MapEntry &e, const MapEntry *next)
         }
         if (e.data && !e.zero) {
             printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n", (uint64_t)e.start,
-                   (uint64_t)e.length, (uint64_t)(e.has_offset ? e.offset : 0),
-                   e.filename.c_str());
+                   (uint64_t)e.length, (uint64_t)(e.has_offset ? e.offset : 0), e.filename.c_str());
         }
         return 0;
     }
     printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", \"depth\": %" PRId64
            ", \"present\": %s, \"zero\": %s, \"data\": %s",
-           e.start, e.length, e.depth, e.present ? "true" : "false",
-           e.zero ? "true" : "false", e.data ? "true" : "false");
+           e.start, e.length, e.depth, e.present ? "true" : "false", e.zero ? "true" : "false",
+           e.data ? "true" : "false");
     if (e.has_offset) printf(", \"offset\": %" PRId64, e.offset);
     putchar('}');
     if (next) puts(",");

@@ -106,14 +106,13 @@ int coroutine_fn allocated_data(BlockDriverState *in, int64_t size, int64_t cs, 
 {
     *out = 0;
     for (int64_t offset = 0, pnum = 0; offset < size; offset += pnum) {
-        int ret = bdrv_co_block_status_above(in, nullptr, offset, size - offset, &pnum, nullptr,
-                                             nullptr);
+        int ret =
+            bdrv_co_block_status_above(in, nullptr, offset, size - offset, &pnum, nullptr, nullptr);
         if (ret < 0) {
             return ret;
         }
-        if (!(ret & BDRV_BLOCK_ZERO) &&
-            (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) ==
-                (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) {
+        if (!(ret & BDRV_BLOCK_ZERO) && (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) ==
+                                            (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)) {
             pnum = round_up(offset + pnum, cs) - offset;  // whole clusters
             *out += offset % cs + pnum;
         }
@@ -140,8 +139,8 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
     if (!parse_qcow2_params(o, &p, errp)) {
         return false;
     }
-    int64_t vsize = round_up(o.get("size") ? strtoll(o.get("size"), nullptr, 10) : 0,
-                             p.cluster_size);
+    int64_t vsize =
+        round_up(o.get("size") ? strtoll(o.get("size"), nullptr, 10) : 0, p.cluster_size);
     int64_t l2e = p.extended_l2 ? 16 : 8;
     if (div_round_up(vsize / p.cluster_size, p.cluster_size / l2e) * 8 > 32 * 1024 * 1024) {
         error_setg(errp, "The image size is too large (try using a larger cluster size)");
@@ -159,7 +158,9 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
             required = vsize;  // unknown overlap with the backing file: assume none
         } else {
             int ret = 0;
-            img_co_run([&]() coroutine_fn { ret = allocated_data(blk_bs(in), ssize, p.cluster_size, &required); });
+            img_co_run([&]() coroutine_fn {
+                ret = allocated_data(blk_bs(in), ssize, p.cluster_size, &required);
+            });
             if (ret < 0) {
                 error_setg_errno(errp, -ret, "Unable to get block status");
                 return false;
@@ -316,8 +317,9 @@ int img_measure(int argc, char **argv)
     }
     CreateOpts opts;
     Error *err = nullptr;
-    if (!a.options.empty() && (!img_parse_option_list(a.options.c_str(), &opts) ||
-                               !img_check_create_opts(drv, &opts, &err, bdrv_find_format("file")))) {
+    if (!a.options.empty() &&
+        (!img_parse_option_list(a.options.c_str(), &opts) ||
+         !img_check_create_opts(drv, &opts, &err, bdrv_find_format("file")))) {
         if (err) error_report_err(err);
         error_report("Invalid options for file format '%s'", a.out_fmt);
         return 1;
@@ -326,8 +328,9 @@ int img_measure(int argc, char **argv)
         opts.set("size", std::to_string(a.size));
     }
     MeasureInfo info;
-    bool ok = !strcmp(bdrv_driver_format_name(drv), "qcow2") ? measure_qcow2(opts, in.get(), &info, &err)
-                                                 : measure_raw(opts, in.get(), &info, &err);
+    bool ok = !strcmp(bdrv_driver_format_name(drv), "qcow2")
+                  ? measure_qcow2(opts, in.get(), &info, &err)
+                  : measure_raw(opts, in.get(), &info, &err);
     if (!ok) {
         error_report_err(err);
         return 1;

@@ -35,8 +35,7 @@ void img_progress_print(float delta, int max)
     }
     g_progress.current = current;
     if (current > g_progress.last_print + g_progress.min_skip ||
-        current < g_progress.last_print - g_progress.min_skip || current == 0 ||
-        current == 100) {
+        current < g_progress.last_print - g_progress.min_skip || current == 0 || current == 100) {
         g_progress.last_print = current;
         if (g_progress.enabled) {
             progress_show();

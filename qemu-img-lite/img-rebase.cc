@@ -122,9 +122,9 @@ bool differs(const uint8_t *a, const uint8_t *b, int64_t bytes, int64_t *pnum)
 struct CopyCtx {
     BlockBackend *blk;
     BlockDriverState *bs;
-    BlockDriverState *prefix;     // new backing inside the chain, or null
+    BlockDriverState *prefix;  // new backing inside the chain, or null
     BackingReader *old_b;
-    BackingReader *new_b;         // null: no new backing (reads as zeroes)
+    BackingReader *new_b;  // null: no new backing (reads as zeroes)
     uint8_t *buf_old, *buf_new;
 };
 
@@ -172,8 +172,7 @@ int coroutine_fn allocated_here(CopyCtx *c, int64_t offset, int64_t *n)
     if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED) && c->prefix && backing) {
         // Unchanged since the new backing file: nothing to do.
         int64_t bytes = *n;
-        ret = bdrv_co_block_status_above(backing, c->prefix, offset, *n, n, nullptr,
-                                         nullptr);
+        ret = bdrv_co_block_status_above(backing, c->prefix, offset, *n, n, nullptr, nullptr);
         if (ret >= 0 && *n == 0) {
             // Past the old backing file's end: these bytes read as zeroes
             // and must be zeroed explicitly to stay so (as QEMU).
@@ -289,10 +288,12 @@ bool change_backing(const RebaseArgs &a, BlockDriverState *bs)
     }
     if (ret == -ENOSPC) {
         error_report("Could not change the backing file to '%s': No space left in the file "
-                     "header", a.out_baseimg);
+                     "header",
+                     a.out_baseimg);
     } else if (ret == -EINVAL && file && !fmt) {
         error_report("Could not change the backing file to '%s': backing format must be "
-                     "specified", a.out_baseimg);
+                     "specified",
+                     a.out_baseimg);
     } else if (ret < 0) {
         error_report("Could not change the backing file to '%s': %s", a.out_baseimg,
                      strerror(-ret));

@@ -33,7 +33,13 @@ void img_print_snapshot_table(const std::vector<QEMUSnapshotInfo> &sns)
 
 namespace {
 
-enum SnapshotAction { SNAPSHOT_NONE, SNAPSHOT_LIST, SNAPSHOT_CREATE, SNAPSHOT_APPLY, SNAPSHOT_DELETE };
+enum SnapshotAction {
+    SNAPSHOT_NONE,
+    SNAPSHOT_LIST,
+    SNAPSHOT_CREATE,
+    SNAPSHOT_APPLY,
+    SNAPSHOT_DELETE
+};
 
 int snapshot_list(BlockDriverState *bs)
 {

@@ -60,7 +60,7 @@ int64_t img_cvtnum(const char *what, const char *value);
 // null on failure.  @quiet suppresses the probed-raw warning.
 struct ImgOpenArgs {
     const char *fmt = nullptr;
-    int flags = 0;            // BDRV_O_RDWR, BDRV_O_NO_BACKING, ...
+    int flags = 0;  // BDRV_O_RDWR, BDRV_O_NO_BACKING, ...
     const char *cache = nullptr;
     const char *aio = nullptr;
     bool force_share = false;
@@ -76,9 +76,9 @@ bool img_parse_cache(const char *mode, int *flags, bool *writethrough);
 template <typename F>
 void img_co_run(F &&fn)
 {
-    aio_run_coroutine_sync(qemu_get_aio_context(),
-                           [](void *p) { (*static_cast<std::remove_reference_t<F> *>(p))(); },
-                           &fn);
+    aio_run_coroutine_sync(
+        qemu_get_aio_context(), [](void *p) { (*static_cast<std::remove_reference_t<F> *>(p))(); },
+        &fn);
 }
 
 // Image facts the reporting commands share (sync wrappers over coroutine_fn
@@ -102,7 +102,11 @@ struct BlkRef {
     BlkRef(const BlkRef &) = delete;
     BlkRef &operator=(const BlkRef &) = delete;
     BlkRef(BlkRef &&o) noexcept : blk(o.blk) { o.blk = nullptr; }
-    void reset(BlockBackend *b = nullptr) { if (blk) blk_unref(blk); blk = b; }
+    void reset(BlockBackend *b = nullptr)
+    {
+        if (blk) blk_unref(blk);
+        blk = b;
+    }
     BlockBackend *get() const { return blk; }
     explicit operator bool() const { return blk != nullptr; }
 };

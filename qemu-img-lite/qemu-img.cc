@@ -11,9 +11,10 @@
 
 namespace {
 
-const char kVersion[] =
-    "version 7.2.0 (qemu-lite " "0.1.0" ")\n"
-    "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n";
+const char kVersion[] = "version 7.2.0 (qemu-lite "
+                        "0.1.0"
+                        ")\n"
+                        "Copyright (c) 2003-2022 Fabrice Bellard and the QEMU Project developers\n";
 
 struct ImgCmd {
     const char *name;
@@ -21,11 +22,11 @@ struct ImgCmd {
 };
 
 const ImgCmd kCommands[] = {
-    {"bench", img_bench},   {"check", img_check},     {"commit", img_commit},
-    {"compare", img_compare}, {"convert", img_convert}, {"create", img_create},
-    {"dd", img_dd},
-    {"info", img_info},     {"map", img_map},         {"measure", img_measure},
-    {"snapshot", img_snapshot}, {"rebase", img_rebase}, {"resize", img_resize},
+    {"bench", img_bench},     {"check", img_check},       {"commit", img_commit},
+    {"compare", img_compare}, {"convert", img_convert},   {"create", img_create},
+    {"dd", img_dd},           {"info", img_info},         {"map", img_map},
+    {"measure", img_measure}, {"snapshot", img_snapshot}, {"rebase", img_rebase},
+    {"resize", img_resize},
 };
 
 // Every subcommand but bench is a batch job: its loop serves nothing but
@@ -124,10 +125,7 @@ const char kParams[] =
     "  '-F' second image format\n"
     "  '-s' run in Strict mode - fail on different image size or sector allocation\n";
 
-void print_version(void)
-{
-    printf("%s %s", error_get_progname(), kVersion);
-}
+void print_version(void) { printf("%s %s", error_get_progname(), kVersion); }
 
 }  // namespace
 

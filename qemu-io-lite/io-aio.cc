@@ -297,9 +297,8 @@ static void aio_write_help(void)
 const IoCmd io_aio_cmds[] = {
     {"aio_read", nullptr, aio_read_f, 2, -1, 0, false, "[-Ciqv] [-P pattern] off len [len..]",
      "asynchronously reads a number of bytes", aio_read_help},
-    {"aio_write", nullptr, aio_write_f, 2, -1, 0, true,
-     "[-Cfiquz] [-P pattern] off len [len..]", "asynchronously writes a number of bytes",
-     aio_write_help},
+    {"aio_write", nullptr, aio_write_f, 2, -1, 0, true, "[-Cfiquz] [-P pattern] off len [len..]",
+     "asynchronously writes a number of bytes", aio_write_help},
     {"aio_flush", nullptr, aio_flush_f, 0, 0, 0, false, nullptr,
      "completes all outstanding aio requests", nullptr},
     {},

@@ -17,8 +17,8 @@ static int help_f(BlockBackend *blk, int argc, char **argv);
 static int quit_f(BlockBackend *blk, int argc, char **argv);
 
 static const IoCmd global_cmds[] = {
-    {"help", "?", help_f, 0, 1, CMD_FLAG_GLOBAL, false, "[command]",
-     "help for one or all commands", nullptr},
+    {"help", "?", help_f, 0, 1, CMD_FLAG_GLOBAL, false, "[command]", "help for one or all commands",
+     nullptr},
     {"quit", "q", quit_f, 0, 0, CMD_FLAG_GLOBAL, false, nullptr, "exit the program", nullptr},
     {},
 };
@@ -101,8 +101,8 @@ static bool check_arg_count(const IoCmd *ct, int nargs, const char *cmd)
         return true;
     }
     if (ct->argmax == -1) {
-        fprintf(stderr, "bad argument count %d to %s, expected at least %d arguments\n", nargs,
-                cmd, ct->argmin);
+        fprintf(stderr, "bad argument count %d to %s, expected at least %d arguments\n", nargs, cmd,
+                ct->argmin);
     } else if (ct->argmin == ct->argmax) {
         fprintf(stderr, "bad argument count %d to %s, expected %d arguments\n", nargs, cmd,
                 ct->argmin);

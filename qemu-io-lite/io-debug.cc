@@ -66,8 +66,8 @@ static int wait_break_f(BlockBackend *blk, int argc, char **argv)
 const IoCmd io_debug_cmds[] = {
     {"break", nullptr, break_f, 2, 2, 0, false, "event tag",
      "sets a breakpoint on event and tags the stopped request as tag", nullptr},
-    {"remove_break", nullptr, remove_break_f, 1, 1, 0, false, "tag",
-     "remove a breakpoint by tag", nullptr},
+    {"remove_break", nullptr, remove_break_f, 1, 1, 0, false, "tag", "remove a breakpoint by tag",
+     nullptr},
     {"resume", nullptr, resume_f, 1, 1, 0, false, "tag", "resumes the request tagged as tag",
      nullptr},
     {"wait_break", nullptr, wait_break_f, 1, 1, 0, false, "tag",

@@ -24,9 +24,7 @@ static int discard_f(BlockBackend *blk, int argc, char **argv)
         switch (c) {
         case 'C': cflag = true; break;
         case 'q': qflag = true; break;
-        default:
-            io_command_usage(&discard_cmd);
-            return -EINVAL;
+        default: io_command_usage(&discard_cmd); return -EINVAL;
         }
     }
     if (optind != argc - 2) {
@@ -80,9 +78,7 @@ static int truncate_f(BlockBackend *blk, int argc, char **argv)
                 return -EINVAL;
             }
             break;
-        default:
-            io_command_usage(&truncate_cmd);
-            return -EINVAL;
+        default: io_command_usage(&truncate_cmd); return -EINVAL;
         }
     }
     if (optind != argc - 1) {
@@ -270,8 +266,8 @@ static void discard_help(void)
 const IoCmd io_image_cmds[] = {
     {"discard", "d", discard_f, 2, -1, 0, true, "[-Cq] off len",
      "discards a number of bytes at a specified offset", discard_help},
-    {"flush", "f", flush_f, 0, 0, 0, false, nullptr,
-     "flush all in-core file state to disk", nullptr},
+    {"flush", "f", flush_f, 0, 0, 0, false, nullptr, "flush all in-core file state to disk",
+     nullptr},
     {"truncate", "t", truncate_f, 1, 3, 0, true, "[-m prealloc_mode] off",
      "truncates the current file at the given offset", nullptr},
     {"length", "l", length_f, 0, 0, 0, false, nullptr, "gets the length of the current file",

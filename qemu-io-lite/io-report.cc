@@ -14,10 +14,12 @@
 
 void io_cvtstr(double value, char *str, size_t size)
 {
-    static const struct { double unit; const char *suffix; } units[] = {
-        {1152921504606846976.0, " EiB"}, {1125899906842624.0, " PiB"},
-        {1099511627776.0, " TiB"}, {1073741824.0, " GiB"},
-        {1048576.0, " MiB"}, {1024.0, " KiB"},
+    static const struct {
+        double unit;
+        const char *suffix;
+    } units[] = {
+        {1152921504606846976.0, " EiB"}, {1125899906842624.0, " PiB"}, {1099511627776.0, " TiB"},
+        {1073741824.0, " GiB"},          {1048576.0, " MiB"},          {1024.0, " KiB"},
     };
     const char *suffix = " bytes";
     bool scaled = false;
@@ -62,11 +64,8 @@ void io_print_cvtnum_err(int64_t rc, const char *arg)
         printf("Parsing error: non-numeric argument, or extraneous/unrecognized suffix -- %s\n",
                arg);
         break;
-    case -ERANGE:
-        printf("Parsing error: argument too large -- %s\n", arg);
-        break;
-    default:
-        printf("Parsing error: %s\n", arg);
+    case -ERANGE: printf("Parsing error: argument too large -- %s\n", arg); break;
+    default: printf("Parsing error: %s\n", arg);
     }
 }
 
@@ -159,13 +158,9 @@ IoBuffer::IoBuffer(int64_t len, int pattern) : len_(len)
     memset(data_, pattern, (size_t)len);
 }
 
-IoBuffer::~IoBuffer()
-{
-    qemu_vfree(base_);
-}
+IoBuffer::~IoBuffer() { qemu_vfree(base_); }
 
-std::unique_ptr<IoBuffer> io_create_iovec(QEMUIOVector *qiov, char **argv, int nr_iov,
-                                          int pattern)
+std::unique_ptr<IoBuffer> io_create_iovec(QEMUIOVector *qiov, char **argv, int nr_iov, int pattern)
 {
     std::vector<int64_t> sizes;
     int64_t count = 0;

@@ -55,8 +55,8 @@ static bool check_sector_aligned(int64_t offset, int64_t count)
 // buffer (filled with @fill) with an iovec per length.  nullptr after
 // printing qemu-io's message; *ret is then the command's result.
 static std::unique_ptr<IoBuffer> parse_vector_args(int argc, char **argv, const IoCmd *cmd,
-                                                   int fill, int64_t *offset,
-                                                   QEMUIOVector *qiov, int *ret)
+                                                   int fill, int64_t *offset, QEMUIOVector *qiov,
+                                                   int *ret)
 {
     if (optind > argc - 2) {
         io_command_usage(cmd);
@@ -120,9 +120,7 @@ static int parse_read_opts(int argc, char **argv, ReadArgs *a)
             }
             break;
         case 'v': a->vflag = true; break;
-        default:
-            io_command_usage(&read_cmd);
-            return -EINVAL;
+        default: io_command_usage(&read_cmd); return -EINVAL;
         }
     }
     return 0;
@@ -208,9 +206,7 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
             break;
         case 'q': qflag = true; break;
         case 'v': vflag = true; break;
-        default:
-            io_command_usage(&readv_cmd);
-            return -EINVAL;
+        default: io_command_usage(&readv_cmd); return -EINVAL;
         }
     }
     int64_t offset;
@@ -231,8 +227,7 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
     }
     ret = 0;
     if (pflag && !verify_pattern(buf->data(), pattern, (int64_t)qiov.size)) {
-        printf("Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset,
-               qiov.size);
+        printf("Pattern verification failed at offset %" PRId64 ", %zu bytes\n", offset, qiov.size);
         ret = -EINVAL;
     }
     if (qflag) {
@@ -272,12 +267,13 @@ static int parse_write_opts(int argc, char **argv, WriteArgs *a)
             }
             break;
         case 'q': a->qflag = true; break;
-        case 's': a->sflag = true; a->file_name = optarg; break;
+        case 's':
+            a->sflag = true;
+            a->file_name = optarg;
+            break;
         case 'u': a->flags |= BDRV_REQ_MAY_UNMAP; break;
         case 'z': a->zflag = true; break;
-        default:
-            io_command_usage(&write_cmd);
-            return -EINVAL;
+        default: io_command_usage(&write_cmd); return -EINVAL;
         }
     }
     return 0;
@@ -408,9 +404,7 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
                 return -EINVAL;
             }
             break;
-        default:
-            io_command_usage(&writev_cmd);
-            return -EINVAL;
+        default: io_command_usage(&writev_cmd); return -EINVAL;
         }
     }
     int64_t offset;
@@ -517,13 +511,11 @@ static void writev_help(void)
 }
 
 const IoCmd io_rw_cmds[] = {
-    {"read", "r", read_f, 2, -1, 0, false,
-     "[-abCqv] [-P pattern [-s off] [-l len]] off len",
+    {"read", "r", read_f, 2, -1, 0, false, "[-abCqv] [-P pattern [-s off] [-l len]] off len",
      "reads a number of bytes at a specified offset", read_help},
     {"readv", nullptr, readv_f, 2, -1, 0, false, "[-Cqv] [-P pattern] off len [len..]",
      "reads a number of bytes at a specified offset", readv_help},
-    {"write", "w", write_f, 2, -1, 0, true,
-     "[-bcCfnquz] [-P pattern | -s source_file] off len",
+    {"write", "w", write_f, 2, -1, 0, true, "[-bcCfnquz] [-P pattern | -s source_file] off len",
      "writes a number of bytes at a specified offset", write_help},
     {"writev", nullptr, writev_f, 2, -1, 0, true, "[-Cfq] [-P pattern] off len [len..]",
      "writes a number of bytes at a specified offset", writev_help},

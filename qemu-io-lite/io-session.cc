@@ -53,10 +53,11 @@ static int parse_open_opts(int argc, char **argv, OpenArgs *a)
     int c;
     while ((c = getopt(argc, argv, "snCro:ki:t:d:U")) != -1) {
         switch (c) {
-        case 's':
-            error_report("snapshot mode (-s) is not supported");
-            return -ENOTSUP;
-        case 'n': a->flags |= BDRV_O_NOCACHE; a->writethrough = false; break;
+        case 's': error_report("snapshot mode (-s) is not supported"); return -ENOTSUP;
+        case 'n':
+            a->flags |= BDRV_O_NOCACHE;
+            a->writethrough = false;
+            break;
         case 'C': a->cor = true; break;
         case 'r': a->readonly = true; break;
         case 'k': a->flags |= BDRV_O_NATIVE_AIO; break;
@@ -91,9 +92,7 @@ static int parse_open_opts(int argc, char **argv, OpenArgs *a)
             }
             break;
         case 'U': a->force_share = true; break;
-        default:
-            io_command_usage(&open_cmd);
-            return -EINVAL;
+        default: io_command_usage(&open_cmd); return -EINVAL;
         }
     }
     return 0;
@@ -164,9 +163,7 @@ static int parse_reopen_opts(int argc, char **argv, ReopenArgs *a)
             a->flags = c == 'r' ? (a->flags & ~BDRV_O_RDWR) : (a->flags | BDRV_O_RDWR);
             a->has_rw_option = true;
             break;
-        default:
-            io_command_usage(&reopen_cmd);
-            return -EINVAL;
+        default: io_command_usage(&reopen_cmd); return -EINVAL;
         }
     }
     if (optind != argc) {
@@ -228,10 +225,7 @@ static int close_f(BlockBackend *blk, int argc, char **argv)
     return 0;
 }
 
-static void sleep_cb(void *opaque)
-{
-    *(bool *)opaque = true;
-}
+static void sleep_cb(void *opaque) { *(bool *)opaque = true; }
 
 // Runs the main loop meanwhile, so that aio requests complete and report.
 static int sleep_f(BlockBackend *blk, int argc, char **argv)
@@ -321,15 +315,15 @@ static void reopen_help(void)
 
 const IoCmd io_session_cmds[] = {
     {"open", "o", open_f, 1, -1, CMD_NOFILE_OK, false,
-     "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
-     "open the file specified by path", open_help},
+     "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]", "open the file specified by path",
+     open_help},
     {"close", "c", close_f, 0, 0, 0, false, nullptr, "close the current open file", nullptr},
     {"reopen", nullptr, reopen_f, 0, -1, 0, false, "[(-r|-w)] [-c cache] [-o options]",
      "reopens an image with new options", reopen_help},
     {"sleep", nullptr, sleep_f, 1, 1, CMD_NOFILE_OK, false, nullptr,
      "waits for the given value in milliseconds", nullptr},
-    {"sigraise", nullptr, sigraise_f, 1, 1, CMD_NOFILE_OK, false, "signal",
-     "raises a signal", nullptr},
+    {"sigraise", nullptr, sigraise_f, 1, 1, CMD_NOFILE_OK, false, "signal", "raises a signal",
+     nullptr},
     {"abort", nullptr, abort_f, 0, 0, CMD_NOFILE_OK, false, nullptr,
      "simulate a program crash using abort(3)", nullptr},
     {},

@@ -20,8 +20,8 @@ IoSession &io_session()
     return session;
 }
 
-int io_openfile(const char *name, int flags, bool writethrough, bool force_share,
-                bool copy_on_read, QDict *opts)
+int io_openfile(const char *name, int flags, bool writethrough, bool force_share, bool copy_on_read,
+                QDict *opts)
 {
     IoSession &s = io_session();
     if (s.blk) {
@@ -133,7 +133,10 @@ static void parse_main_option(int c, MainArgs *a, const char *progname)
     case 'f': a->format = optarg; break;
     case 'r': a->readonly = true; break;
     case 's': error_report("snapshot mode (-s) is not supported"); exit(1);
-    case 'n': a->flags |= BDRV_O_NOCACHE; a->writethrough = false; break;
+    case 'n':
+        a->flags |= BDRV_O_NOCACHE;
+        a->writethrough = false;
+        break;
     case 'C': a->cor = true; break;
     case 'm': io_session().misalign = true; break;
     case 'k': a->flags |= BDRV_O_NATIVE_AIO; break;
@@ -162,9 +165,7 @@ static void parse_main_option(int c, MainArgs *a, const char *progname)
     case 'U': a->force_share = true; break;
     case OPTION_OBJECT: user_creatable_process_cmdline(optarg); break;
     case OPTION_IMAGE_OPTS: io_session().image_opts = true; break;
-    case 'V':
-        printf("%s version 7.2.0 (qemu-lite 0.1.0)\n", progname);
-        exit(0);
+    case 'V': printf("%s version 7.2.0 (qemu-lite 0.1.0)\n", progname); exit(0);
     case 'h': usage(progname); exit(0);
     default: usage(progname); exit(1);
     }

@@ -14,18 +14,18 @@
 constexpr int64_t kRequestMaxBytes = (INT32_MAX >> 9) << 9;
 
 enum IoCmdFlags {
-    CMD_FLAG_GLOBAL = 1,   // runs with or without an open image (help, quit)
-    CMD_NOFILE_OK = 2,     // needs no image (open, sleep)
+    CMD_FLAG_GLOBAL = 1,  // runs with or without an open image (help, quit)
+    CMD_NOFILE_OK = 2,    // needs no image (open, sleep)
 };
 
 struct IoCmd {
     const char *name;
-    const char *altname;   // one-letter alias, or nullptr
+    const char *altname;  // one-letter alias, or nullptr
     int (*cfunc)(BlockBackend *blk, int argc, char **argv);
-    int argmin, argmax;    // argmax -1: unbounded
-    int flags;             // IoCmdFlags
-    bool needs_write;      // BLK_PERM_WRITE: refused on read-only images
-    const char *args;      // shown in help; nullptr prints nothing
+    int argmin, argmax;  // argmax -1: unbounded
+    int flags;           // IoCmdFlags
+    bool needs_write;    // BLK_PERM_WRITE: refused on read-only images
+    const char *args;    // shown in help; nullptr prints nothing
     const char *oneline;
     void (*help)(void);
 };
@@ -33,15 +33,15 @@ struct IoCmd {
 // ---- state of the session (qemu-io.cc) -----------------------------------
 struct IoSession {
     BlockBackend *blk = nullptr;
-    bool image_opts = false;   // --image-opts: open takes key=value strings
-    bool misalign = false;     // -m: buffers start 512 bytes past alignment
+    bool image_opts = false;  // --image-opts: open takes key=value strings
+    bool misalign = false;    // -m: buffers start 512 bytes past alignment
     bool quit = false;
 };
 IoSession &io_session();
 // Opens @name (or only @opts when @name is null) as the session's image.
 // Returns 0, or 1 after printing qemu-io's error.
-int io_openfile(const char *name, int flags, bool writethrough, bool force_share,
-                bool copy_on_read, QDict *opts);
+int io_openfile(const char *name, int flags, bool writethrough, bool force_share, bool copy_on_read,
+                QDict *opts);
 // discard=on|unmap|off|ignore -> BDRV_O_UNMAP.
 bool io_parse_discard(const char *mode, int *flags);
 void io_closefile();
@@ -53,11 +53,13 @@ const IoCmd *io_find_command(const char *name);
 void io_command_usage(const IoCmd *ct);
 
 // ---- command groups, each registering into the table ---------------------
-extern const IoCmd io_rw_cmds[];     // read, readv, write, writev (io-rw.cc)
-extern const IoCmd io_aio_cmds[];    // aio_read, aio_write, aio_flush (io-aio.cc)
-extern const IoCmd io_image_cmds[];  // discard, flush, truncate, length, info, map, alloc (io-image.cc)
-extern const IoCmd io_session_cmds[];  // open, close, reopen, sleep, sigraise, abort (io-session.cc)
-extern const IoCmd io_debug_cmds[];    // break, remove_break, resume, wait_break (io-debug.cc)
+extern const IoCmd io_rw_cmds[];   // read, readv, write, writev (io-rw.cc)
+extern const IoCmd io_aio_cmds[];  // aio_read, aio_write, aio_flush (io-aio.cc)
+extern const IoCmd
+    io_image_cmds[];  // discard, flush, truncate, length, info, map, alloc (io-image.cc)
+extern const IoCmd
+    io_session_cmds[];               // open, close, reopen, sleep, sigraise, abort (io-session.cc)
+extern const IoCmd io_debug_cmds[];  // break, remove_break, resume, wait_break (io-debug.cc)
 
 // ---- output helpers (io-report.cc) ---------------------------------------
 // qemu-io's size formats: "4 KiB", "2.930 KiB", "85.754181 bytes".
@@ -83,7 +85,7 @@ struct IoBuffer {
     uint8_t *data() const { return data_; }
     int64_t size() const { return len_; }
 
-private:
+  private:
     void *base_;
     uint8_t *data_;
     int64_t len_;
@@ -91,8 +93,7 @@ private:
 
 // Splits "off len [len...]" sizes into one buffer with an iovec per length
 // (qemu-io's create_iovec); nullptr after printing the reason.
-std::unique_ptr<IoBuffer> io_create_iovec(QEMUIOVector *qiov, char **argv, int nr_iov,
-                                          int pattern);
+std::unique_ptr<IoBuffer> io_create_iovec(QEMUIOVector *qiov, char **argv, int nr_iov, int pattern);
 
 // Runs @fn (returning an integer) in a coroutine of @blk's context and
 // polls until it finishes: the synchronous form of any blk_co_* call.
@@ -103,10 +104,13 @@ int64_t blk_run_co(BlockBackend *blk, F fn)
         F *fn;
         int64_t ret;
     } c{&fn, 0};
-    aio_run_coroutine_sync(blk_get_aio_context(blk), [](void *o) {
-        auto *call = (Call *)o;
-        call->ret = (*call->fn)();
-    }, &c);
+    aio_run_coroutine_sync(
+        blk_get_aio_context(blk),
+        [](void *o) {
+            auto *call = (Call *)o;
+            call->ret = (*call->fn)();
+        },
+        &c);
     return c.ret;
 }
 

@@ -38,45 +38,44 @@ struct Options {
 
 void usage(const char *name)
 {
-    printf(
-"Usage: %s [OPTIONS] FILE\n"
-"QEMU Disk Network Block Device Utility\n"
-"\n"
-"  -h, --help                display this help and exit\n"
-"  -V, --version             output version information and exit\n"
-"\n"
-"Connection properties:\n"
-"  -p, --port=PORT           port to listen on (default `10809')\n"
-"  -b, --bind=IFACE          interface to bind to (default `0.0.0.0')\n"
-"  -k, --socket=PATH         path to the unix socket\n"
-"  -e, --shared=NUM          device can be shared by NUM clients (default '1')\n"
-"  -t, --persistent          don't exit on the last connection\n"
-"  -v, --verbose             display extra debugging information\n"
-"  -x, --export-name=NAME    expose export by name (default is empty string)\n"
-"  -D, --description=TEXT    export a human-readable description\n"
-"\n"
-"  --object type,id=ID,...   define an object such as 'tls-creds-x509' for\n"
-"                            providing TLS credentials\n"
-"  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
-"  --tls-authz=ID            use id of an earlier --object to provide\n"
-"                            authorization\n"
-"\n"
-"General purpose options:\n"
-"  --fork                    fork off the server process and exit the parent\n"
-"                            once the server is running\n"
-"  --pid-file=PATH           store the server's process ID in the given file\n"
-"\n"
-"Block device options:\n"
-"  -f, --format=FORMAT       set image format (raw, qcow2, ...)\n"
-"  -r, --read-only           export read-only\n"
-"  -n, --nocache             disable host cache\n"
-"      --cache=MODE          set cache mode used to access the disk image, the\n"
-"                            valid options are: 'none', 'writeback' (default),\n"
-"                            'writethrough', 'directsync' and 'unsafe'\n"
-"      --aio=MODE            set AIO mode (native, io_uring or threads)\n"
-"      --discard=MODE        set discard mode (ignore, unmap)\n"
-"      --detect-zeroes=MODE  set detect-zeroes mode (off, on, unmap)\n"
-"      --image-opts          treat FILE as a full set of image options\n",
+    printf("Usage: %s [OPTIONS] FILE\n"
+           "QEMU Disk Network Block Device Utility\n"
+           "\n"
+           "  -h, --help                display this help and exit\n"
+           "  -V, --version             output version information and exit\n"
+           "\n"
+           "Connection properties:\n"
+           "  -p, --port=PORT           port to listen on (default `10809')\n"
+           "  -b, --bind=IFACE          interface to bind to (default `0.0.0.0')\n"
+           "  -k, --socket=PATH         path to the unix socket\n"
+           "  -e, --shared=NUM          device can be shared by NUM clients (default '1')\n"
+           "  -t, --persistent          don't exit on the last connection\n"
+           "  -v, --verbose             display extra debugging information\n"
+           "  -x, --export-name=NAME    expose export by name (default is empty string)\n"
+           "  -D, --description=TEXT    export a human-readable description\n"
+           "\n"
+           "  --object type,id=ID,...   define an object such as 'tls-creds-x509' for\n"
+           "                            providing TLS credentials\n"
+           "  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
+           "  --tls-authz=ID            use id of an earlier --object to provide\n"
+           "                            authorization\n"
+           "\n"
+           "General purpose options:\n"
+           "  --fork                    fork off the server process and exit the parent\n"
+           "                            once the server is running\n"
+           "  --pid-file=PATH           store the server's process ID in the given file\n"
+           "\n"
+           "Block device options:\n"
+           "  -f, --format=FORMAT       set image format (raw, qcow2, ...)\n"
+           "  -r, --read-only           export read-only\n"
+           "  -n, --nocache             disable host cache\n"
+           "      --cache=MODE          set cache mode used to access the disk image, the\n"
+           "                            valid options are: 'none', 'writeback' (default),\n"
+           "                            'writethrough', 'directsync' and 'unsafe'\n"
+           "      --aio=MODE            set AIO mode (native, io_uring or threads)\n"
+           "      --discard=MODE        set discard mode (ignore, unmap)\n"
+           "      --detect-zeroes=MODE  set detect-zeroes mode (off, on, unmap)\n"
+           "      --image-opts          treat FILE as a full set of image options\n",
            name);
 }
 
@@ -86,18 +85,34 @@ void usage(const char *name)
     exit(EXIT_FAILURE);
 }
 
-enum { OPT_CACHE = 256, OPT_AIO, OPT_DISCARD, OPT_DETECT_ZEROES, OPT_IMAGE_OPTS, OPT_FORK,
-       OPT_PID_FILE, OPT_OBJECT, OPT_TLS_CREDS, OPT_TLS_AUTHZ };
+enum {
+    OPT_CACHE = 256,
+    OPT_AIO,
+    OPT_DISCARD,
+    OPT_DETECT_ZEROES,
+    OPT_IMAGE_OPTS,
+    OPT_FORK,
+    OPT_PID_FILE,
+    OPT_OBJECT,
+    OPT_TLS_CREDS,
+    OPT_TLS_AUTHZ
+};
 
 const struct option long_opts[] = {
-    {"help", no_argument, nullptr, 'h'},       {"version", no_argument, nullptr, 'V'},
-    {"port", required_argument, nullptr, 'p'}, {"bind", required_argument, nullptr, 'b'},
-    {"socket", required_argument, nullptr, 'k'}, {"shared", required_argument, nullptr, 'e'},
-    {"persistent", no_argument, nullptr, 't'}, {"verbose", no_argument, nullptr, 'v'},
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, 'V'},
+    {"port", required_argument, nullptr, 'p'},
+    {"bind", required_argument, nullptr, 'b'},
+    {"socket", required_argument, nullptr, 'k'},
+    {"shared", required_argument, nullptr, 'e'},
+    {"persistent", no_argument, nullptr, 't'},
+    {"verbose", no_argument, nullptr, 'v'},
     {"export-name", required_argument, nullptr, 'x'},
     {"description", required_argument, nullptr, 'D'},
-    {"format", required_argument, nullptr, 'f'}, {"read-only", no_argument, nullptr, 'r'},
-    {"nocache", no_argument, nullptr, 'n'},    {"cache", required_argument, nullptr, OPT_CACHE},
+    {"format", required_argument, nullptr, 'f'},
+    {"read-only", no_argument, nullptr, 'r'},
+    {"nocache", no_argument, nullptr, 'n'},
+    {"cache", required_argument, nullptr, OPT_CACHE},
     {"aio", required_argument, nullptr, OPT_AIO},
     {"discard", required_argument, nullptr, OPT_DISCARD},
     {"detect-zeroes", required_argument, nullptr, OPT_DETECT_ZEROES},
@@ -113,11 +128,10 @@ const struct option long_opts[] = {
 void parse_block_opt(Options *o, int c, const char *arg)
 {
     switch (c) {
-    case 'n':
-        arg = "none";
-        [[fallthrough]];
+    case 'n': arg = "none"; [[fallthrough]];
     case OPT_CACHE:
-        if (!bdrv_parse_cache_mode(arg, &o->flags, &o->writethrough)) die("Invalid cache mode `%s'", arg);
+        if (!bdrv_parse_cache_mode(arg, &o->flags, &o->writethrough))
+            die("Invalid cache mode `%s'", arg);
         break;
     case OPT_AIO:
         if (!bdrv_parse_aio(arg, &o->flags)) die("Invalid aio mode '%s'", arg);
@@ -168,7 +182,10 @@ void parse_args(int argc, char **argv, Options *o)
         case 'V': printf("%s 7.2.0 (qemu-lite 0.1.0)\n", argv[0]); exit(EXIT_SUCCESS);
         case 'p': port = optarg; break;
         case 'b': bind_addr = optarg; break;
-        case 'k': o->addr.is_unix = true; o->addr.path = optarg; break;
+        case 'k':
+            o->addr.is_unix = true;
+            o->addr.path = optarg;
+            break;
         case 'e': {
             int64_t n;
             if (qemu_strtoi64(optarg, &n) < 0 || n < 0 || n > 65535) {
@@ -188,7 +205,10 @@ void parse_args(int argc, char **argv, Options *o)
             o->exp.description = optarg;
             break;
         case 'f': o->fmt = optarg; break;
-        case 'r': o->exp.read_only = true; o->flags &= ~BDRV_O_RDWR; break;
+        case 'r':
+            o->exp.read_only = true;
+            o->flags &= ~BDRV_O_RDWR;
+            break;
         case OPT_IMAGE_OPTS: o->image_opts = true; break;
         case OPT_FORK: o->fork = true; break;
         case OPT_PID_FILE: o->pid_file = optarg; break;

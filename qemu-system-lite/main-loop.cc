@@ -22,10 +22,7 @@ gint poll_without_bql(GPollFD *fds, guint nfds, gint timeout)
 }
 
 // Runs in the main loop (BQL held): the machine asked to stop or exit.
-void wake_main_loop(void *)
-{
-    g_main_context_wakeup(g_main_context_default());
-}
+void wake_main_loop(void *) { g_main_context_wakeup(g_main_context_default()); }
 
 }  // namespace
 

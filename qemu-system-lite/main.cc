@@ -104,10 +104,7 @@ int run_vm(Machine *m)
 // LeakSanitizer (ASan builds): Unicorn 2.0.1 keeps a code-page bitmap that
 // uc_close does not free when the engine is closed after translated code
 // was invalidated (a guest that wrote to pages it had run).  Not ours to fix.
-extern "C" const char *__lsan_default_suppressions()
-{
-    return "leak:libunicorn.so\n";
-}
+extern "C" const char *__lsan_default_suppressions() { return "leak:libunicorn.so\n"; }
 
 extern "C" const char *__lsan_default_options()
 {

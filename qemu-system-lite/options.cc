@@ -113,9 +113,9 @@ bool apply_arg_option(const char *name, const char *arg, SystemOptions *o)
 
 bool takes_arg(const char *name)
 {
-    static const char *const with_arg[] = {"m", "drive", "hda", "serial", "bios", "display",
-                                           "qtest", "trace", "d", "machine", "M", "accel",
-                                           "cpu", "smp", "name"};
+    static const char *const with_arg[] = {"m",       "drive", "hda",   "serial", "bios",
+                                           "display", "qtest", "trace", "d",      "machine",
+                                           "M",       "accel", "cpu",   "smp",    "name"};
     for (const char *w : with_arg) {
         if (!strcmp(name, w)) return true;
     }

@@ -53,7 +53,8 @@ std::string pid_name(pid_t pid)
     FILE *f = fopen(path, "r");
     if (!f) return "<unknown process>";
     std::string name;
-    for (int c; (c = fgetc(f)) != EOF && c != '\0';) name += (char)c;
+    for (int c; (c = fgetc(f)) != EOF && c != '\0';)
+        name += (char)c;
     fclose(f);
     return name.empty() ? "<unknown process>" : name;
 }
@@ -90,8 +91,10 @@ void system_signals_init(void)
     // One handler at a time: signals pending together are then recorded in
     // the order the kernel delivers them (lowest number first).
     sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sa.sa_mask, sig);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        sigaddset(&sa.sa_mask, sig);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        sigaction(sig, &sa, nullptr);
 }
 
 void system_signals_watch(Machine *m)

@@ -11,12 +11,12 @@ struct Machine;
 struct Error;
 
 struct SystemOptions {
-    uint64_t ram_size = 128ull << 20;     // -m (QEMU's default 128 MiB)
-    std::vector<std::string> drives;      // -drive, in command-line order
-    std::string serial = "stdio";         // -serial (we have no display: stdio by default)
-    std::string bios;                     // -bios ("" = ours)
-    std::string qtest;                    // -qtest
-    bool no_reboot = false;               // -no-reboot
+    uint64_t ram_size = 128ull << 20;  // -m (QEMU's default 128 MiB)
+    std::vector<std::string> drives;   // -drive, in command-line order
+    std::string serial = "stdio";      // -serial (we have no display: stdio by default)
+    std::string bios;                  // -bios ("" = ours)
+    std::string qtest;                 // -qtest
+    bool no_reboot = false;            // -no-reboot
 };
 
 // Parses argv like QEMU (single-dash options, "--opt" accepted too).  Exits

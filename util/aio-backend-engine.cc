@@ -36,10 +36,7 @@ static AioEngine *engine_get(const AioEngineOps *ops)
     return static_cast<AioEngine *>(s.state);
 }
 
-AioEngineReq *aio_engine_peek(AioEngine *e)
-{
-    return e->pending_head;
-}
+AioEngineReq *aio_engine_peek(AioEngine *e) { return e->pending_head; }
 
 void aio_engine_pop(AioEngine *e)
 {
@@ -127,10 +124,7 @@ static void req_finish(AioEngine *e, AioEngineReq *r, int ret)
     aio_co_wake(r->co);
 }
 
-void aio_engine_fail(AioEngine *e, AioEngineReq *r, int err)
-{
-    req_finish(e, r, err);
-}
+void aio_engine_fail(AioEngine *e, AioEngineReq *r, int err) { req_finish(e, r, err); }
 
 // A read that came back short: at end of file (regular files) the count is
 // final; anything else (signals, device quirks) is retried for the rest.
@@ -179,10 +173,7 @@ void aio_context_set_aio_max_batch(AioContext *ctx, unsigned max_batch)
     ctx->aio_max_batch = max_batch;
 }
 
-static unsigned min_nonzero(unsigned a, unsigned b)
-{
-    return !a ? b : !b ? a : std::min(a, b);
-}
+static unsigned min_nonzero(unsigned a, unsigned b) { return !a ? b : !b ? a : std::min(a, b); }
 
 unsigned aio_engine_batch_len(AioEngine *e, unsigned room)
 {

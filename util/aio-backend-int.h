@@ -31,11 +31,11 @@ struct AioEngineReq {
     uint64_t offset;
     const QEMUIOVector *qiov;
     AioOp op;
-    size_t done = 0;               // bytes completed by earlier rounds
-    size_t cur_len = 0;            // bytes asked for in the current round
+    size_t done = 0;                    // bytes completed by earlier rounds
+    size_t cur_len = 0;                 // bytes asked for in the current round
     const struct iovec *iov = nullptr;  // the current round's vector
     int iovcnt = 0;
-    QEMUIOVector tail;             // backing store of iov after a partial round
+    QEMUIOVector tail;  // backing store of iov after a partial round
     int ret = 0;
     unsigned max_batch = 0;        // aio_backend_co_submit's; 0: no own limit
     AioEngineReq *next = nullptr;  // in AioEngine::pending
@@ -57,13 +57,13 @@ struct AioEngine {
     // them there (before any is acted on: waking a coroutine may submit
     // more); returns how many.
     unsigned (*reap)(AioEngine *e, AioEngineCompletion *out, unsigned max);
-    unsigned depth;               // requests in the kernel at most
+    unsigned depth;  // requests in the kernel at most
     unsigned in_kernel = 0;
     AioEngineReq *pending_head = nullptr;
     AioEngineReq *pending_tail = nullptr;
     unsigned pending_len = 0;
-    int efd = -1;                 // the kernel signals completions here
-    QEMUTimer *retry = nullptr;   // flushes again after a refused submission
+    int efd = -1;                // the kernel signals completions here
+    QEMUTimer *retry = nullptr;  // flushes again after a refused submission
 };
 
 unsigned aio_engine_ring_size(void);

@@ -27,12 +27,9 @@ bool aio_backend_parse(const char *str, AioBackend *out)
 const char *aio_backend_name(AioBackend b)
 {
     switch (b) {
-    case AioBackend::Threads:
-        return "threads";
-    case AioBackend::Native:
-        return "native";
-    case AioBackend::IoUring:
-        return "io_uring";
+    case AioBackend::Threads: return "threads";
+    case AioBackend::Native: return "native";
+    case AioBackend::IoUring: return "io_uring";
     }
     return "?";
 }
@@ -40,12 +37,9 @@ const char *aio_backend_name(AioBackend b)
 bool aio_backend_available(AioBackend b, Error **errp)
 {
     switch (b) {
-    case AioBackend::Threads:
-        return true;
-    case AioBackend::Native:
-        return aio_native_available(errp);
-    case AioBackend::IoUring:
-        return aio_io_uring_available(errp);
+    case AioBackend::Threads: return true;
+    case AioBackend::Native: return aio_native_available(errp);
+    case AioBackend::IoUring: return aio_io_uring_available(errp);
     }
     return false;
 }
@@ -65,26 +59,17 @@ namespace {
 std::atomic<unsigned> g_ring_size{256};
 }
 
-void aio_backend_set_ring_size(unsigned entries)
-{
-    g_ring_size.store(entries ? entries : 1);
-}
+void aio_backend_set_ring_size(unsigned entries) { g_ring_size.store(entries ? entries : 1); }
 
-unsigned aio_engine_ring_size(void)
-{
-    return g_ring_size.load();
-}
+unsigned aio_engine_ring_size(void) { return g_ring_size.load(); }
 
-int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
-                                       QEMUIOVector *qiov, AioOp op, unsigned max_batch)
+int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset, QEMUIOVector *qiov,
+                                       AioOp op, unsigned max_batch)
 {
     switch (b) {
-    case AioBackend::Threads:
-        return aio_threads_co_submit(fd, offset, qiov, op);
-    case AioBackend::Native:
-        return aio_native_co_submit(fd, offset, qiov, op, max_batch);
-    case AioBackend::IoUring:
-        return aio_io_uring_co_submit(fd, offset, qiov, op, max_batch);
+    case AioBackend::Threads: return aio_threads_co_submit(fd, offset, qiov, op);
+    case AioBackend::Native: return aio_native_co_submit(fd, offset, qiov, op, max_batch);
+    case AioBackend::IoUring: return aio_io_uring_co_submit(fd, offset, qiov, op, max_batch);
     }
     return -EINVAL;
 }
@@ -92,12 +77,9 @@ int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
 AioBackendStats aio_backend_stats(AioBackend b)
 {
     switch (b) {
-    case AioBackend::Threads:
-        return aio_threads_stats();
-    case AioBackend::Native:
-        return aio_native_stats();
-    case AioBackend::IoUring:
-        return aio_io_uring_stats();
+    case AioBackend::Threads: return aio_threads_stats();
+    case AioBackend::Native: return aio_native_stats();
+    case AioBackend::IoUring: return aio_io_uring_stats();
     }
     return {};
 }

@@ -32,8 +32,8 @@ AioBackend aio_backend_select(AioBackend want);
 // aio-max-batch option); 0: the AioContext's aio_max_batch, and where that
 // is 0 too the engine default (everything queued, up to the free ring
 // slots).  aio=threads ignores it.
-int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset,
-                                       QEMUIOVector *qiov, AioOp op, unsigned max_batch = 0);
+int coroutine_fn aio_backend_co_submit(AioBackend b, int fd, uint64_t offset, QEMUIOVector *qiov,
+                                       AioOp op, unsigned max_batch = 0);
 
 // QEMU's AioContext aio-max-batch: the most requests one submission syscall
 // of the kernel engines takes in @ctx (0, the default: no limit but the
@@ -69,13 +69,13 @@ int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioO
 // Counters for tests and benchmarks, summed over the AioContexts polled by
 // the calling thread.
 struct AioBackendStats {
-    uint64_t submit_syscalls = 0;  // io_submit / io_uring_enter(submit) / pool jobs
-    uint64_t requests = 0;         // aio_backend_co_submit calls
-    uint64_t completions = 0;      // kernel completions reaped
-    uint64_t resubmits = 0;        // partial or EAGAIN completions sent again
-    uint64_t ring_full = 0;        // submissions that found the ring full and waited
-    uint64_t max_batch = 0;        // most requests handed over in one syscall
-    uint64_t inline_bytes = 0;     // aio=threads: bytes done by the caller
+    uint64_t submit_syscalls = 0;      // io_submit / io_uring_enter(submit) / pool jobs
+    uint64_t requests = 0;             // aio_backend_co_submit calls
+    uint64_t completions = 0;          // kernel completions reaped
+    uint64_t resubmits = 0;            // partial or EAGAIN completions sent again
+    uint64_t ring_full = 0;            // submissions that found the ring full and waited
+    uint64_t max_batch = 0;            // most requests handed over in one syscall
+    uint64_t inline_bytes = 0;         // aio=threads: bytes done by the caller
     uint64_t inline_write_stalls = 0;  // FastWrites: slow inline writes seen
 };
 AioBackendStats aio_backend_stats(AioBackend b);

@@ -14,10 +14,7 @@ struct AioSource {
     gpointer epoll_tag;
 };
 
-bool timers_due(AioContext *ctx)
-{
-    return aio_compute_timeout_ns(ctx) == 0;
-}
+bool timers_due(AioContext *ctx) { return aio_compute_timeout_ns(ctx) == 0; }
 
 gboolean aio_source_prepare(GSource *src, gint *timeout)
 {

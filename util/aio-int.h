@@ -90,12 +90,12 @@ struct AioContext {
 
 // async.cc
 bool aio_bh_pending(AioContext *ctx);
-bool aio_bh_poll(AioContext *ctx);           // runs scheduled BHs; true if any ran
-bool aio_run_timers(AioContext *ctx);        // runs expired timers
+bool aio_bh_poll(AioContext *ctx);                // runs scheduled BHs; true if any ran
+bool aio_run_timers(AioContext *ctx);             // runs expired timers
 int64_t aio_compute_timeout_ns(AioContext *ctx);  // -1: no deadline
 bool aio_run_deferred(AioContext *ctx);
-void aio_context_init_events(AioContext *ctx);   // aio-posix.cc
-void aio_context_fini_events(AioContext *ctx);   // aio-posix.cc
-void aio_context_fini_bhs(AioContext *ctx);      // async.cc
+void aio_context_init_events(AioContext *ctx);  // aio-posix.cc
+void aio_context_fini_events(AioContext *ctx);  // aio-posix.cc
+void aio_context_fini_bhs(AioContext *ctx);     // async.cc
 bool aio_dispatch_ready(AioContext *ctx, int timeout_ms_for_gsource);
 bool aio_is_owner_thread(AioContext *ctx);

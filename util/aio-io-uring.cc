@@ -55,15 +55,9 @@ void prep_sqe(struct io_uring_sqe *sqe, AioEngineReq *r)
 {
     uint64_t off = r->offset + r->done;
     switch (r->op) {
-    case AioOp::Read:
-        io_uring_prep_readv(sqe, r->fd, r->iov, (unsigned)r->iovcnt, off);
-        break;
-    case AioOp::Write:
-        io_uring_prep_writev(sqe, r->fd, r->iov, (unsigned)r->iovcnt, off);
-        break;
-    case AioOp::Flush:
-        io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC);
-        break;
+    case AioOp::Read: io_uring_prep_readv(sqe, r->fd, r->iov, (unsigned)r->iovcnt, off); break;
+    case AioOp::Write: io_uring_prep_writev(sqe, r->fd, r->iov, (unsigned)r->iovcnt, off); break;
+    case AioOp::Flush: io_uring_prep_fsync(sqe, r->fd, IORING_FSYNC_DATASYNC); break;
     }
     io_uring_sqe_set_data(sqe, r);
 }
@@ -132,7 +126,8 @@ AioEngine *uring_create(AioContext *ctx)
         static std::once_flag warned;
         std::call_once(warned, [ret] {
             warn_report("aio=io_uring: failed to init linux io_uring ring: %s; "
-                        "using the thread pool", strerror(-ret));
+                        "using the thread pool",
+                        strerror(-ret));
         });
         delete u;
         return nullptr;
@@ -169,10 +164,7 @@ int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *q
     return aio_engine_co_submit(&ops, fd, offset, qiov, op, max_batch);
 }
 
-AioBackendStats aio_io_uring_stats(void)
-{
-    return uring_stats;
-}
+AioBackendStats aio_io_uring_stats(void) { return uring_stats; }
 
 #else  // !CONFIG_LINUX_IO_URING
 
@@ -189,9 +181,6 @@ int coroutine_fn aio_io_uring_co_submit(int fd, uint64_t offset, QEMUIOVector *q
     return aio_threads_co_submit(fd, offset, qiov, op);
 }
 
-AioBackendStats aio_io_uring_stats(void)
-{
-    return {};
-}
+AioBackendStats aio_io_uring_stats(void) { return {}; }
 
 #endif

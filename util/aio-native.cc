@@ -144,7 +144,8 @@ AioEngine *native_create(AioContext *ctx)
         static std::once_flag warned;
         std::call_once(warned, [err] {
             warn_report("aio=native: failed to create linux AIO context: %s; "
-                        "using the thread pool", strerror(err));
+                        "using the thread pool",
+                        strerror(err));
         });
         if (ret >= 0) {
             io_destroy(n->io);
@@ -191,7 +192,4 @@ int coroutine_fn aio_native_co_submit(int fd, uint64_t offset, QEMUIOVector *qio
     return aio_engine_co_submit(&ops, fd, offset, qiov, op, max_batch);
 }
 
-AioBackendStats aio_native_stats(void)
-{
-    return native_stats;
-}
+AioBackendStats aio_native_stats(void) { return native_stats; }

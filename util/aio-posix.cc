@@ -74,10 +74,7 @@ static void notify_accept(AioContext *ctx)
     ctx->notified.store(false);
 }
 
-void aio_context_set_release_bql(AioContext *ctx, bool release)
-{
-    ctx->release_bql = release;
-}
+void aio_context_set_release_bql(AioContext *ctx, bool release) { ctx->release_bql = release; }
 
 static uint32_t handler_events(IOHandler *io_read, IOHandler *io_write)
 {
@@ -97,8 +94,8 @@ static void handler_remove(AioContext *ctx, AioHandler *h)
     }
 }
 
-void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
-                        IOHandler *io_write, void *opaque)
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
+                        void *opaque)
 {
     auto it = ctx->handlers.find(fd);
     AioHandler *h = it == ctx->handlers.end() ? nullptr : it->second;

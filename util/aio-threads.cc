@@ -88,9 +88,8 @@ ssize_t inline_once(int fd, const QEMUIOVector &q, uint64_t offset, AioOp op)
 {
     int cnt = q.niov() < IOV_MAX ? q.niov() : IOV_MAX;
     for (;;) {
-        ssize_t n = op == AioOp::Read
-                        ? preadv2(fd, q.iov.data(), cnt, (off_t)offset, RWF_NOWAIT)
-                        : pwritev(fd, q.iov.data(), cnt, (off_t)offset);
+        ssize_t n = op == AioOp::Read ? preadv2(fd, q.iov.data(), cnt, (off_t)offset, RWF_NOWAIT)
+                                      : pwritev(fd, q.iov.data(), cnt, (off_t)offset);
         if (n >= 0) {
             return n;
         }
@@ -138,10 +137,9 @@ void aio_threads_set_slow_write_ns(int64_t ns)
 int64_t aio_threads_try_inline(int fd, uint64_t offset, QEMUIOVector *qiov, AioOp op)
 {
     AioThreadsInline mode = inline_mode.load(std::memory_order_relaxed);
-    bool allowed = op == AioOp::Read
-                       ? mode != AioThreadsInline::Off &&
-                             !nowait_unsupported.load(std::memory_order_relaxed)
-                       : op == AioOp::Write && write_allowed(mode);
+    bool allowed = op == AioOp::Read ? mode != AioThreadsInline::Off &&
+                                           !nowait_unsupported.load(std::memory_order_relaxed)
+                                     : op == AioOp::Write && write_allowed(mode);
     bool timed = allowed && op == AioOp::Write && mode == AioThreadsInline::FastWrites;
     int64_t t0 = timed ? now_ns() : 0;
     size_t total = qiov->size;
@@ -177,7 +175,4 @@ int coroutine_fn aio_threads_co_submit(int fd, uint64_t offset, QEMUIOVector *qi
     return thread_pool_submit_co(threads_worker, &r);
 }
 
-AioBackendStats aio_threads_stats(void)
-{
-    return threads_stats;
-}
+AioBackendStats aio_threads_stats(void) { return threads_stats; }

@@ -40,8 +40,8 @@ void aio_context_set_release_bql(AioContext *ctx, bool release);
 // fd handlers: level-triggered; null callbacks remove interest; both null
 // removes the handler.  Safe to call from inside any handler, including the
 // handler being removed.
-void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
-                        IOHandler *io_write, void *opaque);
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
+                        void *opaque);
 
 // Bottom halves: a BH scheduled N times before it runs runs once.
 QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
@@ -79,9 +79,10 @@ unsigned aio_context_in_flight(AioContext *ctx);
 void aio_drain(AioContext *ctx);  // polls until in_flight == 0
 
 // Poll until @cond is false (QEMU's AIO_WAIT_WHILE / BDRV_POLL_WHILE).
-#define AIO_WAIT_WHILE(ctx, cond)                                             \
-    do {                                                                      \
-        while (cond) aio_poll((ctx), true);                                   \
+#define AIO_WAIT_WHILE(ctx, cond)  \
+    do {                           \
+        while (cond)               \
+            aio_poll((ctx), true); \
     } while (0)
 
 // Runs @entry(@opaque) as a coroutine and polls @ctx until it terminates:

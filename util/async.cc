@@ -27,10 +27,7 @@ AioContext *aio_context_new(void)
     return ctx;
 }
 
-void aio_context_ref(AioContext *ctx)
-{
-    ctx->refcnt.fetch_add(1);
-}
+void aio_context_ref(AioContext *ctx) { ctx->refcnt.fetch_add(1); }
 
 void aio_context_unref(AioContext *ctx)
 {
@@ -109,10 +106,7 @@ void qemu_bh_schedule(QEMUBH *bh)
     aio_notify(ctx);
 }
 
-void qemu_bh_cancel(QEMUBH *bh)
-{
-    bh->scheduled.store(false);
-}
+void qemu_bh_cancel(QEMUBH *bh) { bh->scheduled.store(false); }
 
 void qemu_bh_delete(QEMUBH *bh)
 {
@@ -221,10 +215,7 @@ void timer_mod_ns(QEMUTimer *t, int64_t expire_ns)
     t->pending = true;
 }
 
-bool timer_pending(QEMUTimer *t)
-{
-    return t->pending;
-}
+bool timer_pending(QEMUTimer *t) { return t->pending; }
 
 void timer_free(QEMUTimer *t)
 {
@@ -320,10 +311,7 @@ static void install_reschedule_hook(void)
     std::call_once(once, [] { qemu_coroutine_set_reschedule_hook(reschedule_hook); });
 }
 
-static void co_sleep_cb(void *opaque)
-{
-    aio_co_wake(static_cast<Coroutine *>(opaque));
-}
+static void co_sleep_cb(void *opaque) { aio_co_wake(static_cast<Coroutine *>(opaque)); }
 
 void coroutine_fn qemu_co_sleep_ns(int64_t ns)
 {
@@ -392,10 +380,7 @@ bool aio_run_deferred(AioContext *ctx)
     return progress;
 }
 
-void aio_context_inc_in_flight(AioContext *ctx)
-{
-    ctx->in_flight.fetch_add(1);
-}
+void aio_context_inc_in_flight(AioContext *ctx) { ctx->in_flight.fetch_add(1); }
 
 void aio_context_dec_in_flight(AioContext *ctx)
 {
@@ -406,12 +391,6 @@ void aio_context_dec_in_flight(AioContext *ctx)
     }
 }
 
-unsigned aio_context_in_flight(AioContext *ctx)
-{
-    return ctx->in_flight.load();
-}
+unsigned aio_context_in_flight(AioContext *ctx) { return ctx->in_flight.load(); }
 
-void aio_drain(AioContext *ctx)
-{
-    AIO_WAIT_WHILE(ctx, aio_context_in_flight(ctx) > 0);
-}
+void aio_drain(AioContext *ctx) { AIO_WAIT_WHILE(ctx, aio_context_in_flight(ctx) > 0); }

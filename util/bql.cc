@@ -28,10 +28,7 @@ void bql_unlock(void)
     g_bql.unlock();
 }
 
-bool bql_locked(void)
-{
-    return t_bql_held;
-}
+bool bql_locked(void) { return t_bql_held; }
 
 void bql_assert_locked(const char *file, int line)
 {

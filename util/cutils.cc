@@ -14,13 +14,20 @@ namespace {
 uint64_t suffix_mul(char c)
 {
     switch (c) {
-    case 'B': case 'b': return 1;
-    case 'K': case 'k': return 1ULL << 10;
-    case 'M': case 'm': return 1ULL << 20;
-    case 'G': case 'g': return 1ULL << 30;
-    case 'T': case 't': return 1ULL << 40;
-    case 'P': case 'p': return 1ULL << 50;
-    case 'E': case 'e': return 1ULL << 60;
+    case 'B':
+    case 'b': return 1;
+    case 'K':
+    case 'k': return 1ULL << 10;
+    case 'M':
+    case 'm': return 1ULL << 20;
+    case 'G':
+    case 'g': return 1ULL << 30;
+    case 'T':
+    case 't': return 1ULL << 40;
+    case 'P':
+    case 'p': return 1ULL << 50;
+    case 'E':
+    case 'e': return 1ULL << 60;
     default: return 0;
     }
 }
@@ -121,10 +128,7 @@ int do_strtosz(const char *str, uint64_t default_mul, uint64_t *result)
 
 }  // namespace
 
-int qemu_strtosz(const char *str, uint64_t *result)
-{
-    return do_strtosz(str, 1, result);
-}
+int qemu_strtosz(const char *str, uint64_t *result) { return do_strtosz(str, 1, result); }
 
 int qemu_strtosz_unit(const char *str, uint64_t default_unit, uint64_t *result)
 {

@@ -33,8 +33,8 @@ void set_error(Error **errp, std::string msg)
         return;
     }
     if (*errp) {
-        fprintf(stderr, "%s: error set twice: '%s' then '%s'\n", g_progname,
-                (*errp)->msg.c_str(), msg.c_str());
+        fprintf(stderr, "%s: error set twice: '%s' then '%s'\n", g_progname, (*errp)->msg.c_str(),
+                msg.c_str());
         abort();
     }
     *errp = new Error{std::move(msg)};
@@ -86,15 +86,9 @@ void error_propagate(Error **dst, Error *local)
     *dst = local;
 }
 
-void error_free(Error *err)
-{
-    delete err;
-}
+void error_free(Error *err) { delete err; }
 
-const char *error_get_pretty(const Error *err)
-{
-    return err->msg.c_str();
-}
+const char *error_get_pretty(const Error *err) { return err->msg.c_str(); }
 
 void error_set_progname(const char *name)
 {
@@ -102,10 +96,7 @@ void error_set_progname(const char *name)
     g_progname = slash ? slash + 1 : name;
 }
 
-const char *error_get_progname(void)
-{
-    return g_progname;
-}
+const char *error_get_progname(void) { return g_progname; }
 
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {

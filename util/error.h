@@ -35,5 +35,10 @@ struct ErrorPtr {
     ~ErrorPtr() { error_free(err); }
     Error **operator&() { return &err; }
     explicit operator bool() const { return err != nullptr; }
-    Error *release() { Error *e = err; err = nullptr; return e; }
+    Error *release()
+    {
+        Error *e = err;
+        err = nullptr;
+        return e;
+    }
 };

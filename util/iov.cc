@@ -27,10 +27,7 @@ void qemu_iovec_add(QEMUIOVector *qiov, void *base, size_t len)
     qiov->size += len;
 }
 
-void qemu_iovec_reset(QEMUIOVector *qiov)
-{
-    qemu_iovec_init(qiov);
-}
+void qemu_iovec_reset(QEMUIOVector *qiov) { qemu_iovec_init(qiov); }
 
 void qemu_iovec_concat(QEMUIOVector *dst, const QEMUIOVector *src, size_t offset, size_t bytes)
 {
@@ -102,9 +99,8 @@ size_t qemu_iovec_memset(QEMUIOVector *qiov, size_t offset, int c, size_t bytes)
 
 bool qemu_iovec_is_zero(const QEMUIOVector *qiov, size_t offset, size_t bytes)
 {
-    size_t n = iov_walk(qiov, offset, bytes, [](char *p, size_t, size_t len) {
-        return buffer_is_zero(p, len);
-    });
+    size_t n = iov_walk(qiov, offset, bytes,
+                        [](char *p, size_t, size_t len) { return buffer_is_zero(p, len); });
     return n == bytes;
 }
 
@@ -134,7 +130,4 @@ void *qemu_memalign(size_t alignment, size_t size)
     return p;
 }
 
-void qemu_vfree(void *ptr)
-{
-    free(ptr);
-}
+void qemu_vfree(void *ptr) { free(ptr); }

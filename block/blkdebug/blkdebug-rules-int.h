@@ -11,24 +11,28 @@
 #include "block/block-int.h"
 
 enum BlkdebugIOType {
-    BLKDEBUG_IO_READ, BLKDEBUG_IO_WRITE, BLKDEBUG_IO_WRITE_ZEROES,
-    BLKDEBUG_IO_DISCARD, BLKDEBUG_IO_FLUSH, BLKDEBUG_IO_BLOCK_STATUS,
+    BLKDEBUG_IO_READ,
+    BLKDEBUG_IO_WRITE,
+    BLKDEBUG_IO_WRITE_ZEROES,
+    BLKDEBUG_IO_DISCARD,
+    BLKDEBUG_IO_FLUSH,
+    BLKDEBUG_IO_BLOCK_STATUS,
     BLKDEBUG_IO__MAX
 };
 
 struct BlkdebugRule {
     enum Action { INJECT_ERROR, SET_STATE } action = INJECT_ERROR;
     BlkdebugEvent event = BLKDBG_NONE;
-    int state = 0;              // 0: in any state
+    int state = 0;  // 0: in any state
     // inject-error
-    int error = 5;              // positive errno
+    int error = 5;  // positive errno
     bool once = false;
     bool immediately = false;
-    int64_t offset = -1;        // byte offset the request must cover, -1: any
+    int64_t offset = -1;  // byte offset the request must cover, -1: any
     uint32_t iotype_mask = 0;
     // set-state
     int new_state = 0;
-    bool removed = false;       // a fired once-rule never comes back
+    bool removed = false;  // a fired once-rule never comes back
 };
 
 struct BlkdebugRules {
@@ -50,5 +54,6 @@ struct BlkdebugRules {
 bool blkdebug_read_config(const char *path, BlkdebugRules *out, Error **errp);
 // Parses one section given as key/value pairs (used by the file parser and
 // for tests); @where prefixes error messages ("file.conf:3").
-bool blkdebug_add_rule(const char *group, const std::vector<std::pair<std::string, std::string>> &kv,
+bool blkdebug_add_rule(const char *group,
+                       const std::vector<std::pair<std::string, std::string>> &kv,
                        const std::string &where, BlkdebugRules *out, Error **errp);

@@ -101,7 +101,8 @@ std::string trim(const std::string &s)
 
 }  // namespace
 
-bool blkdebug_add_rule(const char *group, const std::vector<std::pair<std::string, std::string>> &kv,
+bool blkdebug_add_rule(const char *group,
+                       const std::vector<std::pair<std::string, std::string>> &kv,
                        const std::string &where, BlkdebugRules *out, Error **errp)
 {
     BlkdebugRule r;

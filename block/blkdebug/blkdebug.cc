@@ -83,7 +83,8 @@ bool take_size(QDict *o, const char *key, uint64_t *out, Error **errp)
 bool take_limits(BDRVBlkdebugState *s, QDict *o, Error **errp)
 {
     uint64_t align = 0;
-    if (!take_size(o, "align", &align, errp) || !take_size(o, "max-transfer", &s->max_transfer, errp) ||
+    if (!take_size(o, "align", &align, errp) ||
+        !take_size(o, "max-transfer", &s->max_transfer, errp) ||
         !take_size(o, "opt-write-zero", &s->opt_write_zero, errp) ||
         !take_size(o, "max-write-zero", &s->max_write_zero, errp) ||
         !take_size(o, "opt-discard", &s->opt_discard, errp) ||
@@ -193,8 +194,8 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
         goto fail;
     }
     bs->supported_write_flags = BDRV_REQ_FUA & s->image->bs->supported_write_flags;
-    bs->supported_zero_flags = (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) &
-                               s->image->bs->supported_zero_flags;
+    bs->supported_zero_flags =
+        (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) & s->image->bs->supported_zero_flags;
     bs->total_bytes = s->image->bs->total_bytes;
     if (!o->entries.empty()) {
         error_setg(errp, "Block protocol 'blkdebug' doesn't support the option '%s'",

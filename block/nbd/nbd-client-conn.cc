@@ -105,7 +105,8 @@ int coroutine_fn handle_error(NbdClientConn *conn, const NbdReply &r, NbdClientS
     NbdErrorChunk e;
     bool known = r.type == NBD_REPLY_TYPE_ERROR || r.type == NBD_REPLY_TYPE_ERROR_OFFSET;
     if (known) {
-        if (!nbd_error_chunk_decode(p.data(), p.size(), r.type == NBD_REPLY_TYPE_ERROR_OFFSET, &e)) {
+        if (!nbd_error_chunk_decode(p.data(), p.size(), r.type == NBD_REPLY_TYPE_ERROR_OFFSET,
+                                    &e)) {
             return -EIO;
         }
         if (e.has_offset && !nbd_range_inside(e.offset, 1, s->offset, s->len)) return -EIO;
@@ -145,7 +146,8 @@ int coroutine_fn read_one_reply(NbdClientConn *conn)
     uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
     NbdReply r;
     if (nbd_channel_read(conn->ch.get(), hdr, 4) < 0) return -EIO;
-    uint32_t magic = uint32_t(hdr[0]) << 24 | uint32_t(hdr[1]) << 16 | uint32_t(hdr[2]) << 8 | hdr[3];
+    uint32_t magic =
+        uint32_t(hdr[0]) << 24 | uint32_t(hdr[1]) << 16 | uint32_t(hdr[2]) << 8 | hdr[3];
     size_t size = nbd_reply_header_size(magic);
     if (size == 0 || nbd_channel_read(conn->ch.get(), hdr + 4, size - 4) < 0 ||
         !nbd_reply_decode(hdr, size, &r)) {
@@ -221,7 +223,8 @@ void nbd_conn_start(NbdClientConn *conn, AioContext *ctx)
 {
     qemu_co_queue_init(&conn->free_wait);
     qemu_co_queue_init(&conn->reader_exit);
-    for (NbdClientSlot &s : conn->slots) qemu_co_queue_init(&s.wait);
+    for (NbdClientSlot &s : conn->slots)
+        qemu_co_queue_init(&s.wait);
     conn->reader_running = true;
     aio_co_schedule(ctx, qemu_coroutine_create(reader_entry, conn));
 }

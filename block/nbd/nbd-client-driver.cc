@@ -28,10 +28,7 @@ struct NbdDriverState {
     CoQueue reconnect_wait;
 };
 
-NbdDriverState *state(BlockDriverState *bs)
-{
-    return (NbdDriverState *)bs->opaque;
-}
+NbdDriverState *state(BlockDriverState *bs) { return (NbdDriverState *)bs->opaque; }
 
 int coroutine_fn connect_one(NbdDriverState *s, std::unique_ptr<NbdClientConn> *out, Error **errp)
 {
@@ -166,8 +163,10 @@ void coroutine_fn nbd_co_close(BlockDriverState *bs)
 {
     NbdDriverState *s = state(bs);
     if (!s) return;
-    for (auto &c : s->conns) nbd_conn_close(c.get());
-    for (auto &c : s->retired) nbd_conn_close(c.get());
+    for (auto &c : s->conns)
+        nbd_conn_close(c.get());
+    for (auto &c : s->retired)
+        nbd_conn_close(c.get());
     delete s;
     bs->opaque = nullptr;
 }
@@ -249,8 +248,14 @@ int coroutine_fn nbd_co_block_status(BlockDriverState *bs, bool, int64_t offset,
     }
     uint32_t min = std::max<uint32_t>(s->info.min_block, 1);
     int64_t len = std::min<int64_t>(bytes, int64_t(UINT32_MAX / min * min));
-    NbdClientOp op = {NBD_CMD_BLOCK_STATUS, NBD_CMD_FLAG_REQ_ONE, uint64_t(offset), uint32_t(len),
-                      nullptr, 0, 0, 0};
+    NbdClientOp op = {NBD_CMD_BLOCK_STATUS,
+                      NBD_CMD_FLAG_REQ_ONE,
+                      uint64_t(offset),
+                      uint32_t(len),
+                      nullptr,
+                      0,
+                      0,
+                      0};
     int ret = nbd_do(bs, &op);
     if (ret < 0) return ret;
     *pnum = op.extent_len;
@@ -264,8 +269,9 @@ int64_t coroutine_fn nbd_co_getlength(BlockDriverState *bs)
 }
 
 const char *const nbd_runtime_opts[] = {
-    "filename", "server.type", "server.host", "server.port", "server.path", "export",
-    "reconnect-delay", "multi-conn", "host", "port", "path", "tls-creds", "tls-hostname", nullptr,
+    "filename", "server.type",     "server.host",  "server.port", "server.path",
+    "export",   "reconnect-delay", "multi-conn",   "host",        "port",
+    "path",     "tls-creds",       "tls-hostname", nullptr,
 };
 
 BlockDriver make_driver()

@@ -56,7 +56,8 @@ int coroutine_fn read_reply(Haggle *h, uint32_t opt, NbdOptReply *r, std::vector
 
 std::string server_message(const std::vector<uint8_t> &d)
 {
-    return std::string((const char *)d.data(), d.size() > NBD_MAX_STRING ? NBD_MAX_STRING : d.size());
+    return std::string((const char *)d.data(),
+                       d.size() > NBD_MAX_STRING ? NBD_MAX_STRING : d.size());
 }
 
 // 1: acked; 0: refused (an error reply); <0: connection unusable.
@@ -135,8 +136,9 @@ int coroutine_fn negotiate_go(Haggle *h, const std::string &name, NbdExportInfo 
         }
         if (r.type == NBD_REP_ERR_UNSUP) return 0;
         if (r.type == NBD_REP_ERR_TLS_REQD) {
-            error_setg(h->errp, "TLS negotiation required before option %u (go)\n"
-                                "Did you forget a valid tls-creds?\nserver reported: %s",
+            error_setg(h->errp,
+                       "TLS negotiation required before option %u (go)\n"
+                       "Did you forget a valid tls-creds?\nserver reported: %s",
                        NBD_OPT_GO, server_message(d).c_str());
             return -EINVAL;
         }
@@ -174,7 +176,8 @@ int coroutine_fn negotiate_starttls(Haggle *h, const NbdClientTls &tls)
 {
     NbdOptReply r;
     std::vector<uint8_t> d;
-    if (send_option(h, NBD_OPT_STARTTLS, nullptr) < 0 || read_reply(h, NBD_OPT_STARTTLS, &r, &d) < 0) {
+    if (send_option(h, NBD_OPT_STARTTLS, nullptr) < 0 ||
+        read_reply(h, NBD_OPT_STARTTLS, &r, &d) < 0) {
         return -EIO;
     }
     if (r.type == NBD_REP_ERR_UNSUP) {
@@ -195,7 +198,8 @@ int coroutine_fn negotiate_starttls(Haggle *h, const NbdClientTls &tls)
         error_setg(h->errp, "Server rejected request to start TLS %x", r.type);
         return -EINVAL;
     }
-    return nbd_channel_starttls(h->ch, tls.creds, tls.hostname, nullptr, TlsEndpoint::Client, h->errp);
+    return nbd_channel_starttls(h->ch, tls.creds, tls.hostname, nullptr, TlsEndpoint::Client,
+                                h->errp);
 }
 
 int coroutine_fn read_greeting(Haggle *h, uint16_t *gflags)
@@ -243,9 +247,9 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
     if (ret < 0) return ret;
     bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
     bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
-    uint8_t cflags[4] = {0, 0, 0,
-                         uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) |
-                                 (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
+    uint8_t cflags[4] = {
+        0, 0, 0,
+        uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
     if (nbd_channel_write(ch, cflags, 4) < 0) {
         error_setg(errp, "Failed to send client flags");
         return -EIO;

@@ -45,10 +45,10 @@ struct NbdClientSlot {
     uint32_t len = 0;
     QEMUIOVector *qiov = nullptr;  // read destination
     size_t qiov_offset = 0;
-    uint64_t received = 0;         // read bytes delivered by chunks
+    uint64_t received = 0;  // read bytes delivered by chunks
     bool done = false;
     int ret = 0;
-    bool have_extent = false;      // block status answer
+    bool have_extent = false;  // block status answer
     uint32_t extent_len = 0;
     uint32_t extent_flags = 0;
     CoQueue wait;
@@ -60,9 +60,9 @@ struct NbdClientConn {
     NbdClientSlot slots[NBD_CLIENT_MAX_REQUESTS];
     unsigned in_flight = 0;
     uint64_t generation = 0;
-    CoQueue free_wait;        // requests waiting for a slot
+    CoQueue free_wait;  // requests waiting for a slot
     bool reader_running = false;
-    CoQueue reader_exit;      // close waits here for the reader to stop
+    CoQueue reader_exit;  // close waits here for the reader to stop
     bool dead = false;
 };
 

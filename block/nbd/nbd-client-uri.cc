@@ -104,7 +104,8 @@ bool parse_uri(const char *filename, QDict *options, Error **errp)
             return false;
         }
         host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+        if (close + 1 < authority.size() && authority[close + 1] == ':')
+            port = authority.substr(close + 2);
     } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
         host = authority.substr(0, colon);
         port = authority.substr(colon + 1);
@@ -182,9 +183,11 @@ bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp)
         return false;
     }
     cfg->addr.is_unix = !strcmp(type, "unix");
-    const char *host = o->get("server.host"), *port = o->get("server.port"), *path = o->get("server.path");
+    const char *host = o->get("server.host"), *port = o->get("server.port"),
+               *path = o->get("server.path");
     if (cfg->addr.is_unix ? !path : !host) {
-        error_setg(errp, "Parameter '%s' is missing", cfg->addr.is_unix ? "server.path" : "server.host");
+        error_setg(errp, "Parameter '%s' is missing",
+                   cfg->addr.is_unix ? "server.path" : "server.host");
         return false;
     }
     if (cfg->addr.is_unix) {

@@ -8,11 +8,14 @@ uint32_t nbd_errno_to_wire(int err)
 {
     switch (err) {
     case 0: return NBD_SUCCESS;
-    case EPERM: case EROFS: return NBD_EPERM;
+    case EPERM:
+    case EROFS: return NBD_EPERM;
     case EIO: return NBD_EIO;
     case ENOMEM: return NBD_ENOMEM;
     case EINVAL: return NBD_EINVAL;
-    case ENOSPC: case EDQUOT: case EFBIG: return NBD_ENOSPC;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG: return NBD_ENOSPC;
     case EOVERFLOW: return NBD_EOVERFLOW;
     case ENOTSUP: return NBD_ENOTSUP;
     case ESHUTDOWN: return NBD_ESHUTDOWN;
@@ -83,7 +86,8 @@ bool NbdCursor::get_u16(uint16_t *v)
 {
     if (left < 2) return false;
     *v = uint16_t(load_be(p, 2));
-    p += 2; left -= 2;
+    p += 2;
+    left -= 2;
     return true;
 }
 
@@ -91,7 +95,8 @@ bool NbdCursor::get_u32(uint32_t *v)
 {
     if (left < 4) return false;
     *v = uint32_t(load_be(p, 4));
-    p += 4; left -= 4;
+    p += 4;
+    left -= 4;
     return true;
 }
 
@@ -99,7 +104,8 @@ bool NbdCursor::get_u64(uint64_t *v)
 {
     if (left < 8) return false;
     *v = load_be(p, 8);
-    p += 8; left -= 8;
+    p += 8;
+    left -= 8;
     return true;
 }
 
@@ -107,7 +113,8 @@ bool NbdCursor::get_bytes(void *out, size_t n)
 {
     if (left < n) return false;
     memcpy(out, p, n);
-    p += n; left -= n;
+    p += n;
+    left -= n;
     return true;
 }
 
@@ -115,14 +122,16 @@ bool NbdCursor::get_string(size_t len, size_t max, std::string *out)
 {
     if (len > max || len > left) return false;
     out->assign((const char *)p, len);
-    p += len; left -= len;
+    p += len;
+    left -= len;
     return true;
 }
 
 bool NbdCursor::advance(size_t n)
 {
     if (left < n) return false;
-    p += n; left -= n;
+    p += n;
+    left -= n;
     return true;
 }
 
@@ -163,8 +172,8 @@ void nbd_simple_reply_encode(uint64_t cookie, uint32_t error, uint8_t out[NBD_SI
     store_be(out + 8, cookie, 8);
 }
 
-void nbd_structured_reply_encode(uint64_t cookie, uint16_t flags, uint16_t type,
-                                 uint32_t length, uint8_t out[NBD_STRUCTURED_REPLY_SIZE])
+void nbd_structured_reply_encode(uint64_t cookie, uint16_t flags, uint16_t type, uint32_t length,
+                                 uint8_t out[NBD_STRUCTURED_REPLY_SIZE])
 {
     store_be(out, NBD_STRUCTURED_REPLY_MAGIC, 4);
     store_be(out + 4, flags, 2);
@@ -197,18 +206,16 @@ bool nbd_reply_decode(const uint8_t *in, size_t len, NbdReply *r)
 int nbd_chunk_check(const NbdReply &r, bool is_read, bool is_block_status)
 {
     switch (r.type) {
-    case NBD_REPLY_TYPE_NONE:
-        return (r.flags & NBD_REPLY_FLAG_DONE) && r.length == 0 ? 0 : -EIO;
+    case NBD_REPLY_TYPE_NONE: return (r.flags & NBD_REPLY_FLAG_DONE) && r.length == 0 ? 0 : -EIO;
     case NBD_REPLY_TYPE_OFFSET_DATA:
         return is_read && r.length > 8 && r.length - 8 <= NBD_MAX_BUFFER ? 0 : -EIO;
-    case NBD_REPLY_TYPE_OFFSET_HOLE:
-        return is_read && r.length == 12 ? 0 : -EIO;
+    case NBD_REPLY_TYPE_OFFSET_HOLE: return is_read && r.length == 12 ? 0 : -EIO;
     case NBD_REPLY_TYPE_BLOCK_STATUS:
         return is_block_status && r.length >= 12 && (r.length - 4) % 8 == 0 &&
                        r.length <= 4 + 8 * 1024 * 1024
-                   ? 0 : -EIO;
-    case NBD_REPLY_TYPE_ERROR:
-        return r.length >= 6 && r.length <= 6 + NBD_MAX_STRING ? 0 : -EIO;
+                   ? 0
+                   : -EIO;
+    case NBD_REPLY_TYPE_ERROR: return r.length >= 6 && r.length <= 6 + NBD_MAX_STRING ? 0 : -EIO;
     case NBD_REPLY_TYPE_ERROR_OFFSET:
         return r.length >= 14 && r.length <= 14 + NBD_MAX_STRING ? 0 : -EIO;
     default:
@@ -282,7 +289,8 @@ void nbd_info_request_encode(const NbdInfoRequest &q, NbdBuf *out)
     out->put_u32(uint32_t(q.name.size()));
     out->put_string(q.name);
     out->put_u16(uint16_t(q.infos.size()));
-    for (uint16_t i : q.infos) out->put_u16(i);
+    for (uint16_t i : q.infos)
+        out->put_u16(i);
 }
 
 bool nbd_info_request_decode(const uint8_t *p, size_t len, NbdInfoRequest *q)
@@ -338,44 +346,44 @@ bool nbd_info_reply_decode(const uint8_t *p, size_t len, NbdExportInfo *info)
     uint16_t type;
     if (!c.get_u16(&type)) return false;
     switch (type) {
-    case NBD_INFO_EXPORT:
-        return c.left == 10 && c.get_u64(&info->size) && c.get_u16(&info->flags);
-    case NBD_INFO_NAME:
-        return c.get_string(c.left, NBD_MAX_STRING, &info->name);
-    case NBD_INFO_DESCRIPTION:
-        return c.get_string(c.left, NBD_MAX_STRING, &info->description);
+    case NBD_INFO_EXPORT: return c.left == 10 && c.get_u64(&info->size) && c.get_u16(&info->flags);
+    case NBD_INFO_NAME: return c.get_string(c.left, NBD_MAX_STRING, &info->name);
+    case NBD_INFO_DESCRIPTION: return c.get_string(c.left, NBD_MAX_STRING, &info->description);
     case NBD_INFO_BLOCK_SIZE:
         return c.left == 12 && c.get_u32(&info->min_block) && c.get_u32(&info->opt_block) &&
                c.get_u32(&info->max_block);
-    default:
-        return true;
+    default: return true;
     }
 }
 
-static bool is_pow2(uint32_t v)
-{
-    return v && !(v & (v - 1));
-}
+static bool is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
 bool nbd_block_sizes_valid(const NbdExportInfo &info)
 {
-    return is_pow2(info.min_block) && info.min_block <= 64 * 1024 &&
-           is_pow2(info.opt_block) && info.opt_block >= info.min_block &&
-           info.max_block >= info.min_block && info.max_block % info.min_block == 0;
+    return is_pow2(info.min_block) && info.min_block <= 64 * 1024 && is_pow2(info.opt_block) &&
+           info.opt_block >= info.min_block && info.max_block >= info.min_block &&
+           info.max_block % info.min_block == 0;
 }
 
 const char *nbd_cmd_name(uint16_t cmd)
 {
-    static const char *const names[] = {"read", "write", "disconnect", "flush",
+    static const char *const names[] = {"read", "write", "disconnect",   "flush",
                                         "trim", "cache", "write zeroes", "block status"};
     return cmd < sizeof(names) / sizeof(names[0]) ? names[cmd] : "<unknown>";
 }
 
 const char *nbd_opt_name(uint32_t opt)
 {
-    static const char *const names[] = {"<unknown>", "export name", "abort", "list",
-                                        "peek export", "starttls", "info", "go",
-                                        "structured reply", "list meta context",
+    static const char *const names[] = {"<unknown>",
+                                        "export name",
+                                        "abort",
+                                        "list",
+                                        "peek export",
+                                        "starttls",
+                                        "info",
+                                        "go",
+                                        "structured reply",
+                                        "list meta context",
                                         "set meta context"};
     return opt < sizeof(names) / sizeof(names[0]) ? names[opt] : "<unknown>";
 }

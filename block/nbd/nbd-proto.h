@@ -12,10 +12,10 @@
 #include <vector>
 
 // ---- magics -----------------------------------------------------------------
-constexpr uint64_t NBD_INIT_MAGIC = 0x4e42444d41474943ULL;     // "NBDMAGIC"
-constexpr uint64_t NBD_OPTS_MAGIC = 0x49484156454F5054ULL;     // "IHAVEOPT"
-constexpr uint64_t NBD_CLIENT_MAGIC = 0x0000420281861253ULL;   // oldstyle
-constexpr uint64_t NBD_REP_MAGIC = 0x0003e889045565a9ULL;      // option reply
+constexpr uint64_t NBD_INIT_MAGIC = 0x4e42444d41474943ULL;    // "NBDMAGIC"
+constexpr uint64_t NBD_OPTS_MAGIC = 0x49484156454F5054ULL;    // "IHAVEOPT"
+constexpr uint64_t NBD_CLIENT_MAGIC = 0x0000420281861253ULL;  // oldstyle
+constexpr uint64_t NBD_REP_MAGIC = 0x0003e889045565a9ULL;     // option reply
 constexpr uint32_t NBD_REQUEST_MAGIC = 0x25609513;
 constexpr uint32_t NBD_SIMPLE_REPLY_MAGIC = 0x67446698;
 constexpr uint32_t NBD_STRUCTURED_REPLY_MAGIC = 0x668e33ef;
@@ -138,9 +138,9 @@ constexpr size_t NBD_SIMPLE_REPLY_SIZE = 16;
 constexpr size_t NBD_STRUCTURED_REPLY_SIZE = 20;
 constexpr size_t NBD_OPT_HEADER_SIZE = 16;
 constexpr size_t NBD_OPT_REPLY_HEADER_SIZE = 20;
-constexpr uint32_t NBD_MAX_STRING = 4096;             // names, messages
-constexpr uint32_t NBD_MAX_BUFFER = 32 * 1024 * 1024; // largest read/write payload
-constexpr uint32_t NBD_MAX_OPTION = 64 * 1024;        // option payloads we accept
+constexpr uint32_t NBD_MAX_STRING = 4096;              // names, messages
+constexpr uint32_t NBD_MAX_BUFFER = 32 * 1024 * 1024;  // largest read/write payload
+constexpr uint32_t NBD_MAX_OPTION = 64 * 1024;         // option payloads we accept
 constexpr uint32_t NBD_DEFAULT_PORT = 10809;
 
 // ---- byte buffers -----------------------------------------------------------
@@ -186,17 +186,17 @@ bool nbd_request_decode(const uint8_t in[NBD_REQUEST_SIZE], NbdRequest *r);
 // first 4 bytes (magic) say which; read those, then the rest.
 struct NbdReply {
     bool structured = false;
-    uint32_t error = 0;       // simple: wire error
-    uint16_t flags = 0;       // structured
-    uint16_t type = 0;        // structured
+    uint32_t error = 0;  // simple: wire error
+    uint16_t flags = 0;  // structured
+    uint16_t type = 0;   // structured
     uint64_t cookie = 0;
-    uint32_t length = 0;      // structured: payload length
+    uint32_t length = 0;  // structured: payload length
 };
 // Size of the header the 4-byte @magic introduces, or 0 for a bad magic.
 size_t nbd_reply_header_size(uint32_t magic);
 void nbd_simple_reply_encode(uint64_t cookie, uint32_t error, uint8_t out[NBD_SIMPLE_REPLY_SIZE]);
-void nbd_structured_reply_encode(uint64_t cookie, uint16_t flags, uint16_t type,
-                                 uint32_t length, uint8_t out[NBD_STRUCTURED_REPLY_SIZE]);
+void nbd_structured_reply_encode(uint64_t cookie, uint16_t flags, uint16_t type, uint32_t length,
+                                 uint8_t out[NBD_STRUCTURED_REPLY_SIZE]);
 // Decodes a full header of @len bytes (16 or 20).  False on bad magic/size.
 bool nbd_reply_decode(const uint8_t *in, size_t len, NbdReply *r);
 
@@ -250,7 +250,7 @@ bool nbd_meta_request_decode(const uint8_t *p, size_t len, NbdMetaRequest *q);
 // What the handshake learns about an export.
 struct NbdExportInfo {
     uint64_t size = 0;
-    uint16_t flags = 0;            // transmission flags
+    uint16_t flags = 0;  // transmission flags
     uint32_t min_block = 1;
     uint32_t opt_block = 4096;
     uint32_t max_block = NBD_MAX_BUFFER;

@@ -41,14 +41,13 @@ int coroutine_fn send_info(NbdServerClient *c, uint32_t opt, uint16_t info, cons
     return send_rep(c, opt, NBD_REP_INFO, &p);
 }
 
-const NbdExportConfig &export_cfg(NbdServerClient *c)
-{
-    return c->server->cfg;
-}
+const NbdExportConfig &export_cfg(NbdServerClient *c) { return c->server->cfg; }
 
 int coroutine_fn handle_list(NbdServerClient *c, uint32_t len)
 {
-    if (len != 0) return send_rep_err(c, NBD_OPT_LIST, NBD_REP_ERR_INVALID, "OPT_LIST should not have length");
+    if (len != 0)
+        return send_rep_err(c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
+                            "OPT_LIST should not have length");
     NbdBuf p;
     p.put_u32(uint32_t(export_cfg(c).name.size()));
     p.put_string(export_cfg(c).name);
@@ -130,7 +129,8 @@ int coroutine_fn handle_meta(NbdServerClient *c, uint32_t opt, const std::vector
 {
     NbdMetaRequest q;
     if (!c->structured) {
-        return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "request not valid before structured replies");
+        return send_rep_err(c, opt, NBD_REP_ERR_INVALID,
+                            "request not valid before structured replies");
     }
     if (!nbd_meta_request_decode(data.data(), data.size(), &q)) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID, "request data length does not match");
@@ -180,8 +180,10 @@ int coroutine_fn handle_starttls(NbdServerClient *c, uint32_t len)
                                "option 'starttls' has unexpected length");
         return required || ret < 0 ? -EINVAL : 0;  // a client that gets TLS wrong is dropped
     }
-    if (!cfg.tls_creds) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS not configured");
-    if (c->tls) return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS already enabled");
+    if (!cfg.tls_creds)
+        return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS not configured");
+    if (c->tls)
+        return send_rep_err(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS already enabled");
     if (send_rep(c, NBD_OPT_STARTTLS, NBD_REP_ACK) < 0) return -EIO;
     c->plain_refusal.clear();  // it did start TLS after all
     ErrorPtr err;
@@ -229,26 +231,23 @@ int coroutine_fn handle_option(NbdServerClient *c, const NbdOption &o, bool fixe
     if (o.option == NBD_OPT_EXPORT_NAME) return handle_export_name(c, data);
     if (!fixed) return -EINVAL;  // plain newstyle clients may only name an export
     switch (o.option) {
-    case NBD_OPT_ABORT:
-        send_rep(c, o.option, NBD_REP_ACK);
-        return -ECONNRESET;
-    case NBD_OPT_LIST:
-        return handle_list(c, o.length);
+    case NBD_OPT_ABORT: send_rep(c, o.option, NBD_REP_ACK); return -ECONNRESET;
+    case NBD_OPT_LIST: return handle_list(c, o.length);
     case NBD_OPT_INFO:
-    case NBD_OPT_GO:
-        return handle_info_go(c, o.option, data);
+    case NBD_OPT_GO: return handle_info_go(c, o.option, data);
     case NBD_OPT_STRUCTURED_REPLY:
-        if (o.length) return send_rep_err(c, o.option, NBD_REP_ERR_INVALID, "OPT_STRUCTURED_REPLY should not have length");
-        if (c->structured) return send_rep_err(c, o.option, NBD_REP_ERR_INVALID, "structured reply already negotiated");
+        if (o.length)
+            return send_rep_err(c, o.option, NBD_REP_ERR_INVALID,
+                                "OPT_STRUCTURED_REPLY should not have length");
+        if (c->structured)
+            return send_rep_err(c, o.option, NBD_REP_ERR_INVALID,
+                                "structured reply already negotiated");
         c->structured = true;
         return send_rep(c, o.option, NBD_REP_ACK);
-    case NBD_OPT_STARTTLS:
-        return handle_starttls(c, o.length);
+    case NBD_OPT_STARTTLS: return handle_starttls(c, o.length);
     case NBD_OPT_LIST_META_CONTEXT:
-    case NBD_OPT_SET_META_CONTEXT:
-        return handle_meta(c, o.option, data);
-    default:
-        return send_rep_err(c, o.option, NBD_REP_ERR_UNSUP, "Unsupported option");
+    case NBD_OPT_SET_META_CONTEXT: return handle_meta(c, o.option, data);
+    default: return send_rep_err(c, o.option, NBD_REP_ERR_UNSUP, "Unsupported option");
     }
 }
 

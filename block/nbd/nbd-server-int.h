@@ -18,11 +18,11 @@ struct NbdServerClient {
     bool base_allocation = false;
     bool no_zeroes = false;
     unsigned in_flight = 0;
-    CoQueue slot_wait;      // receive loop waits here for a free request slot
-    CoQueue idle_wait;      // teardown waits here for in_flight == 0
+    CoQueue slot_wait;  // receive loop waits here for a free request slot
+    CoQueue idle_wait;  // teardown waits here for in_flight == 0
     bool handshake_done = false;
-    bool tls = false;        // STARTTLS done
-    std::string tls_error;   // why the TLS handshake failed, for the log
+    bool tls = false;           // STARTTLS done
+    std::string tls_error;      // why the TLS handshake failed, for the log
     std::string plain_refusal;  // first option refused for want of TLS, for the log
     // Data buffers of finished requests, reused by the next ones (see
     // server_buf_get in nbd-server-io.cc).
@@ -34,7 +34,8 @@ struct NbdServerClient {
     NbdServerClient &operator=(const NbdServerClient &) = delete;
     ~NbdServerClient()
     {
-        for (auto &b : spare_bufs) qemu_vfree(b.first);
+        for (auto &b : spare_bufs)
+            qemu_vfree(b.first);
     }
 };
 

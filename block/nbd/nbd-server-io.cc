@@ -15,9 +15,9 @@ namespace {
 struct ServerRequest {
     NbdServerClient *c;
     NbdRequest req;
-    uint8_t *buf = nullptr;   // payload (write) or data (read); from server_buf_get
-    size_t buf_size = 0;      // its allocated size (>= req.len)
-    int error = 0;            // validation error to reply with, no I/O
+    uint8_t *buf = nullptr;  // payload (write) or data (read); from server_buf_get
+    size_t buf_size = 0;     // its allocated size (>= req.len)
+    int error = 0;           // validation error to reply with, no I/O
 };
 
 constexpr uint16_t KNOWN_CMD_FLAGS = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF |
@@ -36,7 +36,8 @@ uint8_t *server_buf_get(NbdServerClient *c, size_t len, size_t *size)
     size_t best = c->spare_bufs.size();
     for (size_t i = 0; i < c->spare_bufs.size(); i++) {
         size_t sz = c->spare_bufs[i].second;
-        if (sz >= len && (best == c->spare_bufs.size() || sz < c->spare_bufs[best].second)) best = i;
+        if (sz >= len && (best == c->spare_bufs.size() || sz < c->spare_bufs[best].second))
+            best = i;
     }
     if (best < c->spare_bufs.size()) {
         auto b = c->spare_bufs[best];
@@ -82,8 +83,8 @@ int coroutine_fn send_chunk(ServerRequest *r, uint16_t flags, uint16_t type, con
 {
     uint8_t hdr[NBD_STRUCTURED_REPLY_SIZE];
     nbd_structured_reply_encode(r->req.cookie, flags, type, uint32_t(head.size() + len), hdr);
-    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)head.data.data(), head.size()},
-                           {(void *)data, len}};
+    struct iovec iov[3] = {
+        {hdr, sizeof(hdr)}, {(void *)head.data.data(), head.size()}, {(void *)data, len}};
     return send_iov(r->c, iov, 3);
 }
 
@@ -119,8 +120,8 @@ int coroutine_fn send_data_chunk(ServerRequest *r, uint16_t flags, uint64_t off,
 {
     NbdBuf head;
     head.put_u64(off);
-    return send_chunk(r, flags, NBD_REPLY_TYPE_OFFSET_DATA, head,
-                      r->buf + (off - r->req.offset), len);
+    return send_chunk(r, flags, NBD_REPLY_TYPE_OFFSET_DATA, head, r->buf + (off - r->req.offset),
+                      len);
 }
 
 // Block status is asked for at least this much, so one answer covers the
@@ -135,7 +136,8 @@ int coroutine_fn read_status(ServerRequest *r, uint64_t off, uint64_t end, uint6
     int64_t n = 0, map = 0;
     BlockDriverState *file = nullptr;
     uint64_t window = std::min(std::max(end - off, STATUS_WINDOW), srv->size - off);
-    int st = blk_co_block_status_above(srv->cfg.blk, int64_t(off), int64_t(window), &n, &map, &file);
+    int st =
+        blk_co_block_status_above(srv->cfg.blk, int64_t(off), int64_t(window), &n, &map, &file);
     if (st < 0) return st;
     if (n <= 0) n = int64_t(end - off);
     if (!(st & BDRV_BLOCK_ZERO)) {
@@ -203,7 +205,8 @@ int coroutine_fn do_block_status(ServerRequest *r)
     while (off < end && n < max_extents) {
         int64_t pnum = 0, map = 0;
         BlockDriverState *file = nullptr;
-        int ret = blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
+        int ret =
+            blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
         if (ret < 0) return send_error_chunk(r, -ret);
         if (pnum <= 0) break;
         uint32_t flags = ((ret & BDRV_BLOCK_DATA) ? 0 : NBD_STATE_HOLE) |
@@ -213,7 +216,8 @@ int coroutine_fn do_block_status(ServerRequest *r)
             // Merge with the previous extent (the layer may split at clusters).
             size_t at = p.size() - 8;
             uint64_t merged = (uint64_t(p.data[at]) << 24 | uint64_t(p.data[at + 1]) << 16 |
-                               uint64_t(p.data[at + 2]) << 8 | p.data[at + 3]) + len;
+                               uint64_t(p.data[at + 2]) << 8 | p.data[at + 3]) +
+                              len;
             if (merged <= UINT32_MAX - 65535) {
                 p.data.resize(at);
                 p.put_u32(uint32_t(merged));
@@ -235,10 +239,7 @@ int coroutine_fn do_block_status(ServerRequest *r)
 // Trim and write-zeroes may turn data into holes.  Before and after: a read
 // racing with them may have cached what they are changing.  (A stale data
 // extent only costs sparseness: the bytes sent are read, so still right.)
-void forget_data_extent(NbdServer *srv)
-{
-    srv->data_lo = srv->data_hi = 0;
-}
+void forget_data_extent(NbdServer *srv) { srv->data_lo = srv->data_hi = 0; }
 
 int coroutine_fn do_command(ServerRequest *r)
 {
@@ -247,16 +248,10 @@ int coroutine_fn do_command(ServerRequest *r)
     int fua = (r->req.flags & NBD_CMD_FLAG_FUA) ? BDRV_REQ_FUA : 0;
     int ret = 0;
     switch (r->req.type) {
-    case NBD_CMD_READ:
-        return do_read(r);
-    case NBD_CMD_BLOCK_STATUS:
-        return do_block_status(r);
-    case NBD_CMD_WRITE:
-        ret = len ? blk_co_pwrite(blk, off, len, r->buf, fua) : 0;
-        break;
-    case NBD_CMD_FLUSH:
-        ret = blk_co_flush(blk);
-        break;
+    case NBD_CMD_READ: return do_read(r);
+    case NBD_CMD_BLOCK_STATUS: return do_block_status(r);
+    case NBD_CMD_WRITE: ret = len ? blk_co_pwrite(blk, off, len, r->buf, fua) : 0; break;
+    case NBD_CMD_FLUSH: ret = blk_co_flush(blk); break;
     case NBD_CMD_TRIM:
         forget_data_extent(r->c->server);
         ret = len ? blk_co_pdiscard(blk, off, len) : 0;
@@ -272,11 +267,8 @@ int coroutine_fn do_command(ServerRequest *r)
         forget_data_extent(r->c->server);
         break;
     }
-    case NBD_CMD_CACHE:
-        ret = 0;
-        break;
-    default:
-        ret = -EINVAL;
+    case NBD_CMD_CACHE: ret = 0; break;
+    default: ret = -EINVAL;
     }
     return send_status(r, ret < 0 ? -ret : 0);
 }
@@ -312,20 +304,20 @@ int validate(NbdServerClient *c, const NbdRequest &q, bool *hangup)
     case NBD_CMD_READ:
         if (q.len > NBD_MAX_BUFFER) return EINVAL;
         break;
-    case NBD_CMD_WRITE: case NBD_CMD_WRITE_ZEROES: case NBD_CMD_TRIM:
+    case NBD_CMD_WRITE:
+    case NBD_CMD_WRITE_ZEROES:
+    case NBD_CMD_TRIM:
         if (srv->cfg.read_only) return EPERM;
         break;
     case NBD_CMD_BLOCK_STATUS:
         if (!c->base_allocation || q.len == 0) return EINVAL;
         break;
-    case NBD_CMD_FLUSH: case NBD_CMD_CACHE:
-        break;
-    default:
-        return EINVAL;
+    case NBD_CMD_FLUSH:
+    case NBD_CMD_CACHE: break;
+    default: return EINVAL;
     }
     if ((q.flags & NBD_CMD_FLAG_FAST_ZERO) && q.type != NBD_CMD_WRITE_ZEROES) return EINVAL;
-    if (q.type != NBD_CMD_FLUSH &&
-        (q.offset > srv->size || q.len > srv->size - q.offset)) {
+    if (q.type != NBD_CMD_FLUSH && (q.offset > srv->size || q.len > srv->size - q.offset)) {
         return is_write ? ENOSPC : EINVAL;
     }
     return 0;

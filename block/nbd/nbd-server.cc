@@ -17,8 +17,7 @@ static void update_accept_watch(NbdServer *srv);
 
 static uint16_t export_tx_flags(const NbdExportConfig &cfg)
 {
-    uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-                 NBD_FLAG_SEND_DF;
+    uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_DF;
     if (cfg.read_only) {
         f |= NBD_FLAG_READ_ONLY;
     } else {
@@ -122,15 +121,9 @@ void nbd_server_set_client_gone_cb(NbdServer *srv, void (*cb)(void *, int), void
     srv->gone_opaque = opaque;
 }
 
-int nbd_server_client_count(NbdServer *srv)
-{
-    return int(srv->clients.size());
-}
+int nbd_server_client_count(NbdServer *srv) { return int(srv->clients.size()); }
 
-int nbd_server_clients_served(NbdServer *srv)
-{
-    return srv->served;
-}
+int nbd_server_clients_served(NbdServer *srv) { return srv->served; }
 
 void nbd_server_shutdown(NbdServer *srv)
 {

@@ -18,13 +18,13 @@ struct NbdServer;
 struct TlsCreds;
 
 struct NbdExportConfig {
-    std::string name;          // "" is the default export
-    std::string description;   // -D
+    std::string name;             // "" is the default export
+    std::string description;      // -D
     BlockBackend *blk = nullptr;  // not owned
     bool read_only = false;
-    bool multi_conn = false;   // advertise NBD_FLAG_CAN_MULTI_CONN
-    bool can_trim = true;      // --discard=unmap (advertise TRIM anyway: it may no-op)
-    int max_clients = 1;       // -e; 0: unlimited
+    bool multi_conn = false;  // advertise NBD_FLAG_CAN_MULTI_CONN
+    bool can_trim = true;     // --discard=unmap (advertise TRIM anyway: it may no-op)
+    int max_clients = 1;      // -e; 0: unlimited
     bool verbose = false;
     // --tls-creds: every option before NBD_OPT_STARTTLS is refused with
     // NBD_REP_ERR_TLS_REQD.  --tls-authz: authz object id ("" for none).

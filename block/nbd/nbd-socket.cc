@@ -274,7 +274,8 @@ static size_t drain_read_ahead(NbdChannel *ch, struct iovec **iov, int *niov)
 static size_t iov_total(const struct iovec *iov, int niov)
 {
     size_t t = 0;
-    for (int i = 0; i < niov; i++) t += iov[i].iov_len;
+    for (int i = 0; i < niov; i++)
+        t += iov[i].iov_len;
     return t;
 }
 

@@ -43,10 +43,10 @@ struct NbdChannel {
     AioContext *ctx = nullptr;
     Coroutine *read_waiter = nullptr;
     Coroutine *write_waiter = nullptr;
-    bool dead = false;       // shut down: every further I/O fails with -EIO
-    CoMutex send_lock;       // serialises whole messages from concurrent senders
-    bool polling_read = false;   // fd handler registered for reading
-    bool polling_write = false;  // ... and for writing
+    bool dead = false;                // shut down: every further I/O fails with -EIO
+    CoMutex send_lock;                // serialises whole messages from concurrent senders
+    bool polling_read = false;        // fd handler registered for reading
+    bool polling_write = false;       // ... and for writing
     std::unique_ptr<uint8_t[]> rbuf;  // read-ahead: bytes [rpos, rlen) not consumed yet
     size_t rpos = 0, rlen = 0;
     NbdTlsState *tls = nullptr;  // set by nbd_channel_starttls (nbd-tls-int.h)
@@ -62,8 +62,7 @@ void nbd_channel_init(NbdChannel *ch, int fd, AioContext *ctx);
 // Reads exactly @len bytes.  0 on success; -EIO on error; -ECONNRESET if the
 // peer closed (@len bytes not all read).  *eof_clean is set when the peer
 // closed before the first byte (a clean disconnect between messages).
-int coroutine_fn nbd_channel_read(NbdChannel *ch, void *buf, size_t len,
-                                  bool *eof_clean = nullptr);
+int coroutine_fn nbd_channel_read(NbdChannel *ch, void *buf, size_t len, bool *eof_clean = nullptr);
 // Reads exactly the bytes @iov describes (same errors as nbd_channel_read).
 // @iov is modified.
 int coroutine_fn nbd_channel_readv(NbdChannel *ch, struct iovec *iov, int niov);

@@ -19,11 +19,11 @@ struct NbdTlsState {
     TlsSession *session = nullptr;
     std::unique_ptr<uint8_t[]> in;  // ciphertext read-ahead: [in_pos, in_len) unread
     size_t in_pos = 0, in_len = 0;
-    std::vector<uint8_t> stage;     // plaintext gathered into one record
-    std::vector<uint8_t> out;       // ciphertext not sent yet: [out_pos, out.size())
+    std::vector<uint8_t> stage;  // plaintext gathered into one record
+    std::vector<uint8_t> out;    // ciphertext not sent yet: [out_pos, out.size())
     size_t out_pos = 0;
-    bool flushing = false;          // a coroutine is sending out (may be parked)
-    bool established = false;       // handshake and peer checks passed
+    bool flushing = false;     // a coroutine is sending out (may be parked)
+    bool established = false;  // handshake and peer checks passed
 
     ~NbdTlsState() { tls_session_free(session); }
 };
@@ -73,7 +73,8 @@ int try_flush(NbdChannel *ch)
 {
     NbdTlsState *t = ch->tls;
     while (t->out_pos < t->out.size()) {
-        ssize_t n = send(ch->fd, t->out.data() + t->out_pos, t->out.size() - t->out_pos, MSG_NOSIGNAL);
+        ssize_t n =
+            send(ch->fd, t->out.data() + t->out_pos, t->out.size() - t->out_pos, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -EIO;

@@ -27,7 +27,8 @@ struct Qcow2Cache {
     size_t table_size = 0;
 };
 
-Qcow2Cache *qcow2_cache_create(BlockDriverState *bs, int nb_tables, bool is_l2) {
+Qcow2Cache *qcow2_cache_create(BlockDriverState *bs, int nb_tables, bool is_l2)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2Cache *c = new Qcow2Cache;
     c->is_l2 = is_l2;
@@ -39,7 +40,8 @@ Qcow2Cache *qcow2_cache_create(BlockDriverState *bs, int nb_tables, bool is_l2) 
     return c;
 }
 
-void qcow2_cache_destroy(Qcow2Cache *c) {
+void qcow2_cache_destroy(Qcow2Cache *c)
+{
     if (!c) return;
     for (auto &e : c->entries) {
         assert(e.ref == 0);
@@ -54,7 +56,8 @@ int qcow2_cache_size(Qcow2Cache *c) { return (int)c->entries.size(); }
 
 namespace {
 
-int slot_of(Qcow2Cache *c, void *table) {
+int slot_of(Qcow2Cache *c, void *table)
+{
     for (size_t i = 0; i < c->entries.size(); i++) {
         if (c->entries[i].table == table) return (int)i;
     }
@@ -63,7 +66,8 @@ int slot_of(Qcow2Cache *c, void *table) {
 
 // Writes one dirty entry.  L2 tables may only reach the disk after the
 // refcounts and data they point to: flush the refblock cache and the file.
-int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool barrier_done) {
+int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool barrier_done)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2CacheEntry &e = c->entries[i];
     if (!e.dirty) return 0;
@@ -85,12 +89,16 @@ int coroutine_fn write_entry(BlockDriverState *bs, Qcow2Cache *c, int i, bool ba
     return 0;
 }
 
-int coroutine_fn find_slot(BlockDriverState *bs, Qcow2Cache *c, int *slot) {
+int coroutine_fn find_slot(BlockDriverState *bs, Qcow2Cache *c, int *slot)
+{
     int victim = -1;
     for (size_t i = 0; i < c->entries.size(); i++) {
         Qcow2CacheEntry &e = c->entries[i];
         if (e.ref) continue;
-        if (!e.offset) { victim = (int)i; break; }
+        if (!e.offset) {
+            victim = (int)i;
+            break;
+        }
         if (victim < 0 || e.lru < c->entries[victim].lru) victim = (int)i;
     }
     if (victim < 0) return -ENOSPC;  // every table pinned: a caller bug
@@ -109,7 +117,8 @@ int coroutine_fn find_slot(BlockDriverState *bs, Qcow2Cache *c, int *slot) {
 }
 
 int coroutine_fn do_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset, void **table,
-                        bool read) {
+                        bool read)
+{
     auto it = c->index.find(offset);
     if (it != c->index.end()) {
         Qcow2CacheEntry &e = c->entries[it->second];
@@ -144,28 +153,32 @@ int coroutine_fn do_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset, vo
 
 }  // namespace
 
-int coroutine_fn qcow2_cache_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset,
-                                 void **table) {
+int coroutine_fn qcow2_cache_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset, void **table)
+{
     return do_get(bs, c, offset, table, true);
 }
 
 int coroutine_fn qcow2_cache_get_empty(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset,
-                                       void **table) {
+                                       void **table)
+{
     return do_get(bs, c, offset, table, false);
 }
 
-void qcow2_cache_put(Qcow2Cache *c, void **table) {
+void qcow2_cache_put(Qcow2Cache *c, void **table)
+{
     int i = slot_of(c, *table);
     assert(c->entries[i].ref > 0);
     c->entries[i].ref--;
     *table = nullptr;
 }
 
-void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table) {
+void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table)
+{
     c->entries[slot_of(c, table)].dirty = true;
 }
 
-int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c) {
+int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c)
+{
     int result = 0;
     // Callers hold s->lock, so nothing is dirtied while this runs: one
     // barrier (dependency written, file flushed) covers every L2 table.
@@ -175,7 +188,8 @@ int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c) {
         if (c->is_l2 && !barrier_done) {
             BDRVQcow2State *s = qcow2_state(bs);
             int ret = (c->depends && qcow2_need_accurate_refcounts(s))
-                          ? qcow2_cache_write(bs, c->depends) : 0;
+                          ? qcow2_cache_write(bs, c->depends)
+                          : 0;
             if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
             if (ret < 0) return ret;
             barrier_done = true;
@@ -188,13 +202,15 @@ int coroutine_fn qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c) {
     return result;
 }
 
-int coroutine_fn qcow2_cache_flush(BlockDriverState *bs, Qcow2Cache *c) {
+int coroutine_fn qcow2_cache_flush(BlockDriverState *bs, Qcow2Cache *c)
+{
     int ret = qcow2_cache_write(bs, c);
     int ret2 = bdrv_co_flush(bs->file->bs);
     return ret < 0 ? ret : ret2;
 }
 
-void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset) {
+void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset)
+{
     auto it = c->index.find(offset);
     if (it == c->index.end()) return;
     Qcow2CacheEntry &e = c->entries[it->second];
@@ -204,7 +220,8 @@ void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset) {
     c->index.erase(it);
 }
 
-void qcow2_cache_empty(Qcow2Cache *c) {
+void qcow2_cache_empty(Qcow2Cache *c)
+{
     for (auto &e : c->entries) {
         if (e.offset && !e.dirty && !e.ref) {
             c->index.erase(e.offset);
@@ -213,7 +230,8 @@ void qcow2_cache_empty(Qcow2Cache *c) {
     }
 }
 
-void qcow2_cache_clear(Qcow2Cache *c) {
+void qcow2_cache_clear(Qcow2Cache *c)
+{
     for (auto &e : c->entries) {
         if (e.offset && !e.ref) {
             c->index.erase(e.offset);

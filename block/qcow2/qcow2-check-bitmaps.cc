@@ -64,7 +64,8 @@ int parse_ext(BDRVQcow2State *s, BdrvCheckResult *res, const Qcow2HeaderExt &e, 
     d->offset = be64_load(&e.data[16]);
     if (d->nb > kMaxBitmaps) {
         return broken(res, fmt("bitmaps_ext: Image has %" PRIu64 " bitmaps, exceeding the QEMU "
-                               "supported maximum of %" PRIu64, d->nb, kMaxBitmaps));
+                               "supported maximum of %" PRIu64,
+                               d->nb, kMaxBitmaps));
     }
     if (!d->nb) return broken(res, "found bitmaps extension with zero bitmaps");
     if (d->offset & (s->cluster_size - 1)) {
@@ -72,7 +73,8 @@ int parse_ext(BDRVQcow2State *s, BdrvCheckResult *res, const Qcow2HeaderExt &e, 
     }
     if (d->size > kMaxDirSize) {
         return broken(res, fmt("bitmaps_ext: bitmap directory size (%" PRIu64 ") exceeds the "
-                               "maximum supported size (%" PRIu64 ")", d->size, kMaxDirSize));
+                               "maximum supported size (%" PRIu64 ")",
+                               d->size, kMaxDirSize));
     }
     if (!d->size) return broken(res, "Requested bitmap directory size is zero");
     return 0;
@@ -131,8 +133,8 @@ int coroutine_fn count_table(BlockDriverState *bs, BdrvCheckResult *res, const B
     std::vector<uint8_t> buf((size_t)bm.table_size * 8);
     int ret = bdrv_co_pread(bs->file, bm.table_offset, buf.size(), buf.data(), 0);
     if (ret < 0) {
-        return broken(res, "Could not read bitmap_table table from image for bitmap '" +
-                           bm.name + "': " + strerror(-ret));
+        return broken(res, "Could not read bitmap_table table from image for bitmap '" + bm.name +
+                               "': " + strerror(-ret));
     }
     for (uint32_t i = 0; i < bm.table_size; i++) {
         uint64_t e = be64_load(&buf[i * 8ULL]), off = e & kEntryOffsetMask;
@@ -140,8 +142,8 @@ int coroutine_fn count_table(BlockDriverState *bs, BdrvCheckResult *res, const B
                    (off && ((e & kEntryAllOnes) || (off & (s->cluster_size - 1))));
         if (bad) {
             return broken(res, "Could not read bitmap_table table from image for bitmap '" +
-                               bm.name + "': " + fmt("invalid entry %" PRIu64 ": 0x%016" PRIx64,
-                                                     i, e));
+                                   bm.name +
+                                   "': " + fmt("invalid entry %" PRIu64 ": 0x%016" PRIx64, i, e));
         }
     }
     for (uint32_t i = 0; i < bm.table_size; i++) {

@@ -28,7 +28,8 @@ struct Rebuild {
 // QEMU's alloc_clusters_imrt: the first run of @count free clusters at or
 // after *ffc (growing the array past the image end when needed), marked
 // used; *ffc moves to the first free cluster seen.
-uint64_t alloc_imrt(Rebuild &r, uint64_t count, uint64_t *ffc) {
+uint64_t alloc_imrt(Rebuild &r, uint64_t count, uint64_t *ffc)
+{
     std::vector<uint64_t> &refs = *r.refs;
     uint64_t cl = *ffc, contig = 0;
     bool first_gap = true;
@@ -45,13 +46,15 @@ uint64_t alloc_imrt(Rebuild &r, uint64_t count, uint64_t *ffc) {
     }
     if (contig < count) refs.resize(cl + count - contig, 0);
     cl -= contig;
-    for (uint64_t i = 0; i < count; i++) refs[cl + i] = 1;
+    for (uint64_t i = 0; i < count; i++)
+        refs[cl + i] = 1;
     return cl << r.s->g.cluster_bits;
 }
 
 // Writes the refblocks of every range in [first, end) that has a used
 // cluster.  Returns 1 when the reftable grew, 0, or -errno.
-int coroutine_fn write_refblocks(Rebuild &r, uint64_t first, uint64_t end) {
+int coroutine_fn write_refblocks(Rebuild &r, uint64_t first, uint64_t end)
+{
     BDRVQcow2State *s = r.s;
     uint64_t cs = s->cluster_size, per = s->g.refblock_entries();
     uint64_t ffc = 0;
@@ -94,8 +97,8 @@ int coroutine_fn write_refblocks(Rebuild &r, uint64_t first, uint64_t end) {
 
 }  // namespace
 
-int coroutine_fn qcow2_rebuild_refcount_structure(BlockDriverState *bs,
-                                                  std::vector<uint64_t> *refs) {
+int coroutine_fn qcow2_rebuild_refcount_structure(BlockDriverState *bs, std::vector<uint64_t> *refs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Rebuild r{bs, s, refs, {}};
     uint64_t cs = s->cluster_size;
@@ -114,7 +117,8 @@ int coroutine_fn qcow2_rebuild_refcount_structure(BlockDriverState *bs,
     } while (ret == 1);
 
     std::vector<uint8_t> tb(rt_clusters * cs, 0);
-    for (uint64_t i = 0; i < r.reftable.size(); i++) be64_store(&tb[i * 8], r.reftable[i]);
+    for (uint64_t i = 0; i < r.reftable.size(); i++)
+        be64_store(&tb[i * 8], r.reftable[i]);
     BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
     ret = bdrv_co_pwrite(bs->file, rt_off, tb.size(), tb.data(), 0);
     if (ret < 0) {

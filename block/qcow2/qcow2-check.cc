@@ -21,14 +21,16 @@ struct CheckState {
     int64_t file_len = 0;
 };
 
-void inc_refs(CheckState &c, uint64_t offset, uint64_t size) {
+void inc_refs(CheckState &c, uint64_t offset, uint64_t size)
+{
     if (!size) return;
     // As QEMU: the last cluster may be half written, anything further is a
     // corrupted offset (and must not size the refs array: a hostile L1
     // entry asked for terabytes, found by the qcow2-image fuzzer).
     if ((int64_t)(offset + size) - c.file_len >= (int64_t)c.s->cluster_size) {
-        fprintf(stderr, "ERROR: counting reference for region exceeding the end of the file by "
-                        "one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n",
+        fprintf(stderr,
+                "ERROR: counting reference for region exceeding the end of the file by "
+                "one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64 "\n",
                 offset, size);
         c.res->corruptions++;
         return;
@@ -36,10 +38,12 @@ void inc_refs(CheckState &c, uint64_t offset, uint64_t size) {
     uint64_t first = offset >> c.s->g.cluster_bits;
     uint64_t last = (offset + size - 1) >> c.s->g.cluster_bits;
     if (last >= c.refs.size()) c.refs.resize(last + 1, 0);
-    for (uint64_t i = first; i <= last; i++) c.refs[i]++;
+    for (uint64_t i = first; i <= last; i++)
+        c.refs[i]++;
 }
 
-int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active) {
+int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active)
+{
     BDRVQcow2State *s = c.s;
     uint64_t cs = s->cluster_size;
     std::vector<uint8_t> buf(cs);
@@ -60,8 +64,10 @@ int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active) {
         switch (type) {
         case Qcow2ClusterType::Compressed: {
             if (e & QCOW_OFLAG_COPIED) {
-                fprintf(stderr, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
-                                "for compressed clusters\n", e & s->g.cluster_offset_mask);
+                fprintf(stderr,
+                        "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
+                        "for compressed clusters\n",
+                        e & s->g.cluster_offset_mask);
                 c.res->corruptions++;
             }
             uint64_t host = e & s->g.cluster_offset_mask;
@@ -83,23 +89,25 @@ int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active) {
                 c.next_contiguous = off + cs;
             }
             if (off & (cs - 1)) {
-                fprintf(stderr, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; "
-                                "L2 entry corrupted.\n", off);
+                fprintf(stderr,
+                        "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; "
+                        "L2 entry corrupted.\n",
+                        off);
                 c.res->corruptions++;
                 break;
             }
             inc_refs(c, off, cs);
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
     return 0;
 }
 
 int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<uint64_t> &l1,
-                          bool active) {
+                          bool active)
+{
     inc_refs(c, l1_offset, l1.size() * 8);
     for (uint64_t e : l1) {
         uint64_t off = e & L1E_OFFSET_MASK;
@@ -109,8 +117,10 @@ int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<u
             c.res->corruptions++;
         }
         if (off & (c.s->cluster_size - 1)) {
-            fprintf(stderr, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
-                            "entry corrupted\n", off);
+            fprintf(stderr,
+                    "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
+                    "entry corrupted\n",
+                    off);
             c.res->corruptions++;
             continue;
         }
@@ -121,7 +131,8 @@ int coroutine_fn check_l1(CheckState &c, uint64_t l1_offset, const std::vector<u
     return 0;
 }
 
-int coroutine_fn check_snapshots(CheckState &c) {
+int coroutine_fn check_snapshots(CheckState &c)
+{
     BDRVQcow2State *s = c.s;
     for (const Qcow2Snapshot &sn : s->snapshots) {
         std::vector<uint64_t> l1;
@@ -141,7 +152,8 @@ int coroutine_fn check_snapshots(CheckState &c) {
 // a rebuild of the whole refcount structure.  Under -r all we clear the bits
 // in place instead (the offset bits are kept and checked like any other
 // entry), which keeps every refcount block where it is.
-bool coroutine_fn refblock_reserved_bits(CheckState &c, uint64_t i, bool *rebuild) {
+bool coroutine_fn refblock_reserved_bits(CheckState &c, uint64_t i, bool *rebuild)
+{
     BDRVQcow2State *s = c.s;
     if (!(s->refcount_table[i] & REFT_RESERVED_MASK)) return false;
     bool fix = c.fix & BDRV_FIX_ERRORS;
@@ -166,15 +178,18 @@ bool coroutine_fn refblock_reserved_bits(CheckState &c, uint64_t i, bool *rebuil
     return true;
 }
 
-void coroutine_fn check_refblocks(CheckState &c, uint64_t nb_clusters, bool *rebuild) {
+void coroutine_fn check_refblocks(CheckState &c, uint64_t nb_clusters, bool *rebuild)
+{
     BDRVQcow2State *s = c.s;
     for (uint64_t i = 0; i < s->refcount_table.size(); i++) {
         if (refblock_reserved_bits(c, i, rebuild)) continue;
         uint64_t off = s->refcount_table[i] & REFT_OFFSET_MASK;
         if (!off) continue;
         if (off & (s->cluster_size - 1)) {
-            fprintf(stderr, "ERROR refcount block %" PRIu64 " is not cluster aligned; "
-                            "refcount table entry corrupted\n", i);
+            fprintf(stderr,
+                    "ERROR refcount block %" PRIu64 " is not cluster aligned; "
+                    "refcount table entry corrupted\n",
+                    i);
             c.res->corruptions++;
             continue;
         }
@@ -187,7 +202,8 @@ void coroutine_fn check_refblocks(CheckState &c, uint64_t nb_clusters, bool *reb
     }
 }
 
-int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bool *rebuild) {
+int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bool *rebuild)
+{
     BDRVQcow2State *s = c.s;
     uint64_t n = c.refs.size();
     uint64_t coverage = s->refcount_table.size() << s->g.refblock_bits;
@@ -201,8 +217,7 @@ int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bo
         uint64_t r1, r2 = i < c.refs.size() ? c.refs[i] : 0;
         int ret = qcow2_get_refcount(c.bs, i, &r1);
         if (ret < 0) {
-            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i,
-                    strerror(-ret));
+            fprintf(stderr, "Can't get refcount for cluster %" PRIu64 ": %s\n", i, strerror(-ret));
             c.res->check_errors++;
             continue;
         }
@@ -213,30 +228,39 @@ int coroutine_fn compare_refcounts(CheckState &c, int fix, uint64_t *highest, bo
         if (r1 > r2 && (fix & BDRV_FIX_LEAKS)) fixed = &c.res->leaks_fixed;
         if (r1 < r2 && (fix & BDRV_FIX_ERRORS)) fixed = &c.res->corruptions_fixed;
         fprintf(stderr, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
-                fixed ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked", i, r1, r2);
+                fixed     ? "Repairing"
+                : r1 < r2 ? "ERROR"
+                          : "Leaked",
+                i, r1, r2);
         if (fixed && qcow2_set_refcount(c.bs, i, r2) == 0) {
             // As QEMU (QCOW2_DISCARD_ALWAYS): a repaired leak goes back to the file.
             if (!r2) bdrv_co_pdiscard(c.bs->file, i << s->g.cluster_bits, s->cluster_size);
             (*fixed)++;
             continue;
         }
-        if (r1 < r2) c.res->corruptions++;
-        else c.res->leaks++;
+        if (r1 < r2)
+            c.res->corruptions++;
+        else
+            c.res->leaks++;
     }
     return 0;
 }
 
-int coroutine_fn fix_l1_copied(CheckState &c, uint64_t i, bool set) {
+int coroutine_fn fix_l1_copied(CheckState &c, uint64_t i, bool set)
+{
     BDRVQcow2State *s = c.s;
-    if (set) s->l1_table[i] |= QCOW_OFLAG_COPIED;
-    else s->l1_table[i] &= ~QCOW_OFLAG_COPIED;
+    if (set)
+        s->l1_table[i] |= QCOW_OFLAG_COPIED;
+    else
+        s->l1_table[i] &= ~QCOW_OFLAG_COPIED;
     uint8_t be[8];
     be64_store(be, s->l1_table[i]);
     return bdrv_co_pwrite(c.bs->file, s->hdr.l1_table_offset + i * 8, 8, be, 0);
 }
 
 // Whether L2 entry @e's OFLAG_COPIED disagrees with its refcount (*rc).
-bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc) {
+bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc)
+{
     BDRVQcow2State *s = c.s;
     Qcow2ClusterType ty = qcow2_l2_entry_type(e, s->hdr.version);
     if (ty != Qcow2ClusterType::Normal && ty != Qcow2ClusterType::ZeroAlloc) return false;
@@ -246,7 +270,8 @@ bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc) {
     return (*rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0);
 }
 
-int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off) {
+int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off)
+{
     BDRVQcow2State *s = c.s;
     // As QEMU, the table is read from the file (the caches were written
     // back before the check), not loaded into the L2 cache: a check is not
@@ -265,8 +290,8 @@ int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off) {
         uint64_t e = be64_load(&buf[j * 8]), rc;
         if (!l2_copied_wrong(c, e, &rc)) continue;
         any = true;
-        fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64
-                        "\n", fix ? "Repairing" : "ERROR", e, rc);
+        fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64 "\n",
+                fix ? "Repairing" : "ERROR", e, rc);
         if (!fix) c.res->corruptions++;
     }
     if (!any || !fix) return 0;
@@ -285,7 +310,8 @@ int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off) {
     return 0;
 }
 
-int coroutine_fn check_oflag_copied(CheckState &c) {
+int coroutine_fn check_oflag_copied(CheckState &c)
+{
     BDRVQcow2State *s = c.s;
     for (uint64_t i = 0; i < s->l1_table.size(); i++) {
         uint64_t e = s->l1_table[i], off = e & L1E_OFFSET_MASK, rc;
@@ -294,10 +320,14 @@ int coroutine_fn check_oflag_copied(CheckState &c) {
         if (ret < 0) continue;
         if ((rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
             bool fix = c.fix & BDRV_FIX_ERRORS;
-            fprintf(stderr, "%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
-                            " refcount=%" PRIu64 "\n", fix ? "Repairing" : "ERROR", i, e, rc);
-            if (fix && fix_l1_copied(c, i, rc == 1) == 0) c.res->corruptions_fixed++;
-            else c.res->corruptions++;
+            fprintf(stderr,
+                    "%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
+                    " refcount=%" PRIu64 "\n",
+                    fix ? "Repairing" : "ERROR", i, e, rc);
+            if (fix && fix_l1_copied(c, i, rc == 1) == 0)
+                c.res->corruptions_fixed++;
+            else
+                c.res->corruptions++;
         }
         ret = check_l2_copied(c, off);
         if (ret < 0) return ret;
@@ -305,7 +335,8 @@ int coroutine_fn check_oflag_copied(CheckState &c) {
     return 0;
 }
 
-int coroutine_fn count_bitmaps(CheckState &c) {
+int coroutine_fn count_bitmaps(CheckState &c)
+{
     auto count = [](void *opaque, uint64_t offset, uint64_t size) {
         inc_refs(*(CheckState *)opaque, offset, size);
     };
@@ -319,7 +350,8 @@ namespace {
 // Everything the metadata references, counted into c.refs (QEMU's
 // calculate_refcounts); c.refs starts with one entry per cluster of a file
 // of @nb_clusters.
-int coroutine_fn calculate_refs(CheckState &c, uint64_t nb_clusters, bool *rebuild) {
+int coroutine_fn calculate_refs(CheckState &c, uint64_t nb_clusters, bool *rebuild)
+{
     BDRVQcow2State *s = c.s;
     c.refs.assign(nb_clusters, 0);
     c.next_contiguous = 0;
@@ -338,7 +370,8 @@ int coroutine_fn calculate_refs(CheckState &c, uint64_t nb_clusters, bool *rebui
 // A used cluster with refcount 0 and -r all: QEMU's rebuild, then a
 // recount against the new structure whose leaks (the old structure) are
 // fixed without showing in the result.
-int coroutine_fn rebuild_and_recount(CheckState &c, uint64_t *highest) {
+int coroutine_fn rebuild_and_recount(CheckState &c, uint64_t *highest)
+{
     BdrvCheckResult *res = c.res, old = *res;
     fprintf(stderr, "Rebuilding refcount structure\n");
     int ret = qcow2_rebuild_refcount_structure(c.bs, &c.refs);
@@ -381,7 +414,8 @@ int coroutine_fn rebuild_and_recount(CheckState &c, uint64_t *highest) {
 
 }  // namespace
 
-int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
+int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, int fix)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     *res = BdrvCheckResult();
     int64_t flen = bdrv_co_getlength(bs->file->bs);
@@ -423,7 +457,8 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     return ret;
 }
 
-int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix) {
+int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     CoMutexGuard guard(&s->lock);
     int ret = qcow2_check_locked(bs, res, fix);

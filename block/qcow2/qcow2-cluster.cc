@@ -10,7 +10,8 @@
 namespace {
 
 // Writes L1 entry @i to disk (after the L2 table it points to is there).
-int coroutine_fn write_l1_entry(BlockDriverState *bs, uint64_t i) {
+int coroutine_fn write_l1_entry(BlockDriverState *bs, uint64_t i)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint8_t be[8];
     be64_store(be, s->l1_table[i]);
@@ -20,7 +21,8 @@ int coroutine_fn write_l1_entry(BlockDriverState *bs, uint64_t i) {
 
 // Allocates a new L2 table for L1 index @i, copying @old_off's contents when
 // the old table was shared (no COPIED flag), and links it into the L1.
-int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_off, void **l2) {
+int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_off, void **l2)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     const uint64_t old_entry = s->l1_table[i];
     int64_t off = qcow2_alloc_clusters(bs, 1, true);
@@ -83,7 +85,8 @@ fail:
 
 // Pins the L2 table covering @guest_off.  Without @alloc, *l2 is nullptr
 // for an unallocated table; with it, a missing or shared table is created.
-int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool alloc, void **l2) {
+int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool alloc, void **l2)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t i = s->g.l1_index(guest_off);
     *l2 = nullptr;
@@ -95,15 +98,17 @@ int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool all
     uint64_t e = s->l1_table[i];
     uint64_t off = e & L1E_OFFSET_MASK;
     if (off & (s->cluster_size - 1)) {
-        return qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64
-                                       " unaligned (L1 index: %#" PRIx64 ")", off, i);
+        return qcow2_signal_corruption(
+            bs, "L2 table offset %#" PRIx64 " unaligned (L1 index: %#" PRIx64 ")", off, i);
     }
     if (off && off + s->cluster_size > (uint64_t)bs->file->bs->total_bytes) {
         // Every L2 table is written before an L1 entry points at it.
         int64_t flen = bdrv_co_getlength(bs->file->bs);
         if (flen >= 0 && off + s->cluster_size > (uint64_t)flen) {
-            return qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64 " past end of "
-                                           "file (L1 index: %#" PRIx64 ")", off, i);
+            return qcow2_signal_corruption(bs,
+                                           "L2 table offset %#" PRIx64 " past end of "
+                                           "file (L1 index: %#" PRIx64 ")",
+                                           off, i);
         }
     }
     if (off && (!alloc || (e & QCOW_OFLAG_COPIED))) {
@@ -117,7 +122,8 @@ int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool all
 
 }  // namespace
 
-int coroutine_fn qcow2_prepare_l2_table(BlockDriverState *bs, uint64_t guest_offset) {
+int coroutine_fn qcow2_prepare_l2_table(BlockDriverState *bs, uint64_t guest_offset)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     void *l2;
     int ret = get_l2_table(bs, guest_offset, true, &l2);
@@ -128,24 +134,24 @@ int coroutine_fn qcow2_prepare_l2_table(BlockDriverState *bs, uint64_t guest_off
 
 namespace {
 
-bool same_run(BDRVQcow2State *s, Qcow2ClusterType t, uint64_t first, uint64_t e, uint64_t k) {
+bool same_run(BDRVQcow2State *s, Qcow2ClusterType t, uint64_t first, uint64_t e, uint64_t k)
+{
     if (qcow2_l2_entry_type(e, s->hdr.version) != t) return false;
     switch (t) {
     case Qcow2ClusterType::Normal:
     case Qcow2ClusterType::ZeroAlloc:
         return (e & L2E_OFFSET_MASK) == (first & L2E_OFFSET_MASK) + k * s->cluster_size &&
                (e & QCOW_OFLAG_COPIED) == (first & QCOW_OFLAG_COPIED);
-    case Qcow2ClusterType::Compressed:
-        return false;
-    default:
-        return true;
+    case Qcow2ClusterType::Compressed: return false;
+    default: return true;
     }
 }
 
 }  // namespace
 
 int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                   Qcow2Mapping *m) {
+                                   Qcow2Mapping *m)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t in_cluster = offset & (s->cluster_size - 1);
     uint64_t to_l2_end = s->g.l2_span() - (offset & (s->g.l2_span() - 1));
@@ -163,7 +169,8 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
     Qcow2ClusterType type = qcow2_l2_entry_type(first, s->hdr.version);
     uint64_t max_clusters = (in_cluster + limit + s->cluster_size - 1) >> s->g.cluster_bits;
     uint64_t k = 1;
-    while (k < max_clusters && same_run(s, type, first, be64_load(&t[idx + k]), k)) k++;
+    while (k < max_clusters && same_run(s, type, first, be64_load(&t[idx + k]), k))
+        k++;
     qcow2_cache_put(s->l2_cache, &l2);
 
     uint64_t run = (k << s->g.cluster_bits) - in_cluster;
@@ -171,11 +178,11 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
     if (type == Qcow2ClusterType::Normal || type == Qcow2ClusterType::ZeroAlloc) {
         uint64_t host = first & L2E_OFFSET_MASK;
         if (host & (s->cluster_size - 1)) {
-            return qcow2_signal_corruption(bs, "Cluster allocation offset %#" PRIx64
-                                           " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#"
-                                           PRIx64 ")", host,
-                                           s->l1_table[s->g.l1_index(offset)] & L1E_OFFSET_MASK,
-                                           idx);
+            return qcow2_signal_corruption(
+                bs,
+                "Cluster allocation offset %#" PRIx64 " unaligned (L2 offset: %#" PRIx64
+                ", L2 index: %#" PRIx64 ")",
+                host, s->l1_table[s->g.l1_index(offset)] & L1E_OFFSET_MASK, idx);
         }
         m->host_offset = host + in_cluster;
     }
@@ -183,8 +190,8 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
 }
 
 int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offset, uint64_t n,
-                                      uint64_t new_entry, bool same,
-                                      std::vector<uint64_t> *old) {
+                                      uint64_t new_entry, bool same, std::vector<uint64_t> *old)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     void *l2;
     int ret = get_l2_table(bs, guest_offset, true, &l2);
@@ -200,7 +207,8 @@ int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offse
     return 0;
 }
 
-int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size) {
+int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t old_size = s->l1_table.size();
     if (min_size <= old_size) return 0;
@@ -214,7 +222,8 @@ int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size) {
     if (ret < 0) return ret;
     uint8_t *buf = (uint8_t *)qemu_memalign(4096, clusters * cs);
     memset(buf, 0, clusters * cs);
-    for (uint64_t i = 0; i < old_size; i++) be64_store(buf + 8 * i, s->l1_table[i]);
+    for (uint64_t i = 0; i < old_size; i++)
+        be64_store(buf + 8 * i, s->l1_table[i]);
     BLKDBG_EVENT(bs->file, BLKDBG_L1_GROW_WRITE_TABLE);
     ret = bdrv_co_pwrite(bs->file, off, clusters * cs, buf, 0);
     qemu_vfree(buf);
@@ -239,15 +248,14 @@ int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size) {
 namespace {
 
 // New L2 entry for a discarded (or zeroed) cluster, or false to leave it.
-bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, uint64_t *nv) {
+bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, uint64_t *nv)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2ClusterType t = qcow2_l2_entry_type(old, s->hdr.version);
     bool allocated = t == Qcow2ClusterType::Normal || t == Qcow2ClusterType::ZeroAlloc ||
                      t == Qcow2ClusterType::Compressed;
     switch (mode) {
-    case Qcow2DiscardMode::Deallocate:
-        *nv = 0;
-        return old != 0;
+    case Qcow2DiscardMode::Deallocate: *nv = 0; return old != 0;
     case Qcow2DiscardMode::ZeroKeepAlloc:
         if (t == Qcow2ClusterType::ZeroPlain || t == Qcow2ClusterType::ZeroAlloc) return false;
         if (t == Qcow2ClusterType::Normal && (old & QCOW_OFLAG_COPIED)) {
@@ -256,11 +264,8 @@ bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, ui
         }
         *nv = QCOW_OFLAG_ZERO;
         return true;
-    case Qcow2DiscardMode::Zero:
-        *nv = QCOW_OFLAG_ZERO;
-        return t != Qcow2ClusterType::ZeroPlain;
-    case Qcow2DiscardMode::Discard:
-        break;
+    case Qcow2DiscardMode::Zero: *nv = QCOW_OFLAG_ZERO; return t != Qcow2ClusterType::ZeroPlain;
+    case Qcow2DiscardMode::Discard: break;
     }
     if (!allocated && !(bs->backing && t == Qcow2ClusterType::Unallocated)) return false;
     *nv = s->hdr.version >= 3 ? QCOW_OFLAG_ZERO : 0;
@@ -270,7 +275,8 @@ bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, ui
 }  // namespace
 
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                        Qcow2DiscardMode mode) {
+                                        Qcow2DiscardMode mode)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> freed;
     while (bytes > 0) {
@@ -281,8 +287,8 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
         int ret = get_l2_table(bs, offset, false, &l2);
         if (ret < 0) return ret;
         bool make_zero = mode == Qcow2DiscardMode::Zero || mode == Qcow2DiscardMode::ZeroKeepAlloc;
-        bool need_table = make_zero || (mode == Qcow2DiscardMode::Discard && bs->backing &&
-                                        s->hdr.version >= 3);
+        bool need_table =
+            make_zero || (mode == Qcow2DiscardMode::Discard && bs->backing && s->hdr.version >= 3);
         if (!l2 && need_table) ret = get_l2_table(bs, offset, true, &l2);
         if (ret < 0) return ret;
         if (l2 && !(s->l1_table[s->g.l1_index(offset)] & QCOW_OFLAG_COPIED)) {

@@ -15,7 +15,8 @@
 
 namespace {
 
-int64_t zlib_compress(void *out, size_t out_len, const void *in, size_t in_len) {
+int64_t zlib_compress(void *out, size_t out_len, const void *in, size_t in_len)
+{
     z_stream z = {};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
         return -EIO;
@@ -30,7 +31,8 @@ int64_t zlib_compress(void *out, size_t out_len, const void *in, size_t in_len) 
     return n;
 }
 
-int zlib_decompress(void *out, size_t out_len, const void *in, size_t in_len) {
+int zlib_decompress(void *out, size_t out_len, const void *in, size_t in_len)
+{
     z_stream z = {};
     if (inflateInit2(&z, -12) != Z_OK) return -EIO;
     z.next_in = (Bytef *)in;
@@ -44,13 +46,15 @@ int zlib_decompress(void *out, size_t out_len, const void *in, size_t in_len) {
     return ok && z.avail_out == 0 ? 0 : -EIO;
 }
 
-int64_t zstd_compress(void *out, size_t out_len, const void *in, size_t in_len) {
+int64_t zstd_compress(void *out, size_t out_len, const void *in, size_t in_len)
+{
     size_t n = ZSTD_compress(out, out_len, in, in_len, ZSTD_CLEVEL_DEFAULT);
     if (ZSTD_isError(n)) return -ENOSPC;
     return (int64_t)n;
 }
 
-int zstd_decompress(void *out, size_t out_len, const void *in, size_t in_len) {
+int zstd_decompress(void *out, size_t out_len, const void *in, size_t in_len)
+{
     ZSTD_DCtx *d = ZSTD_createDCtx();
     if (!d) return -ENOMEM;
     ZSTD_outBuffer ob = {out, out_len, 0};
@@ -59,7 +63,10 @@ int zstd_decompress(void *out, size_t out_len, const void *in, size_t in_len) {
     while (ob.pos < ob.size) {
         size_t r = ZSTD_decompressStream(d, &ob, &ib);
         if (ZSTD_isError(r)) break;
-        if (ob.pos == ob.size) { ret = 0; break; }
+        if (ob.pos == ob.size) {
+            ret = 0;
+            break;
+        }
         if (r == 0 || ib.pos == ib.size) break;  // frame ended short, or input exhausted
     }
     ZSTD_freeDCtx(d);
@@ -69,13 +76,15 @@ int zstd_decompress(void *out, size_t out_len, const void *in, size_t in_len) {
 }  // namespace
 
 int64_t qcow2_compress(Qcow2CompressionType t, void *out, size_t out_len, const void *in,
-                       size_t in_len) {
+                       size_t in_len)
+{
     return t == Qcow2CompressionType::Zstd ? zstd_compress(out, out_len, in, in_len)
                                            : zlib_compress(out, out_len, in, in_len);
 }
 
 int qcow2_decompress(Qcow2CompressionType t, void *out, size_t out_len, const void *in,
-                     size_t in_len) {
+                     size_t in_len)
+{
     return t == Qcow2CompressionType::Zstd ? zstd_decompress(out, out_len, in, in_len)
                                            : zlib_decompress(out, out_len, in, in_len);
 }
@@ -94,12 +103,14 @@ struct CompressCall {
     size_t in_len;
 };
 
-int compress_worker(void *opaque) {
+int compress_worker(void *opaque)
+{
     auto *c = static_cast<CompressCall *>(opaque);
     return (int)qcow2_compress(c->type, c->out, c->out_len, c->in, c->in_len);
 }
 
-int decompress_worker(void *opaque) {
+int decompress_worker(void *opaque)
+{
     auto *c = static_cast<CompressCall *>(opaque);
     return qcow2_decompress(c->type, c->out, c->out_len, c->in, c->in_len);
 }
@@ -107,14 +118,16 @@ int decompress_worker(void *opaque) {
 }  // namespace
 
 int64_t coroutine_fn qcow2_co_compress(Qcow2CompressionType t, void *out, size_t out_len,
-                                       const void *in, size_t in_len) {
+                                       const void *in, size_t in_len)
+{
     if (in_len < kOffloadMinBytes) return qcow2_compress(t, out, out_len, in, in_len);
     CompressCall c{t, out, out_len, in, in_len};
     return thread_pool_submit_co(compress_worker, &c);
 }
 
 int coroutine_fn qcow2_co_decompress(Qcow2CompressionType t, void *out, size_t out_len,
-                                     const void *in, size_t in_len) {
+                                     const void *in, size_t in_len)
+{
     if (out_len < kOffloadMinBytes) return qcow2_decompress(t, out, out_len, in, in_len);
     CompressCall c{t, out, out_len, in, in_len};
     return thread_pool_submit_co(decompress_worker, &c);
@@ -133,7 +146,8 @@ struct BatchItem {
     BatchWait *wait;
 };
 
-void batch_done(void *opaque, int ret) {
+void batch_done(void *opaque, int ret)
+{
     auto *it = static_cast<BatchItem *>(opaque);
     *it->result = ret;
     if (--it->wait->pending == 0 && it->wait->co) aio_co_wake(it->wait->co);
@@ -141,9 +155,9 @@ void batch_done(void *opaque, int ret) {
 
 }  // namespace
 
-void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t cluster_size,
-                                             int n, uint8_t *out, const uint8_t *in,
-                                             int64_t *csize) {
+void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t cluster_size, int n,
+                                             uint8_t *out, const uint8_t *in, int64_t *csize)
+{
     if (n == 1 || cluster_size < kOffloadMinBytes) {
         for (int i = 0; i < n; i++) {
             size_t o = (size_t)i * cluster_size;
@@ -156,8 +170,7 @@ void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t clus
     AioContext *ctx = qemu_get_current_aio_context();
     for (int i = 0; i < n; i++) {
         size_t o = (size_t)i * cluster_size;
-        items[(size_t)i] = {{t, out + o, cluster_size - 1, in + o, cluster_size}, &csize[i],
-                            &wait};
+        items[(size_t)i] = {{t, out + o, cluster_size - 1, in + o, cluster_size}, &csize[i], &wait};
         thread_pool_submit_aio(ctx, compress_worker, &items[(size_t)i].call, batch_done,
                                &items[(size_t)i]);
     }

@@ -15,7 +15,8 @@
 // the destination.
 int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *, int64_t src_offset,
                                           BdrvChild *dst, int64_t dst_offset, int64_t bytes,
-                                          int read_flags, int write_flags) {
+                                          int read_flags, int write_flags)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     while (bytes > 0) {
         Qcow2Mapping m;
@@ -36,8 +37,7 @@ int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *, int
         case Qcow2ClusterType::ZeroAlloc:
             ret = bdrv_co_pwrite_zeroes(dst, dst_offset, n, write_flags);
             break;
-        default:
-            return -ENOTSUP;
+        default: return -ENOTSUP;
         }
         if (ret < 0) return ret;
         src_offset += n;
@@ -54,7 +54,8 @@ namespace {
 // as zero-reading data clusters; *bytes shrinks to the mapped run.
 // -ENOTSUP where the write path would have to copy on write.
 int coroutine_fn map_for_copy(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
-                              uint64_t *host) {
+                              uint64_t *host)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     for (int tries = 0; tries < 2; tries++) {
         Qcow2Mapping m;
@@ -68,8 +69,8 @@ int coroutine_fn map_for_copy(BlockDriverState *bs, uint64_t offset, uint64_t *b
             *host = m.host_offset;
             return 0;
         }
-        bool fresh = m.type == Qcow2ClusterType::Unallocated ||
-                     m.type == Qcow2ClusterType::ZeroPlain;
+        bool fresh =
+            m.type == Qcow2ClusterType::Unallocated || m.type == Qcow2ClusterType::ZeroPlain;
         if (!fresh || bs->backing) return -ENOTSUP;
         // Whole clusters read as zeroes afterwards: correct for the parts of
         // the first and last cluster outside the range, which read as zeroes
@@ -77,8 +78,8 @@ int coroutine_fn map_for_copy(BlockDriverState *bs, uint64_t offset, uint64_t *b
         // write path's zeroing does: a hole inside a data cluster would make
         // qemu-img take the image for metadata-preallocated and map it
         // differently.
-        ret = qcow2_preallocate(bs, offset, offset + std::min(*bytes, m.bytes),
-                                PreallocMode::Falloc);
+        ret =
+            qcow2_preallocate(bs, offset, offset + std::min(*bytes, m.bytes), PreallocMode::Falloc);
         if (ret < 0) return ret;
     }
     return -ENOTSUP;
@@ -91,7 +92,8 @@ int coroutine_fn map_for_copy(BlockDriverState *bs, uint64_t offset, uint64_t *b
 // released, as the write path does.
 int coroutine_fn qcow2_co_copy_range_to(BlockDriverState *bs, BdrvChild *src, int64_t src_offset,
                                         BdrvChild *, int64_t dst_offset, int64_t bytes,
-                                        int read_flags, int write_flags) {
+                                        int read_flags, int write_flags)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (s->lazy_refcounts) return -ENOTSUP;
     while (bytes > 0) {

@@ -30,8 +30,8 @@ const CreateOptDesc qcow2_create_opts[] = {
      nullptr},
     {"encryption", CreateOptType::Bool,
      "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)", nullptr},
-    {"encrypt.format", CreateOptType::String,
-     "Encrypt the image, format choices: 'aes', 'luks'", nullptr},
+    {"encrypt.format", CreateOptType::String, "Encrypt the image, format choices: 'aes', 'luks'",
+     nullptr},
     {"encrypt.key-secret", CreateOptType::String,
      "ID of secret providing qcow AES key or LUKS passphrase", nullptr},
     {"encrypt.cipher-alg", CreateOptType::String, "Name of encryption cipher algorithm", nullptr},
@@ -53,7 +53,8 @@ struct CreateParams {
 
 const char *kUseV3 = "(use version=v3 or greater)";
 
-bool parse_bool_opt(QDict *opts, const char *key, bool *out, Error **errp) {
+bool parse_bool_opt(QDict *opts, const char *key, bool *out, Error **errp)
+{
     const char *v = opts->get(key);
     if (!v) return true;
     if (!keyval_parse_bool(v, out)) {
@@ -63,7 +64,8 @@ bool parse_bool_opt(QDict *opts, const char *key, bool *out, Error **errp) {
     return true;
 }
 
-int parse_sizes(QDict *opts, CreateParams *p, Error **errp) {
+int parse_sizes(QDict *opts, CreateParams *p, Error **errp)
+{
     uint64_t v = 0;
     const char *s = opts->get("size");
     if (s && qemu_strtosz(s, &v) < 0) {
@@ -90,7 +92,8 @@ int parse_sizes(QDict *opts, CreateParams *p, Error **errp) {
     return 0;
 }
 
-int parse_features(QDict *opts, CreateParams *p, Error **errp) {
+int parse_features(QDict *opts, CreateParams *p, Error **errp)
+{
     const char *s = opts->get("compat");
     if (!s || !strcmp(s, "1.1") || !strcmp(s, "v3")) {
         p->hdr.version = 3;
@@ -145,7 +148,8 @@ int parse_features(QDict *opts, CreateParams *p, Error **errp) {
     return 0;
 }
 
-int parse_backing(QDict *opts, CreateParams *p, Error **errp) {
+int parse_backing(QDict *opts, CreateParams *p, Error **errp)
+{
     const char *bf = opts->get("backing_file");
     const char *fmt = opts->get("backing_fmt");
     if (fmt && !bf) {
@@ -170,10 +174,14 @@ int parse_backing(QDict *opts, CreateParams *p, Error **errp) {
 
 struct Fd {
     int fd;
-    ~Fd() { if (fd >= 0) close(fd); }
+    ~Fd()
+    {
+        if (fd >= 0) close(fd);
+    }
 };
 
-int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
     const uint8_t *p = (const uint8_t *)buf;
     while (len) {
         ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -189,7 +197,8 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
 }
 
 // Writes refcounts for clusters [0, total) and points the table at them.
-int write_refcounts(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l) {
+int write_refcounts(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l)
+{
     uint64_t cs = g.cluster_size();
     std::vector<uint8_t> table(l.reftable_clusters * cs, 0);
     for (uint64_t i = 0; i < l.refblocks; i++) {
@@ -210,7 +219,8 @@ int write_refcounts(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l) 
 
 // Preallocated metadata: each L2 table is followed by the data it maps.
 int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, uint64_t size,
-                   PreallocMode mode) {
+                   PreallocMode mode)
+{
     uint64_t cs = g.cluster_size();
     std::vector<uint8_t> l1(l.l1_clusters * cs, 0), l2(cs);
     uint64_t next = l.prealloc_start, data_left = g.size_to_clusters(size);
@@ -224,8 +234,8 @@ int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, u
         }
         int ret = pwrite_all(fd, l2.data(), cs, l2_off);
         if (ret < 0) return ret;
-        if (mode == PreallocMode::Falloc && posix_fallocate(fd, (off_t)(next * cs),
-                                                            (off_t)(n * cs)) != 0) {
+        if (mode == PreallocMode::Falloc &&
+            posix_fallocate(fd, (off_t)(next * cs), (off_t)(n * cs)) != 0) {
             return -errno;
         }
         if (mode == PreallocMode::Full) {
@@ -242,7 +252,8 @@ int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, u
     return pwrite_all(fd, l1.data(), l1.size(), l.l1_cluster * cs);
 }
 
-int write_image(const char *filename, CreateParams *p, Error **errp) {
+int write_image(const char *filename, CreateParams *p, Error **errp)
+{
     Qcow2Geometry g;
     g.init((int)p->hdr.cluster_bits, (int)p->hdr.refcount_order);
     uint64_t cs = g.cluster_size();
@@ -292,7 +303,8 @@ int write_image(const char *filename, CreateParams *p, Error **errp) {
 // (same wording), then ours for any real request.  As QEMU, the legacy
 // "encryption" means format aes when on, nothing when off, and any other
 // value is taken as the format name.
-int reject_encryption(QDict *opts, Error **errp) {
+int reject_encryption(QDict *opts, Error **errp)
+{
     const char *fmt = opts->get("encrypt.format");
     const char *legacy = opts->get("encryption");
     if (legacy && !strcmp(legacy, "off")) legacy = nullptr;
@@ -321,7 +333,8 @@ int reject_encryption(QDict *opts, Error **errp) {
 }
 
 // External data files: QEMU's refusals, then ours.
-int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp) {
+int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp)
+{
     int ret = reject_encryption(opts, errp);
     if (ret < 0) return ret;
     const char *df = opts->get("data_file");
@@ -333,8 +346,10 @@ int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp) {
     }
     if (!df) return 0;
     if (p->hdr.version < 3) {
-        error_setg(errp, "External data files are only supported with compatibility level 1.1 "
-                         "and above %s", kUseV3);
+        error_setg(errp,
+                   "External data files are only supported with compatibility level 1.1 "
+                   "and above %s",
+                   kUseV3);
         return -EINVAL;
     }
     error_setg(errp, "External data files are not supported by qcow-lite (option 'data_file')");
@@ -343,7 +358,8 @@ int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp) {
 
 }  // namespace
 
-int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp) {
+int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error **errp)
+{
     QDict empty;
     if (!opts) opts = &empty;
     CreateParams p;

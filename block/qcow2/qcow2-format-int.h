@@ -40,9 +40,9 @@ constexpr uint64_t QCOW2_COMPAT_LAZY_REFCOUNTS = 1 << 0;
 constexpr uint32_t QCOW2_EXT_END = 0;
 constexpr uint32_t QCOW2_EXT_BACKING_FORMAT = 0xe2792aca;
 constexpr uint32_t QCOW2_EXT_FEATURE_TABLE = 0x6803f857;
-constexpr uint32_t QCOW2_EXT_CRYPTO = 0x0537be77;      // kept in unknown_exts
-constexpr uint32_t QCOW2_EXT_DATA_FILE = 0x44415441;   // kept in unknown_exts
-constexpr uint32_t QCOW2_EXT_BITMAPS = 0x23852875;     // kept in unknown_exts
+constexpr uint32_t QCOW2_EXT_CRYPTO = 0x0537be77;     // kept in unknown_exts
+constexpr uint32_t QCOW2_EXT_DATA_FILE = 0x44415441;  // kept in unknown_exts
+constexpr uint32_t QCOW2_EXT_BITMAPS = 0x23852875;    // kept in unknown_exts
 constexpr uint64_t QCOW2_AUTOCLEAR_BITMAPS = 1 << 0;
 constexpr uint32_t QCOW2_CRYPT_AES = 1;
 constexpr uint32_t QCOW2_CRYPT_LUKS = 2;
@@ -82,36 +82,48 @@ struct Qcow2Header {
     // From the extension area and the backing name field.
     std::string backing_file;
     std::string backing_format;
-    std::vector<Qcow2HeaderExt> unknown_exts;  // preserved on rewrite
+    std::vector<Qcow2HeaderExt> unknown_exts;                      // preserved on rewrite
     std::vector<std::pair<uint64_t, std::string>> incompat_names;  // feature table
 };
 
 // Big-endian helpers.
-static inline uint64_t be64_load(const void *p) {
+static inline uint64_t be64_load(const void *p)
+{
     const uint8_t *b = (const uint8_t *)p;
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | b[i];
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
     return v;
 }
-static inline uint32_t be32_load(const void *p) {
+static inline uint32_t be32_load(const void *p)
+{
     const uint8_t *b = (const uint8_t *)p;
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
 }
-static inline uint16_t be16_load(const void *p) {
+static inline uint16_t be16_load(const void *p)
+{
     const uint8_t *b = (const uint8_t *)p;
     return (uint16_t)((b[0] << 8) | b[1]);
 }
-static inline void be64_store(void *p, uint64_t v) {
+static inline void be64_store(void *p, uint64_t v)
+{
     uint8_t *b = (uint8_t *)p;
-    for (int i = 7; i >= 0; i--, v >>= 8) b[i] = (uint8_t)v;
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
 }
-static inline void be32_store(void *p, uint32_t v) {
+static inline void be32_store(void *p, uint32_t v)
+{
     uint8_t *b = (uint8_t *)p;
-    b[0] = (uint8_t)(v >> 24); b[1] = (uint8_t)(v >> 16); b[2] = (uint8_t)(v >> 8); b[3] = (uint8_t)v;
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
 }
-static inline void be16_store(void *p, uint16_t v) {
+static inline void be16_store(void *p, uint16_t v)
+{
     uint8_t *b = (uint8_t *)p;
-    b[0] = (uint8_t)(v >> 8); b[1] = (uint8_t)v;
+    b[0] = (uint8_t)(v >> 8);
+    b[1] = (uint8_t)v;
 }
 
 // Parses the first cluster of an image.  On failure returns -errno and sets
@@ -129,27 +141,27 @@ enum class Qcow2ClusterType { Unallocated, ZeroPlain, ZeroAlloc, Normal, Compres
 
 struct Qcow2Geometry {
     int cluster_bits;
-    int l2_bits;             // entries per L2 table = 1 << l2_bits
-    int csize_shift;         // compressed descriptor: sector count position
+    int l2_bits;      // entries per L2 table = 1 << l2_bits
+    int csize_shift;  // compressed descriptor: sector count position
     uint64_t csize_mask;
     uint64_t cluster_offset_mask;
     int refcount_order;
-    int refblock_bits;       // entries per refcount block = 1 << refblock_bits
+    int refblock_bits;  // entries per refcount block = 1 << refblock_bits
 
     void init(int cluster_bits_, int refcount_order_);
     uint64_t cluster_size() const { return 1ULL << cluster_bits; }
     uint64_t l2_entries() const { return 1ULL << l2_bits; }
     uint64_t l2_span() const { return 1ULL << (cluster_bits + l2_bits); }
     uint64_t refblock_entries() const { return 1ULL << refblock_bits; }
-    uint64_t refcount_max() const {
+    uint64_t refcount_max() const
+    {
         return refcount_order == 6 ? UINT64_MAX : (1ULL << (1 << refcount_order)) - 1;
     }
     uint64_t l1_index(uint64_t off) const { return off >> (cluster_bits + l2_bits); }
     uint64_t l2_index(uint64_t off) const { return (off >> cluster_bits) & (l2_entries() - 1); }
-    uint64_t size_to_clusters(uint64_t n) const {
-        return (n + cluster_size() - 1) >> cluster_bits;
-    }
-    uint64_t size_to_l1(uint64_t size) const {
+    uint64_t size_to_clusters(uint64_t n) const { return (n + cluster_size() - 1) >> cluster_bits; }
+    uint64_t size_to_l1(uint64_t size) const
+    {
         return (size + l2_span() - 1) >> (cluster_bits + l2_bits);
     }
 };

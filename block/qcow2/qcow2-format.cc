@@ -17,21 +17,21 @@ struct FeatureName {
 
 // The feature name table QEMU 7.2 writes into v3 images, in its order.
 constexpr FeatureName kFeatureTable[] = {
-    {0, 0, "dirty bit"},          {0, 1, "corrupt bit"},
-    {0, 2, "external data file"}, {0, 3, "compression type"},
-    {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
-    {2, 0, "bitmaps"},            {2, 1, "raw external data"},
+    {0, 0, "dirty bit"},        {0, 1, "corrupt bit"},         {0, 2, "external data file"},
+    {0, 3, "compression type"}, {0, 4, "extended L2 entries"}, {1, 0, "lazy refcounts"},
+    {2, 0, "bitmaps"},          {2, 1, "raw external data"},
 };
 constexpr size_t kFeatureEntryLen = 48;
 
-std::string str_printf(const char *fmt, uint64_t v) {
+std::string str_printf(const char *fmt, uint64_t v)
+{
     char buf[96];
     snprintf(buf, sizeof(buf), fmt, v);
     return buf;
 }
 
-int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *h,
-                     std::string *msg) {
+int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *h, std::string *msg)
+{
     size_t off = start;
     while (off + 8 <= end) {
         uint32_t type = be32_load(buf + off);
@@ -45,7 +45,8 @@ int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *
         const uint8_t *data = buf + off;
         if (type == QCOW2_EXT_BACKING_FORMAT) {
             if (len > 1023) {
-                *msg = str_printf("ERROR: ext_backing_format: len=%" PRIu64 " too large (>=1023)", len);
+                *msg = str_printf("ERROR: ext_backing_format: len=%" PRIu64 " too large (>=1023)",
+                                  len);
                 return -EINVAL;
             }
             h->backing_format.assign((const char *)data, len);
@@ -64,7 +65,8 @@ int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *
     return 0;
 }
 
-int parse_v3_fields(const uint8_t *buf, size_t len, Qcow2Header *h, std::string *msg) {
+int parse_v3_fields(const uint8_t *buf, size_t len, Qcow2Header *h, std::string *msg)
+{
     if (len < 104) {
         *msg = "qcow2 header too short";
         return -EINVAL;
@@ -101,7 +103,8 @@ int parse_v3_fields(const uint8_t *buf, size_t len, Qcow2Header *h, std::string 
 
 }  // namespace
 
-int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::string *msg) {
+int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::string *msg)
+{
     *h = Qcow2Header();
     if (len < QCOW2_V2_HEADER_LEN || be32_load(buf) != QCOW2_MAGIC) {
         *msg = "Image is not in qcow2 format";
@@ -160,7 +163,8 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::stri
     return 0;
 }
 
-std::string qcow2_incompat_feature_names(const Qcow2Header &h, uint64_t bits) {
+std::string qcow2_incompat_feature_names(const Qcow2Header &h, uint64_t bits)
+{
     std::string out;
     for (const auto &[bit, name] : h.incompat_names) {
         if (!(bits & bit)) continue;
@@ -178,8 +182,8 @@ std::string qcow2_incompat_feature_names(const Qcow2Header &h, uint64_t bits) {
 namespace {
 
 // Appends one extension at *off; false if it would not fit in @end.
-bool put_ext(uint8_t *buf, size_t *off, size_t end, uint32_t type, const void *data,
-             size_t len) {
+bool put_ext(uint8_t *buf, size_t *off, size_t end, uint32_t type, const void *data, size_t len)
+{
     size_t padded = (len + 7) & ~(size_t)7;
     if (*off + 8 + padded > end) return false;
     be32_store(buf + *off, type);
@@ -189,7 +193,8 @@ bool put_ext(uint8_t *buf, size_t *off, size_t end, uint32_t type, const void *d
     return true;
 }
 
-bool put_feature_table(uint8_t *buf, size_t *off, size_t end) {
+bool put_feature_table(uint8_t *buf, size_t *off, size_t end)
+{
     uint8_t table[sizeof(kFeatureTable) / sizeof(kFeatureTable[0]) * kFeatureEntryLen] = {};
     for (size_t i = 0; i < sizeof(kFeatureTable) / sizeof(kFeatureTable[0]); i++) {
         uint8_t *e = table + i * kFeatureEntryLen;
@@ -202,7 +207,8 @@ bool put_feature_table(uint8_t *buf, size_t *off, size_t end) {
 
 }  // namespace
 
-int qcow2_header_serialize(const Qcow2Header &h, uint8_t *buf, size_t cluster_size) {
+int qcow2_header_serialize(const Qcow2Header &h, uint8_t *buf, size_t cluster_size)
+{
     memset(buf, 0, cluster_size);
     be32_store(buf, QCOW2_MAGIC);
     be32_store(buf + 4, h.version);
@@ -226,9 +232,8 @@ int qcow2_header_serialize(const Qcow2Header &h, uint8_t *buf, size_t cluster_si
         off = QCOW2_V3_HEADER_LEN;
     }
     size_t end = cluster_size;
-    if (!h.backing_format.empty() &&
-        !put_ext(buf, &off, end, QCOW2_EXT_BACKING_FORMAT, h.backing_format.data(),
-                 h.backing_format.size())) {
+    if (!h.backing_format.empty() && !put_ext(buf, &off, end, QCOW2_EXT_BACKING_FORMAT,
+                                              h.backing_format.data(), h.backing_format.size())) {
         return -ENOSPC;
     }
     if (h.version >= 3 && !put_feature_table(buf, &off, end)) return -ENOSPC;
@@ -245,7 +250,8 @@ int qcow2_header_serialize(const Qcow2Header &h, uint8_t *buf, size_t cluster_si
     return 0;
 }
 
-void Qcow2Geometry::init(int cluster_bits_, int refcount_order_) {
+void Qcow2Geometry::init(int cluster_bits_, int refcount_order_)
+{
     cluster_bits = cluster_bits_;
     l2_bits = cluster_bits - 3;
     csize_shift = 62 - (cluster_bits - 8);
@@ -255,7 +261,8 @@ void Qcow2Geometry::init(int cluster_bits_, int refcount_order_) {
     refblock_bits = cluster_bits + 3 - refcount_order;
 }
 
-Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version) {
+Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version)
+{
     if (entry & QCOW_OFLAG_COMPRESSED) return Qcow2ClusterType::Compressed;
     if ((entry & QCOW_OFLAG_ZERO) && version >= 3) {
         return (entry & L2E_OFFSET_MASK) ? Qcow2ClusterType::ZeroAlloc
@@ -264,22 +271,27 @@ Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version) {
     return (entry & L2E_OFFSET_MASK) ? Qcow2ClusterType::Normal : Qcow2ClusterType::Unallocated;
 }
 
-uint64_t qcow2_compressed_entry(const Qcow2Geometry &g, uint64_t host_off, uint64_t csize) {
+uint64_t qcow2_compressed_entry(const Qcow2Geometry &g, uint64_t host_off, uint64_t csize)
+{
     uint64_t nb_csectors = ((host_off + csize - 1) >> 9) - (host_off >> 9);
     return QCOW_OFLAG_COMPRESSED | (nb_csectors << g.csize_shift) | host_off;
 }
 
 void qcow2_compressed_decode(const Qcow2Geometry &g, uint64_t entry, uint64_t *host_off,
-                             uint64_t *csize) {
+                             uint64_t *csize)
+{
     *host_off = entry & g.cluster_offset_mask;
     uint64_t nb_csectors = ((entry >> g.csize_shift) & g.csize_mask) + 1;
     *csize = nb_csectors * 512 - (*host_off & 511);
 }
 
-uint64_t qcow2_refblock_get(const void *block, int order, uint64_t i) {
+uint64_t qcow2_refblock_get(const void *block, int order, uint64_t i)
+{
     const uint8_t *b = (const uint8_t *)block;
     switch (order) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
         int bits = 1 << order;
         uint64_t bit = i * bits;
         return (b[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
@@ -291,10 +303,13 @@ uint64_t qcow2_refblock_get(const void *block, int order, uint64_t i) {
     }
 }
 
-void qcow2_refblock_set(void *block, int order, uint64_t i, uint64_t v) {
+void qcow2_refblock_set(void *block, int order, uint64_t i, uint64_t v)
+{
     uint8_t *b = (uint8_t *)block;
     switch (order) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
         int bits = 1 << order;
         uint64_t bit = i * bits;
         uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bit % 8));
@@ -309,7 +324,8 @@ void qcow2_refblock_set(void *block, int order, uint64_t i, uint64_t v) {
 }
 
 int64_t qcow2_snapshots_parse(const uint8_t *buf, size_t len, uint32_t nb,
-                              std::vector<Qcow2Snapshot> *out, std::string *msg) {
+                              std::vector<Qcow2Snapshot> *out, std::string *msg)
+{
     size_t off = 0;
     for (uint32_t i = 0; i < nb; i++) {
         if (len - off < 40) goto truncated;
@@ -349,7 +365,8 @@ truncated:
     return -EFBIG;
 }
 
-std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> &sns) {
+std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> &sns)
+{
     std::vector<uint8_t> out;
     for (const Qcow2Snapshot &sn : sns) {
         uint32_t extra = QCOW2_SNAPSHOT_EXTRA_KNOWN + (uint32_t)sn.unknown_extra.size();
@@ -380,7 +397,8 @@ std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> 
 }
 
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
-                         Qcow2CreateLayout *out) {
+                         Qcow2CreateLayout *out)
+{
     uint64_t cs = g.cluster_size();
     out->l1_size = g.size_to_l1(size);
     out->l1_clusters = (out->l1_size * 8 + cs - 1) / cs;

@@ -3,12 +3,14 @@
 
 #include "block/qcow2/qcow2-int.h"
 
-int qcow2_probe(const uint8_t *buf, int buf_size, const char *) {
+int qcow2_probe(const uint8_t *buf, int buf_size, const char *)
+{
     if (buf_size >= 8 && be32_load(buf) == QCOW2_MAGIC && be32_load(buf + 4) >= 2) return 100;
     return 0;
 }
 
-int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi) {
+int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     bdi->cluster_size = (int)s->cluster_size;
     bdi->is_dirty = s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY;
@@ -17,7 +19,8 @@ int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi) {
 }
 
 // {"type": "qcow2", "data": {...}} with QEMU 7.2's keys and order.
-JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **) {
+JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
@@ -33,15 +36,13 @@ JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **) {
         b, s->hdr.compression_type == Qcow2CompressionType::Zstd ? "zstd" : "zlib");
     if (v3) {
         json_builder_set_member_name(b, "lazy-refcounts");
-        json_builder_add_boolean_value(b, s->hdr.compatible_features &
-                                              QCOW2_COMPAT_LAZY_REFCOUNTS);
+        json_builder_add_boolean_value(b, s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
     }
     json_builder_set_member_name(b, "refcount-bits");
     json_builder_add_int_value(b, 1 << s->hdr.refcount_order);
     if (v3) {
         json_builder_set_member_name(b, "corrupt");
-        json_builder_add_boolean_value(b, s->hdr.incompatible_features &
-                                              QCOW2_INCOMPAT_CORRUPT);
+        json_builder_add_boolean_value(b, s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT);
         json_builder_set_member_name(b, "extended-l2");
         json_builder_add_boolean_value(b, false);
     }

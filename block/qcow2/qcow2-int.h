@@ -30,7 +30,7 @@ struct Qcow2InflightAlloc {
 
 struct BDRVQcow2State {
     Qcow2Geometry g;
-    Qcow2Header hdr;      // as on disk (kept current by qcow2_update_header)
+    Qcow2Header hdr;  // as on disk (kept current by qcow2_update_header)
     uint64_t cluster_size = 0;
 
     // ---- metadata (s->lock) --------------------------------------------
@@ -48,32 +48,35 @@ struct BDRVQcow2State {
     std::list<Qcow2InflightAlloc> inflight;
     CoQueue inflight_wait;
     std::vector<Qcow2Snapshot> snapshots;
-    uint64_t snapshots_size = 0;   // bytes of the snapshot table
+    uint64_t snapshots_size = 0;  // bytes of the snapshot table
 
-    QDict runtime_opts;            // runtime options as given (joined over reopens)
-    bool lazy_refcounts = false;   // option lazy-refcounts (default: the compat bit)
-    bool dirty_marked = false;     // dirty bit written for this session
+    QDict runtime_opts;           // runtime options as given (joined over reopens)
+    bool lazy_refcounts = false;  // option lazy-refcounts (default: the compat bit)
+    bool dirty_marked = false;    // dirty bit written for this session
     bool corrupt_reported = false;
     bool discard_passthrough = false;
-    bool metadata_prealloc = false;          // see qcow2_detect_metadata_prealloc
+    bool metadata_prealloc = false;  // see qcow2_detect_metadata_prealloc
     bool metadata_prealloc_checked = false;
     // A snapshot's L1 replaced the active one (qcow2-snapshot-tmp.cc): the
     // node must stay read-only.
     bool snapshot_tmp_loaded = false;
 };
 
-static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs) {
+static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs)
+{
     return (BDRVQcow2State *)bs->opaque;
 }
 
 // False while the image's dirty bit is set: refcounts may then lag on disk
 // (lazy refcounts) and the next read/write open repairs them.
-static inline bool qcow2_need_accurate_refcounts(const BDRVQcow2State *s) {
+static inline bool qcow2_need_accurate_refcounts(const BDRVQcow2State *s)
+{
     return !(s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY);
 }
 
 // Sets refcount table entry @ri (keeps reft_used_end an upper bound).
-static inline void qcow2_reft_set(BDRVQcow2State *s, uint64_t ri, uint64_t entry) {
+static inline void qcow2_reft_set(BDRVQcow2State *s, uint64_t ri, uint64_t entry)
+{
     s->refcount_table[ri] = entry;
     if (entry && ri >= s->reft_used_end) s->reft_used_end = ri + 1;
 }
@@ -98,7 +101,7 @@ int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n
 
 // ---- qcow2-options.cc -------------------------------------------------------
 struct Qcow2RuntimeOpts {
-    int l2_tables = 2;     // cluster-sized tables
+    int l2_tables = 2;  // cluster-sized tables
     int rb_tables = 4;
     bool lazy_refcounts = false;
     bool discard_request = false;
@@ -109,14 +112,13 @@ QDict qcow2_take_runtime_opts(QDict *options);
 void qcow2_join_runtime_opts(QDict *opts, const QDict &old);
 // Validates runtime options @o (QEMU's messages and order) into @r;
 // defaults from the image and @flags.  No side effects.
-int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags,
-                             Qcow2RuntimeOpts *r, Error **errp);
+int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags, Qcow2RuntimeOpts *r,
+                             Error **errp);
 // BlockDriver.bdrv_co_reopen_opts: takes the runtime options from @opts,
 // validates them joined with the current ones, and with @apply changes
 // them (lazy refcounts off marks the image clean; new cache sizes flush and
 // replace the caches).
-int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply,
-                                      Error **errp);
+int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply, Error **errp);
 
 // ---- qcow2-cache.cc -------------------------------------------------------
 // A write-back cache of cluster-sized tables (L2 tables or refcount blocks).
@@ -161,17 +163,15 @@ int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs);
 // Adds @addend (may be negative) to the refcount of every cluster that
 // overlaps [offset, offset+length).  Freed clusters are dropped from the
 // caches and, with discard passthrough, discarded in the file.
-int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
-                                       uint64_t length, int64_t addend);
+int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
+                                       int64_t addend);
 // Sets one cluster's refcount to @value (repair).
-int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index,
-                                    uint64_t value);
+int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index, uint64_t value);
 // Allocates @n contiguous clusters (refcount 1 each); returns the host
 // offset or -errno.  A run overlapping metadata (refcounts of used
 // clusters are zero) marks the image corrupt; @l2_table: for an L2 table
 // (only the message differs).
-int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n,
-                                          bool l2_table = false);
+int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool l2_table = false);
 // Allocates @size bytes (< cluster) for compressed data, possibly sharing a
 // cluster with earlier compressed data.
 int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size);
@@ -193,9 +193,8 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
 // aligned, within one L2 table) with @new_entry + i * cluster_size for
 // allocated types (or @new_entry as is when @same), returning the previous
 // entries in @old.  Allocates/COWs the L2 table as needed.
-int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offset,
-                                      uint64_t n, uint64_t new_entry, bool same,
-                                      std::vector<uint64_t> *old);
+int coroutine_fn qcow2_set_l2_entries(BlockDriverState *bs, uint64_t guest_offset, uint64_t n,
+                                      uint64_t new_entry, bool same, std::vector<uint64_t> *old);
 // Makes sure the L2 table covering @guest_offset exists and is not shared
 // (allocating or copying it), before an allocating write takes its data
 // clusters.
@@ -208,17 +207,16 @@ enum class Qcow2DiscardMode {
     Zero,           // zero cluster, host cluster freed
     ZeroKeepAlloc,  // zero flag on an allocated cluster, host cluster kept
 };
-int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset,
-                                        uint64_t bytes, Qcow2DiscardMode mode);
+int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                        Qcow2DiscardMode mode);
 
 // ---- qcow2-io.cc ------------------------------------------------------------
 int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                       QEMUIOVector *qiov, size_t qiov_offset, int flags);
 int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                        QEMUIOVector *qiov, size_t qiov_offset, int flags);
-int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
-                                             int64_t bytes, QEMUIOVector *qiov,
-                                             size_t qiov_offset);
+int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                             QEMUIOVector *qiov, size_t qiov_offset);
 int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         int flags);
 int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
@@ -253,9 +251,8 @@ int coroutine_fn qcow2_co_decompress(Qcow2CompressionType t, void *out, size_t o
                                      const void *in, size_t in_len);
 // Compresses @n whole clusters of @in into the same slots of @out, all in
 // parallel in pool workers; csize[i]: compressed size or -ENOSPC.
-void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t cluster_size,
-                                             int n, uint8_t *out, const uint8_t *in,
-                                             int64_t *csize);
+void coroutine_fn qcow2_co_compress_clusters(Qcow2CompressionType t, size_t cluster_size, int n,
+                                             uint8_t *out, const uint8_t *in, int64_t *csize);
 
 // ---- qcow2-check.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
@@ -297,8 +294,8 @@ int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_o
                                           Error **errp);
 
 // ---- qcow2-snapshot-tmp.cc ---------------------------------------------------
-int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
-                                            const char *name, Error **errp);
+int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                                            Error **errp);
 int qcow2_persistent_bitmap_count(BlockDriverState *bs);
 
 // ---- qcow2-resize.cc ---------------------------------------------------------

@@ -23,13 +23,15 @@ struct AlignedBuf {
     AlignedBuf &operator=(const AlignedBuf &) = delete;
 };
 
-bool overlaps(const Qcow2InflightAlloc &a, uint64_t first, uint64_t n) {
+bool overlaps(const Qcow2InflightAlloc &a, uint64_t first, uint64_t n)
+{
     return first < a.first_cluster + a.nb_clusters && a.first_cluster < first + n;
 }
 
 // Reads [offset, offset+bytes) from the backing chain, zeroes past its end.
 int coroutine_fn read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                              QEMUIOVector *qiov, size_t qoff) {
+                              QEMUIOVector *qiov, size_t qoff)
+{
     if (!bs->backing) {
         qemu_iovec_memset(qiov, qoff, 0, bytes);
         return 0;
@@ -45,7 +47,8 @@ int coroutine_fn read_backing(BlockDriverState *bs, uint64_t offset, uint64_t by
 }
 
 int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t in_cluster,
-                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t host, csize;
     qcow2_compressed_decode(s->g, entry, &host, &csize);
@@ -53,8 +56,8 @@ int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t 
     BLKDBG_EVENT(bs->file, BLKDBG_READ_COMPRESSED);
     int ret = bdrv_co_pread(bs->file, host, csize, in.p, 0);
     if (ret < 0) return ret;
-    ret = qcow2_co_decompress((Qcow2CompressionType)s->hdr.compression_type, out.p,
-                              s->cluster_size, in.p, csize);
+    ret = qcow2_co_decompress((Qcow2CompressionType)s->hdr.compression_type, out.p, s->cluster_size,
+                              in.p, csize);
     if (ret < 0) return -EIO;
     qemu_iovec_from_buf(qiov, qoff, (uint8_t *)out.p + in_cluster, bytes);
     return 0;
@@ -62,18 +65,15 @@ int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t 
 
 // Reads one mapped run into the qiov.
 int coroutine_fn read_run(BlockDriverState *bs, const Qcow2Mapping &m, uint64_t offset,
-                          QEMUIOVector *qiov, size_t qoff) {
+                          QEMUIOVector *qiov, size_t qoff)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     switch (m.type) {
-    case Qcow2ClusterType::Unallocated:
-        return read_backing(bs, offset, m.bytes, qiov, qoff);
+    case Qcow2ClusterType::Unallocated: return read_backing(bs, offset, m.bytes, qiov, qoff);
     case Qcow2ClusterType::ZeroPlain:
-    case Qcow2ClusterType::ZeroAlloc:
-        qemu_iovec_memset(qiov, qoff, 0, m.bytes);
-        return 0;
+    case Qcow2ClusterType::ZeroAlloc: qemu_iovec_memset(qiov, qoff, 0, m.bytes); return 0;
     case Qcow2ClusterType::Compressed:
-        return read_compressed(bs, m.l2_entry, offset & (s->cluster_size - 1), m.bytes, qiov,
-                               qoff);
+        return read_compressed(bs, m.l2_entry, offset & (s->cluster_size - 1), m.bytes, qiov, qoff);
     case Qcow2ClusterType::Normal:
         BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
         return bdrv_co_preadv_part(bs->file, m.host_offset, m.bytes, qiov, qoff, 0);
@@ -83,17 +83,20 @@ int coroutine_fn read_run(BlockDriverState *bs, const Qcow2Mapping &m, uint64_t 
 
 }  // namespace
 
-void coroutine_fn qcow2_inflight_begin(BDRVQcow2State *s, uint64_t first, uint64_t n) {
+void coroutine_fn qcow2_inflight_begin(BDRVQcow2State *s, uint64_t first, uint64_t n)
+{
     for (;;) {
         bool busy = false;
-        for (const auto &a : s->inflight) busy |= overlaps(a, first, n);
+        for (const auto &a : s->inflight)
+            busy |= overlaps(a, first, n);
         if (!busy) break;
         qemu_co_queue_wait(&s->inflight_wait, &s->lock);
     }
     s->inflight.push_back({first, n});
 }
 
-void qcow2_inflight_end(BDRVQcow2State *s, uint64_t first) {
+void qcow2_inflight_end(BDRVQcow2State *s, uint64_t first)
+{
     for (auto it = s->inflight.begin(); it != s->inflight.end(); ++it) {
         if (it->first_cluster == first) {
             s->inflight.erase(it);
@@ -104,7 +107,8 @@ void qcow2_inflight_end(BDRVQcow2State *s, uint64_t first) {
 }
 
 int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                      QEMUIOVector *qiov, size_t qoff, int) {
+                                      QEMUIOVector *qiov, size_t qoff, int)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     while (bytes > 0) {
         Qcow2Mapping m;
@@ -126,7 +130,8 @@ namespace {
 // Fills @buf with the current contents of guest [offset, offset+len) as
 // mapped by @old (one cluster's previous L2 entry): the COW source.
 int coroutine_fn cow_read(BlockDriverState *bs, uint64_t old, uint64_t offset, uint64_t len,
-                          void *buf, bool event = true) {
+                          void *buf, bool event = true)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (!len) return 0;
     QEMUIOVector q;
@@ -148,15 +153,13 @@ struct AllocPlan {
 };
 
 // Whether the COW source described by L2 entry @e reads as zeroes.
-bool cow_reads_zero(BlockDriverState *bs, uint64_t e) {
+bool cow_reads_zero(BlockDriverState *bs, uint64_t e)
+{
     switch (qcow2_l2_entry_type(e, qcow2_state(bs)->hdr.version)) {
     case Qcow2ClusterType::ZeroPlain:
-    case Qcow2ClusterType::ZeroAlloc:
-        return true;
-    case Qcow2ClusterType::Unallocated:
-        return !bs->backing;
-    default:
-        return false;
+    case Qcow2ClusterType::ZeroAlloc: return true;
+    case Qcow2ClusterType::Unallocated: return !bs->backing;
+    default: return false;
     }
 }
 
@@ -165,9 +168,10 @@ bool cow_reads_zero(BlockDriverState *bs, uint64_t e) {
 // only the guest data.  A write that extends the file would otherwise make
 // io_submit block on the main thread.  Returns -ENOTSUP to use the plain
 // path.
-int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p,
-                                        uint64_t head, uint64_t tail, uint64_t bytes,
-                                        QEMUIOVector *qiov, size_t qoff) {
+int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p, uint64_t head,
+                                        uint64_t tail, uint64_t bytes, QEMUIOVector *qiov,
+                                        size_t qoff)
+{
     if ((!head && !tail) || (head && !cow_reads_zero(bs, p.head_entry)) ||
         (tail && !cow_reads_zero(bs, p.tail_entry))) {
         return -ENOTSUP;
@@ -181,7 +185,8 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
 
 // Writes data plus COW head/tail into the new clusters in one request.
 int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint64_t offset,
-                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+                                 uint64_t bytes, QEMUIOVector *qiov, size_t qoff)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t head = offset - p.guest;
     uint64_t end = p.guest + (p.nb << s->g.cluster_bits);
@@ -215,7 +220,8 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
 // With lazy refcounts the image is marked dirty first (QEMU does it in
 // qcow2_alloc_cluster_link_l2): from then on the L2 tables are written
 // without waiting for the refcount blocks.
-int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p) {
+int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> old;
     int ret = s->lazy_refcounts ? qcow2_mark_dirty(bs) : 0;
@@ -223,7 +229,8 @@ int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p) {
     ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false, &old);
     if (ret < 0) return ret;
     bool need_free = false;
-    for (uint64_t e : old) need_free |= (e & L2E_OFFSET_MASK) != 0;
+    for (uint64_t e : old)
+        need_free |= (e & L2E_OFFSET_MASK) != 0;
     if (!need_free) return 0;
     ret = qcow2_cache_flush(bs, s->l2_cache);
     for (uint64_t e : old) {
@@ -235,8 +242,9 @@ int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p) {
 // Under s->lock: plans the write of [offset, offset+bytes) (one mapping
 // run).  Returns 1 with *host set for an in-place write, 0 with @p filled
 // for an allocation, or -errno.
-int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
-                            uint64_t *host, AllocPlan *p) {
+int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes, uint64_t *host,
+                            AllocPlan *p)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     for (;;) {
         Qcow2Mapping m;
@@ -245,8 +253,10 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
         if (m.type == Qcow2ClusterType::Normal && (m.l2_entry & QCOW_OFLAG_COPIED)) {
             const char *what = qcow2_metadata_overlap(s, m.host_offset, m.bytes, false);
             if (what) {
-                return qcow2_signal_corruption(bs, "Preventing invalid write on metadata "
-                                               "(overlaps with %s)", what);
+                return qcow2_signal_corruption(bs,
+                                               "Preventing invalid write on metadata "
+                                               "(overlaps with %s)",
+                                               what);
             }
             *bytes = m.bytes;
             *host = m.host_offset;
@@ -258,7 +268,8 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
         p->nb = (end - p->guest + cs - 1) >> s->g.cluster_bits;
         uint64_t first = p->guest >> s->g.cluster_bits;
         bool busy = false;
-        for (const auto &a : s->inflight) busy |= overlaps(a, first, p->nb);
+        for (const auto &a : s->inflight)
+            busy |= overlaps(a, first, p->nb);
         if (busy) {
             qemu_co_queue_wait(&s->inflight_wait, &s->lock);
             continue;  // the mapping may have changed
@@ -287,7 +298,8 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
 }  // namespace
 
 int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                       QEMUIOVector *qiov, size_t qoff, int) {
+                                       QEMUIOVector *qiov, size_t qoff, int)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     while (bytes > 0) {
         uint64_t n = (uint64_t)bytes, host = 0;
@@ -302,8 +314,10 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
         } else {
             ret = write_allocated(bs, p, offset, n, qiov, qoff);
             qemu_co_mutex_lock(&s->lock);
-            if (ret == 0) ret = link_allocated(bs, p);
-            else qcow2_update_refcount(bs, p.host, p.nb * s->cluster_size, -1);
+            if (ret == 0)
+                ret = link_allocated(bs, p);
+            else
+                qcow2_update_refcount(bs, p.host, p.nb * s->cluster_size, -1);
             qcow2_inflight_end(s, p.guest >> s->g.cluster_bits);
             qemu_co_mutex_unlock(&s->lock);
         }
@@ -323,7 +337,8 @@ constexpr int kCompressBatch = 8;
 // Stores one compressed cluster (or @in as a normal cluster when it did
 // not compress): allocation and L2 update under the lock, data outside.
 int coroutine_fn write_compressed_cluster(BlockDriverState *bs, int64_t offset, uint64_t n,
-                                          void *in, const void *out, int64_t csize) {
+                                          void *in, const void *out, int64_t csize)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     if (csize < 0) {
@@ -347,8 +362,8 @@ int coroutine_fn write_compressed_cluster(BlockDriverState *bs, int64_t offset, 
     qemu_co_mutex_lock(&s->lock);
     if (ret == 0) {
         BLKDBG_EVENT(bs->file, BLKDBG_L2_UPDATE_COMPRESSED);
-        ret = qcow2_set_l2_entries(bs, offset, 1, qcow2_compressed_entry(s->g, host, csize),
-                                   true, nullptr);
+        ret = qcow2_set_l2_entries(bs, offset, 1, qcow2_compressed_entry(s->g, host, csize), true,
+                                   nullptr);
     }
     qcow2_inflight_end(s, first);
     qemu_co_mutex_unlock(&s->lock);
@@ -359,8 +374,9 @@ int coroutine_fn write_compressed_cluster(BlockDriverState *bs, int64_t offset, 
 
 // Clusters of one request are compressed in parallel (pool workers), then
 // stored in guest order, so the host layout follows the guest's.
-int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset,
-                                             int64_t bytes, QEMUIOVector *qiov, size_t qoff) {
+int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                             QEMUIOVector *qiov, size_t qoff)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     if (offset & (cs - 1)) return -EINVAL;
@@ -379,8 +395,8 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
         for (int i = 0; i < k; i++) {
             uint64_t n = len - i * cs < cs ? len - i * cs : cs;
             int ret = write_compressed_cluster(bs, offset + (int64_t)(i * cs), n,
-                                               (uint8_t *)in.p + i * cs,
-                                               (uint8_t *)out.p + i * cs, csize[i]);
+                                               (uint8_t *)in.p + i * cs, (uint8_t *)out.p + i * cs,
+                                               csize[i]);
             if (ret < 0) return ret;
         }
         offset += len;
@@ -393,7 +409,8 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
 namespace {
 
 // Writes explicit zeroes over [offset, offset+bytes) through the write path.
-int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64_t bytes) {
+int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (!bytes) return 0;
     uint64_t chunk = bytes < 4 * s->cluster_size ? bytes : 4 * s->cluster_size;
@@ -412,7 +429,8 @@ int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64
 }
 
 int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                Qcow2DiscardMode mode) {
+                                Qcow2DiscardMode mode)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t first = offset >> s->g.cluster_bits, n = bytes >> s->g.cluster_bits;
     if (!n) return 0;
@@ -427,7 +445,8 @@ int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t 
 }  // namespace
 
 int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                                        int flags) {
+                                        int flags)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     uint64_t start = ((uint64_t)offset + cs - 1) & ~(cs - 1);
@@ -449,22 +468,25 @@ int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, in
     return ret;
 }
 
-int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes) {
+int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     uint64_t start = ((uint64_t)offset + cs - 1) & ~(cs - 1);
     uint64_t end = (uint64_t)(offset + bytes);
-    if (end != (uint64_t)bs->total_bytes) end &= ~(cs - 1);
-    else end = (end + cs - 1) & ~(cs - 1);
+    if (end != (uint64_t)bs->total_bytes)
+        end &= ~(cs - 1);
+    else
+        end = (end + cs - 1) & ~(cs - 1);
     if (start >= end) return 0;  // partial clusters are ignored, as QEMU does
     // v2 has no zero clusters: discarding would expose the backing file.
     if (s->hdr.version < 3 && bs->backing) return -ENOTSUP;
     return discard_locked(bs, start, end - start, Qcow2DiscardMode::Discard);
 }
 
-int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offset,
-                                       int64_t bytes, int64_t *pnum, int64_t *map,
-                                       BlockDriverState **file) {
+int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offset, int64_t bytes,
+                                       int64_t *pnum, int64_t *map, BlockDriverState **file)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2Mapping m;
     qemu_co_mutex_lock(&s->lock);
@@ -487,8 +509,7 @@ int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offse
     } else if (m.type != Qcow2ClusterType::Unallocated) {
         status |= BDRV_BLOCK_DATA;
     }
-    if (s->metadata_prealloc && (status & BDRV_BLOCK_DATA) &&
-        (status & BDRV_BLOCK_OFFSET_VALID)) {
+    if (s->metadata_prealloc && (status & BDRV_BLOCK_DATA) && (status & BDRV_BLOCK_OFFSET_VALID)) {
         status |= BDRV_BLOCK_RECURSE;
     }
     if (m.type == Qcow2ClusterType::Compressed) status |= BDRV_BLOCK_COMPRESSED;

@@ -14,24 +14,33 @@
 namespace {
 
 const char *const kOverlapBits[] = {
-    "main-header", "active-l1", "active-l2", "refcount-table", "refcount-block",
+    "main-header",    "active-l1",   "active-l2",   "refcount-table",   "refcount-block",
     "snapshot-table", "inactive-l1", "inactive-l2", "bitmap-directory",
 };
 const char *const kBoolOpts[] = {
-    "lazy-refcounts", "pass-discard-request", "pass-discard-snapshot", "pass-discard-other",
+    "lazy-refcounts",
+    "pass-discard-request",
+    "pass-discard-snapshot",
+    "pass-discard-other",
 };
 const char *const kSizeOpts[] = {
-    "cache-size", "l2-cache-size", "l2-cache-entry-size", "refcount-cache-size",
+    "cache-size",
+    "l2-cache-size",
+    "l2-cache-entry-size",
+    "refcount-cache-size",
 };
 
-bool is_runtime_key(const std::string &k) {
-    for (const char *n : kBoolOpts) if (k == n) return true;
-    for (const char *n : kSizeOpts) if (k == n) return true;
-    return k == "cache-clean-interval" || k == "overlap-check" ||
-           k.rfind("overlap-check.", 0) == 0;
+bool is_runtime_key(const std::string &k)
+{
+    for (const char *n : kBoolOpts)
+        if (k == n) return true;
+    for (const char *n : kSizeOpts)
+        if (k == n) return true;
+    return k == "cache-clean-interval" || k == "overlap-check" || k.rfind("overlap-check.", 0) == 0;
 }
 
-bool get_bool(const QDict &o, const char *k, bool def, bool *out, Error **errp) {
+bool get_bool(const QDict &o, const char *k, bool def, bool *out, Error **errp)
+{
     const char *v = o.get(k);
     *out = def;
     if (v && !keyval_parse_bool(v, out)) {
@@ -41,7 +50,8 @@ bool get_bool(const QDict &o, const char *k, bool def, bool *out, Error **errp) 
     return true;
 }
 
-bool get_size(const QDict &o, const char *k, uint64_t def, uint64_t *out, Error **errp) {
+bool get_size(const QDict &o, const char *k, uint64_t def, uint64_t *out, Error **errp)
+{
     const char *v = o.get(k);
     *out = def;
     if (v && qemu_strtosz(v, out) < 0) {
@@ -52,11 +62,14 @@ bool get_size(const QDict &o, const char *k, uint64_t def, uint64_t *out, Error 
 }
 
 // Every value parses as its type (QEMU's qemu_opts_absorb_qdict).
-bool check_types(const QDict &o, Error **errp) {
+bool check_types(const QDict &o, Error **errp)
+{
     bool b;
     uint64_t n;
-    for (const char *k : kBoolOpts) if (!get_bool(o, k, false, &b, errp)) return false;
-    for (const char *k : kSizeOpts) if (!get_size(o, k, 0, &n, errp)) return false;
+    for (const char *k : kBoolOpts)
+        if (!get_bool(o, k, false, &b, errp)) return false;
+    for (const char *k : kSizeOpts)
+        if (!get_size(o, k, 0, &n, errp)) return false;
     for (const char *k : kOverlapBits) {
         std::string key = std::string("overlap-check.") + k;
         if (!get_bool(o, key.c_str(), false, &b, errp)) return false;
@@ -72,8 +85,9 @@ bool check_types(const QDict &o, Error **errp) {
 }
 
 // QEMU's read_cache_sizes, in bytes.
-bool cache_sizes(BlockDriverState *bs, const QDict &o, uint64_t *l2, uint64_t *entry,
-                 uint64_t *rb, Error **errp) {
+bool cache_sizes(BlockDriverState *bs, const QDict &o, uint64_t *l2, uint64_t *entry, uint64_t *rb,
+                 Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size, combined, l2_max;
     uint64_t min_rb = 4 * cs;
@@ -113,32 +127,40 @@ bool cache_sizes(BlockDriverState *bs, const QDict &o, uint64_t *l2, uint64_t *e
     if (!combined_set && !rb_set) *rb = min_rb > 256 * 1024 ? min_rb : 256 * 1024;
     if (*l2 < max_l2 && !entry_set) *entry = cs < 4096 ? cs : 4096;
     if (*entry < 512 || *entry > cs || (*entry & (*entry - 1))) {
-        error_setg(errp, "L2 cache entry size must be a power of two between 512 and the "
-                         "cluster size (%" PRIu64 ")", cs);
+        error_setg(errp,
+                   "L2 cache entry size must be a power of two between 512 and the "
+                   "cluster size (%" PRIu64 ")",
+                   cs);
         return false;
     }
     return true;
 }
 
-bool check_overlap(const QDict &o, Error **errp) {
+bool check_overlap(const QDict &o, Error **errp)
+{
     const char *ol = o.get("overlap-check"), *tmpl = o.get("overlap-check.template");
     if (ol && tmpl && strcmp(ol, tmpl)) {
-        error_setg(errp, "Conflicting values for qcow2 options 'overlap-check' ('%s') and "
-                         "'overlap-check.template' ('%s')", ol, tmpl);
+        error_setg(errp,
+                   "Conflicting values for qcow2 options 'overlap-check' ('%s') and "
+                   "'overlap-check.template' ('%s')",
+                   ol, tmpl);
         return false;
     }
     if (!ol) ol = tmpl ? tmpl : "cached";
     for (const char *v : {"none", "constant", "cached", "all"}) {
         if (!strcmp(ol, v)) return true;
     }
-    error_setg(errp, "Unsupported value '%s' for qcow2 option 'overlap-check'. Allowed are "
-                     "any of the following: none, constant, cached, all", ol);
+    error_setg(errp,
+               "Unsupported value '%s' for qcow2 option 'overlap-check'. Allowed are "
+               "any of the following: none, constant, cached, all",
+               ol);
     return false;
 }
 
 }  // namespace
 
-QDict qcow2_take_runtime_opts(QDict *options) {
+QDict qcow2_take_runtime_opts(QDict *options)
+{
     QDict out;
     for (auto it = options->entries.begin(); it != options->entries.end();) {
         if (is_runtime_key(it->first)) {
@@ -151,7 +173,8 @@ QDict qcow2_take_runtime_opts(QDict *options) {
     return out;
 }
 
-void qcow2_join_runtime_opts(QDict *opts, const QDict &old) {
+void qcow2_join_runtime_opts(QDict *opts, const QDict &old)
+{
     QDict o = old;
     bool new_overlap = opts->has("overlap-check") || opts->has("overlap-check.template");
     bool new_total = opts->has("cache-size");
@@ -175,13 +198,14 @@ void qcow2_join_runtime_opts(QDict *opts, const QDict &old) {
     }
     // An old total size gives way to new partial sizes (all three new: the
     // error is wanted).
-    bool any = opts->has("cache-size") || opts->has("l2-cache-size") ||
-               opts->has("refcount-cache-size");
+    bool any =
+        opts->has("cache-size") || opts->has("l2-cache-size") || opts->has("refcount-cache-size");
     if (any && !new_total) opts->del("cache-size");
 }
 
-int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags,
-                             Qcow2RuntimeOpts *r, Error **errp) {
+int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags, Qcow2RuntimeOpts *r,
+                             Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (!check_types(o, errp)) return -EINVAL;
     uint64_t l2, entry, rb;
@@ -208,9 +232,8 @@ int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags,
         error_setg(errp, "Cache clean interval too big");
         return -EINVAL;
     }
-    get_bool(o, "lazy-refcounts",
-             s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS, &r->lazy_refcounts,
-             nullptr);
+    get_bool(o, "lazy-refcounts", s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS,
+             &r->lazy_refcounts, nullptr);
     if (r->lazy_refcounts && s->hdr.version < 3) {
         error_setg(errp, "Lazy refcounts require a qcow2 image with at least qemu 1.1 "
                          "compatibility level");
@@ -221,8 +244,8 @@ int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags,
     return 0;
 }
 
-int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply,
-                                      Error **errp) {
+int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     QDict o = qcow2_take_runtime_opts(opts);
     if (o.entries.empty()) return 0;

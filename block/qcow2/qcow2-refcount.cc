@@ -17,7 +17,8 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries);
 
 // Returns the refcount block for refblock index @ri in *block (pinned), or
 // nullptr when it does not exist and @alloc is false.
-int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, void **block) {
+int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, void **block)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     *block = nullptr;
     if (ri >= s->refcount_table.size()) {
@@ -27,8 +28,8 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
     }
     uint64_t off = s->refcount_table[ri] & REFT_OFFSET_MASK;
     if (off & (s->cluster_size - 1)) {
-        return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
-                                       " unaligned (reftable index: %#" PRIx64 ")", off, ri);
+        return qcow2_signal_corruption(
+            bs, "Refblock offset %#" PRIx64 " unaligned (reftable index: %#" PRIx64 ")", off, ri);
     }
     if (off) {
         // As QEMU, refblock_load belongs to refcount updates only (reading
@@ -68,7 +69,8 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
 // Sizes the area [refblocks][table] placed at the first cluster past the
 // current table's coverage (free by definition).
 void size_reftable_area(BDRVQcow2State *s, uint64_t min_entries, uint64_t *nblocks,
-                        uint64_t *tclusters, uint64_t *entries) {
+                        uint64_t *tclusters, uint64_t *entries)
+{
     uint64_t per_cluster = s->cluster_size / 8;
     uint64_t old = s->refcount_table.size();
     uint64_t want = old + old / 2;
@@ -89,7 +91,8 @@ void size_reftable_area(BDRVQcow2State *s, uint64_t min_entries, uint64_t *nbloc
     *tclusters = t;
 }
 
-int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
+int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t r, t, entries, cs = s->cluster_size;
     size_reftable_area(s, min_entries, &r, &t, &entries);
@@ -106,13 +109,15 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
         qcow2_refblock_set(buf + (i >> s->g.refblock_bits) * cs, s->g.refcount_order,
                            i & (s->g.refblock_entries() - 1), 1);
     }
-    for (uint64_t j = 0; j < r; j++) table[old + j] = area + j * cs;
+    for (uint64_t j = 0; j < r; j++)
+        table[old + j] = area + j * cs;
     BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS);
     int ret = bdrv_co_pwrite(bs->file, area, r * cs, buf, 0);
     if (ret == 0) {
         uint8_t *tb = (uint8_t *)qemu_memalign(4096, t * cs);
         memset(tb, 0, t * cs);
-        for (uint64_t i = 0; i < entries; i++) be64_store(tb + 8 * i, table[i]);
+        for (uint64_t i = 0; i < entries; i++)
+            be64_store(tb + 8 * i, table[i]);
         BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
         ret = bdrv_co_pwrite(bs->file, area + r * cs, t * cs, tb, 0);
         qemu_vfree(tb);
@@ -138,7 +143,8 @@ int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries) {
 
 }  // namespace
 
-void qcow2_reft_rescan(BDRVQcow2State *s) {
+void qcow2_reft_rescan(BDRVQcow2State *s)
+{
     s->reft_used_end = 0;
     for (uint64_t i = s->refcount_table.size(); i > 0; i--) {
         if (s->refcount_table[i - 1]) {
@@ -148,7 +154,8 @@ void qcow2_reft_rescan(BDRVQcow2State *s) {
     }
 }
 
-const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2) {
+const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len, bool l2)
+{
     auto hit = [&](uint64_t start, uint64_t n) {
         return n && off < start + n && start < off + len;
     };
@@ -173,7 +180,8 @@ const char *qcow2_metadata_overlap(BDRVQcow2State *s, uint64_t off, uint64_t len
     return nullptr;
 }
 
-int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
+int coroutine_fn qcow2_refcount_init(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t n = (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size / 8;
     BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_LOAD);
@@ -184,21 +192,22 @@ int coroutine_fn qcow2_refcount_init(BlockDriverState *bs) {
     return 0;
 }
 
-int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t idx, uint64_t *refcount) {
+int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t idx, uint64_t *refcount)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     void *block;
     *refcount = 0;
     int ret = get_refblock(bs, idx >> s->g.refblock_bits, false, &block);
     if (ret < 0 || !block) return ret;
-    *refcount = qcow2_refblock_get(block, s->g.refcount_order,
-                                   idx & (s->g.refblock_entries() - 1));
+    *refcount = qcow2_refblock_get(block, s->g.refcount_order, idx & (s->g.refblock_entries() - 1));
     qcow2_cache_put(s->refblock_cache, &block);
     return 0;
 }
 
 namespace {
 
-void cluster_freed(BlockDriverState *bs, uint64_t idx) {
+void cluster_freed(BlockDriverState *bs, uint64_t idx)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t off = idx << s->g.cluster_bits;
     if (idx < s->free_cluster_index) s->free_cluster_index = idx;
@@ -209,8 +218,9 @@ void cluster_freed(BlockDriverState *bs, uint64_t idx) {
     }
 }
 
-int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t addend,
-                                 bool set, uint64_t value) {
+int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t addend, bool set,
+                                 uint64_t value)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     void *block;
     int ret = get_refblock(bs, idx >> s->g.refblock_bits, addend > 0 || set, &block);
@@ -220,8 +230,10 @@ int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t add
     uint64_t rc = qcow2_refblock_get(block, s->g.refcount_order, i);
     uint64_t nv = value;
     if (!set) {
-        if (addend < 0 && rc < (uint64_t)-addend) ret = -EINVAL;
-        else if (addend > 0 && s->g.refcount_max() - rc < (uint64_t)addend) ret = -ERANGE;
+        if (addend < 0 && rc < (uint64_t)-addend)
+            ret = -EINVAL;
+        else if (addend > 0 && s->g.refcount_max() - rc < (uint64_t)addend)
+            ret = -ERANGE;
         nv = rc + addend;
     }
     if (ret == 0) {
@@ -236,7 +248,8 @@ int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t add
 }  // namespace
 
 int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
-                                       int64_t addend) {
+                                       int64_t addend)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (length == 0) return 0;
     uint64_t first = offset >> s->g.cluster_bits;
@@ -263,20 +276,22 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
     return 0;
 }
 
-int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t value) {
+int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t value)
+{
     return change_refcount(bs, idx, 0, true, value);
 }
 
 namespace {
 
-bool has_refblock(BDRVQcow2State *s, uint64_t ri) {
+bool has_refblock(BDRVQcow2State *s, uint64_t ri)
+{
     return ri < s->refcount_table.size() && (s->refcount_table[ri] & REFT_OFFSET_MASK);
 }
 
 // First run of @n clusters with refcount 0 at or after @start (a range
 // without a refcount block counts as free).
-int coroutine_fn find_free_run(BlockDriverState *bs, uint64_t start, uint64_t n,
-                               uint64_t *out) {
+int coroutine_fn find_free_run(BlockDriverState *bs, uint64_t start, uint64_t n, uint64_t *out)
+{
     uint64_t run = 0;
     while (run < n) {
         uint64_t rc;
@@ -294,7 +309,8 @@ int coroutine_fn find_free_run(BlockDriverState *bs, uint64_t start, uint64_t n,
 }
 
 // Refblock ranges of [start, start + n) that have no refcount block.
-std::vector<uint64_t> missing_ranges(BDRVQcow2State *s, uint64_t start, uint64_t n) {
+std::vector<uint64_t> missing_ranges(BDRVQcow2State *s, uint64_t start, uint64_t n)
+{
     std::vector<uint64_t> m;
     uint64_t last = (start + n - 1) >> s->g.refblock_bits;
     for (uint64_t ri = start >> s->g.refblock_bits; ri <= last; ri++) {
@@ -309,7 +325,8 @@ std::vector<uint64_t> missing_ranges(BDRVQcow2State *s, uint64_t start, uint64_t
 // blocks living in already described ranges are counted there first.  A
 // crash leaks at most the new blocks.
 int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64_t> &ranges,
-                                  uint64_t at) {
+                                  uint64_t at)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size, k = ranges.size();
     std::vector<uint8_t> buf(k * cs, 0);
@@ -335,8 +352,7 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
         uint8_t be[8];
         be64_store(be, (at + j) * cs);
         BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
-        ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8,
-                                  be, 0);
+        ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8, be, 0);
         if (ret == 0) qcow2_reft_set(s, ranges[j], (at + j) * cs);
     }
     return ret;
@@ -344,7 +360,8 @@ int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64
 
 }  // namespace
 
-int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool l2_table) {
+int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool l2_table)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC);
     for (;;) {
@@ -369,18 +386,20 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool
         // spare head clusters just stay free.
         k = missing.size();
         uint64_t off = (start + k) << s->g.cluster_bits;
-        const char *what = qcow2_metadata_overlap(s, start << s->g.cluster_bits,
-                                                  (n + k) * s->cluster_size, true);
+        const char *what =
+            qcow2_metadata_overlap(s, start << s->g.cluster_bits, (n + k) * s->cluster_size, true);
         if (what) {
             // Caught before anything is written; the words QEMU prints when
             // it catches the same refcounts later (l2_allocate, or the
             // overlap check of the write).
             if (l2_table && off == 0) {
                 return qcow2_signal_corruption(bs, "Preventing invalid allocation of L2 table "
-                                               "at offset 0");
+                                                   "at offset 0");
             }
-            return qcow2_signal_corruption(bs, "Preventing invalid write on metadata "
-                                           "(overlaps with %s)", what);
+            return qcow2_signal_corruption(bs,
+                                           "Preventing invalid write on metadata "
+                                           "(overlaps with %s)",
+                                           what);
         }
         if (k) {
             int ret = create_refblocks(bs, missing, start);
@@ -393,7 +412,8 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool
     }
 }
 
-int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size) {
+int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_BYTES);
     uint64_t off = s->free_byte_offset;
@@ -411,7 +431,8 @@ int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size) {
     return (int64_t)off;
 }
 
-int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry) {
+int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     switch (qcow2_l2_entry_type(entry, s->hdr.version)) {
     case Qcow2ClusterType::Compressed: {
@@ -427,12 +448,12 @@ int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry) {
         }
         return qcow2_update_refcount(bs, host, s->cluster_size, -1);
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
-int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs) {
+int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int64_t file_len = bdrv_co_getlength(bs->file->bs);
     if (file_len < 0) return (int)file_len;

@@ -18,7 +18,8 @@ struct LockGuard {
     coroutine_fn ~LockGuard() { qemu_co_mutex_unlock(m); }
 };
 
-int coroutine_fn write_header_size(BlockDriverState *bs, uint64_t size) {
+int coroutine_fn write_header_size(BlockDriverState *bs, uint64_t size)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint8_t be[8];
     be64_store(be, size);
@@ -33,16 +34,16 @@ int coroutine_fn write_header_size(BlockDriverState *bs, uint64_t size) {
 // Makes [host, host+len) of the file, about to be linked as guest data,
 // read as zeroes and be allocated as @mode asks.  Runs before the L2 update
 // so that a crash never exposes stale contents of a reused cluster.
-int coroutine_fn prepare_data(BlockDriverState *bs, uint64_t host, uint64_t len,
-                              PreallocMode mode) {
+int coroutine_fn prepare_data(BlockDriverState *bs, uint64_t host, uint64_t len, PreallocMode mode)
+{
     int64_t flen = bdrv_co_getlength(bs->file->bs);
     if (flen < 0) return (int)flen;
     uint64_t end = host + len;
     if (host < (uint64_t)flen) {
         // A reused cluster inside the file: zero it explicitly.
         uint64_t n = end < (uint64_t)flen ? len : (uint64_t)flen - host;
-        int flags = mode == PreallocMode::Metadata || mode == PreallocMode::Off
-                        ? BDRV_REQ_MAY_UNMAP : 0;
+        int flags =
+            mode == PreallocMode::Metadata || mode == PreallocMode::Off ? BDRV_REQ_MAY_UNMAP : 0;
         int ret = bdrv_co_pwrite_zeroes(bs->file, (int64_t)host, (int64_t)n, flags);
         if (ret < 0) return ret;
     }
@@ -58,7 +59,8 @@ int coroutine_fn prepare_data(BlockDriverState *bs, uint64_t host, uint64_t len,
 // Allocates host clusters for every unallocated (or plain zero) guest
 // cluster of [from, to) and links them as normal clusters reading zeroes.
 int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t to,
-                                   PreallocMode mode) {
+                                   PreallocMode mode)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     uint64_t off = from & ~(cs - 1);
@@ -72,8 +74,8 @@ int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t
             if (host < 0) return (int)host;
             ret = prepare_data(bs, (uint64_t)host, n * cs, mode);
             if (ret == 0) {
-                ret = qcow2_set_l2_entries(bs, off, n, (uint64_t)host | QCOW_OFLAG_COPIED,
-                                           false, nullptr);
+                ret = qcow2_set_l2_entries(bs, off, n, (uint64_t)host | QCOW_OFLAG_COPIED, false,
+                                           nullptr);
             }
             if (ret < 0) {
                 qcow2_update_refcount(bs, (uint64_t)host, n * cs, -1);
@@ -89,14 +91,15 @@ namespace {
 
 // Frees the L2 tables past the new L1 size (the L1 keeps its size, as in
 // QEMU): L1 entries reach the disk cleared before the tables are freed.
-int coroutine_fn shrink_l1(BlockDriverState *bs, uint64_t new_l1_size) {
+int coroutine_fn shrink_l1(BlockDriverState *bs, uint64_t new_l1_size)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t old = s->l1_table.size();
     if (new_l1_size >= old) return 0;
     std::vector<uint8_t> zero((old - new_l1_size) * 8, 0);
     BLKDBG_EVENT(bs->file, BLKDBG_L1_SHRINK_WRITE_TABLE);
-    int ret = bdrv_co_pwrite_sync(bs->file, s->hdr.l1_table_offset + new_l1_size * 8,
-                                  zero.size(), zero.data(), 0);
+    int ret = bdrv_co_pwrite_sync(bs->file, s->hdr.l1_table_offset + new_l1_size * 8, zero.size(),
+                                  zero.data(), 0);
     if (ret < 0) return ret;
     BLKDBG_EVENT(bs->file, BLKDBG_L1_SHRINK_FREE_L2_CLUSTERS);
     for (uint64_t i = new_l1_size; i < old; i++) {
@@ -110,7 +113,8 @@ int coroutine_fn shrink_l1(BlockDriverState *bs, uint64_t new_l1_size) {
 }
 
 // Whether refblock @ri counts nothing but (possibly) itself.
-int coroutine_fn refblock_unused(BlockDriverState *bs, uint64_t ri, bool *unused) {
+int coroutine_fn refblock_unused(BlockDriverState *bs, uint64_t ri, bool *unused)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t self = s->refcount_table[ri] & REFT_OFFSET_MASK;
     uint64_t first = ri << s->g.refblock_bits;
@@ -127,7 +131,8 @@ int coroutine_fn refblock_unused(BlockDriverState *bs, uint64_t ri, bool *unused
 
 // Drops refcount blocks that describe only free clusters (after a shrink
 // the tail ranges are empty), so the file can be truncated behind them.
-int coroutine_fn shrink_reftable(BlockDriverState *bs) {
+int coroutine_fn shrink_reftable(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_cache_flush(bs, s->refblock_cache);
     if (ret < 0) return ret;
@@ -158,7 +163,8 @@ int coroutine_fn shrink_reftable(BlockDriverState *bs) {
 }
 
 // Index of the last cluster with a non-zero refcount.
-int coroutine_fn last_used_cluster(BlockDriverState *bs, uint64_t nb_clusters, uint64_t *last) {
+int coroutine_fn last_used_cluster(BlockDriverState *bs, uint64_t nb_clusters, uint64_t *last)
+{
     *last = 0;
     for (uint64_t i = nb_clusters; i-- > 0;) {
         uint64_t rc;
@@ -172,7 +178,8 @@ int coroutine_fn last_used_cluster(BlockDriverState *bs, uint64_t nb_clusters, u
     return 0;
 }
 
-int coroutine_fn truncate_file_tail(BlockDriverState *bs) {
+int coroutine_fn truncate_file_tail(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int64_t flen = bdrv_co_getlength(bs->file->bs);
     if (flen < 0) return (int)flen;
@@ -189,8 +196,8 @@ int coroutine_fn truncate_file_tail(BlockDriverState *bs) {
     return 0;
 }
 
-int coroutine_fn do_shrink(BlockDriverState *bs, uint64_t offset, uint64_t old_length,
-                           Error **errp) {
+int coroutine_fn do_shrink(BlockDriverState *bs, uint64_t offset, uint64_t old_length, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     uint64_t start = (offset + cs - 1) & ~(cs - 1);
@@ -220,7 +227,8 @@ int coroutine_fn do_shrink(BlockDriverState *bs, uint64_t offset, uint64_t old_l
 }
 
 // Whether a backing file would show through a new area past @old_length.
-int coroutine_fn backing_reaches(BlockDriverState *bs, uint64_t old_length, bool *reaches) {
+int coroutine_fn backing_reaches(BlockDriverState *bs, uint64_t old_length, bool *reaches)
+{
     *reaches = false;
     if (!bs->backing) return 0;
     int64_t blen = bdrv_co_getlength(bs->backing->bs);
@@ -233,7 +241,8 @@ int coroutine_fn backing_reaches(BlockDriverState *bs, uint64_t old_length, bool
 // it, and clear the stale tail of an allocated partial last cluster (left
 // by an earlier unaligned shrink; QEMU 7.2 exposes it).
 int coroutine_fn zero_grown_area(BlockDriverState *bs, uint64_t old_length, uint64_t offset,
-                                 bool backing_reaches) {
+                                 bool backing_reaches)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
     uint64_t aligned = (old_length + cs - 1) & ~(cs - 1);
@@ -257,7 +266,8 @@ int coroutine_fn zero_grown_area(BlockDriverState *bs, uint64_t old_length, uint
 }
 
 int coroutine_fn do_grow(BlockDriverState *bs, uint64_t offset, uint64_t old_length,
-                         PreallocMode prealloc, Error **errp) {
+                         PreallocMode prealloc, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     bool reaches;
     int ret = backing_reaches(bs, old_length, &reaches);
@@ -296,7 +306,8 @@ int coroutine_fn do_grow(BlockDriverState *bs, uint64_t offset, uint64_t old_len
 }  // namespace
 
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
-                                   PreallocMode prealloc, Error **errp) {
+                                   PreallocMode prealloc, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (offset & 511) {
         error_setg(errp, "The new size must be a multiple of 512");
@@ -316,7 +327,8 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
         }
         ret = do_shrink(bs, (uint64_t)offset, old_length, errp);
         if (ret == 0) ret = write_header_size(bs, (uint64_t)offset);
-        if (ret < 0 && errp && !*errp) error_setg_errno(errp, -ret, "Failed to update the image size");
+        if (ret < 0 && errp && !*errp)
+            error_setg_errno(errp, -ret, "Failed to update the image size");
     } else if ((uint64_t)offset > old_length) {
         ret = do_grow(bs, (uint64_t)offset, old_length, prealloc, errp);
     }
@@ -326,7 +338,8 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
     return ret < 0 ? ret : 0;
 }
 
-int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs) {
+int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     LockGuard guard(&s->lock);
     BLKDBG_EVENT(bs->file, BLKDBG_EMPTY_IMAGE_PREPARE);
@@ -347,7 +360,8 @@ int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs) {
 }
 
 int coroutine_fn qcow2_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
-                                              const char *backing_fmt) {
+                                              const char *backing_fmt)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (backing_file && strlen(backing_file) > QCOW2_MAX_BACKING_NAME) return -EINVAL;
     LockGuard guard(&s->lock);

@@ -30,7 +30,8 @@ namespace {
 
 // Host range an L2 entry holds a reference on; false for entries that hold
 // none (unallocated, plain zero).
-bool l2_entry_extent(BDRVQcow2State *s, uint64_t e, uint64_t *off, uint64_t *len) {
+bool l2_entry_extent(BDRVQcow2State *s, uint64_t e, uint64_t *off, uint64_t *len)
+{
     switch (qcow2_l2_entry_type(e, s->hdr.version)) {
     case Qcow2ClusterType::Compressed: {
         uint64_t host = e & s->g.cluster_offset_mask;
@@ -43,12 +44,12 @@ bool l2_entry_extent(BDRVQcow2State *s, uint64_t e, uint64_t *off, uint64_t *len
         *off = e & L2E_OFFSET_MASK;
         *len = s->cluster_size;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
-bool is_copied_type(BDRVQcow2State *s, uint64_t e) {
+bool is_copied_type(BDRVQcow2State *s, uint64_t e)
+{
     Qcow2ClusterType t = qcow2_l2_entry_type(e, s->hdr.version);
     return t == Qcow2ClusterType::Normal || t == Qcow2ClusterType::ZeroAlloc;
 }
@@ -56,8 +57,8 @@ bool is_copied_type(BDRVQcow2State *s, uint64_t e) {
 // Checks that a table of @len bytes at @off is cluster aligned and inside
 // the file, so that a damaged snapshot entry cannot make us touch refcounts
 // of unrelated clusters.
-int coroutine_fn check_table(BlockDriverState *bs, uint64_t off, uint64_t len,
-                             const char *what) {
+int coroutine_fn check_table(BlockDriverState *bs, uint64_t off, uint64_t len, const char *what)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int64_t flen = bdrv_co_getlength(bs->file->bs);
     if (flen < 0) return (int)flen;
@@ -68,8 +69,8 @@ int coroutine_fn check_table(BlockDriverState *bs, uint64_t off, uint64_t len,
     return 0;
 }
 
-int coroutine_fn read_l1(BlockDriverState *bs, uint64_t off, uint32_t n,
-                         std::vector<uint64_t> *l1) {
+int coroutine_fn read_l1(BlockDriverState *bs, uint64_t off, uint32_t n, std::vector<uint64_t> *l1)
+{
     l1->assign(n, 0);
     if (!n) return 0;
     if ((uint64_t)n * 8 > QCOW2_MAX_L1_BYTES) return -EFBIG;
@@ -81,7 +82,8 @@ int coroutine_fn read_l1(BlockDriverState *bs, uint64_t off, uint32_t n,
 // Copies the L2 table at @off (host-endian) out of the cache, so that no
 // table is pinned while refcounts change (a freed cluster is dropped from
 // the caches).
-int coroutine_fn read_l2(BlockDriverState *bs, uint64_t off, std::vector<uint64_t> *out) {
+int coroutine_fn read_l2(BlockDriverState *bs, uint64_t off, std::vector<uint64_t> *out)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = check_table(bs, off, s->cluster_size, "L2 table");
     if (ret < 0) return ret;
@@ -90,19 +92,22 @@ int coroutine_fn read_l2(BlockDriverState *bs, uint64_t off, std::vector<uint64_
     if (ret < 0) return ret;
     const uint64_t *t = (const uint64_t *)l2;
     out->resize(s->g.l2_entries());
-    for (uint64_t i = 0; i < s->g.l2_entries(); i++) (*out)[i] = be64_load(&t[i]);
+    for (uint64_t i = 0; i < s->g.l2_entries(); i++)
+        (*out)[i] = be64_load(&t[i]);
     qcow2_cache_put(s->l2_cache, &l2);
     return 0;
 }
 
-int coroutine_fn refcount_of(BlockDriverState *bs, uint64_t off, uint64_t *rc) {
+int coroutine_fn refcount_of(BlockDriverState *bs, uint64_t off, uint64_t *rc)
+{
     return qcow2_get_refcount(bs, off >> qcow2_state(bs)->g.cluster_bits, rc);
 }
 
 // Sets the COPIED flag of every allocated entry of the L2 table at @off to
 // (refcount == 1), writing through the cache only when something changes.
 int coroutine_fn fix_l2_copied(BlockDriverState *bs, uint64_t off,
-                               const std::vector<uint64_t> &entries) {
+                               const std::vector<uint64_t> &entries)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<std::pair<uint64_t, uint64_t>> changes;
     for (uint64_t i = 0; i < entries.size(); i++) {
@@ -118,7 +123,8 @@ int coroutine_fn fix_l2_copied(BlockDriverState *bs, uint64_t off,
     int ret = qcow2_cache_get(bs, s->l2_cache, off, &l2);
     if (ret < 0) return ret;
     uint64_t *t = (uint64_t *)l2;
-    for (const auto &c : changes) be64_store(&t[c.first], c.second);
+    for (const auto &c : changes)
+        be64_store(&t[c.first], c.second);
     qcow2_cache_mark_dirty(s->l2_cache, l2);
     qcow2_cache_put(s->l2_cache, &l2);
     return 0;
@@ -130,12 +136,13 @@ int coroutine_fn fix_l2_copied(BlockDriverState *bs, uint64_t off,
 // exactly by replaying its first @done updates with the opposite sign).
 struct TreeUpdate {
     int64_t addend;
-    bool fix_copied = false;   // then set COPIED flags from the new refcounts
+    bool fix_copied = false;  // then set COPIED flags from the new refcounts
     uint64_t limit = UINT64_MAX;
     uint64_t done = 0;
 };
 
-int coroutine_fn update_range(BlockDriverState *bs, TreeUpdate *u, uint64_t off, uint64_t len) {
+int coroutine_fn update_range(BlockDriverState *bs, TreeUpdate *u, uint64_t off, uint64_t len)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t last = (off + len - 1) >> s->g.cluster_bits;
     for (uint64_t c = off >> s->g.cluster_bits; c <= last && u->done < u->limit; c++) {
@@ -149,7 +156,8 @@ int coroutine_fn update_range(BlockDriverState *bs, TreeUpdate *u, uint64_t off,
 // Walks @l1's tree.  With fix_copied (never with a negative addend: tables
 // may be gone), the COPIED flags in the L2 tables and in *l1 are set from
 // the resulting refcounts.
-int coroutine_fn update_tree(BlockDriverState *bs, std::vector<uint64_t> *l1, TreeUpdate *u) {
+int coroutine_fn update_tree(BlockDriverState *bs, std::vector<uint64_t> *l1, TreeUpdate *u)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     assert(!(u->fix_copied && u->addend < 0));
     std::vector<uint64_t> entries;
@@ -178,7 +186,8 @@ int coroutine_fn update_tree(BlockDriverState *bs, std::vector<uint64_t> *l1, Tr
 // Adds one reference along @l1's tree and clears COPIED in it.  On failure
 // (a refcount would overflow: -EINVAL, as QEMU reports it) the updates
 // made so far are undone, so the refcounts are left as they were.
-int coroutine_fn share_tree(BlockDriverState *bs, std::vector<uint64_t> *l1) {
+int coroutine_fn share_tree(BlockDriverState *bs, std::vector<uint64_t> *l1)
+{
     std::vector<uint64_t> orig = *l1;
     TreeUpdate u{1, true};
     int ret = update_tree(bs, l1, &u);
@@ -188,16 +197,19 @@ int coroutine_fn share_tree(BlockDriverState *bs, std::vector<uint64_t> *l1) {
     return ret == -ERANGE ? -EINVAL : ret;
 }
 
-std::vector<uint8_t> l1_to_disk(const std::vector<uint64_t> &l1, uint64_t cluster_size) {
+std::vector<uint8_t> l1_to_disk(const std::vector<uint64_t> &l1, uint64_t cluster_size)
+{
     uint64_t bytes = (l1.size() * 8 + cluster_size - 1) & ~(cluster_size - 1);
     std::vector<uint8_t> buf(bytes, 0);
-    for (size_t i = 0; i < l1.size(); i++) be64_store(&buf[i * 8], l1[i]);
+    for (size_t i = 0; i < l1.size(); i++)
+        be64_store(&buf[i * 8], l1[i]);
     return buf;
 }
 
 // Writes @l1 into newly allocated clusters; returns their offset (0 for
 // an empty table) or -errno.  The clusters' refcounts are in the cache.
-int64_t coroutine_fn write_new_l1(BlockDriverState *bs, const std::vector<uint64_t> &l1) {
+int64_t coroutine_fn write_new_l1(BlockDriverState *bs, const std::vector<uint64_t> &l1)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (l1.empty()) return 0;
     std::vector<uint8_t> buf = l1_to_disk(l1, s->cluster_size);
@@ -212,17 +224,19 @@ int64_t coroutine_fn write_new_l1(BlockDriverState *bs, const std::vector<uint64
 }
 
 // Rewrites the active L1 in place (after its COPIED flags changed).
-int coroutine_fn write_active_l1(BlockDriverState *bs) {
+int coroutine_fn write_active_l1(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (s->l1_table.empty()) return 0;
     std::vector<uint8_t> buf = l1_to_disk(s->l1_table, s->cluster_size);
     BLKDBG_EVENT(bs->file, BLKDBG_L1_UPDATE);
-    return bdrv_co_pwrite_sync(bs->file, s->hdr.l1_table_offset, s->l1_table.size() * 8,
-                               buf.data(), 0);
+    return bdrv_co_pwrite_sync(bs->file, s->hdr.l1_table_offset, s->l1_table.size() * 8, buf.data(),
+                               0);
 }
 
 // Makes the refcounts and L2 tables in the caches durable.
-int coroutine_fn flush_metadata(BlockDriverState *bs) {
+int coroutine_fn flush_metadata(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_cache_flush(bs, s->refblock_cache);
     if (ret == 0) ret = qcow2_cache_flush(bs, s->l2_cache);
@@ -236,7 +250,8 @@ int coroutine_fn flush_metadata(BlockDriverState *bs) {
 // error after that only leaks the old table).
 enum TableStage { TABLE_OLD, TABLE_MAYBE, TABLE_SWITCHED };
 int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Snapshot> sns,
-                                      TableStage *stage) {
+                                      TableStage *stage)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint8_t> buf = qcow2_snapshots_serialize(sns);
     int64_t off = 0;
@@ -272,7 +287,8 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
 
 // Index of the snapshot whose id is @id_or_name, else of the first whose
 // name is, else -1 (QEMU's lookup order).
-int find_snapshot(BDRVQcow2State *s, const char *id_or_name) {
+int find_snapshot(BDRVQcow2State *s, const char *id_or_name)
+{
     for (size_t i = 0; i < s->snapshots.size(); i++) {
         if (s->snapshots[i].id_str == id_or_name) return (int)i;
     }
@@ -283,7 +299,8 @@ int find_snapshot(BDRVQcow2State *s, const char *id_or_name) {
 }
 
 // One more than the largest numeric id (ids that are not numbers count 0).
-std::string next_snapshot_id(BDRVQcow2State *s) {
+std::string next_snapshot_id(BDRVQcow2State *s)
+{
     unsigned long max = 0;
     for (const Qcow2Snapshot &sn : s->snapshots) {
         unsigned long id = strtoul(sn.id_str.c_str(), nullptr, 10);
@@ -294,10 +311,12 @@ std::string next_snapshot_id(BDRVQcow2State *s) {
 
 // Takes the lock and waits for allocating writes, then makes everything
 // cached durable so the ops start from a consistent on-disk state.
-int coroutine_fn begin_op(BlockDriverState *bs) {
+int coroutine_fn begin_op(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     qemu_co_mutex_lock(&s->lock);
-    while (!s->inflight.empty()) qemu_co_queue_wait(&s->inflight_wait, &s->lock);
+    while (!s->inflight.empty())
+        qemu_co_queue_wait(&s->inflight_wait, &s->lock);
     int ret = qcow2_flush_caches(bs);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
     return ret;
@@ -306,7 +325,8 @@ int coroutine_fn begin_op(BlockDriverState *bs) {
 // Restores COPIED flags on the active tree after refcounts dropped (the
 // refcounts are flushed first: a COPIED flag must never be on disk with a
 // refcount above 1 behind it).
-int coroutine_fn fix_active_copied(BlockDriverState *bs) {
+int coroutine_fn fix_active_copied(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_cache_flush(bs, s->refblock_cache);
     if (ret < 0) return ret;
@@ -322,8 +342,8 @@ int coroutine_fn fix_active_copied(BlockDriverState *bs) {
 
 // The part of create before the snapshot exists; on failure the caller
 // rolls the shared tree back.
-int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1,
-                                Qcow2Snapshot *sn) {
+int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1, Qcow2Snapshot *sn)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = flush_metadata(bs);
     if (ret < 0) return ret;
@@ -332,7 +352,8 @@ int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1,
         ret = write_active_l1(bs);
         if (ret < 0) return ret;
     }
-    for (uint64_t &e : l1) e &= ~QCOW_OFLAG_COPIED;  // only meaningful when active
+    for (uint64_t &e : l1)
+        e &= ~QCOW_OFLAG_COPIED;  // only meaningful when active
     int64_t off = write_new_l1(bs, l1);
     if (off < 0) return (int)off;
     sn->l1_table_offset = (uint64_t)off;
@@ -344,8 +365,8 @@ int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1,
 // (and the L1 copy it wrote), then recomputes the active COPIED flags, so
 // that an I/O error leaves the image as it was.  A crash instead leaves
 // the leaks and COPIED flags that `qemu-img check -r all` repairs.
-void coroutine_fn unshare_tree(BlockDriverState *bs, std::vector<uint64_t> l1,
-                               uint64_t l1_copy) {
+void coroutine_fn unshare_tree(BlockDriverState *bs, std::vector<uint64_t> l1, uint64_t l1_copy)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (l1_copy) {
         uint64_t bytes = (l1.size() * 8 + s->cluster_size - 1) & ~(s->cluster_size - 1);
@@ -355,7 +376,8 @@ void coroutine_fn unshare_tree(BlockDriverState *bs, std::vector<uint64_t> l1,
     if (update_tree(bs, &l1, &undo) == 0) fix_active_copied(bs);
 }
 
-int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn) {
+int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     // Share the tree first: afterwards nothing active carries COPIED, so no
     // write can land in place in a cluster the snapshot will own.
@@ -379,7 +401,8 @@ int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn) {
 
 }  // namespace
 
-int coroutine_fn qcow2_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo *info) {
+int coroutine_fn qcow2_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo *info)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = begin_op(bs);
     Qcow2Snapshot sn;
@@ -412,7 +435,8 @@ namespace {
 // Makes the snapshot's tree the active one.  The new active L1 goes to new
 // clusters and the header switches size, L1 size and L1 offset in a single
 // sector write; only then does the old tree lose its references.
-int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn) {
+int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> l1;
     int ret = read_l1(bs, sn.l1_table_offset, sn.l1_size, &l1);
@@ -454,7 +478,8 @@ int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn) {
 // Drops the entry first (the table no longer points at the snapshot's L1),
 // then its references, then restores COPIED where the active tree became
 // the only owner.
-int coroutine_fn do_delete(BlockDriverState *bs, size_t idx) {
+int coroutine_fn do_delete(BlockDriverState *bs, size_t idx)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2Snapshot sn = s->snapshots[idx];
     std::vector<uint64_t> l1;
@@ -481,7 +506,8 @@ int coroutine_fn do_delete(BlockDriverState *bs, size_t idx) {
 
 }  // namespace
 
-int coroutine_fn qcow2_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name) {
+int coroutine_fn qcow2_co_snapshot_goto(BlockDriverState *bs, const char *id_or_name)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = begin_op(bs);
     if (ret == 0) {
@@ -493,7 +519,8 @@ int coroutine_fn qcow2_co_snapshot_goto(BlockDriverState *bs, const char *id_or_
 }
 
 int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_or_name,
-                                          Error **errp) {
+                                          Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = begin_op(bs);
     int idx = -1;

@@ -53,8 +53,8 @@ int coroutine_fn read_snapshot_l1(BlockDriverState *bs, const Qcow2Snapshot &sn,
 
 }  // namespace
 
-int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
-                                            const char *name, Error **errp)
+int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                                            Error **errp)
 {
     assert(bs->read_only);
     BDRVQcow2State *s = qcow2_state(bs);

@@ -6,7 +6,8 @@
 
 #include "block/qcow2/qcow2-int.h"
 
-int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp) {
+int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     s->snapshots.clear();
     uint32_t nb = s->hdr.nb_snapshots;
@@ -45,7 +46,8 @@ int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp) {
     return 0;
 }
 
-int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out) {
+int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     out->clear();
     for (const Qcow2Snapshot &sn : s->snapshots) {

@@ -15,7 +15,8 @@ namespace {
 
 int64_t coroutine_fn file_length(BlockDriverState *bs) { return bdrv_co_getlength(bs->file->bs); }
 
-const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type) {
+const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type)
+{
     for (const Qcow2HeaderExt &e : h.unknown_exts) {
         if (e.type == type) return &e;
     }
@@ -24,7 +25,8 @@ const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type) {
 
 // Images QEMU opens but qcow-lite cannot: external data files and
 // encryption.  Where QEMU itself refuses the header, its words are kept.
-int reject_unsupported_image(const Qcow2Header &h, Error **errp) {
+int reject_unsupported_image(const Qcow2Header &h, Error **errp)
+{
     if (h.crypt_method == QCOW2_CRYPT_LUKS && !find_ext(h, QCOW2_EXT_CRYPTO)) {
         error_setg(errp, "Missing CRYPTO header for crypt method %u", h.crypt_method);
         return -EINVAL;
@@ -36,19 +38,24 @@ int reject_unsupported_image(const Qcow2Header &h, Error **errp) {
             return -EINVAL;
         }
         std::string name(df->data.begin(), df->data.end());
-        error_setg(errp, "Images with an external data file are not supported by qcow-lite "
-                         "(data file '%s')", name.c_str());
+        error_setg(errp,
+                   "Images with an external data file are not supported by qcow-lite "
+                   "(data file '%s')",
+                   name.c_str());
         return -ENOTSUP;
     }
     if (h.crypt_method) {
-        error_setg(errp, "Encrypted images are not supported by qcow-lite (encryption "
-                         "format '%s')", h.crypt_method == QCOW2_CRYPT_AES ? "aes" : "luks");
+        error_setg(errp,
+                   "Encrypted images are not supported by qcow-lite (encryption "
+                   "format '%s')",
+                   h.crypt_method == QCOW2_CRYPT_AES ? "aes" : "luks");
         return -ENOTSUP;
     }
     return 0;
 }
 
-int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
+int coroutine_fn read_header(BlockDriverState *bs, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int64_t len = file_length(bs);
     if (len < 0) {
@@ -80,8 +87,8 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
         error_setg(errp, "%s", msg.c_str());
         return ret;
     }
-    uint64_t unknown = s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED &
-                       ~QCOW2_INCOMPAT_DATA_FILE;
+    uint64_t unknown =
+        s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED & ~QCOW2_INCOMPAT_DATA_FILE;
     if (unknown) {
         error_setg(errp, "Unsupported qcow2 feature(s): %s",
                    qcow2_incompat_feature_names(s->hdr, unknown).c_str());
@@ -92,13 +99,15 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp) {
 
 // Offsets must be cluster aligned and the table must not wrap (QEMU's
 // validate_table_offset).
-bool table_offset_ok(BDRVQcow2State *s, uint64_t off, uint64_t entries, uint64_t esize) {
+bool table_offset_ok(BDRVQcow2State *s, uint64_t off, uint64_t entries, uint64_t esize)
+{
     if (entries > INT64_MAX / esize) return false;
     if (off > INT64_MAX - entries * esize) return false;
     return (off & (s->cluster_size - 1)) == 0;
 }
 
-int validate_tables(BlockDriverState *bs, Error **errp) {
+int validate_tables(BlockDriverState *bs, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     const Qcow2Header &h = s->hdr;
     if ((uint64_t)h.refcount_table_clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES) {
@@ -137,7 +146,8 @@ int validate_tables(BlockDriverState *bs, Error **errp) {
     return 0;
 }
 
-int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
+int coroutine_fn load_l1(BlockDriverState *bs, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_read_table(bs, s->hdr.l1_table_offset, s->hdr.l1_size, &s->l1_table);
     if (ret < 0) {
@@ -152,7 +162,8 @@ int coroutine_fn load_l1(BlockDriverState *bs, Error **errp) {
 // about.  Options of features we do not have are accepted (scripts pass
 // them) without effect.
 int parse_open_opts(BlockDriverState *bs, QDict *options, int flags, Qcow2RuntimeOpts *r,
-                    Error **errp) {
+                    Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     QDict empty;
     if (!options) options = &empty;
@@ -170,14 +181,15 @@ int parse_open_opts(BlockDriverState *bs, QDict *options, int flags, Qcow2Runtim
     return qcow2_parse_runtime_opts(bs, s->runtime_opts, flags, r, errp);
 }
 
-int coroutine_fn open_file_child(BlockDriverState *bs, QDict *options, int flags,
-                                 Error **errp) {
+int coroutine_fn open_file_child(BlockDriverState *bs, QDict *options, int flags, Error **errp)
+{
     if (bs->file) return 0;
     bs->file = bdrv_co_open_child(bs->filename.c_str(), options, "file", bs, false, flags, errp);
     return bs->file ? 0 : -EINVAL;
 }
 
-int coroutine_fn repair_dirty(BlockDriverState *bs, Error **errp) {
+int coroutine_fn repair_dirty(BlockDriverState *bs, Error **errp)
+{
     BdrvCheckResult res;
     int ret = qcow2_check_locked(bs, &res, BDRV_FIX_ERRORS | BDRV_FIX_LEAKS);
     if (ret < 0 || res.check_errors) {
@@ -187,7 +199,8 @@ int coroutine_fn repair_dirty(BlockDriverState *bs, Error **errp) {
     return qcow2_mark_clean(bs);
 }
 
-int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp) {
+int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (bs->read_only) return 0;
     if (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
@@ -221,7 +234,8 @@ int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp) {
     return 0;
 }
 
-int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, Error **errp) {
+int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = read_header(bs, errp);
     if (ret < 0) return ret;
@@ -256,7 +270,8 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     return ret;
 }
 
-void free_state(BlockDriverState *bs) {
+void free_state(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     qcow2_cache_destroy(s->l2_cache);
     qcow2_cache_destroy(s->refblock_cache);
@@ -264,7 +279,8 @@ void free_state(BlockDriverState *bs) {
     bs->opaque = nullptr;
 }
 
-int coroutine_fn qcow2_co_open(BlockDriverState *bs, QDict *options, int flags, Error **errp) {
+int coroutine_fn qcow2_co_open(BlockDriverState *bs, QDict *options, int flags, Error **errp)
+{
     int ret = open_file_child(bs, options, flags, errp);
     if (ret < 0) return ret;
     BDRVQcow2State *s = new BDRVQcow2State;
@@ -282,7 +298,8 @@ int coroutine_fn qcow2_co_open(BlockDriverState *bs, QDict *options, int flags, 
 // has them), each failure reported with QEMU's message (close has no
 // caller to return it to), and the dirty bit cleared only when both
 // reached the disk.
-void coroutine_fn qcow2_co_close(BlockDriverState *bs) {
+void coroutine_fn qcow2_co_close(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (!s) return;
     if (!bs->read_only) {
@@ -299,12 +316,14 @@ void coroutine_fn qcow2_co_close(BlockDriverState *bs) {
     free_state(bs);
 }
 
-void qcow2_refresh_limits(BlockDriverState *bs, Error **) {
+void qcow2_refresh_limits(BlockDriverState *bs, Error **)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     bs->bl.pdiscard_alignment = (uint32_t)s->cluster_size;
 }
 
-int coroutine_fn qcow2_co_flush_to_os(BlockDriverState *bs) {
+int coroutine_fn qcow2_co_flush_to_os(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     CoMutexGuard guard(&s->lock);
     return qcow2_flush_caches(bs);
@@ -312,13 +331,15 @@ int coroutine_fn qcow2_co_flush_to_os(BlockDriverState *bs) {
 
 int64_t coroutine_fn qcow2_co_getlength(BlockDriverState *bs) { return bs->total_bytes; }
 
-int64_t coroutine_fn qcow2_co_get_allocated_file_size(BlockDriverState *bs) {
+int64_t coroutine_fn qcow2_co_get_allocated_file_size(BlockDriverState *bs)
+{
     return bdrv_co_get_allocated_file_size(bs->file->bs);
 }
 
 // Reopen: going read-write gets the fixups of a read-write open; going
 // read-only writes the caches back and clears the dirty bit, as close does.
-int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) {
+int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     bool writable = flags & BDRV_O_RDWR;
     if (writable == !bs->read_only) return 0;
@@ -330,7 +351,7 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) 
     if (writable) {
         bs->read_only = false;  // the fixups act on writable nodes only
         ret = open_rw_fixups(bs, flags, errp);
-        bs->read_only = true;   // the generic reopen sets it on success
+        bs->read_only = true;  // the generic reopen sets it on success
         return ret;
     }
     qemu_co_mutex_lock(&s->lock);
@@ -344,17 +365,20 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp) 
 }  // namespace
 
 int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n,
-                                  std::vector<uint64_t> *out) {
+                                  std::vector<uint64_t> *out)
+{
     out->assign(n, 0);
     if (!n) return 0;
     std::vector<uint8_t> buf(n * 8);
     int ret = bdrv_co_pread(bs->file, off, n * 8, buf.data(), 0);
     if (ret < 0) return ret;
-    for (uint64_t i = 0; i < n; i++) (*out)[i] = be64_load(&buf[i * 8]);
+    for (uint64_t i = 0; i < n; i++)
+        (*out)[i] = be64_load(&buf[i * 8]);
     return 0;
 }
 
-int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
+int coroutine_fn qcow2_flush_caches(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     int ret = qcow2_cache_write(bs, s->l2_cache);
     // While the dirty bit is set the refcounts may lag on disk (lazy
@@ -364,7 +388,8 @@ int coroutine_fn qcow2_flush_caches(BlockDriverState *bs) {
     return ret < 0 ? ret : ret2;
 }
 
-int coroutine_fn qcow2_update_header(BlockDriverState *bs) {
+int coroutine_fn qcow2_update_header(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     size_t cs = s->cluster_size;
     void *buf = qemu_memalign(4096, cs);
@@ -373,7 +398,8 @@ int coroutine_fn qcow2_update_header(BlockDriverState *bs) {
         // Write up to the last used byte (a 2 MiB header cluster is mostly
         // zeroes); anything stale past the end marker is ignored by readers.
         size_t used = cs;
-        while (used > 0 && ((uint8_t *)buf)[used - 1] == 0) used--;
+        while (used > 0 && ((uint8_t *)buf)[used - 1] == 0)
+            used--;
         used = (used + 4095) & ~(size_t)4095;
         if (used > cs) used = cs;
         ret = bdrv_co_pwrite_sync(bs->file, 0, used, buf, 0);
@@ -384,7 +410,8 @@ int coroutine_fn qcow2_update_header(BlockDriverState *bs) {
 
 namespace {
 
-int coroutine_fn write_incompat(BlockDriverState *bs) {
+int coroutine_fn write_incompat(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     uint8_t be[8];
     be64_store(be, s->hdr.incompatible_features);
@@ -393,7 +420,8 @@ int coroutine_fn write_incompat(BlockDriverState *bs) {
 
 }  // namespace
 
-int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs) {
+int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (s->hdr.version < 3 || (s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
         s->dirty_marked = true;
@@ -410,7 +438,8 @@ int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs) {
     return 0;
 }
 
-int coroutine_fn qcow2_mark_clean(BlockDriverState *bs) {
+int coroutine_fn qcow2_mark_clean(BlockDriverState *bs)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     s->dirty_marked = false;
     if (!(s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) return 0;
@@ -425,7 +454,8 @@ int coroutine_fn qcow2_mark_clean(BlockDriverState *bs) {
     return write_incompat(bs);
 }
 
-int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...) {
+int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+{
     BDRVQcow2State *s = qcow2_state(bs);
     if (s->corrupt_reported) return -EIO;
     char msg[512];
@@ -433,8 +463,10 @@ int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will "
-                    "be suppressed\n", msg);
+    fprintf(stderr,
+            "qcow2: Marking image as corrupt: %s; further corruption events will "
+            "be suppressed\n",
+            msg);
     s->corrupt_reported = true;
     if (!bs->read_only && s->hdr.version >= 3) {
         s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;

@@ -39,8 +39,9 @@ inline const std::string &fuzz_scratch_path(const char *tag)
     if (path.empty()) {
         // tmpfs when there is one: the targets flush a lot, and a disk
         // fsync per input would cut the execution rate a hundredfold.
-        const char *dir = getenv("TMPDIR") ? getenv("TMPDIR")
-                          : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        const char *dir = getenv("TMPDIR")                ? getenv("TMPDIR")
+                          : access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                          : "/tmp";
         path = std::string(dir) + "/qemu-lite-fuzz-" + tag + "-" + std::to_string(getpid());
         atexit([] { unlink(path.c_str()); });
     }

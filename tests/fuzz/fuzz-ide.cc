@@ -14,14 +14,18 @@
 namespace {
 
 const uint8_t commands[] = {
-    ATA_CMD_READ_SECTORS, ATA_CMD_READ_SECTORS_EXT, ATA_CMD_READ_DMA_EXT,
-    ATA_CMD_READ_NATIVE_MAX_EXT, ATA_CMD_READ_MULTIPLE_EXT, ATA_CMD_WRITE_SECTORS,
-    ATA_CMD_WRITE_SECTORS_EXT, ATA_CMD_WRITE_DMA_EXT, ATA_CMD_WRITE_MULTIPLE_EXT,
-    ATA_CMD_READ_VERIFY, ATA_CMD_READ_VERIFY_EXT, ATA_CMD_EXEC_DIAGNOSTIC,
-    ATA_CMD_INIT_DEV_PARAMS, ATA_CMD_READ_MULTIPLE, ATA_CMD_WRITE_MULTIPLE,
-    ATA_CMD_SET_MULTIPLE, ATA_CMD_READ_DMA, ATA_CMD_WRITE_DMA, ATA_CMD_CHECK_POWER,
-    ATA_CMD_FLUSH, ATA_CMD_IDENTIFY, ATA_CMD_FLUSH_EXT, ATA_CMD_SET_FEATURES,
-    ATA_CMD_READ_NATIVE_MAX,
+    ATA_CMD_READ_SECTORS,       ATA_CMD_READ_SECTORS_EXT,
+    ATA_CMD_READ_DMA_EXT,       ATA_CMD_READ_NATIVE_MAX_EXT,
+    ATA_CMD_READ_MULTIPLE_EXT,  ATA_CMD_WRITE_SECTORS,
+    ATA_CMD_WRITE_SECTORS_EXT,  ATA_CMD_WRITE_DMA_EXT,
+    ATA_CMD_WRITE_MULTIPLE_EXT, ATA_CMD_READ_VERIFY,
+    ATA_CMD_READ_VERIFY_EXT,    ATA_CMD_EXEC_DIAGNOSTIC,
+    ATA_CMD_INIT_DEV_PARAMS,    ATA_CMD_READ_MULTIPLE,
+    ATA_CMD_WRITE_MULTIPLE,     ATA_CMD_SET_MULTIPLE,
+    ATA_CMD_READ_DMA,           ATA_CMD_WRITE_DMA,
+    ATA_CMD_CHECK_POWER,        ATA_CMD_FLUSH,
+    ATA_CMD_IDENTIFY,           ATA_CMD_FLUSH_EXT,
+    ATA_CMD_SET_FEATURES,       ATA_CMD_READ_NATIVE_MAX,
 };
 
 void pio_w(FuzzMachine *fm, uint16_t port, uint32_t v, unsigned size)
@@ -56,23 +60,24 @@ void run_op(FuzzMachine *fm, FuzzInput *in)
         break;
     }
     case 3:
-        for (int n = in->u8() * 4; n > 0; n--) pio_r(fm, MACHINE_IDE_CMD_PORT, (op & 8) ? 4 : 2);
+        for (int n = in->u8() * 4; n > 0; n--)
+            pio_r(fm, MACHINE_IDE_CMD_PORT, (op & 8) ? 4 : 2);
         break;
     case 4: {
         int n = in->u8() * 4;
         uint16_t v = in->u16();
-        while (n-- > 0) pio_w(fm, MACHINE_IDE_CMD_PORT, v, (op & 8) ? 4 : 2);
+        while (n-- > 0)
+            pio_w(fm, MACHINE_IDE_CMD_PORT, v, (op & 8) ? 4 : 2);
         break;
     }
     case 5:
-        for (uint16_t r = 1; r < 8; r++) pio_r(fm, MACHINE_IDE_CMD_PORT + r, 1);
+        for (uint16_t r = 1; r < 8; r++)
+            pio_r(fm, MACHINE_IDE_CMD_PORT + r, 1);
         pio_r(fm, MACHINE_IDE_CTL_PORT, 1);
         pio_r(fm, MACHINE_BMDMA_PORT + (unsigned)BM_STATUS, 1);
         break;
     case 6: fuzz_settle(fm); break;
-    default:
-        pio_w(fm, MACHINE_IDE_CMD_PORT + 7, commands[in->u8() % sizeof(commands)], 1);
-        break;
+    default: pio_w(fm, MACHINE_IDE_CMD_PORT + 7, commands[in->u8() % sizeof(commands)], 1); break;
     }
 }
 

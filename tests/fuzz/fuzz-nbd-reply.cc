@@ -3,7 +3,8 @@
 // Input byte 0 picks the phase; the rest is the server's side of the stream,
 // written into a socketpair and followed by EOF:
 //   even: the handshake (greeting, option replies, NBD_REP_INFO payloads),
-//   odd:  (bit 1: structured replies negotiated) the transmission phase with a read, a block-status and a write
+//   odd:  (bit 1: structured replies negotiated) the transmission phase with a read, a block-status
+//   and a write
 //         request in flight (simple and structured replies, chunks, errors).
 // The client must fail cleanly (-EIO / an Error) and never crash or hang.
 #include <sys/socket.h>
@@ -101,7 +102,8 @@ void fuzz_transmission(int client_fd, int server_fd, bool structured, const uint
     time_t deadline = time(nullptr) + 10;  // a 10 s stall is a hang
     while (time(nullptr) <= deadline) {
         bool all = true;
-        for (Req &r : reqs) all &= r.done;
+        for (Req &r : reqs)
+            all &= r.done;
         if (all) break;
         aio_poll(ctx(), true);
     }

@@ -22,7 +22,8 @@ constexpr uint64_t TABLE_MAX = 1 << 20;  // see too_big_tables()
 uint64_t be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = v << 8 | p[i];
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -53,7 +54,10 @@ void run_ops(BlockBackend *blk, FuzzInput *in)
         int64_t n = std::min<int64_t>(1 + in->u32() % IO_MAX, len - off);
         switch (op % 5) {
         case 0: blk_pread(blk, off, n, buf.data(), 0); break;
-        case 1: memset(buf.data(), op, n); blk_pwrite(blk, off, n, buf.data(), 0); break;
+        case 1:
+            memset(buf.data(), op, n);
+            blk_pwrite(blk, off, n, buf.data(), 0);
+            break;
         case 2: blk_pwrite_zeroes(blk, off, n, BDRV_REQ_MAY_UNMAP); break;
         case 3: blk_pdiscard(blk, off, n); break;
         default: blk_flush(blk); break;

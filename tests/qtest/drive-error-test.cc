@@ -48,8 +48,7 @@ int teardown(void **state)
 
 // Starts a machine whose disk fails every @event ("read_aio"/"write_aio")
 // with @err (once: only the first time).
-void start(Fixture *f, const char *iface, const char *event, int err, bool once,
-           const char *policy)
+void start(Fixture *f, const char *iface, const char *event, int err, bool once, const char *policy)
 {
     f->img = image_create_pattern(kImageSize);
     f->conf = f->img + ".blkdebug";
@@ -58,18 +57,15 @@ void start(Fixture *f, const char *iface, const char *event, int err, bool once,
     fprintf(c, "[inject-error]\nevent = \"%s\"\nerrno = \"%d\"\nonce = \"%s\"\niotype = \"%s\"\n",
             event, err, once ? "on" : "off", strncmp(event, "read", 4) ? "write" : "read");
     fclose(c);
-    std::string args = "-drive file=blkdebug:" + f->conf + ":" + f->img + ",format=raw,if=" +
-                       iface + policy;
+    std::string args =
+        "-drive file=blkdebug:" + f->conf + ":" + f->img + ",format=raw,if=" + iface + policy;
     f->q = qtest_start(args.c_str());
     if (!strcmp(iface, "virtio")) {
         assert_true(vdrv_init(&f->d, f->q, ~0ull) & VIRTIO_CONFIG_S_DRIVER_OK);
     }
 }
 
-std::string vm_status(Fixture *f)
-{
-    return qtest_command(f->q, "vm_status");
-}
+std::string vm_status(Fixture *f) { return qtest_command(f->q, "vm_status"); }
 
 bool image_has(Fixture *f, uint64_t off, uint8_t byte, size_t len)
 {
@@ -118,7 +114,7 @@ void test_virtio_werror_enospc(void **state)
 void test_virtio_stop_and_resume(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
-    start(f, "virtio", "write_aio", kENOSPC, true, "");   // default werror=enospc
+    start(f, "virtio", "write_aio", kENOSPC, true, "");  // default werror=enospc
     BlkReq r;
     vdrv_blk_prepare(&f->d, &r, VIRTIO_BLK_T_OUT, 16, 4096, 1, false);
     qtest_memset(f->q, r.data_addr, 0x22, 4096);
@@ -146,14 +142,14 @@ void test_virtio_werror_ignore(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     start(f, "virtio", "write_aio", kENOSPC, false, ",werror=ignore");
     assert_int_equal(virtio_write(f, 8, 0x33), VIRTIO_BLK_S_OK);
-    assert_true(image_is_pattern(f, 8 * 512, 4096));   // the write was dropped
+    assert_true(image_is_pattern(f, 8 * 512, 4096));  // the write was dropped
     assert_string_equal(vm_status(f).c_str(), "OK running");
 }
 
 void test_virtio_rerror(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
-    start(f, "virtio", "read_aio", kEIO, false, "");   // default rerror=report
+    start(f, "virtio", "read_aio", kEIO, false, "");  // default rerror=report
     std::vector<uint8_t> buf(1024);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 2, buf.data(), 1024, 1, false),
                      VIRTIO_BLK_S_IOERR);
@@ -180,7 +176,8 @@ void test_virtio_rerror_stop(void **state)
     assert_int_equal(vdrv_blk_status(&f->d, &r), VIRTIO_BLK_S_OK);
     std::vector<uint8_t> buf(512);
     qtest_memread(f->q, r.data_addr, buf.data(), 512);
-    for (size_t i = 0; i < 512; i++) assert_int_equal(buf[i], image_pattern_byte(3 * 512 + i));
+    for (size_t i = 0; i < 512; i++)
+        assert_int_equal(buf[i], image_pattern_byte(3 * 512 + i));
 }
 
 void test_ide_report(void **state)
@@ -214,7 +211,7 @@ void test_ide_werror_stop(void **state)
         qtest_clock_step(f->q, 1000 * 1000);
     }
     assert_string_equal(vm_status(f).c_str(), "OK paused");
-    assert_true(qtest_inb(f->q, IDE_CTL) & ATA_ST_BSY);   // still working on it
+    assert_true(qtest_inb(f->q, IDE_CTL) & ATA_ST_BSY);  // still working on it
     assert_true(image_is_pattern(f, 40 * 512, 8 * 512));
     qtest_command(f->q, "vm_resume");
     uint8_t st = ide_wait_ready(f->q);
@@ -242,8 +239,8 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_virtio_werror_report), T(test_virtio_werror_enospc), T(test_virtio_stop_and_resume),
-        T(test_virtio_werror_ignore), T(test_virtio_rerror), T(test_virtio_rerror_stop),
-        T(test_ide_report), T(test_ide_werror_stop), T(test_ide_ignore),
+        T(test_virtio_werror_ignore), T(test_virtio_rerror),        T(test_virtio_rerror_stop),
+        T(test_ide_report),           T(test_ide_werror_stop),      T(test_ide_ignore),
     };
 #undef T
     return cmocka_run_group_tests(tests, nullptr, nullptr);

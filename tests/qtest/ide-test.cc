@@ -36,7 +36,8 @@ std::string ata_string(const uint16_t *w, unsigned first, unsigned nwords)
         s += (char)(w[first + i] >> 8);
         s += (char)(w[first + i] & 0xFF);
     }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
+    while (!s.empty() && s.back() == ' ')
+        s.pop_back();
     return s;
 }
 
@@ -55,16 +56,16 @@ void test_identify(void **state)
     identify(f, w);
     assert_string_equal(ata_string(w, 10, 10).c_str(), "QL-IDE-7");
     assert_string_equal(ata_string(w, 27, 20).c_str(), "LITE-DISK-9000");
-    assert_true(w[49] & (1 << 9));                      // LBA
-    assert_true(w[49] & (1 << 8));                      // DMA
-    assert_true(w[83] & (1 << 10));                     // LBA48 supported
-    assert_true(w[86] & (1 << 10));                     // ... and enabled
-    assert_true(w[83] & (1 << 12));                     // FLUSH CACHE
-    assert_true(w[83] & (1 << 13));                     // FLUSH CACHE EXT
+    assert_true(w[49] & (1 << 9));   // LBA
+    assert_true(w[49] & (1 << 8));   // DMA
+    assert_true(w[83] & (1 << 10));  // LBA48 supported
+    assert_true(w[86] & (1 << 10));  // ... and enabled
+    assert_true(w[83] & (1 << 12));  // FLUSH CACHE
+    assert_true(w[83] & (1 << 13));  // FLUSH CACHE EXT
     uint32_t lba28 = w[60] | (uint32_t)w[61] << 16;
-    assert_int_equal(lba28, 0x0FFFFFFF);                // capped: the disk is larger
-    uint64_t lba48 = w[100] | (uint64_t)w[101] << 16 | (uint64_t)w[102] << 32 |
-                     (uint64_t)w[103] << 48;
+    assert_int_equal(lba28, 0x0FFFFFFF);  // capped: the disk is larger
+    uint64_t lba48 =
+        w[100] | (uint64_t)w[101] << 16 | (uint64_t)w[102] << 32 | (uint64_t)w[103] << 48;
     assert_int_equal(lba48, kImageSize / 512);
     assert_int_equal(w[3], 16);
     assert_int_equal(w[6], 63);
@@ -147,9 +148,15 @@ void test_dma(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     start(f);
     uint8_t bm = 0;
-    const struct { uint8_t wr, rd; bool lba48; uint64_t lba; uint32_t n; unsigned nprd; } cases[] = {
+    const struct {
+        uint8_t wr, rd;
+        bool lba48;
+        uint64_t lba;
+        uint32_t n;
+        unsigned nprd;
+    } cases[] = {
         {ATA_CMD_WRITE_DMA, ATA_CMD_READ_DMA, false, 500, 16, 1},
-        {ATA_CMD_WRITE_DMA, ATA_CMD_READ_DMA, false, 700, 256, 7},    // count 0 = 256
+        {ATA_CMD_WRITE_DMA, ATA_CMD_READ_DMA, false, 700, 256, 7},  // count 0 = 256
         {ATA_CMD_WRITE_DMA_EXT, ATA_CMD_READ_DMA_EXT, true, kHighLba, 300, 5},
         {ATA_CMD_WRITE_DMA_EXT, ATA_CMD_READ_DMA_EXT, true, 9000, 1, 1},
     };
@@ -157,14 +164,16 @@ void test_dma(void **state)
     for (const auto &c : cases) {
         std::vector<uint8_t> data = test_data(c.n * 512, seed++);
         qtest_memwrite(f->qts, IDE_DMA_BUF, data.data(), data.size());
-        assert_int_equal(ide_dma(f->qts, c.wr, c.lba48, c.lba, c.n, c.nprd, &bm) & 0xC9, ATA_ST_DRDY);
+        assert_int_equal(ide_dma(f->qts, c.wr, c.lba48, c.lba, c.n, c.nprd, &bm) & 0xC9,
+                         ATA_ST_DRDY);
         assert_int_equal(bm & (BM_ST_INTR | BM_ST_ERROR | BM_ST_ACTIVE), BM_ST_INTR);
         assert_true(qtest_get_irq(f->qts, 14));
         qtest_inb(f->qts, IDE_BASE + 7);  // acknowledges the interrupt
         assert_false(qtest_get_irq(f->qts, 14));
         assert_image_bytes(f->img, c.lba * 512, data);
         qtest_memset(f->qts, IDE_DMA_BUF, 0, data.size());
-        assert_int_equal(ide_dma(f->qts, c.rd, c.lba48, c.lba, c.n, c.nprd + 1, &bm) & 0xC9, ATA_ST_DRDY);
+        assert_int_equal(ide_dma(f->qts, c.rd, c.lba48, c.lba, c.n, c.nprd + 1, &bm) & 0xC9,
+                         ATA_ST_DRDY);
         std::vector<uint8_t> back(data.size());
         qtest_memread(f->qts, IDE_DMA_BUF, back.data(), back.size());
         assert_memory_equal(back.data(), data.data(), data.size());
@@ -208,9 +217,9 @@ void test_errors(void **state)
     expect_error(f, ATA_ER_IDNF);
     ide_issue48(f->qts, ATA_CMD_READ_DMA_EXT, 0xFFFFFFFFFFFFull, 0);
     expect_error(f, ATA_ER_IDNF);
-    qtest_outb(f->qts, IDE_BASE + 7, 0xFF);    // not a command
+    qtest_outb(f->qts, IDE_BASE + 7, 0xFF);  // not a command
     expect_error(f, ATA_ER_ABRT);
-    qtest_outb(f->qts, IDE_BASE + 1, 0x42);    // unknown SET FEATURES subcommand
+    qtest_outb(f->qts, IDE_BASE + 1, 0x42);  // unknown SET FEATURES subcommand
     qtest_outb(f->qts, IDE_BASE + 7, ATA_CMD_SET_FEATURES);
     expect_error(f, ATA_ER_ABRT);
     // The last sector is fine, and the device works after the errors.
@@ -308,7 +317,8 @@ void test_qcow2_image(void **state)
     uint8_t bm = 0;
     std::vector<uint8_t> buf(64 * 512, 0x5A);
     qtest_memwrite(f->qts, IDE_DMA_BUF, buf.data(), buf.size());
-    assert_int_equal(ide_dma(f->qts, ATA_CMD_WRITE_DMA, false, 4096, 64, 3, &bm) & 0xC9, ATA_ST_DRDY);
+    assert_int_equal(ide_dma(f->qts, ATA_CMD_WRITE_DMA, false, 4096, 64, 3, &bm) & 0xC9,
+                     ATA_ST_DRDY);
     std::vector<uint8_t> d = test_data(3 * 512, 9);
     ide_issue48(f->qts, ATA_CMD_WRITE_SECTORS_EXT, 9000, 3);
     assert_int_equal(ide_pio_out(f->qts, d.data(), 3, 1) & 0xC9, ATA_ST_DRDY);
@@ -317,7 +327,8 @@ void test_qcow2_image(void **state)
     assert_int_equal(qtest_quit(f->qts), 0);
     f->qts = nullptr;
     assert_int_equal(host_run("%s -f qcow2 -c 'read -q -P 0x5a %d 32768' '%s'", ref_qemu_io(),
-                              4096 * 512, qcow2.c_str()), 0);
+                              4096 * 512, qcow2.c_str()),
+                     0);
     // Everything else still matches the original raw image once the same
     // writes are applied to it from the host.
     int fd = open(raw.c_str(), O_WRONLY);
@@ -336,9 +347,16 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup<Fixture>, fixture_teardown<Fixture>)
     const struct CMUnitTest tests[] = {
-        T(test_identify), T(test_identify_defaults_small_disk), T(test_pio_lba28),
-        T(test_pio_lba48_and_multiple), T(test_dma), T(test_flush), T(test_errors),
-        T(test_read_only), T(test_nien_and_reset), T(test_qcow2_image),
+        T(test_identify),
+        T(test_identify_defaults_small_disk),
+        T(test_pio_lba28),
+        T(test_pio_lba48_and_multiple),
+        T(test_dma),
+        T(test_flush),
+        T(test_errors),
+        T(test_read_only),
+        T(test_nien_and_reset),
+        T(test_qcow2_image),
     };
 #undef T
     return cmocka_run_group_tests(tests, nullptr, nullptr);

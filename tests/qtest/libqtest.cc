@@ -47,7 +47,8 @@ static std::vector<std::string> split_args(const char *args)
 static pid_t spawn(const std::vector<std::string> &argv_s)
 {
     std::vector<char *> argv;
-    for (const std::string &a : argv_s) argv.push_back(const_cast<char *>(a.c_str()));
+    for (const std::string &a : argv_s)
+        argv.push_back(const_cast<char *>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid = fork();
     if (pid == 0) {
@@ -74,9 +75,10 @@ QTestState *qtest_start(const char *args)
     if (bind(lfd, (sockaddr *)&addr, sizeof(addr)) < 0 || listen(lfd, 1) < 0) {
         die("bind %s: %s", s->sock_path.c_str(), strerror(errno));
     }
-    std::vector<std::string> argv = {bin, "-qtest", "unix:" + s->sock_path, "-display", "none",
+    std::vector<std::string> argv = {bin,  "-qtest", "unix:" + s->sock_path, "-display", "none",
                                      "-m", "64M"};
-    for (const std::string &a : split_args(args)) argv.push_back(a);
+    for (const std::string &a : split_args(args))
+        argv.push_back(a);
     s->pid = spawn(argv);
     s->fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     close(lfd);
@@ -151,21 +153,63 @@ static void expect_ok(const std::string &r)
     if (r != "OK") die("unexpected reply '%s'", r.c_str());
 }
 
-void qtest_outb(QTestState *s, uint16_t p, uint8_t v) { expect_ok(qtest_command(s, "outb 0x%x 0x%x", p, v)); }
-void qtest_outw(QTestState *s, uint16_t p, uint16_t v) { expect_ok(qtest_command(s, "outw 0x%x 0x%x", p, v)); }
-void qtest_outl(QTestState *s, uint16_t p, uint32_t v) { expect_ok(qtest_command(s, "outl 0x%x 0x%x", p, v)); }
-uint8_t qtest_inb(QTestState *s, uint16_t p) { return (uint8_t)ok_value(qtest_command(s, "inb 0x%x", p)); }
-uint16_t qtest_inw(QTestState *s, uint16_t p) { return (uint16_t)ok_value(qtest_command(s, "inw 0x%x", p)); }
-uint32_t qtest_inl(QTestState *s, uint16_t p) { return (uint32_t)ok_value(qtest_command(s, "inl 0x%x", p)); }
+void qtest_outb(QTestState *s, uint16_t p, uint8_t v)
+{
+    expect_ok(qtest_command(s, "outb 0x%x 0x%x", p, v));
+}
+void qtest_outw(QTestState *s, uint16_t p, uint16_t v)
+{
+    expect_ok(qtest_command(s, "outw 0x%x 0x%x", p, v));
+}
+void qtest_outl(QTestState *s, uint16_t p, uint32_t v)
+{
+    expect_ok(qtest_command(s, "outl 0x%x 0x%x", p, v));
+}
+uint8_t qtest_inb(QTestState *s, uint16_t p)
+{
+    return (uint8_t)ok_value(qtest_command(s, "inb 0x%x", p));
+}
+uint16_t qtest_inw(QTestState *s, uint16_t p)
+{
+    return (uint16_t)ok_value(qtest_command(s, "inw 0x%x", p));
+}
+uint32_t qtest_inl(QTestState *s, uint16_t p)
+{
+    return (uint32_t)ok_value(qtest_command(s, "inl 0x%x", p));
+}
 
-void qtest_writeb(QTestState *s, uint64_t a, uint8_t v) { expect_ok(qtest_command(s, "writeb 0x%" PRIx64 " 0x%x", a, v)); }
-void qtest_writew(QTestState *s, uint64_t a, uint16_t v) { expect_ok(qtest_command(s, "writew 0x%" PRIx64 " 0x%x", a, v)); }
-void qtest_writel(QTestState *s, uint64_t a, uint32_t v) { expect_ok(qtest_command(s, "writel 0x%" PRIx64 " 0x%x", a, v)); }
-void qtest_writeq(QTestState *s, uint64_t a, uint64_t v) { expect_ok(qtest_command(s, "writeq 0x%" PRIx64 " 0x%" PRIx64, a, v)); }
-uint8_t qtest_readb(QTestState *s, uint64_t a) { return (uint8_t)ok_value(qtest_command(s, "readb 0x%" PRIx64, a)); }
-uint16_t qtest_readw(QTestState *s, uint64_t a) { return (uint16_t)ok_value(qtest_command(s, "readw 0x%" PRIx64, a)); }
-uint32_t qtest_readl(QTestState *s, uint64_t a) { return (uint32_t)ok_value(qtest_command(s, "readl 0x%" PRIx64, a)); }
-uint64_t qtest_readq(QTestState *s, uint64_t a) { return ok_value(qtest_command(s, "readq 0x%" PRIx64, a)); }
+void qtest_writeb(QTestState *s, uint64_t a, uint8_t v)
+{
+    expect_ok(qtest_command(s, "writeb 0x%" PRIx64 " 0x%x", a, v));
+}
+void qtest_writew(QTestState *s, uint64_t a, uint16_t v)
+{
+    expect_ok(qtest_command(s, "writew 0x%" PRIx64 " 0x%x", a, v));
+}
+void qtest_writel(QTestState *s, uint64_t a, uint32_t v)
+{
+    expect_ok(qtest_command(s, "writel 0x%" PRIx64 " 0x%x", a, v));
+}
+void qtest_writeq(QTestState *s, uint64_t a, uint64_t v)
+{
+    expect_ok(qtest_command(s, "writeq 0x%" PRIx64 " 0x%" PRIx64, a, v));
+}
+uint8_t qtest_readb(QTestState *s, uint64_t a)
+{
+    return (uint8_t)ok_value(qtest_command(s, "readb 0x%" PRIx64, a));
+}
+uint16_t qtest_readw(QTestState *s, uint64_t a)
+{
+    return (uint16_t)ok_value(qtest_command(s, "readw 0x%" PRIx64, a));
+}
+uint32_t qtest_readl(QTestState *s, uint64_t a)
+{
+    return (uint32_t)ok_value(qtest_command(s, "readl 0x%" PRIx64, a));
+}
+uint64_t qtest_readq(QTestState *s, uint64_t a)
+{
+    return ok_value(qtest_command(s, "readq 0x%" PRIx64, a));
+}
 
 void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len)
 {
@@ -213,10 +257,7 @@ bool qtest_get_irq(QTestState *s, int irq)
     return s->irq_level[irq];
 }
 
-uint8_t image_pattern_byte(uint64_t offset)
-{
-    return (uint8_t)((offset / 512) * 7 + offset % 512);
-}
+uint8_t image_pattern_byte(uint64_t offset) { return (uint8_t)((offset / 512) * 7 + offset % 512); }
 
 std::string image_create_pattern(uint64_t size)
 {
@@ -226,17 +267,15 @@ std::string image_create_pattern(uint64_t size)
     std::vector<uint8_t> buf(1 << 20);
     for (uint64_t off = 0; off < size; off += buf.size()) {
         size_t n = size - off < buf.size() ? (size_t)(size - off) : buf.size();
-        for (size_t i = 0; i < n; i++) buf[i] = image_pattern_byte(off + i);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = image_pattern_byte(off + i);
         if (pwrite(fd, buf.data(), n, (off_t)off) != (ssize_t)n) die("pwrite: %s", strerror(errno));
     }
     close(fd);
     return path;
 }
 
-void image_remove(const std::string &path)
-{
-    unlink(path.c_str());
-}
+void image_remove(const std::string &path) { unlink(path.c_str()); }
 
 void image_read(const std::string &path, uint64_t offset, void *buf, size_t len)
 {
@@ -288,10 +327,7 @@ std::string image_create_qcow2_from(const std::string &raw)
     return out;
 }
 
-const char *lite_qemu_img()
-{
-    return getenv("QEMU_IMG_LITE");
-}
+const char *lite_qemu_img() { return getenv("QEMU_IMG_LITE"); }
 
 void image_check_against(const std::string &qcow2, const std::string &raw)
 {
@@ -301,7 +337,8 @@ void image_check_against(const std::string &qcow2, const std::string &raw)
         if (host_run("%s check -q -f qcow2 '%s'", tool, qcow2.c_str()) != 0) {
             die("%s check %s failed", tool, qcow2.c_str());
         }
-        if (host_run("%s compare -q -f raw -F qcow2 '%s' '%s'", tool, raw.c_str(), qcow2.c_str()) != 0) {
+        if (host_run("%s compare -q -f raw -F qcow2 '%s' '%s'", tool, raw.c_str(), qcow2.c_str()) !=
+            0) {
             die("%s compare %s %s: images differ", tool, raw.c_str(), qcow2.c_str());
         }
     }

@@ -26,7 +26,8 @@ QTestState *qtest_start(const char *args);
 int qtest_quit(QTestState *s);
 
 // Sends one command line, returns the reply line (without newline).
-std::string qtest_command(QTestState *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+std::string qtest_command(QTestState *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 void qtest_outb(QTestState *s, uint16_t port, uint8_t v);
 void qtest_outw(QTestState *s, uint16_t port, uint16_t v);

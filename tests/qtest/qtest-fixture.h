@@ -40,11 +40,13 @@ int fixture_teardown(void **state)
 inline std::vector<uint8_t> test_data(size_t len, uint8_t seed)
 {
     std::vector<uint8_t> v(len);
-    for (size_t i = 0; i < len; i++) v[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
+    for (size_t i = 0; i < len; i++)
+        v[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
     return v;
 }
 
-inline void assert_image_bytes(const std::string &img, uint64_t off, const std::vector<uint8_t> &want)
+inline void assert_image_bytes(const std::string &img, uint64_t off,
+                               const std::vector<uint8_t> &want)
 {
     std::vector<uint8_t> got(want.size());
     image_read(img, off, got.data(), got.size());

@@ -31,10 +31,13 @@ bool open_drive(Machine *m, const QDict &d, std::vector<BlockBackend *> *blks)
         conf.read_only = ro;
         if (ro) flags &= ~BDRV_O_RDWR;
     }
-    if (d.get("cache") && !bdrv_parse_cache_mode(d.get("cache"), &flags, &writethrough)) return false;
+    if (d.get("cache") && !bdrv_parse_cache_mode(d.get("cache"), &flags, &writethrough))
+        return false;
     if (d.get("aio") && !bdrv_parse_aio(d.get("aio"), &flags)) return false;
-    if (d.get("werror") && !blockdev_parse_on_error(d.get("werror"), true, &conf.werror)) return false;
-    if (d.get("rerror") && !blockdev_parse_on_error(d.get("rerror"), false, &conf.rerror)) return false;
+    if (d.get("werror") && !blockdev_parse_on_error(d.get("werror"), true, &conf.werror))
+        return false;
+    if (d.get("rerror") && !blockdev_parse_on_error(d.get("rerror"), false, &conf.rerror))
+        return false;
     conf.write_cache = !writethrough;
     conf.serial = d.get("serial") ? d.get("serial") : "";
     conf.model = d.get("model") ? d.get("model") : "";
@@ -43,7 +46,8 @@ bool open_drive(Machine *m, const QDict &d, std::vector<BlockBackend *> *blks)
     Error *err = nullptr;
     BlockBackend *blk = blk_new_open(file, &opts, flags, &err);
     if (!blk) {
-        error_report("-drive %s: %s", file ? file : "", err ? error_get_pretty(err) : "open failed");
+        error_report("-drive %s: %s", file ? file : "",
+                     err ? error_get_pretty(err) : "open failed");
         error_free(err);
         return false;
     }
@@ -112,7 +116,8 @@ int main(int argc, char **argv)
     int status = qtest_run(m, qtest);
     frontends_free(m);
     machine_free(m);
-    for (BlockBackend *blk : blks) blk_unref(blk);
+    for (BlockBackend *blk : blks)
+        blk_unref(blk);
     bql_unlock();
     return status;
 }

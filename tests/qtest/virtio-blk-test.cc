@@ -14,7 +14,7 @@
 namespace {
 
 constexpr uint64_t kImageSize = 16 << 20;
-constexpr uint64_t kWanted = ~0ull;   // take everything the device offers
+constexpr uint64_t kWanted = ~0ull;  // take everything the device offers
 
 struct Fixture : DeviceFixture {
     VirtioBlkDriver d;
@@ -94,11 +94,13 @@ void test_chain_lengths(void **state)
         for (unsigned n : nsegs) {
             uint32_t len = 64 * 1024;
             std::vector<uint8_t> data = test_data(len, (uint8_t)(n + indirect));
-            assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, data.data(), len, n,
-                                         indirect), VIRTIO_BLK_S_OK);
+            assert_int_equal(
+                vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, sector, data.data(), len, n, indirect),
+                VIRTIO_BLK_S_OK);
             std::vector<uint8_t> back(len);
-            assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, back.data(), len, n,
-                                         indirect), VIRTIO_BLK_S_OK);
+            assert_int_equal(
+                vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, sector, back.data(), len, n, indirect),
+                VIRTIO_BLK_S_OK);
             assert_memory_equal(back.data(), data.data(), len);
             assert_image_bytes(f->img, sector * 512, data);
             sector += len / 512;
@@ -108,7 +110,8 @@ void test_chain_lengths(void **state)
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, 0, nullptr, 0, 0, false), 0);
     // An indirect table longer than the queue.
     std::vector<uint8_t> data = test_data(254 * 512, 77);
-    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 5000, data.data(), 254 * 512, 254, true), 0);
+    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_OUT, 5000, data.data(), 254 * 512, 254, true),
+                     0);
     assert_image_bytes(f->img, 5000 * 512, data);
 
     // Direct descriptors followed by an indirect one ending the chain
@@ -146,7 +149,8 @@ void test_64_in_flight(void **state)
                 qtest_memwrite(f->qts, reqs[i].data_addr, test_data(len, (uint8_t)i).data(), len);
             }
         }
-        for (unsigned i = 0; i < n; i++) vdrv_publish(&f->d, reqs[i].head);
+        for (unsigned i = 0; i < n; i++)
+            vdrv_publish(&f->d, reqs[i].head);
         vdrv_kick(&f->d);  // one kick for all 64: they run concurrently
         assert_true(vdrv_wait_used(&f->d, (uint16_t)(base + n)));
         std::vector<bool> seen(f->d.qsize);
@@ -291,7 +295,7 @@ void test_qcow2_workload(void **state)
     const uint64_t size = 8 << 20, slot = 128 << 10;
     std::string raw = image_create_pattern(size);
     std::string qcow2 = image_create_qcow2_from(raw);
-    f->img = raw;   // removed by teardown
+    f->img = raw;  // removed by teardown
     if (qcow2.empty()) skip();
     f->qts = qtest_start(("-drive file=" + qcow2 + ",format=qcow2,if=virtio").c_str());
     assert_true(vdrv_init(&f->d, f->qts, kWanted) & VIRTIO_CONFIG_S_DRIVER_OK);
@@ -300,7 +304,7 @@ void test_qcow2_workload(void **state)
     uint32_t rnd = 12345;
     auto next = [&rnd]() { return rnd = rnd * 1103515245u + 12345u, rnd >> 8; };
     for (int round = 0; round < 2; round++) {
-        const unsigned n = 64;   // one request per disjoint slot: order-free
+        const unsigned n = 64;  // one request per disjoint slot: order-free
         std::vector<BlkReq> reqs(n);
         uint16_t base = vdrv_used_idx(&f->d);
         for (unsigned i = 0; i < n; i++) {
@@ -310,7 +314,8 @@ void test_qcow2_workload(void **state)
             std::vector<uint8_t> data(nsec * 512, 0);
             if (zero) {
                 uint8_t seg[16];
-                put_segment(seg, sector, nsec, round ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u);
+                put_segment(seg, sector, nsec,
+                            round ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0u);
                 vdrv_blk_prepare(&f->d, &reqs[i], VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, 1, i % 2);
                 qtest_memwrite(f->qts, reqs[i].data_addr, seg, 16);
             } else {
@@ -325,14 +330,15 @@ void test_qcow2_workload(void **state)
         }
         vdrv_kick(&f->d);
         assert_true(vdrv_wait_used(&f->d, (uint16_t)(base + n)));
-        for (unsigned i = 0; i < n; i++) assert_int_equal(vdrv_blk_status(&f->d, &reqs[i]), 0);
+        for (unsigned i = 0; i < n; i++)
+            assert_int_equal(vdrv_blk_status(&f->d, &reqs[i]), 0);
     }
     close(fd);
     // Read the whole disk back through the device and compare with the twin.
     std::vector<uint8_t> got(slot), want(slot);
     for (uint64_t off = 0; off < size; off += slot) {
-        assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, off / 512, got.data(), (uint32_t)slot,
-                                     4, true), 0);
+        assert_int_equal(
+            vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, off / 512, got.data(), (uint32_t)slot, 4, true), 0);
         image_read(raw, off, want.data(), slot);
         assert_memory_equal(got.data(), want.data(), slot);
     }
@@ -348,15 +354,24 @@ void test_qcow2_workload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_features_and_config, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_read_write, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_chain_lengths, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_64_in_flight, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_flush_get_id, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_discard_write_zeroes, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_bad_requests, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_read_only, fixture_setup<Fixture>, fixture_teardown<Fixture>),
-        cmocka_unit_test_setup_teardown(test_qcow2_workload, fixture_setup<Fixture>, fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_features_and_config, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_read_write, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_chain_lengths, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_64_in_flight, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_flush_get_id, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_discard_write_zeroes, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_bad_requests, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_read_only, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
+        cmocka_unit_test_setup_teardown(test_qcow2_workload, fixture_setup<Fixture>,
+                                        fixture_teardown<Fixture>),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -18,10 +18,7 @@ static void mmio_w(VirtioBlkDriver *d, uint64_t off, uint32_t v)
     qtest_writel(d->qts, VMMIO + off, v);
 }
 
-uint32_t vdrv_status(VirtioBlkDriver *d)
-{
-    return mmio_r(d, VIRTIO_MMIO_STATUS);
-}
+uint32_t vdrv_status(VirtioBlkDriver *d) { return mmio_r(d, VIRTIO_MMIO_STATUS); }
 
 uint64_t vdrv_host_features(VirtioBlkDriver *d)
 {
@@ -59,7 +56,8 @@ uint32_t vdrv_init(VirtioBlkDriver *d, QTestState *qts, uint64_t wanted)
     mmio_w(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)d->features);
     mmio_w(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
     mmio_w(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
-    uint32_t st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
+    uint32_t st =
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
     mmio_w(d, VIRTIO_MMIO_STATUS, st);
     if (!(vdrv_status(d) & VIRTIO_CONFIG_S_FEATURES_OK)) {
         return vdrv_status(d);
@@ -136,7 +134,8 @@ uint16_t vdrv_add_indirect(VirtioBlkDriver *d, const std::vector<VirtioSeg> &seg
     uint64_t table = vdrv_alloc_meta(d, (uint32_t)(16 * segs.size()));
     write_table(d, table, 0, segs);
     uint16_t head = vdrv_alloc_desc(d, 1);
-    vdrv_write_desc(d, VQ_DESC, head, table, (uint32_t)(16 * segs.size()), VRING_DESC_F_INDIRECT, 0);
+    vdrv_write_desc(d, VQ_DESC, head, table, (uint32_t)(16 * segs.size()), VRING_DESC_F_INDIRECT,
+                    0);
     return head;
 }
 
@@ -147,15 +146,9 @@ void vdrv_publish(VirtioBlkDriver *d, uint16_t head)
     qtest_writew(d->qts, VQ_AVAIL + 2, d->avail_idx);
 }
 
-void vdrv_kick(VirtioBlkDriver *d)
-{
-    mmio_w(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
-}
+void vdrv_kick(VirtioBlkDriver *d) { mmio_w(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0); }
 
-uint16_t vdrv_used_idx(VirtioBlkDriver *d)
-{
-    return qtest_readw(d->qts, VQ_USED + 2);
-}
+uint16_t vdrv_used_idx(VirtioBlkDriver *d) { return qtest_readw(d->qts, VQ_USED + 2); }
 
 bool vdrv_wait_used(VirtioBlkDriver *d, uint16_t count)
 {

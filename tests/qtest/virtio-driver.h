@@ -23,7 +23,7 @@ struct VirtioBlkDriver {
     uint16_t qsize = 256;
     uint16_t avail_idx = 0;
     uint16_t used_seen = 0;
-    uint16_t next_desc = 0;      // next free descriptor slot (never reused within a test)
+    uint16_t next_desc = 0;  // next free descriptor slot (never reused within a test)
     uint64_t meta_next = 0x110000;
     uint64_t data_next = 0x400000;
     uint64_t features = 0;

@@ -20,7 +20,7 @@ extern "C" {
 namespace {
 
 constexpr uint64_t kImageSize = 4 << 20;
-constexpr uint64_t kRam = 64 << 20;   // libqtest starts machines with -m 64M
+constexpr uint64_t kRam = 64 << 20;  // libqtest starts machines with -m 64M
 constexpr uint64_t kAllFeatures = ~0ull;
 constexpr uint64_t kMmio = VMMIO;
 
@@ -28,7 +28,7 @@ struct Fixture {
     std::string img;
     QTestState *qts = nullptr;
     VirtioBlkDriver d;
-    uint16_t used_before = 0;   // used index when the last chain was submitted
+    uint16_t used_before = 0;  // used index when the last chain was submitted
 };
 
 int setup(void **state)
@@ -111,7 +111,8 @@ void assert_broken_then_recovers(Fixture *f, uint64_t status_addr)
     assert_false(qtest_get_irq(f->qts, 11));
     std::vector<uint8_t> buf(1024);
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_IN, 3, buf.data(), 1024, 2, true), 0);
-    for (size_t i = 0; i < buf.size(); i++) assert_int_equal(buf[i], image_pattern_byte(3 * 512 + i));
+    for (size_t i = 0; i < buf.size(); i++)
+        assert_int_equal(buf[i], image_pattern_byte(3 * 512 + i));
 }
 
 void test_descriptor_loop(void **state)
@@ -170,7 +171,10 @@ void test_avail_index_jump(void **state)
 void test_buffer_outside_ram(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
-    const struct { uint64_t addr; uint32_t len; } bad[] = {
+    const struct {
+        uint64_t addr;
+        uint32_t len;
+    } bad[] = {
         {0xFFFFFFFF00000000ull, 512},
         {kRam - 256, 512},
         {~0ull - 100, 512},
@@ -178,8 +182,8 @@ void test_buffer_outside_ram(void **state)
     };
     for (const auto &b : bad) {
         Parts p = make_parts(f);
-        uint16_t head = vdrv_add_chain(&f->d, {{p.hdr, 16, false}, {b.addr, b.len, false},
-                                               {p.status, 1, true}});
+        uint16_t head = vdrv_add_chain(
+            &f->d, {{p.hdr, 16, false}, {b.addr, b.len, false}, {p.status, 1, true}});
         submit(f, head);
         assert_broken_then_recovers(f, p.status);
     }
@@ -194,8 +198,8 @@ void test_readable_after_writable(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     Parts p = make_parts(f);
-    uint16_t head = vdrv_add_chain(&f->d, {{p.hdr, 16, false}, {p.status, 1, true},
-                                           {p.data, 512, false}});
+    uint16_t head =
+        vdrv_add_chain(&f->d, {{p.hdr, 16, false}, {p.status, 1, true}, {p.data, 512, false}});
     submit(f, head);
     assert_broken_then_recovers(f, p.status);
 }
@@ -261,13 +265,17 @@ void test_bad_indirect_tables(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     uint64_t t = vdrv_alloc_meta(&f->d, 64);
-    const struct { uint64_t addr; uint32_t len; uint16_t flags; } bad[] = {
-        {t, 0, 0},                          // empty
-        {t, 24, 0},                         // not a whole number of descriptors
-        {t, 16 * 2048, 0},                  // larger than the indirect limit
-        {kRam - 16, 32, 0},                 // straddles the end of RAM
-        {t, 32, VRING_DESC_F_NEXT},         // INDIRECT together with NEXT
-        {t, 32, VRING_DESC_F_WRITE},        // INDIRECT together with WRITE
+    const struct {
+        uint64_t addr;
+        uint32_t len;
+        uint16_t flags;
+    } bad[] = {
+        {t, 0, 0},                    // empty
+        {t, 24, 0},                   // not a whole number of descriptors
+        {t, 16 * 2048, 0},            // larger than the indirect limit
+        {kRam - 16, 32, 0},           // straddles the end of RAM
+        {t, 32, VRING_DESC_F_NEXT},   // INDIRECT together with NEXT
+        {t, 32, VRING_DESC_F_WRITE},  // INDIRECT together with WRITE
     };
     for (const auto &b : bad) {
         Parts p = make_parts(f);
@@ -304,11 +312,14 @@ void test_bad_ring_layout(void **state)
 {
     Fixture *f = static_cast<Fixture *>(*state);
     QTestState *q = f->qts;
-    const struct { uint32_t num; uint64_t desc, avail, used; } bad[] = {
-        {100, VQ_DESC, VQ_AVAIL, VQ_USED},             // not a power of two
-        {512, VQ_DESC, VQ_AVAIL, VQ_USED},             // above QueueNumMax
-        {256, VQ_DESC + 8, VQ_AVAIL, VQ_USED},         // misaligned table
-        {256, VQ_DESC, VQ_AVAIL, kRam - 16},           // used ring past RAM
+    const struct {
+        uint32_t num;
+        uint64_t desc, avail, used;
+    } bad[] = {
+        {100, VQ_DESC, VQ_AVAIL, VQ_USED},      // not a power of two
+        {512, VQ_DESC, VQ_AVAIL, VQ_USED},      // above QueueNumMax
+        {256, VQ_DESC + 8, VQ_AVAIL, VQ_USED},  // misaligned table
+        {256, VQ_DESC, VQ_AVAIL, kRam - 16},    // used ring past RAM
         {256, 0xFFFFFFFFFFFFF000ull, VQ_AVAIL, VQ_USED},
     };
     for (const auto &b : bad) {
@@ -372,8 +383,8 @@ void test_failed_requests_keep_device(void **state)
     // A write whose payload is device-writable: the data would come from a
     // buffer the driver marked for the device to fill.
     Parts p = make_parts(f);
-    uint16_t head = vdrv_add_chain(&f->d, {{p.hdr, 16, false}, {p.data, 512, true},
-                                           {p.status, 1, true}});
+    uint16_t head =
+        vdrv_add_chain(&f->d, {{p.hdr, 16, false}, {p.data, 512, true}, {p.status, 1, true}});
     submit(f, head);
     assert_true(vdrv_wait_used(&f->d, 1));
     // Status in the same descriptor as the data: one 513-byte buffer.
@@ -395,7 +406,8 @@ void test_ignored_sector_any_value(void **state)
     Fixture *f = static_cast<Fixture *>(*state);
     uint8_t id[20];
     assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_FLUSH, ~0ull, nullptr, 0, 1, true), 0);
-    assert_int_equal(vdrv_blk_do(&f->d, VIRTIO_BLK_T_GET_ID, 0x4000000000000001ull, id, 20, 2, true), 0);
+    assert_int_equal(
+        vdrv_blk_do(&f->d, VIRTIO_BLK_T_GET_ID, 0x4000000000000001ull, id, 20, 2, true), 0);
     assert_false(vdrv_status(&f->d) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
@@ -411,7 +423,8 @@ void test_too_many_in_use(void **state)
     assert_non_null(c);
     fputs("[inject-error]\nevent = \"write_aio\"\nerrno = \"5\"\niotype = \"write\"\n", c);
     fclose(c);
-    std::string args = "-drive file=blkdebug:" + conf + ":" + f->img + ",format=raw,if=virtio,werror=stop";
+    std::string args =
+        "-drive file=blkdebug:" + conf + ":" + f->img + ",format=raw,if=virtio,werror=stop";
     f->qts = qtest_start(args.c_str());
     qtest_irq_intercept_in(f->qts, "ioapic");
     assert_true(vdrv_init(&f->d, f->qts, kAllFeatures) & VIRTIO_CONFIG_S_DRIVER_OK);
@@ -440,12 +453,23 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_descriptor_loop), T(test_self_loop_writable), T(test_next_out_of_table),
-        T(test_head_out_of_table), T(test_avail_index_jump), T(test_buffer_outside_ram),
-        T(test_readable_after_writable), T(test_no_status_byte), T(test_indirect_in_indirect),
-        T(test_indirect_loop), T(test_bad_indirect_tables), T(test_indirect_not_negotiated),
-        T(test_bad_ring_layout), T(test_unoffered_features), T(test_reset_with_requests_in_flight),
-        T(test_failed_requests_keep_device), T(test_ignored_sector_any_value),
+        T(test_descriptor_loop),
+        T(test_self_loop_writable),
+        T(test_next_out_of_table),
+        T(test_head_out_of_table),
+        T(test_avail_index_jump),
+        T(test_buffer_outside_ram),
+        T(test_readable_after_writable),
+        T(test_no_status_byte),
+        T(test_indirect_in_indirect),
+        T(test_indirect_loop),
+        T(test_bad_indirect_tables),
+        T(test_indirect_not_negotiated),
+        T(test_bad_ring_layout),
+        T(test_unoffered_features),
+        T(test_reset_with_requests_in_flight),
+        T(test_failed_requests_keep_device),
+        T(test_ignored_sector_any_value),
         T(test_too_many_in_use),
     };
 #undef T

@@ -57,8 +57,8 @@ void coroutine_fn wait_turn()
     disk.in_driver--;
 }
 
-int coroutine_fn mem_preadv(BlockDriverState *, int64_t offset, int64_t bytes,
-                            QEMUIOVector *qiov, size_t qoff, int)
+int coroutine_fn mem_preadv(BlockDriverState *, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                            size_t qoff, int)
 {
     assert_int_equal(offset % disk.align, 0);
     assert_int_equal(bytes % disk.align, 0);
@@ -68,8 +68,8 @@ int coroutine_fn mem_preadv(BlockDriverState *, int64_t offset, int64_t bytes,
     return 0;
 }
 
-int coroutine_fn mem_pwritev(BlockDriverState *, int64_t offset, int64_t bytes,
-                             QEMUIOVector *qiov, size_t qoff, int)
+int coroutine_fn mem_pwritev(BlockDriverState *, int64_t offset, int64_t bytes, QEMUIOVector *qiov,
+                             size_t qoff, int)
 {
     assert_int_equal(offset % disk.align, 0);
     assert_int_equal(bytes % disk.align, 0);
@@ -206,10 +206,7 @@ void coroutine_fn write_job(void *opaque)
     j->ret = blk_co_pwrite(j->blk, j->offset, j->bytes, buf.data(), 0);
 }
 
-void start(WriteJob *j)
-{
-    qemu_coroutine_enter(qemu_coroutine_create(write_job, j));
-}
+void start(WriteJob *j) { qemu_coroutine_enter(qemu_coroutine_create(write_job, j)); }
 
 void run_until(WriteJob *a, WriteJob *b)
 {

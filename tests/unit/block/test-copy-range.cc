@@ -45,11 +45,14 @@ int copy_range(BlockBackend *src, int64_t src_off, BlockBackend *dst, int64_t ds
                int64_t bytes)
 {
     CopyCall c{src, dst, src_off, dst_off, bytes, -EINPROGRESS};
-    aio_run_coroutine_sync(blk_get_aio_context(dst), [](void *o) {
-        auto *call = (CopyCall *)o;
-        call->ret = blk_co_copy_range(call->src, call->src_off, call->dst, call->dst_off,
-                                      call->bytes, 0, 0);
-    }, &c);
+    aio_run_coroutine_sync(
+        blk_get_aio_context(dst),
+        [](void *o) {
+            auto *call = (CopyCall *)o;
+            call->ret = blk_co_copy_range(call->src, call->src_off, call->dst, call->dst_off,
+                                          call->bytes, 0, 0);
+        },
+        &c);
     return c.ret;
 }
 
@@ -62,10 +65,13 @@ int compressed_write(BlockBackend *blk, int64_t off, int64_t len, uint8_t v)
         const uint8_t *buf;
         int ret;
     } c{blk, off, len, buf.data(), -EINPROGRESS};
-    aio_run_coroutine_sync(blk_get_aio_context(blk), [](void *o) {
-        auto *call = (Call *)o;
-        call->ret = blk_co_pwrite_compressed(call->blk, call->off, call->len, call->buf);
-    }, &c);
+    aio_run_coroutine_sync(
+        blk_get_aio_context(blk),
+        [](void *o) {
+            auto *call = (Call *)o;
+            call->ret = blk_co_pwrite_compressed(call->blk, call->off, call->len, call->buf);
+        },
+        &c);
     return c.ret;
 }
 
@@ -76,14 +82,17 @@ int check_image(BlockBackend *blk)
         BlockDriverState *bs;
         int ret;
     } c{blk_bs(blk), -EINPROGRESS};
-    aio_run_coroutine_sync(blk_get_aio_context(blk), [](void *o) {
-        auto *call = (Call *)o;
-        BdrvCheckResult res;
-        call->ret = call->bs->drv->bdrv_co_check(call->bs, &res, 0);
-        if (call->ret == 0 && (res.corruptions || res.leaks || res.check_errors)) {
-            call->ret = -EIO;
-        }
-    }, &c);
+    aio_run_coroutine_sync(
+        blk_get_aio_context(blk),
+        [](void *o) {
+            auto *call = (Call *)o;
+            BdrvCheckResult res;
+            call->ret = call->bs->drv->bdrv_co_check(call->bs, &res, 0);
+            if (call->ret == 0 && (res.corruptions || res.leaks || res.check_errors)) {
+                call->ret = -EIO;
+            }
+        },
+        &c);
     return c.ret;
 }
 

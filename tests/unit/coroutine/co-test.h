@@ -29,10 +29,7 @@ static inline long co_test_iterations(long n)
 #endif
 }
 
-static inline bool co_test_asan(void)
-{
-    return CONFIG_ASAN;
-}
+static inline bool co_test_asan(void) { return CONFIG_ASAN; }
 
 // How a forked child ended, with everything it wrote to stderr.
 struct ChildResult {

@@ -5,10 +5,7 @@
 
 #include "co-test.h"
 
-static void set_flag(void *opaque)
-{
-    *static_cast<int *>(opaque) = 1;
-}
+static void set_flag(void *opaque) { *static_cast<int *>(opaque) = 1; }
 
 static void test_create_enter_terminate(void **)
 {
@@ -178,10 +175,7 @@ static void test_enter_if_inactive_running(void **)
     assert_int_equal(runs, 1);
 }
 
-static void yield_once(void *)
-{
-    qemu_coroutine_yield();
-}
+static void yield_once(void *) { qemu_coroutine_yield(); }
 
 static void test_pool_reuse(void **)
 {
@@ -208,10 +202,7 @@ static void test_pool_reuse(void **)
 
 static Coroutine *rescheduled;
 
-static void remember_for_loop(Coroutine *co)
-{
-    rescheduled = co;
-}
+static void remember_for_loop(Coroutine *co) { rescheduled = co; }
 
 static void yield_to_loop_twice(void *opaque)
 {

@@ -7,11 +7,9 @@
 #include <unistd.h>
 
 #include "co-test.h"
-#include "coroutine/coroutine-int.h"   // the guard page's address
+#include "coroutine/coroutine-int.h"  // the guard page's address
 
-static void nothing(void *)
-{
-}
+static void nothing(void *) {}
 
 static void enter_terminated(void *)
 {
@@ -23,8 +21,8 @@ static void enter_terminated(void *)
 static void assert_aborted_with(const ChildResult &r, const char *message)
 {
     if (r.signal != SIGABRT) {
-        fail_msg("child did not abort (exited=%d code=%d signal=%d), stderr: %s",
-                 r.exited, r.exit_code, r.signal, r.err.c_str());
+        fail_msg("child did not abort (exited=%d code=%d signal=%d), stderr: %s", r.exited,
+                 r.exit_code, r.signal, r.err.c_str());
     }
     if (r.err.find(message) == std::string::npos) {
         fail_msg("stderr lacks \"%s\": %s", message, r.err.c_str());
@@ -37,10 +35,7 @@ static void test_enter_terminated_aborts(void **)
     assert_aborted_with(r, "qemu_coroutine_enter: entering a terminated coroutine");
 }
 
-static void enter_self(void *)
-{
-    qemu_coroutine_enter(qemu_coroutine_self());
-}
+static void enter_self(void *) { qemu_coroutine_enter(qemu_coroutine_self()); }
 
 static void enter_running(void *)
 {
@@ -53,10 +48,7 @@ static void test_enter_running_aborts(void **)
     assert_aborted_with(r, "Co-routine re-entered recursively");
 }
 
-static void yield_in_plain_code(void *)
-{
-    qemu_coroutine_yield();
-}
+static void yield_in_plain_code(void *) { qemu_coroutine_yield(); }
 
 static void test_yield_outside_coroutine_aborts(void **)
 {
@@ -64,10 +56,7 @@ static void test_yield_outside_coroutine_aborts(void **)
     assert_aborted_with(r, "qemu_coroutine_yield: called outside a coroutine");
 }
 
-static void yield_to_loop_entry(void *)
-{
-    qemu_coroutine_yield_to_loop();
-}
+static void yield_to_loop_entry(void *) { qemu_coroutine_yield_to_loop(); }
 
 static void yield_to_loop_without_hook(void *)
 {
@@ -100,7 +89,7 @@ static void on_segv(int sig, siginfo_t *info, void *)
 
 [[gnu::noinline]] static int recurse(int depth)
 {
-    if (depth > (1 << 30)) {   // never: keeps the recursion finite for the compiler
+    if (depth > (1 << 30)) {  // never: keeps the recursion finite for the compiler
         return 0;
     }
     volatile char frame[1024];
@@ -143,8 +132,8 @@ static void test_guard_page_overflow(void **)
         return;
     }
     if (r.signal != SIGSEGV) {
-        fail_msg("child did not die of SIGSEGV (exited=%d code=%d signal=%d): %s",
-                 r.exited, r.exit_code, r.signal, r.err.c_str());
+        fail_msg("child did not die of SIGSEGV (exited=%d code=%d signal=%d): %s", r.exited,
+                 r.exit_code, r.signal, r.err.c_str());
     }
     assert_true(r.err.find("fault in guard page") != std::string::npos);
 }

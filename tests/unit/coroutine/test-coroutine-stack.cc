@@ -55,8 +55,8 @@ static void test_parse_size(void **)
         size_t value = 0;
         bool ok = co_stack_parse_size(c.text, &value);
         if (ok != c.ok || (ok && value != c.value)) {
-            fail_msg("parse '%s': ok=%d value=%zu, expected ok=%d value=%zu",
-                     c.text, ok, value, c.ok, c.value);
+            fail_msg("parse '%s': ok=%d value=%zu, expected ok=%d value=%zu", c.text, ok, value,
+                     c.ok, c.value);
         }
     }
 }

@@ -30,7 +30,7 @@ static void mutex_user(void *opaque)
     run->overlap |= run->inside;
     run->inside = true;
     run->acquisitions.push_back(u->id);
-    qemu_coroutine_yield();          // hold the lock across a yield
+    qemu_coroutine_yield();  // hold the lock across a yield
     run->inside = false;
     qemu_co_mutex_unlock(&run->mutex);
 }
@@ -76,7 +76,7 @@ static void test_comutex_fairness(void **)
 
 struct RwRun {
     CoRwlock lock;
-    std::vector<char> log;     // 'r' / 'w' in acquisition order
+    std::vector<char> log;  // 'r' / 'w' in acquisition order
     int readers_inside = 0;
     bool writer_inside = false;
     bool violation = false;
@@ -122,10 +122,10 @@ static void test_corwlock_writer_not_starved(void **)
     Coroutine *readers[nreaders];
     for (auto &co : readers) {
         co = qemu_coroutine_create(busy_reader, nullptr);
-        qemu_coroutine_enter(co);   // each now holds a read lock
+        qemu_coroutine_enter(co);  // each now holds a read lock
     }
     Coroutine *writer = qemu_coroutine_create(one_writer, nullptr);
-    qemu_coroutine_enter(writer);   // must wait: readers inside
+    qemu_coroutine_enter(writer);  // must wait: readers inside
     assert_int_equal(r.lock.pending_writers, 1);
     // Round-robin the readers: each releases and tries to re-take.  Once
     // they are all out the writer must get in before any of them.
@@ -140,7 +140,7 @@ static void test_corwlock_writer_not_starved(void **)
     assert_true(r.writer_inside);
     assert_int_equal(r.lock.pending_writers, 0);
     r.stop = true;
-    qemu_coroutine_enter(writer);   // releases: queued readers get in
+    qemu_coroutine_enter(writer);  // releases: queued readers get in
     assert_true(qemu_coroutine_terminated(writer));
     for (auto &co : readers) {
         while (!qemu_coroutine_terminated(co)) {
@@ -160,7 +160,7 @@ static void test_corwlock_shared_after_writer(void **)
 {
     RwRun r;
     rw_run = &r;
-    r.stop = true;   // readers take the lock once
+    r.stop = true;  // readers take the lock once
     qemu_co_rwlock_init(&r.lock);
     Coroutine *writer = qemu_coroutine_create(one_writer, nullptr);
     qemu_coroutine_enter(writer);
@@ -168,11 +168,11 @@ static void test_corwlock_shared_after_writer(void **)
     for (auto &co : readers) {
         r.stop = false;
         co = qemu_coroutine_create(busy_reader, nullptr);
-        qemu_coroutine_enter(co);   // queued behind the writer
+        qemu_coroutine_enter(co);  // queued behind the writer
     }
     assert_int_equal(r.log.size(), 1u);
     r.stop = true;
-    qemu_coroutine_enter(writer);   // unlock wakes all three readers
+    qemu_coroutine_enter(writer);  // unlock wakes all three readers
     assert_int_equal(r.log.size(), 4u);
     assert_int_equal(r.lock.readers, 3);
     for (auto &co : readers) {
@@ -239,8 +239,8 @@ static void test_producer_consumer(void **)
     ch.total = co_test_iterations(100000);
     Coroutine *cons = qemu_coroutine_create(consumer, &ch);
     Coroutine *prod = qemu_coroutine_create(producer, &ch);
-    qemu_coroutine_enter(cons);     // waits: nothing produced yet
-    qemu_coroutine_enter(prod);     // runs until both are done
+    qemu_coroutine_enter(cons);  // waits: nothing produced yet
+    qemu_coroutine_enter(prod);  // runs until both are done
     assert_true(qemu_coroutine_terminated(prod));
     assert_true(qemu_coroutine_terminated(cons));
     assert_int_equal(ch.received, ch.total);
@@ -267,7 +267,7 @@ static void waiter(void *opaque)
 static void waker(void *)
 {
     qemu_co_queue_restart_all(&wake_order->q);
-    wake_order->log.push_back(0);   // runs before any woken waiter
+    wake_order->log.push_back(0);  // runs before any woken waiter
     qemu_coroutine_yield();
     wake_order->log.push_back(99);
 }
@@ -298,8 +298,8 @@ static void test_queue_wakes_after_waker_yields(void **)
 // All of them run on behalf of X's enterer E (a coroutine here), which
 // continues only after the whole chain.
 struct WakeChain {
-    CoQueue first;    // W1, W2 wait here; X wakes both
-    CoQueue second;   // V waits here; W1 wakes it
+    CoQueue first;   // W1, W2 wait here; X wakes both
+    CoQueue second;  // V waits here; W1 wakes it
     std::vector<int> log;
     Coroutine *enterer = nullptr;
     Coroutine *waker = nullptr;
@@ -317,7 +317,7 @@ static void chain_waiter(void *opaque)
     chain->log.push_back(id);
     if (id == 1) {
         qemu_co_queue_next(&chain->second);
-        chain->log.push_back(10);   // still before V runs
+        chain->log.push_back(10);  // still before V runs
     }
 }
 

@@ -24,17 +24,21 @@ void test_parse_errors(void **)
         const char *spec, *msg;
     } cases[] = {
         {"foo,id=a", "Parameter 'qom-type' does not accept value 'foo'"},
-        {"authz-list-file,id=a,filename=/x", "Parameter 'qom-type' does not accept value 'authz-list-file'"},
+        {"authz-list-file,id=a,filename=/x",
+         "Parameter 'qom-type' does not accept value 'authz-list-file'"},
         {"tls-creds-x509,endpoint=server", "Parameter 'id' is missing"},
-        {"tls-creds-x509,id=a,endpoint=bogus,dir=/x", "Parameter 'endpoint' does not accept value 'bogus'"},
+        {"tls-creds-x509,id=a,endpoint=bogus,dir=/x",
+         "Parameter 'endpoint' does not accept value 'bogus'"},
         {"tls-creds-x509,id=a,dir=/x,bogus=1", "Parameter 'bogus' is unexpected"},
         {"tls-creds-x509,id=a,endpoint=server,dir=/nonexistent",
          "Unable to access credentials /nonexistent/ca-cert.pem: No such file or directory"},
         {"tls-creds-psk,id=a,endpoint=server,dir=/nonexistent",
          "Unable to access credentials /nonexistent/keys.psk: No such file or directory"},
-        {"tls-creds-x509,id=a,verify-peer=maybe,dir=/x", "Parameter 'verify-peer' expects 'on' or 'off'"},
+        {"tls-creds-x509,id=a,verify-peer=maybe,dir=/x",
+         "Parameter 'verify-peer' expects 'on' or 'off'"},
         {"authz-simple,id=z1,identity=CN=x", "ok"},
-        {"authz-simple,id=z1,identity=CN=y", "attempt to add duplicate property 'z1' to object (type 'container')"},
+        {"authz-simple,id=z1,identity=CN=y",
+         "attempt to add duplicate property 'z1' to object (type 'container')"},
         {"authz-simple,help", "help"},
     };
     for (const auto &c : cases) {

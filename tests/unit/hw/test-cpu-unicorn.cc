@@ -175,14 +175,15 @@ void test_interrupt_at_sti_hlt_wakes(void **)
     };
     PortLog log;
     log.raise_irq0_on_write = true;
-    int status = run_guest(&log, 0x90, code, sizeof(code), handler, sizeof(handler), 0x7D00, [](Machine *m) {
-        // A guest halted for good never exits: give up after 3 s.
-        for (int i = 0; i < 3000 && !machine_exit_requested(m, nullptr); i++) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        BqlGuard bql;
-        machine_request_exit(m, 0x7F);
-    });
+    int status =
+        run_guest(&log, 0x90, code, sizeof(code), handler, sizeof(handler), 0x7D00, [](Machine *m) {
+            // A guest halted for good never exits: give up after 3 s.
+            for (int i = 0; i < 3000 && !machine_exit_requested(m, nullptr); i++) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            BqlGuard bql;
+            machine_request_exit(m, 0x7F);
+        });
     assert_int_equal(status, (2 << 1) | 1);
 }
 

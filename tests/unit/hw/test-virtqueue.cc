@@ -156,7 +156,8 @@ void test_broken_chains(void **state)
         {0x30000, 24, VRING_DESC_F_INDIRECT, 0, "bad indirect table size"},
         {0x30000, 0, VRING_DESC_F_INDIRECT, 0, "bad indirect table size"},
         {kRam - 16, 32, VRING_DESC_F_INDIRECT, 0, "indirect table outside guest RAM"},
-        {0x30000, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1, "indirect descriptor with NEXT"},
+        {0x30000, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1,
+         "indirect descriptor with NEXT"},
     };
     for (const Case &c : cases) {
         desc(r, kDesc, 0, c.addr, c.len, c.flags, c.next);

@@ -16,10 +16,7 @@
 
 namespace {
 
-AioContext *ctx()
-{
-    return qemu_get_aio_context();
-}
+AioContext *ctx() { return qemu_get_aio_context(); }
 
 struct Pair {
     NbdChannel ch;
@@ -40,7 +37,8 @@ struct Pair {
 std::vector<uint8_t> pattern(size_t n)
 {
     std::vector<uint8_t> v(n);
-    for (size_t i = 0; i < n; i++) v[i] = uint8_t(i * 31 + i / 251);
+    for (size_t i = 0; i < n; i++)
+        v[i] = uint8_t(i * 31 + i / 251);
     return v;
 }
 
@@ -91,7 +89,8 @@ void reader_entry(void *opaque)
         size_t n = r->sizes[i];
         r->got.resize(at + n);
         if (i % 2) {
-            struct iovec iov[2] = {{r->got.data() + at, n / 3}, {r->got.data() + at + n / 3, n - n / 3}};
+            struct iovec iov[2] = {{r->got.data() + at, n / 3},
+                                   {r->got.data() + at + n / 3, n - n / 3}};
             r->ret = nbd_channel_readv(r->ch, iov, 2);
         } else {
             r->ret = nbd_channel_read(r->ch, r->got.data() + at, n, &r->eof_clean);
@@ -107,7 +106,8 @@ void run(Pair *p, Writer *w, Reader *r)
     nbd_socket_set_nonblock(p->peer, true);
     aio_co_enter(ctx(), qemu_coroutine_create(writer_entry, w));
     aio_co_enter(ctx(), qemu_coroutine_create(reader_entry, r));
-    for (int i = 0; i < 1000000 && (!r->done || !w->done); i++) aio_poll(ctx(), true);
+    for (int i = 0; i < 1000000 && (!r->done || !w->done); i++)
+        aio_poll(ctx(), true);
     assert_true(r->done && w->done);  // bounded: a hang fails
 }
 
@@ -115,7 +115,8 @@ void test_mixed_sizes(void **)
 {
     const size_t sizes[] = {20, 8, 300000, 28, 4096, 20, 8, 1 << 20, 16, 40000, 3, 70000, 1};
     size_t total = 0;
-    for (size_t s : sizes) total += s;
+    for (size_t s : sizes)
+        total += s;
     std::vector<uint8_t> data = pattern(total);
     for (size_t piece : {size_t(1000), size_t(4096), size_t(100000), total}) {
         Pair p;

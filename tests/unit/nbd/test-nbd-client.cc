@@ -24,10 +24,7 @@ struct Fixture {
     NbdClientConn conn;
 };
 
-AioContext *ctx()
-{
-    return qemu_get_aio_context();
-}
+AioContext *ctx() { return qemu_get_aio_context(); }
 
 // Blocking helpers for the scripted server side.
 void srv_write(Fixture *f, const void *p, size_t n)
@@ -35,10 +32,7 @@ void srv_write(Fixture *f, const void *p, size_t n)
     assert_int_equal(write(f->server_fd, p, n), (ssize_t)n);
 }
 
-void srv_buf(Fixture *f, const NbdBuf &b)
-{
-    srv_write(f, b.data.data(), b.size());
-}
+void srv_buf(Fixture *f, const NbdBuf &b) { srv_write(f, b.data.data(), b.size()); }
 
 NbdRequest srv_read_request(Fixture *f)
 {
@@ -100,7 +94,8 @@ void start(Fixture *f, Req *r, uint16_t type, uint64_t off, uint32_t len, uint16
 void finish(Req *r)
 {
     // Bounded: a hang is a failure, not a stuck test run.
-    for (int i = 0; i < 10000 && !r->done; i++) aio_poll(ctx(), true);
+    for (int i = 0; i < 10000 && !r->done; i++)
+        aio_poll(ctx(), true);
     assert_true(r->done);
 }
 
@@ -120,10 +115,7 @@ int setup(void **state)
     return 0;
 }
 
-void close_entry(void *opaque)
-{
-    nbd_conn_close((NbdClientConn *)opaque);
-}
+void close_entry(void *opaque) { nbd_conn_close((NbdClientConn *)opaque); }
 
 int teardown(void **state)
 {
@@ -354,18 +346,26 @@ void bad_disconnect_before_reply(Fixture *f, const NbdRequest &)
     f->server_fd = -1;
 }
 
-void test_status_chunk_for_read(void **s) { expect_fatal((Fixture *)*s, bad_status_chunk_for_read); }
+void test_status_chunk_for_read(void **s)
+{
+    expect_fatal((Fixture *)*s, bad_status_chunk_for_read);
+}
 void test_error_offset_outside(void **s) { expect_fatal((Fixture *)*s, bad_error_offset_outside); }
 void test_error_chunk_without_error(void **s) { expect_fatal((Fixture *)*s, bad_error_zero); }
-void test_disconnect_before_reply(void **s) { expect_fatal((Fixture *)*s, bad_disconnect_before_reply); }
+void test_disconnect_before_reply(void **s)
+{
+    expect_fatal((Fixture *)*s, bad_disconnect_before_reply);
+}
 
 // Every slot in flight when the server goes away: all fail with -EIO.
 void test_disconnect_with_all_slots_busy(void **state)
 {
     Fixture *f = (Fixture *)*state;
     std::vector<Req> reqs(NBD_CLIENT_MAX_REQUESTS);
-    for (unsigned i = 0; i < reqs.size(); i++) start(f, &reqs[i], NBD_CMD_READ, i * 512, 512);
-    for (unsigned i = 0; i < reqs.size(); i++) srv_read_request(f);
+    for (unsigned i = 0; i < reqs.size(); i++)
+        start(f, &reqs[i], NBD_CMD_READ, i * 512, 512);
+    for (unsigned i = 0; i < reqs.size(); i++)
+        srv_read_request(f);
     close(f->server_fd);
     f->server_fd = -1;
     for (Req &r : reqs) {
@@ -505,8 +505,9 @@ void test_handshake_unknown_export(void **)
     Shake sh;
     sh.name = "nope";
     assert_true(run_handshake(s, &sh) < 0);
-    assert_string_equal(error_get_pretty(sh.err.err),
-                        "Requested export not available\nserver reported: export 'nope' not present");
+    assert_string_equal(
+        error_get_pretty(sh.err.err),
+        "Requested export not available\nserver reported: export 'nope' not present");
 }
 
 void test_handshake_hostile(void **)

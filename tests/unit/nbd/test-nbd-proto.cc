@@ -17,8 +17,8 @@ static void test_request_layout(void **)
     uint8_t b[NBD_REQUEST_SIZE];
     nbd_request_encode(r, b);
     const uint8_t want[NBD_REQUEST_SIZE] = {
-        0x25, 0x60, 0x95, 0x13, 0x00, 0x01, 0x00, 0x01, 1, 2, 3, 4, 5, 6, 7, 8,
-        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0xaa, 0xbb, 0xcc, 0xdd};
+        0x25, 0x60, 0x95, 0x13, 0x00, 0x01, 0x00, 0x01, 1,    2,    3,    4,    5,    6,
+        7,    8,    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0xaa, 0xbb, 0xcc, 0xdd};
     assert_memory_equal(b, want, sizeof(want));
     NbdRequest d;
     assert_true(nbd_request_decode(b, &d));
@@ -64,13 +64,17 @@ static NbdReply chunk(uint16_t type, uint32_t len, uint16_t flags = 0)
 
 static void test_chunk_check(void **)
 {
-    assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_NONE, 0, NBD_REPLY_FLAG_DONE), true, false), 0);
+    assert_int_equal(
+        nbd_chunk_check(chunk(NBD_REPLY_TYPE_NONE, 0, NBD_REPLY_FLAG_DONE), true, false), 0);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_NONE, 0), true, false), -EIO);
-    assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_NONE, 4, NBD_REPLY_FLAG_DONE), true, false), -EIO);
+    assert_int_equal(
+        nbd_chunk_check(chunk(NBD_REPLY_TYPE_NONE, 4, NBD_REPLY_FLAG_DONE), true, false), -EIO);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_DATA, 9), true, false), 0);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_DATA, 8), true, false), -EIO);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_DATA, 9), false, false), -EIO);
-    assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_DATA, 8 + NBD_MAX_BUFFER + 1), true, false), -EIO);
+    assert_int_equal(
+        nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_DATA, 8 + NBD_MAX_BUFFER + 1), true, false),
+        -EIO);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_HOLE, 12), true, false), 0);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_OFFSET_HOLE, 16), true, false), -EIO);
     assert_int_equal(nbd_chunk_check(chunk(NBD_REPLY_TYPE_BLOCK_STATUS, 12), false, true), 0);
@@ -90,7 +94,7 @@ static void test_range_inside(void **)
     assert_true(nbd_range_inside(105, 5, 100, 10));
     assert_false(nbd_range_inside(105, 6, 100, 10));
     assert_false(nbd_range_inside(99, 1, 100, 10));
-    assert_false(nbd_range_inside(UINT64_MAX, 2, 100, 10));       // wraps
+    assert_false(nbd_range_inside(UINT64_MAX, 2, 100, 10));  // wraps
     assert_false(nbd_range_inside(100, 0xffffffff, 100, 10));
     assert_false(nbd_range_inside(UINT64_MAX - 1, 10, UINT64_MAX - 5, 5));
 }

@@ -84,10 +84,7 @@ BlockDriver mem_driver = [] {
     return d;
 }();
 
-AioContext *ctx()
-{
-    return qemu_get_aio_context();
-}
+AioContext *ctx() { return qemu_get_aio_context(); }
 
 struct Fixture {
     BlockBackend *blk = nullptr;
@@ -148,7 +145,7 @@ struct Chunk {
     uint16_t type;
     uint16_t flags;
     uint64_t offset;
-    uint32_t len;     // bytes of the export the chunk covers (0 for errors)
+    uint32_t len;  // bytes of the export the chunk covers (0 for errors)
     uint32_t error;
     std::vector<uint8_t> data;
 };
@@ -315,10 +312,7 @@ void one_read_entry(void *opaque)
     r->ret = nbd_conn_request(r->conn, &op);
 }
 
-void close_entry(void *opaque)
-{
-    nbd_conn_close((NbdClientConn *)opaque);
-}
+void close_entry(void *opaque) { nbd_conn_close((NbdClientConn *)opaque); }
 
 // Several overlapping mixed reads in flight at once through NbdClientConn.
 void test_client_assembles(void **state)
@@ -340,7 +334,8 @@ void test_client_assembles(void **state)
     }
     for (int n = 0; n < 10000; n++) {
         bool all = true;
-        for (auto &r : reads) all = all && r.ret != 1;
+        for (auto &r : reads)
+            all = all && r.ret != 1;
         if (all) break;
         aio_poll(ctx(), true);
     }

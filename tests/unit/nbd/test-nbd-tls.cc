@@ -26,10 +26,7 @@ namespace {
 
 std::string tmpdir;
 
-AioContext *ctx()
-{
-    return qemu_get_aio_context();
-}
+AioContext *ctx() { return qemu_get_aio_context(); }
 
 void write_psk(const std::string &dir, const char *line)
 {
@@ -57,7 +54,7 @@ struct Side {
     int ret = 1;  // 1: still running
     std::string err;
     std::vector<uint8_t> received;
-    size_t expect = 0;  // bytes to receive after the handshake
+    size_t expect = 0;         // bytes to receive after the handshake
     bool close_early = false;  // hang up instead of shaking hands
 };
 
@@ -68,14 +65,16 @@ const size_t kSizes[] = {1, 4, 28, 4096, 16384, 16385, 40000, 1 << 20, 3};
 std::vector<uint8_t> pattern(size_t total, uint8_t seed)
 {
     std::vector<uint8_t> v(total);
-    for (size_t i = 0; i < total; i++) v[i] = uint8_t(i * 31 + seed + (i >> 13));
+    for (size_t i = 0; i < total; i++)
+        v[i] = uint8_t(i * 31 + seed + (i >> 13));
     return v;
 }
 
 size_t total_size()
 {
     size_t t = 0;
-    for (size_t s : kSizes) t += s;
+    for (size_t s : kSizes)
+        t += s;
     return t;
 }
 
@@ -127,7 +126,8 @@ void run_pair(Side *a, Side *b)
     nbd_channel_init(&b->ch, sv[1], ctx());
     aio_co_enter(ctx(), qemu_coroutine_create(side_entry, a));
     aio_co_enter(ctx(), qemu_coroutine_create(side_entry, b));
-    for (int i = 0; i < 100000 && (a->ret == 1 || b->ret == 1); i++) aio_poll(ctx(), true);
+    for (int i = 0; i < 100000 && (a->ret == 1 || b->ret == 1); i++)
+        aio_poll(ctx(), true);
     assert_true(a->ret != 1 && b->ret != 1);
     nbd_channel_close(&a->ch);
     nbd_channel_close(&b->ch);
@@ -135,7 +135,8 @@ void run_pair(Side *a, Side *b)
 
 void test_psk_bulk_both_ways(void **)
 {
-    Side srv(TlsEndpoint::Server, "psk-server", "allow-alice"), cli(TlsEndpoint::Client, "psk-alice");
+    Side srv(TlsEndpoint::Server, "psk-server", "allow-alice"),
+        cli(TlsEndpoint::Client, "psk-alice");
     run_pair(&srv, &cli);
     assert_int_equal(srv.ret, 0);
     assert_int_equal(cli.ret, 0);
@@ -179,10 +180,13 @@ int group_setup(void **)
     tmpdir = tmpl;
     const char *key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     write_psk(tmpdir + "/server", (std::string("alice:") + key).c_str());
-    write_psk(tmpdir + "/wrong", "alice:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+    write_psk(tmpdir + "/wrong",
+              "alice:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
     add_object("tls-creds-psk,id=psk-server,endpoint=server,dir=" + tmpdir + "/server");
-    add_object("tls-creds-psk,id=psk-alice,endpoint=client,username=alice,dir=" + tmpdir + "/server");
-    add_object("tls-creds-psk,id=psk-alice-wrong,endpoint=client,username=alice,dir=" + tmpdir + "/wrong");
+    add_object("tls-creds-psk,id=psk-alice,endpoint=client,username=alice,dir=" + tmpdir +
+               "/server");
+    add_object("tls-creds-psk,id=psk-alice-wrong,endpoint=client,username=alice,dir=" + tmpdir +
+               "/wrong");
     add_object("authz-simple,id=allow-alice,identity=alice");
     add_object("authz-simple,id=allow-bob,identity=bob");
     return 0;

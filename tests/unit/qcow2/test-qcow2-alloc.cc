@@ -24,7 +24,8 @@
 namespace {
 
 BlockBackend *create_open(const std::string &file, const char *cluster_size,
-                          const char *backing = nullptr, int flags = 0) {
+                          const char *backing = nullptr, int flags = 0)
+{
     QDict opts;
     opts.set("size", "64M");
     opts.set("cluster_size", cluster_size);
@@ -38,7 +39,8 @@ BlockBackend *create_open(const std::string &file, const char *cluster_size,
 }
 
 // Every refcount block the table points at is reported as one.
-void expect_refblocks_caught(BDRVQcow2State *s, uint64_t min_blocks) {
+void expect_refblocks_caught(BDRVQcow2State *s, uint64_t min_blocks)
+{
     uint64_t found = 0;
     for (uint64_t e : s->refcount_table) {
         uint64_t off = e & REFT_OFFSET_MASK;
@@ -52,7 +54,8 @@ void expect_refblocks_caught(BDRVQcow2State *s, uint64_t min_blocks) {
     assert_true(s->reft_used_end <= s->refcount_table.size());
 }
 
-void test_refblocks_added_while_open(void **) {
+void test_refblocks_added_while_open(void **)
+{
     // 512-byte clusters: one refcount block covers 128 KiB of file, and the
     // one-cluster table 64 blocks, so 8 MiB of data needs new blocks and a
     // bigger table.
@@ -80,7 +83,8 @@ void test_refblocks_added_while_open(void **) {
 }
 
 // [off, off+len) reads @v, the rest of its 64 KiB cluster reads @around.
-void expect_cluster(BlockBackend *blk, int64_t off, int64_t len, uint8_t v, uint8_t around) {
+void expect_cluster(BlockBackend *blk, int64_t off, int64_t len, uint8_t v, uint8_t around)
+{
     int64_t cl = off & ~(int64_t)0xffff;
     std::vector<uint8_t> buf(65536), want(65536, around);
     memset(want.data() + (off - cl), v, (size_t)len);
@@ -95,7 +99,8 @@ struct MapCall {
     int ret;
 };
 
-void coroutine_fn map_entry(void *opaque) {
+void coroutine_fn map_entry(void *opaque)
+{
     MapCall *c = (MapCall *)opaque;
     BDRVQcow2State *s = qcow2_state(c->bs);
     qemu_co_mutex_lock(&s->lock);
@@ -103,7 +108,8 @@ void coroutine_fn map_entry(void *opaque) {
     qemu_co_mutex_unlock(&s->lock);
 }
 
-uint64_t host_offset(BlockBackend *blk, uint64_t guest) {
+uint64_t host_offset(BlockBackend *blk, uint64_t guest)
+{
     MapCall c{blk_bs(blk), guest, {}, -EINPROGRESS};
     aio_run_coroutine_sync(blk_get_aio_context(blk), map_entry, &c);
     assert_int_equal(c.ret, 0);
@@ -111,7 +117,8 @@ uint64_t host_offset(BlockBackend *blk, uint64_t guest) {
     return c.m.host_offset;
 }
 
-void test_partial_write_into_reused_cluster(void **) {
+void test_partial_write_into_reused_cluster(void **)
+{
     std::string file = scratch_dir() + "/reuse.qcow2";
     BlockBackend *blk = create_open(file, "65536", nullptr, BDRV_O_UNMAP);
     fill(blk, 0, 2 << 16, 0xaa);
@@ -140,7 +147,8 @@ void test_partial_write_into_reused_cluster(void **) {
     blk_unref(blk);
 }
 
-void test_partial_write_copies_backing(void **) {
+void test_partial_write_copies_backing(void **)
+{
     std::string base = scratch_dir() + "/base.raw";
     QDict opts;
     opts.set("size", "64M");
@@ -160,7 +168,8 @@ void test_partial_write_copies_backing(void **) {
 
 }  // namespace
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refblocks_added_while_open),
         cmocka_unit_test(test_partial_write_into_reused_cluster),

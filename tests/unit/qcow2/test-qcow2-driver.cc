@@ -19,7 +19,8 @@
 namespace {
 
 void create(const char *fmt, const std::string &file, const char *size,
-            const char *backing = nullptr, const char *backing_fmt = nullptr) {
+            const char *backing = nullptr, const char *backing_fmt = nullptr)
+{
     QDict opts;
     opts.set("size", size);
     if (backing) opts.set("backing_file", backing);
@@ -37,17 +38,20 @@ struct DriverCall {
     int ret;
 };
 
-void coroutine_fn make_empty_entry(void *opaque) {
+void coroutine_fn make_empty_entry(void *opaque)
+{
     DriverCall *c = (DriverCall *)opaque;
     c->ret = c->bs->drv->bdrv_co_make_empty(c->bs);
 }
 
-void coroutine_fn change_backing_entry(void *opaque) {
+void coroutine_fn change_backing_entry(void *opaque)
+{
     DriverCall *c = (DriverCall *)opaque;
     c->ret = c->bs->drv->bdrv_co_change_backing_file(c->bs, c->backing, c->fmt);
 }
 
-void coroutine_fn check_entry(void *opaque) {
+void coroutine_fn check_entry(void *opaque)
+{
     DriverCall *c = (DriverCall *)opaque;
     BdrvCheckResult res;
     c->ret = c->bs->drv->bdrv_co_check(c->bs, &res, 0);
@@ -55,13 +59,15 @@ void coroutine_fn check_entry(void *opaque) {
 }
 
 int run(CoroutineEntry *entry, BlockBackend *blk, const char *backing = nullptr,
-        const char *fmt = nullptr) {
+        const char *fmt = nullptr)
+{
     DriverCall c{blk_bs(blk), backing, fmt, -EINPROGRESS};
     aio_run_coroutine_sync(blk_get_aio_context(blk), entry, &c);
     return c.ret;
 }
 
-void test_make_empty(void **) {
+void test_make_empty(void **)
+{
     create("raw", scratch_path("base.raw"), "4M");
     QDict raw;
     raw.set("driver", "raw");
@@ -80,7 +86,8 @@ void test_make_empty(void **) {
     blk_unref(blk);
 }
 
-void test_change_backing_file(void **) {
+void test_change_backing_file(void **)
+{
     create("qcow2", scratch_path("cb.qcow2"), "1M", scratch_path("base.raw").c_str(), "raw");
     BlockBackend *blk = scratch_open_rw(scratch_path("cb.qcow2"));
     std::string other = scratch_path("other.raw");
@@ -89,8 +96,8 @@ void test_change_backing_file(void **) {
     std::string toolong(2000, 'x');
     assert_int_equal(run(change_backing_entry, blk, toolong.c_str(), "raw"), -EINVAL);
     blk_unref(blk);
-    BlockBackend *ro = blk_new_open(scratch_path("cb.qcow2").c_str(), nullptr, BDRV_O_NO_BACKING,
-                                    nullptr);
+    BlockBackend *ro =
+        blk_new_open(scratch_path("cb.qcow2").c_str(), nullptr, BDRV_O_NO_BACKING, nullptr);
     assert_non_null(ro);
     assert_string_equal(blk_bs(ro)->backing_file.c_str(), other.c_str());
     assert_string_equal(blk_bs(ro)->backing_format.c_str(), "raw");
@@ -105,7 +112,8 @@ void test_change_backing_file(void **) {
     blk_unref(blk);
 }
 
-void test_resize(void **) {
+void test_resize(void **)
+{
     create("qcow2", scratch_path("rs.qcow2"), "1M");
     BlockBackend *blk = scratch_open_rw(scratch_path("rs.qcow2"));
     fill(blk, 0, 1 << 20, 0x5a);
@@ -131,7 +139,8 @@ void test_resize(void **) {
 
 }  // namespace
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_make_empty),
         cmocka_unit_test(test_change_backing_file),

@@ -11,13 +11,15 @@
 
 namespace {
 
-std::vector<uint8_t> serialize(const Qcow2Header &h, size_t cs = 65536) {
+std::vector<uint8_t> serialize(const Qcow2Header &h, size_t cs = 65536)
+{
     std::vector<uint8_t> buf(cs);
     assert_int_equal(qcow2_header_serialize(h, buf.data(), cs), 0);
     return buf;
 }
 
-void test_header_round_trip(void **) {
+void test_header_round_trip(void **)
+{
     Qcow2Header h;
     h.size = 1ULL << 40;
     h.cluster_bits = 12;
@@ -45,11 +47,11 @@ void test_header_round_trip(void **) {
     assert_int_equal(p.unknown_exts[0].type, 0x12345678);
     assert_int_equal(p.unknown_exts[0].data.size(), 3);
     // The feature table we write names the bits.
-    assert_string_equal(qcow2_incompat_feature_names(p, QCOW2_INCOMPAT_DIRTY).c_str(),
-                        "dirty bit");
+    assert_string_equal(qcow2_incompat_feature_names(p, QCOW2_INCOMPAT_DIRTY).c_str(), "dirty bit");
 }
 
-void test_header_v2(void **) {
+void test_header_v2(void **)
+{
     Qcow2Header h;
     h.version = 2;
     h.header_length = QCOW2_V2_HEADER_LEN;
@@ -63,7 +65,8 @@ void test_header_v2(void **) {
     assert_true(p.incompat_names.empty());  // v2 has no feature table
 }
 
-int parse_with(uint32_t off, uint32_t v, std::string *msg) {
+int parse_with(uint32_t off, uint32_t v, std::string *msg)
+{
     Qcow2Header h;
     auto buf = serialize(h);
     be32_store(&buf[off], v);
@@ -71,7 +74,8 @@ int parse_with(uint32_t off, uint32_t v, std::string *msg) {
     return qcow2_header_parse(buf.data(), buf.size(), &p, msg);
 }
 
-void test_header_refusals(void **) {
+void test_header_refusals(void **)
+{
     std::string msg;
     assert_true(parse_with(0, 0x12345678, &msg) < 0);
     assert_string_equal(msg.c_str(), "Image is not in qcow2 format");
@@ -94,26 +98,28 @@ void test_header_refusals(void **) {
     assert_true(qcow2_header_parse(tiny.data(), tiny.size(), &p, &msg) < 0);
 }
 
-void test_unknown_feature_names(void **) {
+void test_unknown_feature_names(void **)
+{
     Qcow2Header h;
     h.incompat_names.emplace_back(1ULL << 5, "frobnication");
     std::string s = qcow2_incompat_feature_names(h, (1ULL << 5) | (1ULL << 8));
     assert_string_equal(s.c_str(), "frobnication, Unknown incompatible feature: 100");
 }
 
-void test_l2_entry_types(void **) {
+void test_l2_entry_types(void **)
+{
     assert_true(qcow2_l2_entry_type(0, 3) == Qcow2ClusterType::Unallocated);
     assert_true(qcow2_l2_entry_type(1, 3) == Qcow2ClusterType::ZeroPlain);
     assert_true(qcow2_l2_entry_type(0x50000 | 1, 3) == Qcow2ClusterType::ZeroAlloc);
-    assert_true(qcow2_l2_entry_type(0x50000 | QCOW_OFLAG_COPIED, 3) ==
-                Qcow2ClusterType::Normal);
+    assert_true(qcow2_l2_entry_type(0x50000 | QCOW_OFLAG_COPIED, 3) == Qcow2ClusterType::Normal);
     // v2 has no zero flag: the bit is ignored.
     assert_true(qcow2_l2_entry_type(1, 2) == Qcow2ClusterType::Unallocated);
     assert_true(qcow2_l2_entry_type(QCOW_OFLAG_COMPRESSED | 0x1234, 3) ==
                 Qcow2ClusterType::Compressed);
 }
 
-void test_compressed_descriptor(void **) {
+void test_compressed_descriptor(void **)
+{
     for (int bits = 9; bits <= 21; bits++) {
         Qcow2Geometry g;
         g.init(bits, 4);
@@ -122,13 +128,14 @@ void test_compressed_descriptor(void **) {
         uint64_t h2, c2;
         qcow2_compressed_decode(g, e, &h2, &c2);
         assert_true(h2 == host);
-        assert_true(c2 >= csize);                 // whole sectors
-        assert_true((host + c2) % 512 == 0);      // ends on a sector
+        assert_true(c2 >= csize);             // whole sectors
+        assert_true((host + c2) % 512 == 0);  // ends on a sector
         assert_true(c2 - csize < 512);
     }
 }
 
-void test_refblock_widths(void **) {
+void test_refblock_widths(void **)
+{
     for (int order = 0; order <= 6; order++) {
         std::vector<uint8_t> block(512, 0);
         uint64_t entries = 512 * 8 >> order;
@@ -147,7 +154,8 @@ void test_refblock_widths(void **) {
     }
 }
 
-void test_create_layout(void **) {
+void test_create_layout(void **)
+{
     Qcow2Geometry g;
     g.init(16, 4);
     Qcow2CreateLayout l;
@@ -164,18 +172,21 @@ void test_create_layout(void **) {
     assert_true(l.reftable_clusters * 64 >= l.refblocks);
 }
 
-void test_compress_round_trip(void **) {
+void test_compress_round_trip(void **)
+{
     for (auto t : {Qcow2CompressionType::Zlib, Qcow2CompressionType::Zstd}) {
         std::vector<uint8_t> in(65536), out(65536), back(65536);
-        for (size_t i = 0; i < in.size(); i++) in[i] = (uint8_t)(i / 100);
+        for (size_t i = 0; i < in.size(); i++)
+            in[i] = (uint8_t)(i / 100);
         int64_t n = qcow2_compress(t, out.data(), out.size() - 1, in.data(), in.size());
         assert_true(n > 0 && n < 65535);
         // Readers hand over whole sectors: trailing bytes must be ignored.
-        assert_int_equal(qcow2_decompress(t, back.data(), back.size(), out.data(),
-                                          (size_t)n + 100), 0);
+        assert_int_equal(qcow2_decompress(t, back.data(), back.size(), out.data(), (size_t)n + 100),
+                         0);
         assert_memory_equal(in.data(), back.data(), in.size());
         // Incompressible data does not fit.
-        for (size_t i = 0; i < in.size(); i++) in[i] = (uint8_t)(i * 2654435761u >> 13);
+        for (size_t i = 0; i < in.size(); i++)
+            in[i] = (uint8_t)(i * 2654435761u >> 13);
         assert_true(qcow2_compress(t, out.data(), 100, in.data(), in.size()) < 0);
         // Garbage is an error, never a crash.
         memset(out.data(), 0xff, 64);
@@ -186,7 +197,8 @@ void test_compress_round_trip(void **) {
 // Snapshot table entries written by us parse back identically, keep
 // unknown extra data, and match the layout QEMU 7.2 writes (40-byte header,
 // 24 bytes of extra data, id, name, padding to 8).
-void test_snapshot_table_round_trip(void **) {
+void test_snapshot_table_round_trip(void **)
+{
     std::vector<Qcow2Snapshot> sns(2);
     sns[0].l1_table_offset = 0x60000;
     sns[0].l1_size = 1;
@@ -232,7 +244,8 @@ void test_snapshot_table_round_trip(void **) {
 
 }  // namespace
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_round_trip),
         cmocka_unit_test(test_header_v2),

@@ -26,9 +26,8 @@ void coroutine_fn load_entry(void *opaque)
 {
     LoadCall *c = (LoadCall *)opaque;
     Error *err = nullptr;
-    c->ret = c->by_id_or_name
-                 ? bdrv_co_snapshot_load_tmp_by_id_or_name(c->bs, c->name, &err)
-                 : bdrv_co_snapshot_load_tmp(c->bs, c->id, c->name, &err);
+    c->ret = c->by_id_or_name ? bdrv_co_snapshot_load_tmp_by_id_or_name(c->bs, c->name, &err)
+                              : bdrv_co_snapshot_load_tmp(c->bs, c->id, c->name, &err);
     if (err) c->err = error_get_pretty(err);
     error_free(err);
 }

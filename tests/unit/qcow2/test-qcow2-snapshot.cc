@@ -19,7 +19,8 @@
 
 namespace {
 
-BlockBackend *create_open(const char *name, const char *refcount_bits) {
+BlockBackend *create_open(const char *name, const char *refcount_bits)
+{
     QDict opts;
     opts.set("size", "1M");
     opts.set("cluster_size", "4096");
@@ -37,7 +38,8 @@ struct SnapCall {
     std::string err;
 };
 
-void coroutine_fn create_entry(void *opaque) {
+void coroutine_fn create_entry(void *opaque)
+{
     SnapCall *c = (SnapCall *)opaque;
     QEMUSnapshotInfo sn;
     sn.name = c->name;
@@ -45,12 +47,14 @@ void coroutine_fn create_entry(void *opaque) {
     c->ret = c->bs->drv->bdrv_co_snapshot_create(c->bs, &sn);
 }
 
-void coroutine_fn goto_entry(void *opaque) {
+void coroutine_fn goto_entry(void *opaque)
+{
     SnapCall *c = (SnapCall *)opaque;
     c->ret = c->bs->drv->bdrv_co_snapshot_goto(c->bs, c->name);
 }
 
-void coroutine_fn delete_entry(void *opaque) {
+void coroutine_fn delete_entry(void *opaque)
+{
     SnapCall *c = (SnapCall *)opaque;
     Error *err = nullptr;
     c->ret = c->bs->drv->bdrv_co_snapshot_delete(c->bs, c->name, &err);
@@ -58,7 +62,8 @@ void coroutine_fn delete_entry(void *opaque) {
     error_free(err);
 }
 
-void coroutine_fn check_entry(void *opaque) {
+void coroutine_fn check_entry(void *opaque)
+{
     SnapCall *c = (SnapCall *)opaque;
     BdrvCheckResult res;
     c->ret = c->bs->drv->bdrv_co_check(c->bs, &res, 0);
@@ -66,19 +71,22 @@ void coroutine_fn check_entry(void *opaque) {
 }
 
 int run(CoroutineEntry *entry, BlockBackend *blk, const char *name = nullptr,
-        const char *id = nullptr, std::string *err = nullptr) {
+        const char *id = nullptr, std::string *err = nullptr)
+{
     SnapCall c{blk_bs(blk), name, id, -EINPROGRESS, {}};
     aio_run_coroutine_sync(blk_get_aio_context(blk), entry, &c);
     if (err) *err = c.err;
     return c.ret;
 }
 
-bool active_l1_copied(BlockBackend *blk) {
+bool active_l1_copied(BlockBackend *blk)
+{
     BDRVQcow2State *s = qcow2_state(blk_bs(blk));
     return s->l1_table[0] & QCOW_OFLAG_COPIED;
 }
 
-void test_copied_flags(void **) {
+void test_copied_flags(void **)
+{
     BlockBackend *blk = create_open("copied.qcow2", "16");
     fill(blk, 0, 64 << 10, 0x11);
     assert_true(active_l1_copied(blk));
@@ -91,13 +99,14 @@ void test_copied_flags(void **) {
     assert_false(active_l1_copied(blk));
     expect(blk, 0, 64 << 10, 0x11);
     assert_int_equal(run(delete_entry, blk, "1"), 0);  // the driver takes ids too
-    assert_true(active_l1_copied(blk));   // sole owner again: written in place
+    assert_true(active_l1_copied(blk));                // sole owner again: written in place
     assert_int_equal(run(check_entry, blk), 0);
     expect(blk, 0, 64 << 10, 0x11);
     blk_unref(blk);
 }
 
-void test_ids_and_refusals(void **) {
+void test_ids_and_refusals(void **)
+{
     BlockBackend *blk = create_open("ids.qcow2", "16");
     fill(blk, 0, 4096, 0x33);
     assert_int_equal(run(create_entry, blk, "x", "7"), 0);
@@ -115,7 +124,8 @@ void test_ids_and_refusals(void **) {
     blk_unref(blk);
 }
 
-void test_refcount_overflow_rolls_back(void **) {
+void test_refcount_overflow_rolls_back(void **)
+{
     // refcount_bits=2: three references at most.
     BlockBackend *blk = create_open("rc2.qcow2", "2");
     fill(blk, 0, 32 << 10, 0x44);
@@ -135,7 +145,8 @@ void test_refcount_overflow_rolls_back(void **) {
 
 }  // namespace
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copied_flags),
         cmocka_unit_test(test_ids_and_refusals),

@@ -39,9 +39,8 @@ static int child_checks(const char *log_path)
     }
     Error *err = nullptr;
     if (aio_backend_available(AioBackend::IoUring, &err) ||
-        strcmp(error_get_pretty(err),
-               "Unable to use io_uring: failed to init linux io_uring ring: "
-               "Operation not permitted")) {
+        strcmp(error_get_pretty(err), "Unable to use io_uring: failed to init linux io_uring ring: "
+                                      "Operation not permitted")) {
         return 3;
     }
     error_free(err);

@@ -109,7 +109,7 @@ static inline IoJob make_job(AioBackend b, int fd, uint64_t off, void *buf, size
 
 // Runs one request from plain code (its own loop iterations).
 static inline int run_one(AioContext *ctx, AioBackend b, int fd, uint64_t off, void *buf,
-                   size_t len, AioOp op)
+                          size_t len, AioOp op)
 {
     std::vector<IoJob> jobs;
     jobs.push_back(make_job(b, fd, off, buf, len, op));
@@ -119,10 +119,7 @@ static inline int run_one(AioContext *ctx, AioBackend b, int fd, uint64_t off, v
 }
 
 // Deterministic content of byte @pos.
-static inline uint8_t pattern_byte(uint64_t pos)
-{
-    return (uint8_t)((pos * 131) ^ (pos >> 9));
-}
+static inline uint8_t pattern_byte(uint64_t pos) { return (uint8_t)((pos * 131) ^ (pos >> 9)); }
 
 static inline void fill_pattern(void *buf, uint64_t pos, size_t len)
 {
@@ -168,8 +165,10 @@ static inline void aio_test_apply_filter(void)
 }
 
 // cmocka tests named "<fn>/<backend>", the backend as initial state.
-#define AIO_TEST_ON(fn, b, name) {#fn "/" name, fn, nullptr, nullptr, (void *)&b}
+#define AIO_TEST_ON(fn, b, name)                       \
+    {                                                  \
+#fn "/" name, fn, nullptr, nullptr, (void *)&b \
+    }
 #define AIO_TEST_KERNEL_BACKENDS(fn) \
     AIO_TEST_ON(fn, kNative, "native"), AIO_TEST_ON(fn, kIoUring, "io_uring")
-#define AIO_TEST_ALL_BACKENDS(fn) \
-    AIO_TEST_ON(fn, kThreads, "threads"), AIO_TEST_KERNEL_BACKENDS(fn)
+#define AIO_TEST_ALL_BACKENDS(fn) AIO_TEST_ON(fn, kThreads, "threads"), AIO_TEST_KERNEL_BACKENDS(fn)

@@ -129,12 +129,9 @@ void test_pool_path_unchanged(void **)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off_does_nothing),
-        cmocka_unit_test(test_cached_reads),
-        cmocka_unit_test(test_read_stops_at_eof),
-        cmocka_unit_test(test_all_writes_inline),
-        cmocka_unit_test(test_fast_writes_back_off),
-        cmocka_unit_test(test_write_error_returned),
+        cmocka_unit_test(test_off_does_nothing),     cmocka_unit_test(test_cached_reads),
+        cmocka_unit_test(test_read_stops_at_eof),    cmocka_unit_test(test_all_writes_inline),
+        cmocka_unit_test(test_fast_writes_back_off), cmocka_unit_test(test_write_error_returned),
         cmocka_unit_test(test_pool_path_unchanged),
     };
     aio_test_apply_filter();

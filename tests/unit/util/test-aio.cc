@@ -22,10 +22,7 @@ static int setup(void **)
     return 0;
 }
 
-static void count_cb(void *opaque)
-{
-    static_cast<std::atomic<int> *>(opaque)->fetch_add(1);
-}
+static void count_cb(void *opaque) { static_cast<std::atomic<int> *>(opaque)->fetch_add(1); }
 
 // 4 foreign threads x 10,000 oneshot BHs: every schedule runs exactly once.
 static void test_bh_foreign_threads(void **)
@@ -132,9 +129,9 @@ static void test_timers_order_cancel(void **)
         t[i] = aio_timer_new(ctx, timer_cb, &args[i]);
         timer_mod_ns(t[i], now + delays_ms[i] * 1000000LL);
     }
-    timer_del(t[0]);                       // id 4: cancelled
+    timer_del(t[0]);  // id 4: cancelled
     assert_false(timer_pending(t[0]));
-    timer_mod_ns(t[5], now + 500000LL);    // id 5 re-armed to fire first
+    timer_mod_ns(t[5], now + 500000LL);  // id 5 re-armed to fire first
     TimerArg rearm_arg{&log, 99};
     log.rearm = aio_timer_new(ctx, timer_cb, &rearm_arg);
     timer_mod_ns(log.rearm, now + 8000000LL);
@@ -204,10 +201,7 @@ static void test_fd_handler_write_and_modify(void **)
     close(fds[1]);
 }
 
-static void deferred_cb(void *opaque)
-{
-    (*static_cast<int *>(opaque))++;
-}
+static void deferred_cb(void *opaque) { (*static_cast<int *>(opaque))++; }
 
 static void test_defer_call_dedup(void **)
 {
@@ -282,10 +276,7 @@ static void coroutine_fn gloop_co(void *opaque)
     g_main_loop_quit(g->loop);
 }
 
-static void gloop_bh(void *opaque)
-{
-    static_cast<GLoopTest *>(opaque)->bh_runs++;
-}
+static void gloop_bh(void *opaque) { static_cast<GLoopTest *>(opaque)->bh_runs++; }
 
 static void test_gmainloop_drives(void **)
 {

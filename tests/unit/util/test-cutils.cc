@@ -13,8 +13,8 @@ static void expect_sz(const char *s, uint64_t want)
     uint64_t v = 0xdead;
     int ret = qemu_strtosz(s, &v);
     if (ret != 0 || v != want) {
-        fail_msg("qemu_strtosz(\"%s\") = %d, %llu; want %llu", s, ret,
-                 (unsigned long long)v, (unsigned long long)want);
+        fail_msg("qemu_strtosz(\"%s\") = %d, %llu; want %llu", s, ret, (unsigned long long)v,
+                 (unsigned long long)want);
     }
 }
 
@@ -59,9 +59,9 @@ static void test_strtosz_bad(void **)
     expect_sz_err("12x", -EINVAL);
     expect_sz_err("1kk", -EINVAL);
     expect_sz_err("-1", -EINVAL);
-    expect_sz_err("1.5", -EINVAL);      // fraction without unit
-    expect_sz_err("1.5e3k", -EINVAL);   // exponent
-    expect_sz_err("0x1k", -EINVAL);     // hex with suffix
+    expect_sz_err("1.5", -EINVAL);     // fraction without unit
+    expect_sz_err("1.5e3k", -EINVAL);  // exponent
+    expect_sz_err("0x1k", -EINVAL);    // hex with suffix
     expect_sz_err("0x1.5", -EINVAL);
     expect_sz_err("16E", -ERANGE);
     expect_sz_err("99999999999999999999", -ERANGE);
@@ -95,8 +95,8 @@ static void test_keyval(void **)
 {
     QDict d;
     ErrorPtr err;
-    assert_true(keyval_parse("disk.qcow2,driver=qcow2,file.filename=a,,b,read-only",
-                             "file", &d, &err));
+    assert_true(
+        keyval_parse("disk.qcow2,driver=qcow2,file.filename=a,,b,read-only", "file", &d, &err));
     assert_string_equal(d.get("file"), "disk.qcow2");
     assert_string_equal(d.get("driver"), "qcow2");
     assert_string_equal(d.get("file.filename"), "a,b");
@@ -124,7 +124,8 @@ static void test_error(void **)
     Error *err = nullptr;
     error_setg_errno(&err, ENOENT, "Could not open '%s'", "x");
     error_prepend(&err, "%s: ", "drive");
-    assert_string_equal(error_get_pretty(err), "drive: Could not open 'x': No such file or directory");
+    assert_string_equal(error_get_pretty(err),
+                        "drive: Could not open 'x': No such file or directory");
     Error *dst = nullptr;
     error_propagate(&dst, err);
     assert_ptr_equal(dst, err);
@@ -162,9 +163,9 @@ static void test_iov(void **)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strtosz_ok),   cmocka_unit_test(test_strtosz_bad),
-        cmocka_unit_test(test_size_to_str),  cmocka_unit_test(test_strtoi64),
-        cmocka_unit_test(test_keyval),       cmocka_unit_test(test_error),
+        cmocka_unit_test(test_strtosz_ok),  cmocka_unit_test(test_strtosz_bad),
+        cmocka_unit_test(test_size_to_str), cmocka_unit_test(test_strtoi64),
+        cmocka_unit_test(test_keyval),      cmocka_unit_test(test_error),
         cmocka_unit_test(test_iov),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

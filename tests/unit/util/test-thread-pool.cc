@@ -107,10 +107,7 @@ static void test_cancel_queued(void **)
     thread_pool_set_max_workers(64);
 }
 
-static int double_fn(void *arg)
-{
-    return *static_cast<int *>(arg) * 2;
-}
+static int double_fn(void *arg) { return *static_cast<int *>(arg) * 2; }
 
 static void coroutine_fn co_entry(void *opaque)
 {
