@@ -38,12 +38,13 @@ demo: deps build
 fuzz: deps
 	@./scripts/fuzz.sh
 
-# Style check with .clang-format.  Until the tree's one-time reformat only the
-# files listed here are held to it; then the list becomes every source.
-FORMAT_FILES ?= block/query.cc block/snapshot.cc block/image-ops.cc \
-	util/json-output.cc util/json-output.h
+# Style check with .clang-format over every C++ source git knows of (the tree
+# was formatted once, in its own commit).  `make format` rewrites in place.
+FORMAT_FILES ?= $(shell git ls-files '*.cc' '*.h' '*.cpp' 2>/dev/null || find block coroutine crypto hw util qemu-*-lite tests bench -name '*.cc' -o -name '*.h' -o -name '*.cpp')
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
+format:
+	clang-format -i $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-ucontext build-thread build-fuzz

@@ -9,7 +9,7 @@ packages=(
   libboost-context-dev
   qemu-utils nbdkit libnbd-bin fio
   libunicorn-dev nasm syslinux syslinux-common mtools dosfstools
-  clang libfuzzer-14-dev libclang-rt-14-dev
+  clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   python3-clang-14 # scripts/coroutine-check.py: the coroutine_fn checker (libclang)
   valgrind strace
   libgnutls28-dev  # NBD TLS (tls-creds-x509/psk objects)
