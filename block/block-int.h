@@ -266,6 +266,7 @@ struct BlockDriverState {
     CoQueue drain_queue;
     int detect_zeroes = 0;  // BlockdevDetectZeroes
     bool copy_on_read = false;
+    bool encrypted = false;  // the format encrypts its data (qemu-img info: "encrypted: yes")
 
     bool probed = false;                 // format chosen by probing (raw restricts sector 0)
     bool force_share = false;            // -U: share every permission, take no locks

@@ -292,6 +292,8 @@ int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 // {"type": fmt, "data": {...}} for qemu-img info; nullptr without error when
 // the format has none.  The caller owns the node.
 JsonNode *bdrv_get_specific_info(BlockDriverState *bs, Error **errp);
+// Whether the node's format encrypts the data (luks, qcow2 with encrypt.*).
+bool bdrv_is_encrypted(BlockDriverState *bs);
 
 // Internal snapshots.  -ENOTSUP when the format has none.
 int bdrv_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);

@@ -13,6 +13,7 @@ extern BlockDriver bdrv_raw;
 extern BlockDriver bdrv_qcow2;
 extern BlockDriver bdrv_nbd;
 extern BlockDriver bdrv_blkdebug;
+extern BlockDriver bdrv_luks;
 
 void bdrv_init(void)
 {
@@ -31,4 +32,5 @@ void bdrv_init(void)
     bdrv_register(&bdrv_qcow2);
     bdrv_register(&bdrv_nbd);
     bdrv_register(&bdrv_blkdebug);
+    bdrv_register(&bdrv_luks);
 }

@@ -3,10 +3,13 @@
 
 #include <gnutls/gnutls.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/crypto.h"
+#include "util/keyval.h"
 
 // Every --object instance; the registry owns them until exit.
 struct Object {
@@ -33,6 +36,12 @@ struct TlsCreds : Object {
 struct Authz : Object {
     std::string identity;  // authz-simple
 };
+
+// `secret` (secret.cc): the decoded bytes.
+struct Secret : Object {
+    std::vector<uint8_t> value;
+};
+std::unique_ptr<Object> secret_object_new(QDict &o, Error **errp);
 
 // Looks an object up by id (nullptr if none).
 Object *object_find(const std::string &id);

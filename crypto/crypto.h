@@ -8,6 +8,8 @@
 //   tls-creds-psk   dir=, endpoint=, username= (client; default "qemu"),
 //                   priority=, verify-peer=
 //   authz-simple    identity=  (an x509 distinguished name or PSK username)
+//   secret          data= | file=, format=raw|base64 (secret.cc; LUKS
+//                   passphrases and qcow AES keys)
 // Credentials are loaded from the directory when the object is created
 // (ca-cert.pem, ca-crl.pem, server-cert.pem, server-key.pem,
 // client-cert.pem, client-key.pem, dh-params.pem; keys.psk for PSK), so a
@@ -23,6 +25,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "util/error.h"
 
@@ -49,6 +52,12 @@ void user_creatable_extract_cmdline(int *argc, char **argv, bool single_dash);
 // credentials", "Expected TLS credentials for a server endpoint").
 TlsCreds *tls_creds_find(const char *id, TlsEndpoint endpoint, Error **errp);
 bool tls_creds_is_psk(const TlsCreds *creds);
+
+// ---- secrets (secret.cc) ------------------------------------------------------
+// The bytes of the secret object @id ("No secret with id '...'" if none).
+bool qcrypto_secret_lookup(const char *id, std::vector<uint8_t> *out, Error **errp);
+// As above, checked to be UTF-8 (passphrases).
+bool qcrypto_secret_lookup_as_utf8(const char *id, std::string *out, Error **errp);
 
 // ---- authorization (authz.cc) --------------------------------------------------
 // True when the authz object @id exists and allows @identity.  Errors say

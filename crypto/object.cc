@@ -18,6 +18,12 @@ struct TypeInfo {
 
 const TypeInfo types[] = {
     {"authz-simple", {{"identity", "string"}}},
+    {"secret",
+     {{"data", "string"},
+      {"file", "string"},
+      {"format", "QCryptoSecretFormat"},
+      {"iv", "string"},
+      {"keyid", "string"}}},
     {"tls-creds-psk",
      {{"dir", "string"},
       {"endpoint", "QCryptoTLSCredsEndpoint"},
@@ -156,6 +162,9 @@ bool user_creatable_add(const char *optarg, bool *help, Error **errp)
         }
         a->identity = ident;
         obj = std::move(a);
+    } else if (!strcmp(type, "secret")) {
+        obj = secret_object_new(o, errp);
+        if (!obj) return false;
     } else {
         obj = make_creds(type, o, errp);
         if (!obj) return false;

@@ -162,6 +162,12 @@ const PrintSlot kQcow2Order[] = {
     {"refcount_bits", "16"},
     {nullptr, nullptr},
 };
+const PrintSlot kLuksOrder[] = {
+    {"size", nullptr},        {"key-secret", nullptr}, {"cipher-alg", nullptr},
+    {"cipher-mode", nullptr}, {"ivgen-alg", nullptr},  {"ivgen-hash-alg", nullptr},
+    {"hash-alg", nullptr},    {"iter-time", nullptr},  {"preallocation", nullptr},
+    {nullptr, nullptr},
+};
 const PrintSlot kRawOrder[] = {
     {"size", nullptr},          {"nocow", nullptr},
     {"preallocation", nullptr}, {"extent_size_hint", nullptr},
@@ -248,9 +254,10 @@ static std::string escape_commas(const std::string &v)
 std::string img_formatting_line(const char *filename, const char *fmt, const CreateOpts &opts)
 {
     std::string line = std::string("Formatting '") + filename + "', fmt=" + fmt;
-    const PrintSlot *order = !strcmp(fmt, "qcow2") ? kQcow2Order
-                             : !strcmp(fmt, "raw") ? kRawOrder
-                                                   : nullptr;
+    const PrintSlot *order = !strcmp(fmt, "qcow2")  ? kQcow2Order
+                             : !strcmp(fmt, "raw")  ? kRawOrder
+                             : !strcmp(fmt, "luks") ? kLuksOrder
+                                                    : nullptr;
     std::vector<std::string> printed;
     for (const PrintSlot *s = order; s && s->name; s++) {
         const char *v = opts.get(s->name);

@@ -101,6 +101,9 @@ JsonNode *collect_image_info(BlockBackend *blk, const char *filename)
         json_builder_set_member_name(b, "format-specific");
         json_builder_add_value(b, spec);  // takes ownership
     }
+    if (bdrv_is_encrypted(bs)) {
+        jb_bool(b, "encrypted", true);
+    }
     json_builder_end_object(b);
     JsonNode *root = json_builder_get_root(b);
     g_object_unref(b);
@@ -139,6 +142,9 @@ void dump_human(JsonObject *o)
                size_to_str((uint64_t)json_object_get_int_member(o, "actual-size")).c_str());
     } else {
         printf("disk size: unavailable\n");
+    }
+    if (json_object_has_member(o, "encrypted") && json_object_get_boolean_member(o, "encrypted")) {
+        printf("encrypted: yes\n");
     }
     if (json_object_has_member(o, "cluster-size")) {
         printf("cluster_size: %" PRId64 "\n",
