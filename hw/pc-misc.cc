@@ -1,6 +1,7 @@
 // Small PC board pieces: the firmware info port our BIOS reads its
-// configuration from, the reset ports (0xCF9, keyboard controller 0x64,
-// fast A20/reset 0x92), the POST code port, and BIOS loading.
+// configuration from, the reset ports (0xCF9, fast A20/reset 0x92), the
+// POST code port, and BIOS loading.  The keyboard controller (also a reset
+// and A20 source) is hw/i8042.cc, the ACPI power-off registers hw/acpi-pm.cc.
 #include <cstring>
 #include <ctime>
 
@@ -16,6 +17,7 @@ struct PcMisc {
     uint64_t boot_sectors;
     uint16_t key = 0;
     uint8_t port92 = 0x02;  // A20 always enabled
+    uint8_t rcr = 0;        // 0xCF9: the kept reset-type bit
 };
 
 uint32_t ticks_since_midnight()
@@ -46,19 +48,21 @@ void fw_info_write(void *opaque, uint64_t, uint64_t val, unsigned)
     static_cast<PcMisc *>(opaque)->key = val;
 }
 
+// Reset control register (PIIX3 0xCF9): bit 2 resets; bit 1 (hard reset
+// type) is kept and reads back, as QEMU's.
+uint64_t reset_cf9_read(void *opaque, uint64_t, unsigned)
+{
+    return static_cast<PcMisc *>(opaque)->rcr;
+}
+
 void reset_cf9_write(void *opaque, uint64_t, uint64_t val, unsigned)
 {
-    if (val & 0x04) machine_request_reset(static_cast<PcMisc *>(opaque)->m);
-}
-
-void kbd_cmd_write(void *opaque, uint64_t, uint64_t val, unsigned)
-{
-    if ((val & 0xFF) == 0xFE) machine_request_reset(static_cast<PcMisc *>(opaque)->m);
-}
-
-uint64_t kbd_status_read(void *, uint64_t, unsigned)
-{
-    return 0x1C;  // no data, input buffer empty, self-test passed
+    PcMisc *p = static_cast<PcMisc *>(opaque);
+    if (val & 0x04) {
+        machine_request_reset(p->m);
+        return;
+    }
+    p->rcr = val & 0x02;
 }
 
 uint64_t port92_read(void *opaque, uint64_t, unsigned)
@@ -79,8 +83,7 @@ void post_write(void *, uint64_t, uint64_t val, unsigned)
 }
 
 const MemoryRegionOps kFwInfoOps = {fw_info_read, fw_info_write};
-const MemoryRegionOps kResetOps = {nullptr, reset_cf9_write};
-const MemoryRegionOps kKbdOps = {kbd_status_read, kbd_cmd_write};
+const MemoryRegionOps kResetOps = {reset_cf9_read, reset_cf9_write};
 const MemoryRegionOps kPort92Ops = {port92_read, port92_write};
 const MemoryRegionOps kPostOps = {nullptr, post_write};
 
@@ -91,9 +94,10 @@ void pc_misc_create(Machine *m, int boot_if, uint64_t boot_sectors)
     PcMisc *p = new PcMisc{m, boot_if, boot_sectors};  // lives with the process
     machine_register_pio(m, PC_FW_INFO_PORT, 4, &kFwInfoOps, p, "fw-info");
     machine_register_pio(m, PC_RESET_PORT, 1, &kResetOps, p, "reset-control");
-    machine_register_pio(m, PC_KBD_CMD_PORT, 1, &kKbdOps, p, "i8042");
     machine_register_pio(m, 0x92, 1, &kPort92Ops, p, "port92");
     machine_register_pio(m, PC_POST_PORT, 1, &kPostOps, p, "post");
+    i8042_create(m);
+    acpi_pm_create(m);
 }
 
 bool pc_load_bios(Machine *m, const void *image, size_t size, Error **errp)

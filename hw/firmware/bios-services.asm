@@ -12,7 +12,7 @@ int12_handler:
     mov ax, BASE_MEM_KIB
     iret
 
-; INT 15h: E820 memory map, E801h, 88h, A20 (always on), 86h wait.
+; INT 15h: E820 memory map, E801h, 88h, A20 (always on), 86h wait, 53h APM.
 int15_handler:
     ENTER_FRAME
     mov ax, DATA_SEG
@@ -26,6 +26,8 @@ int15_handler:
     je .ext_mem
     cmp ah, 0x24
     je .a20
+    cmp ah, 0x53
+    je .apm
     cmp ah, 0x86
     je .ok
     cmp ah, 0x91
@@ -37,6 +39,9 @@ int15_handler:
     jmp .done
 .e820:
     call e820_entry
+    jmp .done
+.apm:
+    call apm_function
     jmp .done
 .e801:                          ; AX/CX: KiB in 1-16 MiB; BX/DX: 64 KiB blocks above 16 MiB
     call ram_above_1m_kib

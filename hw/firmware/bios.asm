@@ -41,6 +41,7 @@ post:
     call setup_ivt
     call setup_bda
     call pic_init
+    call acpi_init
     mov al, 0x02
     out POST_PORT, al
     mov si, banner
@@ -262,6 +263,8 @@ int18_handler:
 %include "bios-disk.asm"
 %include "bios-ata.asm"
 %include "bios-virtio.asm"
+%include "bios-apm.asm"
+%include "bios-acpi.asm"
 
     times 0xFFF0 - ($ - $$) db 0xFF
 reset_vector:
