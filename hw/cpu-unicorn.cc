@@ -13,6 +13,10 @@
 //   port I/O.  So kick() only sets a flag; a UC_HOOK_BLOCK hook, called at
 //   the start of every block before any of its instructions, sees the flag,
 //   records the block's address and stops; run() then sets EIP to it.
+// - Triple fault: Unicorn hands every interrupt and exception to the INTR
+//   hook instead of vectoring, so the escalation (an entry the IDT cannot
+//   deliver raises #GP, then #DF, then the CPU shuts down) is done here; a
+//   shutdown is a system reset (or the end of the VM under -no-reboot).
 #include <unicorn/unicorn.h>
 
 #include <atomic>
@@ -78,6 +82,8 @@ class UnicornCpu final : public CpuBackend {
     void set_reg(int id, uint32_t val);
     bool real_mode() { return !(reg(UC_X86_REG_CR0) & 1); }
     bool deliver_real_mode(unsigned vector);
+    bool idt_entry_ok(unsigned vector);
+    void triple_fault(unsigned vector);
     bool after_hlt();
     uint32_t cs_base();
 
@@ -167,6 +173,9 @@ bool UnicornCpu::reset(Error **errp)
         return false;
     }
     memset(ram + kStubAddr, 0, 0x40 + sizeof(kResetGdt));
+    uc_x86_mmr idtr{};  // the real-mode IVT at 0, 256 vectors (as after a PC reset)
+    idtr.limit = 0x3FF;
+    uc_reg_write(uc_, UC_X86_REG_IDTR, &idtr);
     qemu_log_mask(LOG_CPU_RESET, "vCPU reset: real mode at F000:FFF0\n");
     return true;
 }
@@ -244,8 +253,10 @@ bool UnicornCpu::deliver_real_mode(unsigned vector)
         sp -= 2;
         if (uc_mem_write(uc_, ss_base + sp, &frame[i], 2) != UC_ERR_OK) return false;
     }
+    uc_x86_mmr idtr{};
+    uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
     uint16_t vec[2];
-    if (uc_mem_read(uc_, vector * 4, vec, 4) != UC_ERR_OK) return false;
+    if (uc_mem_read(uc_, idtr.base + vector * 4, vec, 4) != UC_ERR_OK) return false;
     qemu_log_mask(LOG_INT, "INT 0x%02x at %04x:%04x AX=%04x FL=%04x SP=%04x -> %04x:%04x\n", vector,
                   cs, eip & 0xFFFF, reg(UC_X86_REG_AX), flags & 0xFFFF, sp, vec[1], vec[0]);
     set_reg(UC_X86_REG_EFLAGS, flags & ~(kFlagsIF | kFlagsTF | kFlagsAC));
@@ -307,10 +318,45 @@ void UnicornCpu::on_block(uc_engine *uc, uint64_t addr, uint32_t, void *opaque)
     }
 }
 
+// Can the IDT deliver @vector?  Real mode: its IVT entry lies within the
+// IDTR limit.  Protected mode: its gate lies within the limit and is present.
+bool UnicornCpu::idt_entry_ok(unsigned vector)
+{
+    uc_x86_mmr idtr{};
+    uc_reg_read(uc_, UC_X86_REG_IDTR, &idtr);
+    if (real_mode()) return vector * 4 + 3 <= idtr.limit;
+    if (vector * 8 + 7 > idtr.limit) return false;
+    uint8_t gate[8];
+    if (uc_mem_read(uc_, idtr.base + vector * 8, gate, 8) != UC_ERR_OK) return false;
+    return gate[5] & 0x80;
+}
+
+// Shutdown after a fault while delivering #DF: the board resets (QEMU's
+// "Triple fault" under -d cpu_reset).
+void UnicornCpu::triple_fault(unsigned vector)
+{
+    qemu_log_mask(LOG_CPU_RESET, "Triple fault (vector 0x%02x at %04x:%08x)\n", vector,
+                  reg(UC_X86_REG_CS), reg(UC_X86_REG_EIP));
+    BqlGuard bql;
+    machine_request_reset(m_);
+}
+
 void UnicornCpu::on_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
     UnicornCpu *c = static_cast<UnicornCpu *>(opaque);
-    if (c->real_mode() && intno < 256 && c->deliver_real_mode(intno)) return;
+    if (intno < 256) {
+        // An entry the IDT cannot deliver raises #GP, a #GP it cannot
+        // deliver #DF, and a #DF it cannot deliver shuts the CPU down.
+        unsigned vector = intno;
+        if (!c->idt_entry_ok(vector)) vector = 13;
+        if (!c->idt_entry_ok(vector)) vector = 8;
+        if (!c->idt_entry_ok(vector)) {
+            c->triple_fault(intno);
+            uc_emu_stop(uc);
+            return;
+        }
+        if (c->real_mode() && c->deliver_real_mode(vector)) return;
+    }
     error_report("vCPU: cannot deliver interrupt/exception %u in %s mode", intno,
                  c->real_mode() ? "real" : "protected");
     c->fatal_ = true;
