@@ -2,7 +2,7 @@
 // programs: software INT through the IVT returns with iret to the right
 // place, kicks (from the vCPU's own I/O exits and from another thread)
 // stop a run at an exact instruction, so no port write is ever repeated, and
-// an interrupt due at `sti; hlt` wakes the hlt.
+// an interrupt due at `sti; hlt` wakes the hlt, and a triple fault resets.
 // The "BIOS" is a 512-byte image whose reset vector jumps to 0000:7C00.
 #include <atomic>
 #include <chrono>
@@ -187,6 +187,38 @@ void test_interrupt_at_sti_hlt_wakes(void **)
     assert_int_equal(status, (2 << 1) | 1);
 }
 
+// A triple fault resets the machine: `int3` with a zero-limit IDT cannot be
+// delivered, nor can the #GP and #DF that follow, so the CPU shuts down and
+// the board resets it.  The second boot finds its mark in RAM (a reset keeps
+// RAM) and a working IVT again (IDTR back to base 0, limit 0x3FF).
+void test_triple_fault_resets(void **)
+{
+    const uint8_t code[] = {
+        0x31, 0xC0,                                            // xor ax, ax
+        0x8E, 0xD8,                                            // mov ds, ax
+        0x66, 0x81, 0x3E, 0x00, 0x90, 0x53, 0x45, 0x54, 0x21,  // cmp dword [0x9000], MARK
+        0x74, 0x10,                                            // je second
+        0x66, 0xC7, 0x06, 0x00, 0x90, 0x53, 0x45, 0x54, 0x21,  // mov dword [0x9000], MARK
+        0x0F, 0x01, 0x1E, 0x26, 0x7C,                          // lidt [zero_idtr]
+        0xCC,                                                  // int3: triple fault
+        0xF4,                                                  // hlt
+        0xB0, 0x42,                                            // second: mov al, 0x42
+        0xBA, 0x01, 0x05,                                      // mov dx, 0x501
+        0xEE,                                                  // out dx, al
+        0xF4,                                                  // hlt
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00,                    // zero_idtr: limit 0, base 0
+    };
+    PortLog log;
+    int status = run_guest(&log, 0x90, code, sizeof(code), nullptr, 0, 0, [](Machine *m) {
+        for (int i = 0; i < 5000 && !machine_exit_requested(m, nullptr); i++) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        BqlGuard bql;
+        machine_request_exit(m, 0x7F);
+    });
+    assert_int_equal(status, (0x42 << 1) | 1);
+}
+
 }  // namespace
 
 int main(void)
@@ -196,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_int_through_ivt),
         cmocka_unit_test(test_kicks_are_precise),
         cmocka_unit_test(test_interrupt_at_sti_hlt_wakes),
+        cmocka_unit_test(test_triple_fault_resets),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
