@@ -361,6 +361,7 @@ int coroutine_fn calculate_refs(CheckState &c, uint64_t nb_clusters, bool *rebui
     if (ret < 0) return ret;
     inc_refs(c, s->hdr.refcount_table_offset,
              (uint64_t)s->hdr.refcount_table_clusters * s->cluster_size);
+    if (s->crypto_hdr_length) inc_refs(c, s->crypto_hdr_offset, s->crypto_hdr_length);
     ret = count_bitmaps(c);
     if (ret < 0) return ret;
     check_refblocks(c, nb_clusters, rebuild);

@@ -18,6 +18,7 @@ int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *, int
                                           int read_flags, int write_flags)
 {
     BDRVQcow2State *s = qcow2_state(bs);
+    if (s->crypto) return -ENOTSUP;  // the data is encrypted at its host offset
     while (bytes > 0) {
         Qcow2Mapping m;
         qemu_co_mutex_lock(&s->lock);
@@ -95,7 +96,7 @@ int coroutine_fn qcow2_co_copy_range_to(BlockDriverState *bs, BdrvChild *src, in
                                         int read_flags, int write_flags)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    if (s->lazy_refcounts) return -ENOTSUP;
+    if (s->lazy_refcounts || s->crypto) return -ENOTSUP;
     while (bytes > 0) {
         uint64_t n = (uint64_t)bytes, host = 0;
         qemu_co_mutex_lock(&s->lock);

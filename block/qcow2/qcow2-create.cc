@@ -3,12 +3,14 @@
 // then preallocated L2 tables and data) and written in one pass to the file
 // the protocol driver created.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "block/qcow2/qcow2-int.h"
+#include "util/iov.h"
 
 const CreateOptDesc qcow2_create_opts[] = {
     {"size", CreateOptType::Size, "Virtual disk size", nullptr},
@@ -49,6 +51,8 @@ namespace {
 struct CreateParams {
     Qcow2Header hdr;
     PreallocMode prealloc = PreallocMode::Off;
+    QCryptoBlockCreateOptions crypto;  // when hdr.crypt_method is set
+    std::vector<uint8_t> crypto_hdr;   // LUKS header area (qcow2-crypto.cc)
 };
 
 const char *kUseV3 = "(use version=v3 or greater)";
@@ -259,7 +263,15 @@ int write_image(const char *filename, CreateParams *p, Error **errp)
     uint64_t cs = g.cluster_size();
     Qcow2CreateLayout l;
     bool prealloc = p->prealloc != PreallocMode::Off;
-    qcow2_create_layout(g, p->hdr.size, prealloc, &l);
+    uint64_t crypto_clusters = g.size_to_clusters(p->crypto_hdr.size());
+    qcow2_create_layout(g, p->hdr.size, prealloc, &l, crypto_clusters);
+    if (crypto_clusters) {
+        // The full disk encryption header pointer: be64 offset, be64 length.
+        Qcow2HeaderExt e{QCOW2_EXT_CRYPTO, std::vector<uint8_t>(16)};
+        be64_store(e.data.data(), l.crypto_cluster * cs);
+        be64_store(e.data.data() + 8, p->crypto_hdr.size());
+        p->hdr.unknown_exts.push_back(e);
+    }
     Qcow2Header &h = p->hdr;
     h.l1_size = (uint32_t)l.l1_size;
     h.l1_table_offset = l.l1_size ? l.l1_cluster * cs : 0;
@@ -293,49 +305,34 @@ int write_image(const char *filename, CreateParams *p, Error **errp)
         std::vector<uint8_t> zero(l.l1_size * 8, 0);
         ret = pwrite_all(fd.fd, zero.data(), zero.size(), l.l1_cluster * cs);
     }
+    // The LUKS header area: only its non-zero blocks are written (header
+    // and key slot 0), the rest stays a hole as in QEMU's images.
+    uint64_t crypto_end = (l.crypto_cluster + crypto_clusters) * cs;
+    if (ret == 0 && crypto_clusters) {
+        struct stat st;
+        if (fstat(fd.fd, &st) < 0) ret = -errno;
+        if (ret == 0 && (uint64_t)st.st_size < crypto_end &&
+            ftruncate(fd.fd, (off_t)crypto_end) < 0) {
+            ret = -errno;
+        }
+        for (size_t off = 0; ret == 0 && off < p->crypto_hdr.size(); off += 4096) {
+            size_t n = std::min<size_t>(4096, p->crypto_hdr.size() - off);
+            const uint8_t *d = p->crypto_hdr.data() + off;
+            if (!buffer_is_zero(d, n)) ret = pwrite_all(fd.fd, d, n, l.crypto_cluster * cs + off);
+        }
+    }
     if (ret == 0) ret = pwrite_all(fd.fd, hbuf.data(), cs, 0);
     if (ret == 0 && fsync(fd.fd) < 0) ret = -errno;
     if (ret < 0) error_setg_errno(errp, -ret, "Could not write qcow2 header");
     return ret;
 }
 
-// Encryption: QEMU's own refusals for inconsistent option sets come first
-// (same wording), then ours for any real request.  As QEMU, the legacy
-// "encryption" means format aes when on, nothing when off, and any other
-// value is taken as the format name.
-int reject_encryption(QDict *opts, Error **errp)
-{
-    const char *fmt = opts->get("encrypt.format");
-    const char *legacy = opts->get("encryption");
-    if (legacy && !strcmp(legacy, "off")) legacy = nullptr;
-    if (fmt && legacy) {
-        error_setg(errp, "'encrypt.format' and its alias 'encryption' can't be used at the "
-                         "same time");
-        return -EINVAL;
-    }
-    if (legacy) fmt = strcmp(legacy, "on") ? legacy : "aes";
-    if (!fmt) {
-        for (const CreateOptDesc *d = qcow2_create_opts; d->name; d++) {
-            if (!strncmp(d->name, "encrypt.", 8) && opts->get(d->name)) {
-                error_setg(errp, "Parameter 'encrypt.format' is missing");
-                return -EINVAL;
-            }
-        }
-        return 0;
-    }
-    if (strcmp(fmt, "aes") && strcmp(fmt, "luks")) {
-        error_setg(errp, "Parameter 'format' does not accept value '%s'", fmt);
-        return -EINVAL;
-    }
-    error_setg(errp, "Encryption is not supported by qcow-lite (option '%s')",
-               legacy ? "encryption" : "encrypt.format");
-    return -ENOTSUP;
-}
-
 // External data files: QEMU's refusals, then ours.
-int reject_unsupported(QDict *opts, const CreateParams *p, Error **errp)
+int reject_unsupported(QDict *opts, CreateParams *p, Error **errp)
 {
-    int ret = reject_encryption(opts, errp);
+    // Encryption (qcow2-crypto.cc): as QEMU, the legacy "encryption" means
+    // format aes when on, nothing when off, any other value a format name.
+    int ret = qcow2_crypto_create_opts(opts, &p->hdr.crypt_method, &p->crypto, errp);
     if (ret < 0) return ret;
     const char *df = opts->get("data_file");
     bool df_raw = false;
@@ -368,6 +365,11 @@ int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error *
     if (ret == 0) ret = parse_backing(opts, &p, errp);
     if (ret == 0) ret = reject_unsupported(opts, &p, errp);
     if (ret < 0) return ret;
+    // The secret is looked up and the keys derived before the file exists.
+    if (p.hdr.crypt_method) {
+        ret = qcow2_crypto_create_header(p.crypto, &p.crypto_hdr, errp);
+        if (ret < 0) return ret;
+    }
     QDict file_opts;
     ret = bdrv_co_create_file(filename, &file_opts, errp);
     if (ret < 0) return ret;

@@ -206,8 +206,9 @@ struct Qcow2CreateLayout {
     uint64_t reftable_cluster, reftable_clusters;
     uint64_t refblock_cluster, refblocks;
     uint64_t l1_cluster, l1_clusters, l1_size;
+    uint64_t crypto_cluster;  // LUKS header area (after L1, as QEMU allocates it)
     uint64_t prealloc_start;  // first L2 cluster when preallocating
     uint64_t total_clusters;  // every cluster with refcount 1
 };
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
-                         Qcow2CreateLayout *out);
+                         Qcow2CreateLayout *out, uint64_t crypto_clusters = 0);

@@ -236,8 +236,24 @@ int qcow2_header_serialize(const Qcow2Header &h, uint8_t *buf, size_t cluster_si
                                               h.backing_format.data(), h.backing_format.size())) {
         return -ENOSPC;
     }
-    if (h.version >= 3 && !put_feature_table(buf, &off, end)) return -ENOSPC;
+    // QEMU's order: the data file and crypto header extensions come before
+    // the feature table, which is left out when the rest would not fit
+    // (512-byte clusters with LUKS, as QEMU does).
+    auto early = [](uint32_t t) { return t == QCOW2_EXT_DATA_FILE || t == QCOW2_EXT_CRYPTO; };
+    size_t rest = 8 + h.backing_file.size();
     for (const auto &e : h.unknown_exts) {
+        if (early(e.type)) {
+            if (!put_ext(buf, &off, end, e.type, e.data.data(), e.data.size())) return -ENOSPC;
+        } else {
+            rest += 8 + ((e.data.size() + 7) & ~(size_t)7);
+        }
+    }
+    if (h.version >= 3 && (off + rest < end)) {
+        size_t before = off;
+        if (!put_feature_table(buf, &off, end - rest)) off = before;
+    }
+    for (const auto &e : h.unknown_exts) {
+        if (early(e.type)) continue;
         if (!put_ext(buf, &off, end, e.type, e.data.data(), e.data.size())) return -ENOSPC;
     }
     if (!put_ext(buf, &off, end, QCOW2_EXT_END, nullptr, 0)) return -ENOSPC;
@@ -397,13 +413,14 @@ std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> 
 }
 
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
-                         Qcow2CreateLayout *out)
+                         Qcow2CreateLayout *out, uint64_t crypto_clusters)
 {
     uint64_t cs = g.cluster_size();
     out->l1_size = g.size_to_l1(size);
     out->l1_clusters = (out->l1_size * 8 + cs - 1) / cs;
     uint64_t extra = 0;
     if (prealloc) extra = out->l1_size + g.size_to_clusters(size);
+    extra += crypto_clusters;
     uint64_t t = 1, r = 1;
     for (;;) {
         uint64_t n = 1 + t + r + out->l1_clusters + extra;
@@ -418,6 +435,7 @@ void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
     out->refblock_cluster = 1 + t;
     out->refblocks = r;
     out->l1_cluster = 1 + t + r;
-    out->prealloc_start = out->l1_cluster + out->l1_clusters;
-    out->total_clusters = out->prealloc_start + extra;
+    out->crypto_cluster = out->l1_cluster + out->l1_clusters;
+    out->prealloc_start = out->crypto_cluster + crypto_clusters;
+    out->total_clusters = out->prealloc_start + extra - crypto_clusters;
 }

@@ -40,6 +40,7 @@ JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **)
     }
     json_builder_set_member_name(b, "refcount-bits");
     json_builder_add_int_value(b, 1 << s->hdr.refcount_order);
+    qcow2_crypto_add_info(bs, b);
     if (v3) {
         json_builder_set_member_name(b, "corrupt");
         json_builder_add_boolean_value(b, s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT);

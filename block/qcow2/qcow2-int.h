@@ -19,6 +19,7 @@
 
 #include "block/block-int.h"
 #include "block/qcow2/qcow2-format-int.h"
+#include "crypto/block-crypto.h"
 
 struct Qcow2Cache;
 
@@ -60,6 +61,11 @@ struct BDRVQcow2State {
     // A snapshot's L1 replaced the active one (qcow2-snapshot-tmp.cc): the
     // node must stay read-only.
     bool snapshot_tmp_loaded = false;
+    // Encryption (qcow2-crypto.cc): the unlocked block, and where the LUKS
+    // header lives in the image file (0/0 for legacy AES or none).
+    QCryptoBlock *crypto = nullptr;
+    uint64_t crypto_hdr_offset = 0;
+    uint64_t crypto_hdr_length = 0;
 };
 
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs)
@@ -308,6 +314,29 @@ int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t
                                    PreallocMode mode);
 int coroutine_fn qcow2_co_change_backing_file(BlockDriverState *bs, const char *backing_file,
                                               const char *backing_fmt);
+
+// ---- qcow2-crypto.cc --------------------------------------------------------
+// Create: takes encrypt.* / encryption from @opts; *method 0 (none),
+// QCOW2_CRYPT_AES or QCOW2_CRYPT_LUKS with @co filled.  QEMU's messages.
+int qcow2_crypto_create_opts(QDict *opts, uint32_t *method, QCryptoBlockCreateOptions *co,
+                             Error **errp);
+// Makes the LUKS header area (payload-offset bytes) for a new image; for
+// AES only checks the secret.
+int qcow2_crypto_create_header(const QCryptoBlockCreateOptions &co, std::vector<uint8_t> *hdr,
+                               Error **errp);
+// Open: checks encrypt.format against the header, reads the LUKS header
+// through the extension and unlocks it with encrypt.key-secret (not with
+// BDRV_O_NO_IO).  Nothing for unencrypted images.
+int coroutine_fn qcow2_crypto_open(BlockDriverState *bs, QDict *options, int flags, Error **errp);
+void qcow2_crypto_close(BDRVQcow2State *s);
+// Data of a normal cluster run at @host (guest offset @guest), decrypted /
+// encrypted through a bounce buffer.  Sector aligned.
+int coroutine_fn qcow2_crypto_co_read(BlockDriverState *bs, uint64_t host, uint64_t guest,
+                                      uint64_t bytes, QEMUIOVector *qiov, size_t qoff);
+int coroutine_fn qcow2_crypto_co_write(BlockDriverState *bs, uint64_t host, uint64_t guest,
+                                       uint64_t bytes, QEMUIOVector *qiov, size_t qoff);
+// "encrypt": {...} of qemu-img info (nothing when not encrypted).
+void qcow2_crypto_add_info(BlockDriverState *bs, JsonBuilder *b);
 
 // ---- qcow2-info.cc ---------------------------------------------------------
 int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);

@@ -75,6 +75,7 @@ int coroutine_fn read_run(BlockDriverState *bs, const Qcow2Mapping &m, uint64_t 
     case Qcow2ClusterType::Compressed:
         return read_compressed(bs, m.l2_entry, offset & (s->cluster_size - 1), m.bytes, qiov, qoff);
     case Qcow2ClusterType::Normal:
+        if (s->crypto) return qcow2_crypto_co_read(bs, m.host_offset, offset, m.bytes, qiov, qoff);
         BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
         return bdrv_co_preadv_part(bs->file, m.host_offset, m.bytes, qiov, qoff, 0);
     }
@@ -172,6 +173,7 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
                                         uint64_t tail, uint64_t bytes, QEMUIOVector *qiov,
                                         size_t qoff)
 {
+    if (qcow2_state(bs)->crypto) return -ENOTSUP;  // zeroes in the file are not zeroes
     if ((!head && !tail) || (head && !cow_reads_zero(bs, p.head_entry)) ||
         (tail && !cow_reads_zero(bs, p.tail_entry))) {
         return -ENOTSUP;
@@ -213,6 +215,7 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     // with COW areas, cow_write fire before it.
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
     if (head || tail) BLKDBG_EVENT(bs->file, BLKDBG_COW_WRITE);
+    if (s->crypto) return qcow2_crypto_co_write(bs, p.host, p.guest, head + bytes + tail, &q, 0);
     return bdrv_co_pwritev(bs->file, p.host, head + bytes + tail, &q, 0);
 }
 
@@ -310,7 +313,8 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
         if (ret < 0) return ret;
         if (ret == 1) {
             BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
-            ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qoff, 0);
+            ret = s->crypto ? qcow2_crypto_co_write(bs, host, offset, n, qiov, qoff)
+                            : bdrv_co_pwritev_part(bs->file, host, n, qiov, qoff, 0);
         } else {
             ret = write_allocated(bs, p, offset, n, qiov, qoff);
             qemu_co_mutex_lock(&s->lock);
@@ -379,6 +383,7 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
 {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
+    if (s->crypto) return -ENOTSUP;
     if (offset & (cs - 1)) return -EINVAL;
     if (bytes & (cs - 1) && offset + bytes != bs->total_bytes) return -EINVAL;
     uint64_t nb = ((uint64_t)bytes + cs - 1) / cs;
@@ -499,7 +504,9 @@ int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offse
     if (ret < 0) return ret;
     *pnum = (int64_t)m.bytes;
     int status = 0;
-    if (m.type == Qcow2ClusterType::Normal || m.type == Qcow2ClusterType::ZeroAlloc) {
+    // Encrypted data has no meaningful place in the file (QEMU: no offset).
+    if ((m.type == Qcow2ClusterType::Normal || m.type == Qcow2ClusterType::ZeroAlloc) &&
+        !s->crypto) {
         *map = (int64_t)m.host_offset;
         *file = bs->file->bs;
         status |= BDRV_BLOCK_OFFSET_VALID;

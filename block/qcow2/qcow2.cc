@@ -23,8 +23,8 @@ const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type)
     return nullptr;
 }
 
-// Images QEMU opens but qcow-lite cannot: external data files and
-// encryption.  Where QEMU itself refuses the header, its words are kept.
+// Images QEMU opens but qcow-lite cannot: external data files.  Where QEMU itself refuses the
+// header, its words are kept.
 int reject_unsupported_image(const Qcow2Header &h, Error **errp)
 {
     if (h.crypt_method == QCOW2_CRYPT_LUKS && !find_ext(h, QCOW2_EXT_CRYPTO)) {
@@ -42,13 +42,6 @@ int reject_unsupported_image(const Qcow2Header &h, Error **errp)
                    "Images with an external data file are not supported by qcow-lite "
                    "(data file '%s')",
                    name.c_str());
-        return -ENOTSUP;
-    }
-    if (h.crypt_method) {
-        error_setg(errp,
-                   "Encrypted images are not supported by qcow-lite (encryption "
-                   "format '%s')",
-                   h.crypt_method == QCOW2_CRYPT_AES ? "aes" : "luks");
         return -ENOTSUP;
     }
     return 0;
@@ -243,6 +236,8 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     s->cluster_size = s->g.cluster_size();
     ret = validate_tables(bs, errp);
     if (ret < 0) return ret;
+    ret = qcow2_crypto_open(bs, options, flags, errp);
+    if (ret < 0) return ret;
     Qcow2RuntimeOpts r;
     ret = parse_open_opts(bs, options, flags, &r, errp);
     if (ret < 0) return ret;
@@ -275,6 +270,7 @@ void free_state(BlockDriverState *bs)
     BDRVQcow2State *s = qcow2_state(bs);
     qcow2_cache_destroy(s->l2_cache);
     qcow2_cache_destroy(s->refblock_cache);
+    qcow2_crypto_close(s);
     delete s;
     bs->opaque = nullptr;
 }
@@ -320,6 +316,10 @@ void qcow2_refresh_limits(BlockDriverState *bs, Error **)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     bs->bl.pdiscard_alignment = (uint32_t)s->cluster_size;
+    if (s->crypto) {
+        bs->bl.request_alignment = std::max<uint32_t>(
+            bs->bl.request_alignment, (uint32_t)qcrypto_block_get_sector_size(s->crypto));
+    }
 }
 
 int coroutine_fn qcow2_co_flush_to_os(BlockDriverState *bs)
