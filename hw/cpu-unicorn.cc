@@ -19,6 +19,7 @@
 //   shutdown is a system reset (or the end of the VM under -no-reboot).
 #include <unicorn/unicorn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cinttypes>
 #include <cstring>
@@ -74,6 +75,7 @@ class UnicornCpu final : public CpuBackend {
     bool interrupts_enabled() override;
     bool inject_interrupt(int vector) override;
     void dump_state(FILE *f) override;
+    void invalidate_code(uint64_t start, uint64_t end) override;
 
   private:
     bool open(Error **errp);
@@ -380,6 +382,19 @@ bool UnicornCpu::on_unmapped(uc_engine *, uc_mem_type type, uint64_t addr, int s
                                                  : "read",
                  size, addr);
     return false;
+}
+
+// Device DMA writes RAM through the host mapping, which TCG does not watch
+// (it catches only the guest's own stores to translated pages).  The range
+// is a guest-physical one; Unicorn 2.0.1 looks it up as a virtual address,
+// which is the same thing for guests without paging (all we can run, see
+// docs/machine.md).  The MMIO window is not RAM to Unicorn: skipped.
+void UnicornCpu::invalidate_code(uint64_t start, uint64_t end)
+{
+    if (!uc_) return;
+    const uint64_t hole = MACHINE_VIRTIO_MMIO_BASE, hole_end = hole + MACHINE_VIRTIO_MMIO_SIZE;
+    if (start < hole && end > start) uc_ctl_remove_cache(uc_, start, std::min(end, hole));
+    if (end > hole_end) uc_ctl_remove_cache(uc_, std::max(start, hole_end), end);
 }
 
 void UnicornCpu::dump_state(FILE *f)

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "hw/machine-int.h"
 #include "util/bql.h"
@@ -53,6 +54,7 @@ static void vcpu_loop(VCpu *v)
 {
     Machine *m = v->m;
     bool halted = false;
+    std::vector<MachineRange> dma;
     BqlGuard bql;
     for (;;) {
         {
@@ -60,6 +62,9 @@ static void vcpu_loop(VCpu *v)
             v->woken = false;
         }
         v->backend->clear_kick();
+        machine_take_dma_ranges(m, &dma);
+        for (const MachineRange &r : dma)
+            v->backend->invalidate_code(r.start, r.end);
         if (machine_exit_requested(m, nullptr)) return;
         if (machine_take_reset_request(m)) {
             ErrorPtr err;

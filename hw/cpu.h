@@ -3,6 +3,7 @@
 // (hw/cpu.cc) decides when to run, halt, take interrupts, stop and reset.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 
 struct Machine;
@@ -29,6 +30,10 @@ class CpuBackend {
     // Between runs: delivers external interrupt @vector (IRQ acknowledged).
     virtual bool inject_interrupt(int vector) = 0;
     virtual void dump_state(FILE *f) = 0;
+    // Between runs: guest RAM [start, end) was written by a device (DMA);
+    // an engine that caches translated code drops what came from there.
+    // Hardware virtualization has nothing to do (the default).
+    virtual void invalidate_code(uint64_t, uint64_t) {}
 };
 
 CpuBackend *cpu_unicorn_new(Machine *m, Error **errp);

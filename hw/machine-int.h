@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hw/machine.h"
 
@@ -33,6 +34,18 @@ void machine_set_no_reboot(Machine *m, bool no_reboot);
 void machine_request_reset(Machine *m);
 // True (and clears the request) when the vCPU must reset itself.
 bool machine_take_reset_request(Machine *m);
+
+// Guest RAM that devices wrote (or may write) behind the vCPU's back:
+// machine_ram_ptr and machine_dma_write note the range and, while a vCPU is
+// attached, kick it.  The vCPU thread takes the ranges between runs and
+// drops translated code for them (CpuBackend::invalidate_code), as QEMU
+// invalidates TBs on DMA: a boot loader that executes a sector it just
+// read over code it ran before (an MBR reading the VBR to 0x7C00) must not
+// run the old translation.  Thread-safe.
+struct MachineRange {
+    uint64_t start, end;
+};
+void machine_take_dma_ranges(Machine *m, std::vector<MachineRange> *out);
 
 // Host pointer to all of guest RAM (for the CPU glue's memory map).
 uint8_t *machine_ram_base(Machine *m);

@@ -11,6 +11,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ struct Machine {
     std::atomic<int> exit_status{0};
     std::atomic<bool> stopped{false};
     std::atomic<bool> reset_requested{false};
+    std::mutex dma_lock;  // dma_ranges: devices note from any thread, the vCPU takes
+    std::vector<MachineRange> dma_ranges;
 };
 
 Machine *machine_new(uint64_t ram_size, Error **errp)
@@ -172,9 +175,45 @@ bool machine_ram_range_ok(const Machine *m, uint64_t gpa, uint64_t len)
     return gpa <= m->ram_size && len <= m->ram_size - gpa;
 }
 
+// A device may write [gpa, gpa + len): the vCPU must not keep code
+// translated from it.  Kicks the vCPU when the first range is noted, so
+// that it invalidates before the guest can see the request complete.
+static void note_dma(Machine *m, uint64_t gpa, uint64_t len)
+{
+    uint64_t start = gpa, end = gpa + len;
+    bool first;
+    {
+        std::lock_guard<std::mutex> g(m->dma_lock);
+        std::vector<MachineRange> &r = m->dma_ranges;
+        first = r.empty();
+        if (!first && start <= r.back().end && end >= r.back().start) {
+            r.back().start = std::min(r.back().start, start);
+            r.back().end = std::max(r.back().end, end);
+        } else if (r.size() >= 64) {  // many small ones: one range over all
+            for (const MachineRange &x : r) {
+                start = std::min(start, x.start);
+                end = std::max(end, x.end);
+            }
+            r.assign(1, MachineRange{start, end});
+        } else {
+            r.push_back(MachineRange{start, end});
+        }
+    }
+    if (first && m->cpu_kick) m->cpu_kick(m->cpu_kick_opaque);
+}
+
+void machine_take_dma_ranges(Machine *m, std::vector<MachineRange> *out)
+{
+    std::lock_guard<std::mutex> g(m->dma_lock);
+    out->swap(m->dma_ranges);
+    m->dma_ranges.clear();
+}
+
 void *machine_ram_ptr(Machine *m, uint64_t gpa, uint64_t len)
 {
-    return machine_ram_range_ok(m, gpa, len) ? m->ram + gpa : nullptr;
+    if (!machine_ram_range_ok(m, gpa, len)) return nullptr;
+    if (m->cpu_kick) note_dma(m, gpa, len);
+    return m->ram + gpa;
 }
 
 bool machine_dma_read(Machine *m, uint64_t gpa, void *buf, uint64_t len)
@@ -188,6 +227,7 @@ bool machine_dma_write(Machine *m, uint64_t gpa, const void *buf, uint64_t len)
 {
     if (!machine_ram_range_ok(m, gpa, len)) return false;
     memcpy(m->ram + gpa, buf, len);
+    if (m->cpu_kick) note_dma(m, gpa, len);
     return true;
 }
 

@@ -2,7 +2,8 @@
 // programs: software INT through the IVT returns with iret to the right
 // place, kicks (from the vCPU's own I/O exits and from another thread)
 // stop a run at an exact instruction, so no port write is ever repeated, and
-// an interrupt due at `sti; hlt` wakes the hlt, and a triple fault resets.
+// an interrupt due at `sti; hlt` wakes the hlt, a triple fault resets, and
+// code a device DMAs over translated code runs as written.
 // The "BIOS" is a 512-byte image whose reset vector jumps to 0000:7C00.
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,7 @@ struct PortLog {
     std::vector<uint32_t> values;
     bool kick_on_write = false;
     bool raise_irq0_on_write = false;
+    bool dma_code_on_write = false;
 };
 
 void log_write(void *opaque, uint64_t, uint64_t val, unsigned)
@@ -34,6 +36,12 @@ void log_write(void *opaque, uint64_t, uint64_t val, unsigned)
     // vCPU synchronously, in the vCPU thread.
     if (log->kick_on_write) machine_pic_output_changed(log->m);
     if (log->raise_irq0_on_write) machine_set_irq(log->m, 0, 1);  // kicks the vCPU too
+    if (log->dma_code_on_write) {
+        // A device overwrites the routine at 0x7D00 (as a disk read into
+        // memory that held code): mov al, 2; ret.
+        const uint8_t routine[] = {0xB0, 0x02, 0xC3};
+        machine_dma_write(log->m, 0x7D00, routine, sizeof(routine));
+    }
 }
 
 const MemoryRegionOps kLogOps = {nullptr, log_write};
@@ -219,6 +227,31 @@ void test_triple_fault_resets(void **)
     assert_int_equal(status, (0x42 << 1) | 1);
 }
 
+// Code a device wrote by DMA over code the guest ran before is executed
+// anew, not from Unicorn's stale translation (an MBR that reads the VBR to
+// 0x7C00, over itself, and jumps there: EXTLINUX on virtio-blk).
+void test_dma_over_code_runs_new_code(void **)
+{
+    const uint8_t code[] = {
+        0x31, 0xC0, 0x8E, 0xD0, 0xBC, 0x00, 0x70,  // xor ax, ax; mov ss, ax; mov sp, 0x7000
+        0xE8, 0xF6, 0x00,                          // call 0x7D00
+        0xE6, 0x90,                                // out 0x90, al: the device rewrites 0x7D00
+        0xE8, 0xF1, 0x00,                          // call 0x7D00
+        0xE6, 0x90,                                // out 0x90, al
+        0xBA, 0x01, 0x05, 0xB0, 0x00, 0xEE,        // exit 0
+        0xF4,                                      // hlt
+    };
+    const uint8_t routine[] = {0xB0, 0x01, 0xC3};  // mov al, 1; ret
+    PortLog log;
+    log.dma_code_on_write = true;
+    int status = run_guest(&log, 0x90, code, sizeof(code), routine, sizeof(routine), 0x7D00,
+                           [](Machine *) {});
+    assert_int_equal(status, 1);
+    assert_int_equal(log.values.size(), 2);
+    assert_int_equal(log.values[0], 1);
+    assert_int_equal(log.values[1], 2);
+}
+
 }  // namespace
 
 int main(void)
@@ -229,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_kicks_are_precise),
         cmocka_unit_test(test_interrupt_at_sti_hlt_wakes),
         cmocka_unit_test(test_triple_fault_resets),
+        cmocka_unit_test(test_dma_over_code_runs_new_code),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
