@@ -9,6 +9,8 @@ packages=(
   libboost-context-dev
   qemu-utils nbdkit libnbd-bin fio
   libunicorn-dev nasm syslinux syslinux-common mtools dosfstools
+  grub-pc-bin extlinux e2fsprogs fdisk  # tests/boot/mkbootdisk.sh: GRUB 2 / EXTLINUX disks
+  qemu-system-x86  # the reference for machine behaviour and boot timings
   clang clang-format libfuzzer-14-dev libclang-rt-14-dev
   python3-clang-14 # scripts/coroutine-check.py: the coroutine_fn checker (libclang)
   valgrind strace
