@@ -47,7 +47,7 @@ void bdrv_inc_in_flight(BlockDriverState *bs);
 void bdrv_dec_in_flight(BlockDriverState *bs);
 bool bdrv_has_in_flight(BlockDriverState *bs);  // this node or any child
 
-// ---- io-status.cc --------------------------------------------------------
+// ---- length.cc -----------------------------------------------------------
 // A length as users see it: rounded up to whole 512-byte sectors (QEMU).
 int64_t bdrv_sector_rounded_length(int64_t len);
 
