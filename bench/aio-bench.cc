@@ -132,10 +132,9 @@ BenchOpts parse_args(int argc, char **argv)
 
 bool bench_open(Bench *b)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     if (!aio_backend_available(b->o.backend, &err)) {
-        fprintf(stderr, "aio-bench: %s\n", error_get_pretty(err));
-        error_free(err);
+        fprintf(stderr, "aio-bench: %s\n", error_get_pretty(err.get()));
         return false;
     }
     b->fd = open(b->o.file, O_RDONLY | (b->o.direct ? O_DIRECT : 0));

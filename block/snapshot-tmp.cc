@@ -50,15 +50,14 @@ int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
 int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
                                                          const char *id_or_name, Error **errp)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret = bdrv_co_snapshot_load_tmp(bs, id_or_name, nullptr, &err);
     if (ret == -ENOENT || ret == -EINVAL) {
-        error_free(err);
-        err = nullptr;
+        err.reset();
         ret = bdrv_co_snapshot_load_tmp(bs, nullptr, id_or_name, &err);
     }
     if (err) {
-        error_propagate(errp, err);
+        error_propagate(errp, err.release());
     }
     return ret;
 }

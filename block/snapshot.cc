@@ -41,13 +41,13 @@ int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, E
                    bs->drv->format_name);
         return -ENOTSUP;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret = bs->drv->bdrv_co_snapshot_delete(bs, id, &err);
     if (ret < 0 && !err) {
         error_setg_errno(&err, -ret, "Failed to delete snapshot");
     }
     if (err) {
-        error_propagate(errp, err);
+        error_propagate(errp, err.release());
     }
     return ret;
 }

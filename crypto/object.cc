@@ -177,10 +177,10 @@ bool user_creatable_add(const char *optarg, bool *help, Error **errp)
 
 void user_creatable_process_cmdline(const char *optarg)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     bool help = false;
     if (!user_creatable_add(optarg, &help, &err)) {
-        error_report_err(err);
+        error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
     if (help) exit(EXIT_SUCCESS);

@@ -212,7 +212,7 @@ int img_commit(int argc, char **argv)
     img_progress_init(a.progress, 1.0f);
     img_progress_print(0, 100);
 
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockDriverState *base = nullptr;
     if (a.base) {
         base = find_backing_image(bs, a.base);
@@ -231,7 +231,7 @@ int img_commit(int argc, char **argv)
     }
     img_progress_end();
     if (err) {
-        error_report_err(err);
+        error_report_err(err.release());
         return 1;
     }
     if (!a.quiet) {

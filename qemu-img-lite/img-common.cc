@@ -99,14 +99,14 @@ BlockBackend *img_open(const char *filename, const ImgOpenArgs &args)
         flags |= BDRV_O_FORCE_SHARE;
     }
     QDict opts;
-    Error *err = nullptr;
+    ErrorPtr err;
     if (args.image_opts) {
         if (args.fmt) {
             error_report("--image-opts and --format are mutually exclusive");
             return nullptr;
         }
         if (!keyval_parse(filename, nullptr, &opts, &err)) {
-            error_report_err(err);
+            error_report_err(err.release());
             return nullptr;
         }
     } else if (args.fmt) {
@@ -114,8 +114,7 @@ BlockBackend *img_open(const char *filename, const ImgOpenArgs &args)
     }
     BlockBackend *blk = blk_new_open(args.image_opts ? nullptr : filename, &opts, flags, &err);
     if (!blk) {
-        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
-        error_free(err);
+        error_report("Could not open '%s': %s", filename, error_get_pretty(err.get()));
         return nullptr;
     }
     blk_set_enable_write_cache(blk, !writethrough);

@@ -199,10 +199,9 @@ int parse_args(int argc, char **argv, ConvertArgs *a, ConvertState *s)
 // torn image.
 bool unshare_source_writes(BlockBackend *blk, const char *filename)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     if (blk_set_shared_perm(blk, blk_get_shared_perm(blk) & ~BLK_PERM_WRITE, &err) < 0) {
-        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
-        error_free(err);
+        error_report("Could not open '%s': %s", filename, error_get_pretty(err.get()));
         return false;
     }
     return true;
@@ -252,11 +251,11 @@ bool build_create_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
                      bdrv_driver_format_name(drv));
         return false;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     if (a.has_options) {
         img_parse_option_list(a.options.c_str(), opts);
         if (!img_check_create_opts(drv, opts, &err, bdrv_find_format("file"))) {
-            error_report_err(err);
+            error_report_err(err.release());
             return false;
         }
     }
@@ -397,9 +396,9 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
         error_report("Unknown file format '%s'", a.out_fmt);
         return -1;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     if (!a.tgt_image_opts && !bdrv_find_protocol(out_filename, &err)) {
-        error_report_err(err);
+        error_report_err(err.release());
         return -1;
     }
     CreateOpts opts;
@@ -415,8 +414,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
         QDict q = img_create_opts_to_qdict(opts);
         if (bdrv_create(bdrv_driver_format_name(drv), out_filename, &q, &err) < 0) {
             error_report("%s: error while converting %s: %s", out_filename, a.out_fmt,
-                         error_get_pretty(err));
-            error_free(err);
+                         error_get_pretty(err.get()));
             return -1;
         }
     }

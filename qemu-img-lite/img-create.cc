@@ -84,11 +84,10 @@ bool probe_backing(const CreateArgs &a, CreateOpts *opts, Error **errp)
     std::string path = backing_path(a.filename, bfile);
     QDict o;
     if (bfmt) o.set("driver", bfmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open(path.c_str(), &o, BDRV_O_NO_BACKING | BDRV_O_NO_IO, &err);
     if (!blk) {
-        error_setg(errp, "%s\nCould not open backing image.", error_get_pretty(err));
-        error_free(err);
+        error_setg(errp, "%s\nCould not open backing image.", error_get_pretty(err.get()));
         return false;
     }
     BlkRef ref(blk);
@@ -150,7 +149,7 @@ int img_create(int argc, char **argv)
     parse_create_args(argc, argv, &a);
 
     const BlockDriver *drv = bdrv_find_format(a.fmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     if (!drv) {
         error_setg(&err, "Unknown file format '%s'", a.fmt);
     } else if (!bdrv_driver_can_create(drv)) {
@@ -171,7 +170,6 @@ int img_create(int argc, char **argv)
             return 0;
         }
     }
-    error_report("%s: %s", a.filename, error_get_pretty(err));
-    error_free(err);
+    error_report("%s: %s", a.filename, error_get_pretty(err.get()));
     return 1;
 }

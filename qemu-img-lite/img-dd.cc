@@ -94,10 +94,10 @@ bool create_output(const DdArgs &a, int64_t size)
         error_report("Unknown file format");
         return false;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     const BlockDriver *proto = bdrv_find_protocol(a.out, &err);
     if (!proto) {
-        error_report_err(err);
+        error_report_err(err.release());
         return false;
     }
     if (!bdrv_driver_create_opts(drv)) {
@@ -113,8 +113,8 @@ bool create_output(const DdArgs &a, int64_t size)
     QDict opts;
     opts.set("size", std::to_string(size));
     if (bdrv_create(a.out_fmt, a.out, &opts, &err) < 0) {
-        error_report("%s: error while creating output image: %s", a.out, error_get_pretty(err));
-        error_free(err);
+        error_report("%s: error while creating output image: %s", a.out,
+                     error_get_pretty(err.get()));
         return false;
     }
     return true;

@@ -90,10 +90,10 @@ JsonNode *collect_image_info(BlockBackend *blk, const char *filename)
     if (bdrv_snapshot_list(bs, &sns) >= 0 && !sns.empty()) {
         add_snapshots(b, sns);
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     JsonNode *spec = bdrv_get_specific_info(bs, &err);
     if (err) {
-        error_report_err(err);
+        error_report_err(err.release());
         g_object_unref(b);
         return nullptr;
     }

@@ -316,11 +316,11 @@ int img_measure(int argc, char **argv)
         return 1;
     }
     CreateOpts opts;
-    Error *err = nullptr;
+    ErrorPtr err;
     if (!a.options.empty() &&
         (!img_parse_option_list(a.options.c_str(), &opts) ||
          !img_check_create_opts(drv, &opts, &err, bdrv_find_format("file")))) {
-        if (err) error_report_err(err);
+        if (err) error_report_err(err.release());
         error_report("Invalid options for file format '%s'", a.out_fmt);
         return 1;
     }
@@ -332,7 +332,7 @@ int img_measure(int argc, char **argv)
                   ? measure_qcow2(opts, in.get(), &info, &err)
                   : measure_raw(opts, in.get(), &info, &err);
     if (!ok) {
-        error_report_err(err);
+        error_report_err(err.release());
         return 1;
     }
     print_info(info, a.ofmt);

@@ -229,12 +229,11 @@ bool open_new_backing(const RebaseArgs &a, BlockDriverState *bs, BackingReader *
         int flags = a.force_share ? BDRV_O_FORCE_SHARE : 0;
         bool wt;
         bdrv_parse_cache_mode(a.src_cache, &flags, &wt);
-        Error *err = nullptr;
+        ErrorPtr err;
         nb->blk.reset(blk_new_open(path.c_str(), &o, flags, &err));
         if (!nb->blk) {
             error_report("Could not open new backing file '%s': %s", a.out_baseimg,
-                         error_get_pretty(err));
-            error_free(err);
+                         error_get_pretty(err.get()));
             return false;
         }
         nb->size = blk_getlength(nb->blk.get());

@@ -92,10 +92,10 @@ int img_resize(int argc, char **argv)
                     "there.");
         return 1;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     if (blk_truncate(blk.get(), total, false, (int)prealloc, &err) < 0) {
         if (err) {
-            error_report_err(err);
+            error_report_err(err.release());
         } else {
             error_report("Error resizing image");
         }

@@ -80,7 +80,7 @@ bool img_parse_snapshot_param(const char *arg, ImgSnapshotParam *sn)
 
 bool img_load_snapshot_param(const ImgSnapshotParam &sn, BlockDriverState *bs)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     img_co_run([&]() coroutine_fn {
         if (sn.by_opts) {
             bdrv_co_snapshot_load_tmp(bs, sn.has_id ? sn.id.c_str() : nullptr,
@@ -90,8 +90,7 @@ bool img_load_snapshot_param(const ImgSnapshotParam &sn, BlockDriverState *bs)
         }
     });
     if (err) {
-        error_report("Failed to load snapshot: %s", error_get_pretty(err));
-        error_free(err);
+        error_report("Failed to load snapshot: %s", error_get_pretty(err.get()));
         return false;
     }
     return true;

@@ -94,26 +94,23 @@ int snapshot_delete(BlockDriverState *bs, const char *name)
         error_report("Could not delete snapshot '%s': snapshot not found", name);
         return 1;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret;
     img_co_run([&]() coroutine_fn { ret = bdrv_co_snapshot_delete(bs, sn.id_str.c_str(), &err); });
     if (ret < 0) {
-        error_report("Could not delete snapshot '%s': %s", name, error_get_pretty(err));
-        error_free(err);
+        error_report("Could not delete snapshot '%s': %s", name, error_get_pretty(err.get()));
         return 1;
     }
-    error_free(err);
     return 0;
 }
 
 int snapshot_apply(BlockDriverState *bs, const char *name)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret;
     img_co_run([&]() coroutine_fn { ret = bdrv_co_snapshot_goto(bs, name, &err); });
     if (ret < 0) {
-        error_report("Could not apply snapshot '%s': %s", name, error_get_pretty(err));
-        error_free(err);
+        error_report("Could not apply snapshot '%s': %s", name, error_get_pretty(err.get()));
         return 1;
     }
     return 0;

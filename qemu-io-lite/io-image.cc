@@ -90,10 +90,10 @@ static int truncate_f(BlockBackend *blk, int argc, char **argv)
         io_print_cvtnum_err(offset, argv[1]);  // qemu-io quotes argv[1] here
         return (int)offset;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret = blk_truncate(blk, offset, false, (int)prealloc, &err);
     if (ret < 0) {
-        error_report_err(err);
+        error_report_err(err.release());
         return ret;
     }
     return 0;
@@ -132,10 +132,10 @@ static int info_f(BlockBackend *blk, int argc, char **argv)
     io_cvtstr((double)bdi.vm_state_offset, s2, sizeof(s2));
     printf("cluster size: %s\n", s1);
     printf("vm state offset: %s\n", s2);
-    Error *err = nullptr;
+    ErrorPtr err;
     JsonNodeRef spec(bdrv_get_specific_info(bs, &err));
     if (err) {
-        error_report_err(err);
+        error_report_err(err.release());
         return -EIO;
     }
     if (spec.node && JSON_NODE_HOLDS_OBJECT(spec.node)) {

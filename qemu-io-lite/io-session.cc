@@ -39,9 +39,9 @@ struct OpenArgs {
 // refused); prints the error and returns false on bad syntax.
 static bool parse_opts_arg(const char *arg, OpenArgs *a)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     if (!keyval_parse(arg, nullptr, &a->opts, &err)) {
-        error_report_err(err);
+        error_report_err(err.release());
         return false;
     }
     a->have_opts = true;
@@ -147,9 +147,9 @@ static int parse_reopen_opts(int argc, char **argv, ReopenArgs *a)
             a->has_cache_option = true;
             break;
         case 'o': {
-            Error *err = nullptr;
+            ErrorPtr err;
             if (!keyval_parse(optarg, nullptr, &a->opts, &err)) {  // -o lists merge
-                error_report_err(err);
+                error_report_err(err.release());
                 return -EINVAL;
             }
             break;
@@ -207,9 +207,9 @@ static int reopen_f(BlockBackend *blk, int argc, char **argv)
                          cache_conflict)) {
         return -EINVAL;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     if (blk_reopen(blk, &a.opts, &err) < 0) {
-        error_report_err(err);
+        error_report_err(err.release());
         return -EINVAL;
     }
     blk_set_enable_write_cache(blk, !a.writethrough);

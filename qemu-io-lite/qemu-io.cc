@@ -60,15 +60,14 @@ int io_openfile(const char *name, int flags, bool writethrough, bool force_share
     }
     // qemu-io shares every permission, like QEMU's tools: concurrent writers
     // are refused only where a format node (qcow2) takes its file exclusively.
-    Error *err = nullptr;
+    ErrorPtr err;
     s.blk = blk_new_open(name, &local, flags | BDRV_O_SHARE_RW, &err);
     if (!s.blk) {
         if (name) {
-            error_report("can't open device %s: %s", name, error_get_pretty(err));
+            error_report("can't open device %s: %s", name, error_get_pretty(err.get()));
         } else {
-            error_report("can't open: %s", error_get_pretty(err));
+            error_report("can't open: %s", error_get_pretty(err.get()));
         }
-        error_free(err);
         return 1;
     }
     blk_set_enable_write_cache(s.blk, !writethrough);
@@ -176,9 +175,9 @@ static int open_from_command_line(const MainArgs &a, const char *target)
     int flags = a.flags | (a.readonly ? 0 : BDRV_O_RDWR);
     QDict opts;
     if (io_session().image_opts) {
-        Error *err = nullptr;
+        ErrorPtr err;
         if (!keyval_parse(target, nullptr, &opts, &err)) {
-            error_report_err(err);
+            error_report_err(err.release());
             return 1;
         }
         return io_openfile(nullptr, flags, a.writethrough, a.force_share, a.cor, &opts);

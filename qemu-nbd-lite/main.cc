@@ -161,11 +161,11 @@ void parse_tls(Options *o)
         if (o->tls_authz) die("%s", "--tls-authz is not permitted without --tls-creds");
         return;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     o->exp.tls_creds = tls_creds_find(o->tls_creds, TlsEndpoint::Server, &err);
     if (!o->exp.tls_creds) {
         error_prepend(&err, "Failed to get TLS creds: ");
-        error_report_err(err);
+        error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
     if (o->tls_authz) o->exp.tls_authz = o->tls_authz;
@@ -242,11 +242,11 @@ void parse_args(int argc, char **argv, Options *o)
 BlockBackend *open_image(Options *o)
 {
     QDict opts;
-    Error *err = nullptr;
+    ErrorPtr err;
     const char *filename = o->image;
     if (o->image_opts) {
         if (!keyval_parse(o->image, nullptr, &opts, &err)) {
-            error_report_err(err);
+            error_report_err(err.release());
             exit(EXIT_FAILURE);
         }
         filename = nullptr;
@@ -255,7 +255,7 @@ BlockBackend *open_image(Options *o)
     BlockBackend *blk = blk_new_open(filename, &opts, o->flags, &err);
     if (!blk) {
         error_prepend(&err, "Failed to blk_new_open '%s': ", o->image);
-        error_report_err(err);
+        error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
     blk_set_enable_write_cache(blk, !o->writethrough);
@@ -284,10 +284,10 @@ void on_signal_fd(void *opaque)
 // the image is never opened (or locked) for nothing.
 int listen_or_die(const Options &o)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     int lfd = nbd_socket_listen(o.addr, 16, &err);
     if (lfd < 0) {
-        error_report_err(err);
+        error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
     return lfd;
@@ -295,7 +295,7 @@ int listen_or_die(const Options &o)
 
 int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     AioContext *ctx = qemu_get_aio_context();
     o->exp.blk = blk;
     o->exp.can_trim = true;
@@ -307,7 +307,7 @@ int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
     aio_set_fd_handler(ctx, sfd, on_signal_fd, nullptr, &rs);
     // Written only now: a script waiting for the file can connect at once.
     if (o->pid_file && !daemon_write_pidfile(o->pid_file, &err)) {
-        error_report_err(err);
+        error_report_err(err.release());
         return EXIT_FAILURE;
     }
     daemon_ready(o->exp.verbose);

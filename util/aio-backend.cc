@@ -46,12 +46,11 @@ bool aio_backend_available(AioBackend b, Error **errp)
 
 AioBackend aio_backend_select(AioBackend want)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     if (aio_backend_available(want, &err)) {
         return want;
     }
-    warn_report("%s; falling back to aio=threads", error_get_pretty(err));
-    error_free(err);
+    warn_report("%s; falling back to aio=threads", error_get_pretty(err.get()));
     return AioBackend::Threads;
 }
 

@@ -29,16 +29,42 @@ void error_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void error_report_err(Error *err);  // prints and frees
 void warn_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// Owning holder for scopes that may early-return.
+// Owning holder for an Error a caller receives and must free (the tree's one
+// convention, docs/architecture.md "Errors"): `ErrorPtr err; f(..., &err);`
+// frees it on every return path.  Hand it on with release() (to
+// error_propagate or error_report_err, which take ownership); read it with
+// get().  Move-only, so an Error never has two owners.
 struct ErrorPtr {
-    Error *err = nullptr;
+    Error *err = nullptr;  // public for older readers of .err; new code uses get()
+
+    ErrorPtr() = default;
+    ErrorPtr(const ErrorPtr &) = delete;
+    ErrorPtr &operator=(const ErrorPtr &) = delete;
+    ErrorPtr(ErrorPtr &&o) noexcept : err(o.release()) {}
+    ErrorPtr &operator=(ErrorPtr &&o) noexcept
+    {
+        reset(o.release());
+        return *this;
+    }
     ~ErrorPtr() { error_free(err); }
+
+    // The Error** out-parameter: `f(&err)`.
     Error **operator&() { return &err; }
     explicit operator bool() const { return err != nullptr; }
+    Error *get() const { return err; }
+    // Gives up ownership: the caller frees (or passes on) the result.
     Error *release()
     {
         Error *e = err;
         err = nullptr;
         return e;
+    }
+    // Frees the held Error (if any) and holds @e instead.
+    void reset(Error *e = nullptr)
+    {
+        if (e != err) {
+            error_free(err);
+        }
+        err = e;
     }
 };

@@ -188,10 +188,9 @@ int coroutine_fn truncate_file_tail(BlockDriverState *bs)
     if (ret < 0) return ret;
     uint64_t end = (last + 1) * s->cluster_size;
     if (end >= (uint64_t)flen) return 0;
-    Error *err = nullptr;
+    ErrorPtr err;
     if (bdrv_co_truncate(bs->file, (int64_t)end, false, PreallocMode::Off, &err) < 0) {
-        warn_report("Failed to truncate the tail of the image: %s", error_get_pretty(err));
-        error_free(err);
+        warn_report("Failed to truncate the tail of the image: %s", error_get_pretty(err.get()));
     }
     return 0;
 }

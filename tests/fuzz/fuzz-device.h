@@ -39,7 +39,7 @@ inline FuzzMachine *fuzz_machine(int (*create)(Machine *, BlockBackend *, const 
     fuzz_write_file(path, img.data(), img.size());
     QDict opts;
     opts.set("driver", "raw");
-    Error *err = nullptr;
+    ErrorPtr err;
     fm.blk = blk_new_open(path.c_str(), &opts, BDRV_O_RDWR, &err);
     fm.m = machine_new(FUZZ_RAM_SIZE, &err);
     if (!fm.blk || !fm.m) abort();

@@ -31,7 +31,7 @@ BlockBackend *export_backend()
         fuzz_write_file(path, img.data(), img.size());
         QDict opts;
         opts.set("driver", "raw");
-        Error *err = nullptr;
+        ErrorPtr err;
         BlockBackend *b = blk_new_open(path.c_str(), &opts, BDRV_O_RDWR, &err);
         if (!b) abort();
         return b;

@@ -90,10 +90,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // input, and evictions are where write-back bugs live.
     opts.set("l2-cache-size", "65536");
     opts.set("refcount-cache-size", "65536");
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open(path.c_str(), &opts, BDRV_O_RDWR, &err);
     if (!blk) {
-        error_free(err);
         return 0;
     }
     size_t tail = std::min<size_t>(size - 72, 80);

@@ -43,12 +43,11 @@ bool open_drive(Machine *m, const QDict &d, std::vector<BlockBackend *> *blks)
     conf.model = d.get("model") ? d.get("model") : "";
     QDict opts;
     if (fmt) opts.set("driver", fmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open(file, &opts, flags, &err);
     if (!blk) {
         error_report("-drive %s: %s", file ? file : "",
-                     err ? error_get_pretty(err) : "open failed");
-        error_free(err);
+                     err ? error_get_pretty(err.get()) : "open failed");
         return false;
     }
     blks->push_back(blk);
@@ -81,9 +80,9 @@ int main(int argc, char **argv)
             }
         } else if (a == "-drive" && has_arg) {
             QDict d;
-            Error *err = nullptr;
+            ErrorPtr err;
             if (!keyval_parse(argv[++i], "file", &d, &err)) {
-                error_report_err(err);
+                error_report_err(err.release());
                 return 1;
             }
             drives.push_back(d);
@@ -100,10 +99,10 @@ int main(int argc, char **argv)
     }
     bdrv_init();
     bql_lock();
-    Error *err = nullptr;
+    ErrorPtr err;
     Machine *m = machine_new(ram, &err);
     if (!m) {
-        error_report_err(err);
+        error_report_err(err.release());
         return 1;
     }
     std::vector<BlockBackend *> blks;

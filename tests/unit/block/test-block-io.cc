@@ -105,10 +105,10 @@ BlockBackend *open_disk(uint32_t align, uint64_t max_transfer = 0)
     qemu_co_queue_init(&disk.gate_queue);
     QDict opts;
     opts.set("driver", "testmem");
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open("testmem:x", &opts, BDRV_O_RDWR | BDRV_O_SHARE_RW, &err);
     if (!blk) {
-        fail_msg("open: %s", error_get_pretty(err));
+        fail_msg("open: %s", error_get_pretty(err.get()));
     }
     return blk;
 }

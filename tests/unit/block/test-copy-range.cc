@@ -27,10 +27,10 @@ void create(const char *fmt, const std::string &file, const char *size,
         opts.set("backing_file", backing);
         opts.set("backing_fmt", "raw");
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret = bdrv_create(fmt, file.c_str(), &opts, &err);
     if (err) {
-        error_report_err(err);
+        error_report_err(err.release());
     }
     assert_int_equal(ret, 0);
 }

@@ -29,7 +29,7 @@ struct Ring {
 int setup(void **state)
 {
     Ring *r = new Ring;
-    Error *err = nullptr;
+    ErrorPtr err;
     r->m = machine_new(kRam, &err);
     assert_non_null(r->m);
     r->vq.num = kNum;

@@ -23,9 +23,9 @@ inline BlockBackend *scratch_open_rw(const std::string &file, const char *fmt = 
 {
     QDict opts;
     opts.set("driver", fmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open(file.c_str(), &opts, BDRV_O_RDWR | flags, &err);
-    if (err) error_report_err(err);
+    if (err) error_report_err(err.release());
     assert_non_null(blk);
     return blk;
 }

@@ -33,7 +33,7 @@ BlockBackend *create_open(const std::string &file, const char *cluster_size,
         opts.set("backing_file", backing);
         opts.set("backing_fmt", "raw");
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_int_equal(bdrv_create("qcow2", file.c_str(), &opts, &err), 0);
     return scratch_open_rw(file, "qcow2", BDRV_O_NO_FLUSH | flags);
 }
@@ -152,7 +152,7 @@ void test_partial_write_copies_backing(void **)
     std::string base = scratch_dir() + "/base.raw";
     QDict opts;
     opts.set("size", "64M");
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_int_equal(bdrv_create("raw", base.c_str(), &opts, &err), 0);
     QDict raw;
     raw.set("driver", "raw");

@@ -25,9 +25,9 @@ void create(const char *fmt, const std::string &file, const char *size,
     opts.set("size", size);
     if (backing) opts.set("backing_file", backing);
     if (backing_fmt) opts.set("backing_fmt", backing_fmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     int ret = bdrv_create(fmt, file.c_str(), &opts, &err);
-    if (err) error_report_err(err);
+    if (err) error_report_err(err.release());
     assert_int_equal(ret, 0);
 }
 
@@ -117,7 +117,7 @@ void test_resize(void **)
     create("qcow2", scratch_path("rs.qcow2"), "1M");
     BlockBackend *blk = scratch_open_rw(scratch_path("rs.qcow2"));
     fill(blk, 0, 1 << 20, 0x5a);
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_int_equal(blk_truncate(blk, 3LL << 30, false, (int)PreallocMode::Off, &err), 0);
     assert_true(blk_getlength(blk) == 3LL << 30);
     expect(blk, 0, 1 << 20, 0x5a);
@@ -125,9 +125,8 @@ void test_resize(void **)
     fill(blk, (3LL << 30) - 65536, 65536, 0x6b);
     // Not a multiple of 512: refused, size unchanged.
     assert_true(blk_truncate(blk, 1000001, false, (int)PreallocMode::Off, &err) < 0);
-    assert_non_null(err);
-    error_free(err);
-    err = nullptr;
+    assert_non_null(err.get());
+    err.reset();
     assert_int_equal(blk_truncate(blk, 100 << 10, false, (int)PreallocMode::Off, &err), 0);
     expect(blk, 0, 100 << 10, 0x5a);
     assert_int_equal(blk_truncate(blk, 1 << 20, false, (int)PreallocMode::Metadata, &err), 0);

@@ -25,11 +25,10 @@ struct LoadCall {
 void coroutine_fn load_entry(void *opaque)
 {
     LoadCall *c = (LoadCall *)opaque;
-    Error *err = nullptr;
+    ErrorPtr err;
     c->ret = c->by_id_or_name ? bdrv_co_snapshot_load_tmp_by_id_or_name(c->bs, c->name, &err)
                               : bdrv_co_snapshot_load_tmp(c->bs, c->id, c->name, &err);
-    if (err) c->err = error_get_pretty(err);
-    error_free(err);
+    if (err) c->err = error_get_pretty(err.get());
 }
 
 int load(BlockBackend *blk, const char *id, const char *name, std::string *err = nullptr,
@@ -52,12 +51,11 @@ void coroutine_fn snap_create_entry(void *opaque)
 void coroutine_fn reopen_rw_entry(void *opaque)
 {
     BlockDriverState *bs = (BlockDriverState *)opaque;
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_true(bdrv_co_reopen(bs, BDRV_O_RDWR, &err) < 0);
-    assert_non_null(err);
-    assert_string_equal(error_get_pretty(err),
+    assert_non_null(err.get());
+    assert_string_equal(error_get_pretty(err.get()),
                         "Cannot write to an image with a temporarily loaded snapshot");
-    error_free(err);
 }
 
 // 0x11 in the snapshot "s1" (id 1), 0x22 in the active image.
@@ -66,7 +64,7 @@ std::string make_image()
     std::string path = scratch_path("snap.qcow2");
     QDict opts;
     opts.set("size", "1M");
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_int_equal(bdrv_create("qcow2", path.c_str(), &opts, &err), 0);
     BlockBackend *blk = scratch_open_rw(path);
     fill(blk, 0, 128 << 10, 0x11);
@@ -80,9 +78,9 @@ BlockBackend *open_ro(const std::string &path, const char *fmt = "qcow2")
 {
     QDict opts;
     opts.set("driver", fmt);
-    Error *err = nullptr;
+    ErrorPtr err;
     BlockBackend *blk = blk_new_open(path.c_str(), &opts, 0, &err);
-    if (err) error_report_err(err);
+    if (err) error_report_err(err.release());
     assert_non_null(blk);
     return blk;
 }

@@ -25,7 +25,7 @@ BlockBackend *create_open(const char *name, const char *refcount_bits)
     opts.set("size", "1M");
     opts.set("cluster_size", "4096");
     opts.set("refcount_bits", refcount_bits);
-    Error *err = nullptr;
+    ErrorPtr err;
     assert_int_equal(bdrv_create("qcow2", scratch_path(name).c_str(), &opts, &err), 0);
     return scratch_open_rw(scratch_path(name));
 }
@@ -56,10 +56,9 @@ void coroutine_fn goto_entry(void *opaque)
 void coroutine_fn delete_entry(void *opaque)
 {
     SnapCall *c = (SnapCall *)opaque;
-    Error *err = nullptr;
+    ErrorPtr err;
     c->ret = c->bs->drv->bdrv_co_snapshot_delete(c->bs, c->name, &err);
-    if (err) c->err = error_get_pretty(err);
-    error_free(err);
+    if (err) c->err = error_get_pretty(err.get());
 }
 
 void coroutine_fn check_entry(void *opaque)

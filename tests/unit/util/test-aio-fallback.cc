@@ -37,21 +37,21 @@ static int child_checks(const char *log_path)
     if (!deny_kernel_aio()) {
         return 2;
     }
-    Error *err = nullptr;
+    ErrorPtr err;
     if (aio_backend_available(AioBackend::IoUring, &err) ||
-        strcmp(error_get_pretty(err), "Unable to use io_uring: failed to init linux io_uring ring: "
-                                      "Operation not permitted")) {
+        strcmp(error_get_pretty(err.get()),
+               "Unable to use io_uring: failed to init linux io_uring ring: "
+               "Operation not permitted")) {
         return 3;
     }
-    error_free(err);
-    err = nullptr;
+    err.reset();
     if (aio_backend_available(AioBackend::Native, &err) ||
-        strcmp(error_get_pretty(err),
+        strcmp(error_get_pretty(err.get()),
                "Unable to use native AIO: failed to create linux AIO context: "
                "Operation not permitted")) {
         return 4;
     }
-    error_free(err);
+    err.reset();
     if (aio_backend_select(AioBackend::IoUring) != AioBackend::Threads) {
         return 5;
     }

@@ -26,12 +26,11 @@ static inline AioBackend backend_of(void **state)
 // Skips the test (cmocka's skip) where the kernel refuses the backend.
 static inline bool backend_usable(AioBackend b)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     if (aio_backend_available(b, &err)) {
         return true;
     }
-    fprintf(stderr, "skipping aio=%s: %s\n", aio_backend_name(b), error_get_pretty(err));
-    error_free(err);
+    fprintf(stderr, "skipping aio=%s: %s\n", aio_backend_name(b), error_get_pretty(err.get()));
     return false;
 }
 

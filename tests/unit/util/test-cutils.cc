@@ -1,6 +1,7 @@
 // qemu_strtosz / size_to_str / keyval / Error / iovec helpers.
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "tests/unit/util/cmocka-wrap.h"
 #include "util/cutils.h"
@@ -121,18 +122,45 @@ static void test_keyval(void **)
 
 static void test_error(void **)
 {
-    Error *err = nullptr;
+    ErrorPtr err;
     error_setg_errno(&err, ENOENT, "Could not open '%s'", "x");
     error_prepend(&err, "%s: ", "drive");
-    assert_string_equal(error_get_pretty(err),
+    assert_string_equal(error_get_pretty(err.get()),
                         "drive: Could not open 'x': No such file or directory");
-    Error *dst = nullptr;
-    error_propagate(&dst, err);
-    assert_ptr_equal(dst, err);
-    error_free(dst);
+    ErrorPtr dst;
+    const Error *moved = err.get();
+    error_propagate(&dst, err.release());
+    assert_ptr_equal(dst.get(), moved);
+    assert_null(err.get());
     error_setg(nullptr, "ignored");
     error_set_progname("/usr/bin/qemu-img-lite");
     assert_string_equal(error_get_progname(), "qemu-img-lite");
+}
+
+// ErrorPtr owns exactly one Error: reset() frees the old one, a move hands
+// it over (ASan's leak check and double-free detection cover the rest).
+static void test_error_ptr(void **)
+{
+    ErrorPtr a;
+    assert_false(static_cast<bool>(a));
+    error_setg(&a, "first");
+    assert_true(static_cast<bool>(a));
+    ErrorPtr holder;
+    error_setg(&holder, "second");
+    Error *second = holder.release();
+    a.reset(second);  // frees "first"
+    assert_ptr_equal(a.get(), second);
+    a.reset(second);  // the one already held: kept, not freed
+    assert_string_equal(error_get_pretty(a.get()), "second");
+    ErrorPtr b(std::move(a));
+    assert_null(a.get());
+    assert_ptr_equal(b.get(), second);
+    ErrorPtr c;
+    error_setg(&c, "third");
+    c = std::move(b);  // frees "third"
+    assert_ptr_equal(c.get(), second);
+    c.reset();
+    assert_null(c.get());
 }
 
 static void test_iov(void **)
@@ -166,7 +194,7 @@ int main(void)
         cmocka_unit_test(test_strtosz_ok),  cmocka_unit_test(test_strtosz_bad),
         cmocka_unit_test(test_size_to_str), cmocka_unit_test(test_strtoi64),
         cmocka_unit_test(test_keyval),      cmocka_unit_test(test_error),
-        cmocka_unit_test(test_iov),
+        cmocka_unit_test(test_error_ptr),   cmocka_unit_test(test_iov),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
