@@ -3,7 +3,8 @@
 #   N passed, N failed
 # Modes: all (default build + other coroutine backends + iotests + ASan + fuzz),
 #        asan (ASan+UBSan build: unit tests + quick iotests + error paths), unit,
-#        iotests, error-paths, lint (coroutine_fn checker, format-check).
+#        iotests, error-paths, lint (coroutine_fn checker, Error ownership check,
+#        format-check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,8 +118,9 @@ fuzz() {
     rm -f "$log"
 }
 
-# The coroutine_fn checker over the tree (libclang; see docs/architecture.md)
-# and its own test on a planted violation.
+# The coroutine_fn checker over the tree (libclang; see docs/architecture.md),
+# the Error ownership check (scripts/error-check.sh), each with its own test on
+# a planted violation, and format-check.
 lint() {
     local log; log=$(mktemp)
     tests/lint/test-coroutine-check.sh 2>&1 | tee "$log"
@@ -127,6 +129,13 @@ lint() {
         passed=$((passed + 1)); echo "== coroutine-check: 1 passed, 0 failed"
     else
         failed=$((failed + 1)); failures+=("coroutine-check"); echo "== coroutine-check: 0 passed, 1 failed"
+    fi
+    tests/lint/test-error-check.sh 2>&1 | tee "$log"
+    count_iotests "$log" "error-check test"
+    if scripts/error-check.sh; then
+        passed=$((passed + 1)); echo "== error-check: 1 passed, 0 failed"
+    else
+        failed=$((failed + 1)); failures+=("error-check"); echo "== error-check: 0 passed, 1 failed"
     fi
     rm -f "$log"
     if make -s format-check; then
