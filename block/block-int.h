@@ -267,6 +267,9 @@ struct BlockDriverState {
     int detect_zeroes = 0;  // BlockdevDetectZeroes
     bool copy_on_read = false;
     bool encrypted = false;  // the format encrypts its data (qemu-img info: "encrypted: yes")
+    // The key secret options the format was opened with ("encrypt.key-secret"
+    // = id), so that tools reopening the image (commit) can unlock it again.
+    std::vector<std::pair<std::string, std::string>> secret_opts;
 
     bool probed = false;                 // format chosen by probing (raw restricts sector 0)
     bool force_share = false;            // -U: share every permission, take no locks

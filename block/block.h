@@ -294,6 +294,9 @@ int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 JsonNode *bdrv_get_specific_info(BlockDriverState *bs, Error **errp);
 // Whether the node's format encrypts the data (luks, qcow2 with encrypt.*).
 bool bdrv_is_encrypted(BlockDriverState *bs);
+// The key secret options the node's format was opened with (name, secret
+// id), e.g. {"encrypt.key-secret", "sec0"}: what reopening it needs.
+std::vector<std::pair<std::string, std::string>> bdrv_get_secret_opts(BlockDriverState *bs);
 
 // Internal snapshots.  -ENOTSUP when the format has none.
 int bdrv_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);

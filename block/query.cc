@@ -33,6 +33,10 @@ const char *bdrv_get_format_name(BlockDriverState *bs)
 
 const char *bdrv_get_filename(BlockDriverState *bs) { return bs->filename.c_str(); }
 bool bdrv_is_encrypted(BlockDriverState *bs) { return bs && bs->encrypted; }
+std::vector<std::pair<std::string, std::string>> bdrv_get_secret_opts(BlockDriverState *bs)
+{
+    return bs ? bs->secret_opts : std::vector<std::pair<std::string, std::string>>{};
+}
 int bdrv_get_open_flags(BlockDriverState *bs) { return bs->open_flags; }
 const char *bdrv_get_backing_filename(BlockDriverState *bs) { return bs->backing_file.c_str(); }
 const char *bdrv_get_backing_format(BlockDriverState *bs) { return bs->backing_format.c_str(); }

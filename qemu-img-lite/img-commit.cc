@@ -137,6 +137,7 @@ bool commit_into_base(const CommitArgs &a, BlockBackend *top_blk, BlockDriverSta
     oa.flags = BDRV_O_RDWR | BDRV_O_UNMAP;
     oa.cache = a.cache;
     oa.quiet = true;
+    oa.extra_opts = bdrv_get_secret_opts(base);
     BlkRef base_blk(img_open(bdrv_get_filename(base), oa));
     if (!base_blk) {
         error_setg(errp, "Could not reopen the base image '%s' read-write",

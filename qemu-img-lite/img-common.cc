@@ -112,6 +112,9 @@ BlockBackend *img_open(const char *filename, const ImgOpenArgs &args)
     } else if (args.fmt) {
         opts.set("driver", args.fmt);
     }
+    for (const auto &kv : args.extra_opts) {
+        opts.set(kv.first, kv.second);
+    }
     BlockBackend *blk = blk_new_open(args.image_opts ? nullptr : filename, &opts, flags, &err);
     if (!blk) {
         error_report("Could not open '%s': %s", filename, error_get_pretty(err.get()));

@@ -306,8 +306,14 @@ bool check_target_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
 // Whether a freshly created target already reads as zeroes everywhere: true
 // for images on regular files (new files are sparse zeroes; a preallocated
 // qcow2 has zeroed data too), not for block devices or NBD exports.
-bool target_has_zero_init(BlockBackend *target, const char *filename)
+bool target_has_zero_init(BlockBackend *target, const char *filename, bool preallocated)
 {
+    // Encrypted data: zeroes in the file do not read as zeroes (luks, a
+    // preallocated encrypted qcow2), so zeroes are written as such.
+    BlockDriverState *bs = blk_bs(target);
+    if (bdrv_is_encrypted(bs) && (strcmp(bdrv_get_format_name(bs), "qcow2") || preallocated)) {
+        return false;
+    }
     const char *proto = bdrv_get_format_name(bdrv_protocol_bs(blk_bs(target)));
     struct stat st;
     return proto && !strcmp(proto, "file") && stat(filename, &st) == 0 && S_ISREG(st.st_mode);
@@ -326,7 +332,8 @@ int64_t backing_sectors(BlockBackend *target)
 
 // Opens the target and derives buffer size, alignment and cluster size from
 // it.  Returns false after reporting.
-bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s, BlkRef *ref)
+bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s, BlkRef *ref,
+                 const CreateOpts &create_opts)
 {
     int flags = s->min_sparse ? (BDRV_O_RDWR | BDRV_O_UNMAP) : BDRV_O_RDWR;
     ImgOpenArgs oa;
@@ -335,6 +342,14 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
     oa.cache = a.cache;
     oa.quiet = s->quiet;
     oa.image_opts = a.skip_create && a.tgt_image_opts;
+    // As qemu-img (img_add_key_secrets): the secrets the new image was
+    // encrypted with open it.
+    for (const auto &kv : create_opts.items) {
+        const std::string &k = kv.first;
+        if (k.size() >= 10 && k.compare(k.size() - 10, 10, "key-secret") == 0) {
+            oa.extra_opts.push_back(kv);
+        }
+    }
     ref->reset(img_open(out_filename, oa));
     if (!*ref) {
         return false;
@@ -378,7 +393,8 @@ bool open_target(const ConvertArgs &a, const char *out_filename, ConvertState *s
     }
     s->cluster_sectors = cluster / kConvertSectorSize;
     if (!s->has_zero_init && s->target_is_new && s->min_sparse && !s->target_has_backing) {
-        s->has_zero_init = target_has_zero_init(s->target, out_filename);
+        const char *pa = create_opts.get("preallocation");
+        s->has_zero_init = target_has_zero_init(s->target, out_filename, pa && strcmp(pa, "off"));
     }
     return true;
 }
@@ -421,7 +437,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     s->target_is_new = !a.skip_create;
     s->copy_range = a.copy_range;
     BlkRef target;
-    if (!open_target(a, out_filename, s, &target)) {
+    if (!open_target(a, out_filename, s, &target, opts)) {
         return -1;
     }
     // Without -C, data is still read (sparse detection needs it), but into

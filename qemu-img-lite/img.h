@@ -66,6 +66,8 @@ struct ImgOpenArgs {
     bool force_share = false;
     bool quiet = false;
     bool image_opts = false;  // @filename is a key=value option string
+    // Further options for the node (convert: the target's key secrets).
+    std::vector<std::pair<std::string, std::string>> extra_opts;
 };
 BlockBackend *img_open(const char *filename, const ImgOpenArgs &args);
 // Applies a cache mode to @flags; false (after printing "Invalid cache

@@ -38,6 +38,7 @@ int coroutine_fn luks_co_open(BlockDriverState *bs, QDict *o, int flags, Error *
     s->payload_offset = qcrypto_block_get_payload_offset(b);
     bs->opaque = s;
     bs->encrypted = true;
+    if (secret) bs->secret_opts = {{"key-secret", key}};
     return 0;
 }
 

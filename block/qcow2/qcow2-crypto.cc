@@ -128,6 +128,7 @@ int coroutine_fn qcow2_crypto_open(BlockDriverState *bs, QDict *options, int fla
     s->crypto_hdr_offset = off;
     s->crypto_hdr_length = len;
     bs->encrypted = true;
+    if (secret) bs->secret_opts = {{"encrypt.key-secret", key}};
     return 0;
 }
 
