@@ -24,7 +24,7 @@ uint32_t ticks_since_midnight()
 {
     time_t now = time(nullptr);
     struct tm tm;
-    localtime_r(&now, &tm);
+    gmtime_r(&now, &tm);  // UTC, as the RTC (QEMU's default -rtc base=utc)
     uint32_t secs = tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
     return (uint32_t)((uint64_t)secs * 1193180 / 65536);
 }
@@ -97,6 +97,7 @@ void pc_misc_create(Machine *m, int boot_if, uint64_t boot_sectors)
     machine_register_pio(m, 0x92, 1, &kPort92Ops, p, "port92");
     machine_register_pio(m, PC_POST_PORT, 1, &kPostOps, p, "post");
     i8042_create(m);
+    rtc_create(m);
     acpi_pm_create(m);
 }
 

@@ -9,11 +9,12 @@ struct Machine;
 struct Error;
 
 enum : uint16_t {
-    PC_FW_INFO_PORT = 0x510,  // firmware info: out16 key, then in32 value
-    PC_RESET_PORT = 0xCF9,    // write 0x06/0x0E: reset
-    PC_KBD_DATA_PORT = 0x60,  // i8042 output buffer / data for a controller command
-    PC_KBD_CMD_PORT = 0x64,   // i8042 status / command (0xFE: reset pulse, 0xD1: output port)
-    PC_POST_PORT = 0x80,      // POST codes (traced as pc_post_code)
+    PC_FW_INFO_PORT = 0x510,   // firmware info: out16 key, then in32 value
+    PC_RESET_PORT = 0xCF9,     // write 0x06/0x0E: reset
+    PC_RTC_INDEX_PORT = 0x70,  // CMOS RTC index (0x71: data)
+    PC_KBD_DATA_PORT = 0x60,   // i8042 output buffer / data for a controller command
+    PC_KBD_CMD_PORT = 0x64,    // i8042 status / command (0xFE: reset pulse, 0xD1: output port)
+    PC_POST_PORT = 0x80,       // POST codes (traced as pc_post_code)
 };
 // Keys of the firmware info port.
 enum : uint16_t {
@@ -51,6 +52,8 @@ void debug_exit_create(Machine *m);
 void pc_misc_create(Machine *m, int boot_if, uint64_t boot_sectors);
 // i8042 keyboard controller at 0x60/0x64 (reset, output port, A20 gate).
 void i8042_create(Machine *m);
+// CMOS RTC at 0x70/0x71: the host clock in UTC, CMOS memory sizes.
+void rtc_create(Machine *m);
 // ACPI PM1a event/control blocks and PM timer (SLP_EN with S5: power off,
 // the VM exits with status 0).
 void acpi_pm_create(Machine *m);

@@ -162,15 +162,20 @@ int16_handler:
 .done:
     LEAVE_FRAME
 
-; INT 1Ah: tick count from the host clock (no timer interrupt needed).
+; INT 1Ah: tick count from the host clock (no timer interrupt needed);
+; RTC time and date from the CMOS clock (hw/rtc.cc), BCD, as SeaBIOS.
 int1a_handler:
     ENTER_FRAME
     cmp ah, 0x00
     je .ticks
     cmp ah, 0x02
     je .time
+    cmp ah, 0x03
+    je .set_time
     cmp ah, 0x04
     je .date
+    cmp ah, 0x05
+    je .set_date
     CLEAR_CF
     jmp .done
 .ticks:
@@ -181,17 +186,87 @@ int1a_handler:
     mov [bp + F_ECX], ax
     mov byte [bp + F_AL], 0
     jmp .done
-.time:
-    mov word [bp + F_ECX], 0
-    mov word [bp + F_EDX], 0
-    CLEAR_CF
-    jmp .done
-.date:
-    mov word [bp + F_ECX], 0x2026
-    mov word [bp + F_EDX], 0x0101
+.time:                          ; CH hours, CL minutes, DH seconds, DL DST flag
+    mov al, CMOS_SEC
+    call cmos_read
+    mov [bp + F_DH], al
+    mov al, CMOS_MIN
+    call cmos_read
+    mov [bp + F_CL], al
+    mov al, CMOS_HOUR
+    call cmos_read
+    mov [bp + F_CH], al
+    mov al, CMOS_STATUS_B
+    call cmos_read
+    and al, 0x01
+    mov [bp + F_DL], al
+    jmp .rtc_ok
+.date:                          ; CH century, CL year, DH month, DL day
+    mov al, CMOS_CENTURY
+    call cmos_read
+    mov [bp + F_CH], al
+    mov al, CMOS_YEAR
+    call cmos_read
+    mov [bp + F_CL], al
+    mov al, CMOS_MONTH
+    call cmos_read
+    mov [bp + F_DH], al
+    mov al, CMOS_MDAY
+    call cmos_read
+    mov [bp + F_DL], al
+    jmp .rtc_ok
+.set_time:
+    mov ah, [bp + F_DH]
+    mov al, CMOS_SEC
+    call cmos_write
+    mov ah, [bp + F_CL]
+    mov al, CMOS_MIN
+    call cmos_write
+    mov ah, [bp + F_CH]
+    mov al, CMOS_HOUR
+    call cmos_write
+    jmp .rtc_ok
+.set_date:
+    mov ah, [bp + F_CH]
+    mov al, CMOS_CENTURY
+    call cmos_write
+    mov ah, [bp + F_CL]
+    mov al, CMOS_YEAR
+    call cmos_write
+    mov ah, [bp + F_DH]
+    mov al, CMOS_MONTH
+    call cmos_write
+    mov ah, [bp + F_DL]
+    mov al, CMOS_MDAY
+    call cmos_write
+.rtc_ok:
+    mov byte [bp + F_AH], 0
     CLEAR_CF
 .done:
     LEAVE_FRAME
+
+; AL = CMOS register -> AL = its value.
+cmos_read:
+    out CMOS_INDEX, al
+    in al, CMOS_DATA
+    ret
+
+; AL = CMOS register <- AH.
+cmos_write:
+    out CMOS_INDEX, al
+    mov al, ah
+    out CMOS_DATA, al
+    ret
+
+; POST: BCD, 24-hour, no RTC interrupts (SeaBIOS's rtc_setup).
+rtc_init:
+    mov ax, 0x2600 | CMOS_STATUS_A
+    call cmos_write
+    mov ax, 0x0200 | CMOS_STATUS_B
+    call cmos_write
+    mov al, CMOS_STATUS_C
+    call cmos_read
+    ret
 
 ; IRQ14: reading the status register deasserts INTRQ; INT 13h waits on the flag.
 irq_ide:

@@ -42,6 +42,7 @@ post:
     call setup_bda
     call pic_init
     call acpi_init
+    call rtc_init
     mov al, 0x02
     out POST_PORT, al
     mov si, banner

@@ -4,8 +4,10 @@
 // types do not; the PM timer runs at 3.58 MHz in 24 bits; the keyboard
 // controller resets through 0xFE and through its output port, keeps A20
 // on and answers its self-tests; 0xCF9 and port 0x92 reset; -no-reboot
-// turns every reset into an exit with status 0.
+// turns every reset into an exit with status 0; the CMOS RTC follows the
+// host clock.
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "hw/machine-int.h"
@@ -145,6 +147,47 @@ void test_no_reboot_exits(void **)
     }
 }
 
+uint8_t cmos(Machine *m, uint8_t reg)
+{
+    machine_pio_write(m, PC_RTC_INDEX_PORT, reg, 1);
+    return machine_pio_read(m, PC_RTC_INDEX_PORT + 1, 1);
+}
+
+void cmos_set(Machine *m, uint8_t reg, uint8_t v)
+{
+    machine_pio_write(m, PC_RTC_INDEX_PORT, reg, 1);
+    machine_pio_write(m, PC_RTC_INDEX_PORT + 1, v, 1);
+}
+
+int bcd(uint8_t v) { return (v >> 4) * 10 + (v & 0x0F); }
+
+// The CMOS clock is the host's UTC clock in BCD; a guest write moves it
+// (offset), binary mode reads the same time in binary; memory sizes as QEMU.
+void test_rtc(void **)
+{
+    Machine *m = new_board();
+    assert_int_equal(cmos(m, 0x0B), 0x02);  // BCD, 24-hour
+    assert_int_equal(cmos(m, 0x0D), 0x80);
+    time_t now = time(nullptr);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    assert_int_equal(bcd(cmos(m, 0x32)) * 100 + bcd(cmos(m, 0x09)), tm.tm_year + 1900);
+    assert_int_equal(bcd(cmos(m, 0x08)), tm.tm_mon + 1);
+    assert_true(bcd(cmos(m, 0x00)) < 60 && bcd(cmos(m, 0x04)) < 24);
+    cmos_set(m, 0x09, 0x31);  // year 2031 (BCD)
+    assert_int_equal(cmos(m, 0x09), 0x31);
+    cmos_set(m, 0x0B, 0x06);  // binary
+    assert_int_equal(cmos(m, 0x09), 31);
+    assert_int_equal(cmos(m, 0x32), 20);
+    // 4 MiB of RAM: 640 KiB base, 3 MiB extended, nothing above 16 MiB.
+    assert_int_equal(cmos(m, 0x15) | cmos(m, 0x16) << 8, 640);
+    assert_int_equal(cmos(m, 0x17) | cmos(m, 0x18) << 8, 3072);
+    assert_int_equal(cmos(m, 0x34) | cmos(m, 0x35) << 8, 0);
+    cmos_set(m, 0x40, 0x5A);  // CMOS RAM keeps what is written
+    assert_int_equal(cmos(m, 0x40), 0x5A);
+    free_board(m);
+}
+
 }  // namespace
 
 int main(void)
@@ -157,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_kbc_reset_and_a20),
         cmocka_unit_test(test_cf9_and_port92),
         cmocka_unit_test(test_no_reboot_exits),
+        cmocka_unit_test(test_rtc),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
