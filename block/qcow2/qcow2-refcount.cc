@@ -1,9 +1,15 @@
 // Refcount table and blocks: lookups, updates, cluster and byte allocation,
 // refcount block allocation and refcount table growth.  Caller holds s->lock.
 //
-// New refcount blocks describe themselves: the block for refblock index r
-// lives in the first cluster of the range it covers, which is free by
-// definition (no block means every refcount in the range is zero).
+// Allocation follows QEMU 7.2's order, so host offsets match its images: a
+// run of free clusters is searched from free_cluster_index (a range without
+// a refcount block reads as free) and the index moves past it; then the
+// refcounts are raised.  When that meets a range without a refcount block,
+// the block is placed at the next free cluster (usually just past the run),
+// hooked up, and the whole allocation starts again from the run's start
+// (-EAGAIN inside this file).  A refcount table too small for the new block
+// is replaced by a larger one placed, with the blocks describing it, at the
+// first refcount range past everything in use.
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
@@ -13,20 +19,94 @@
 
 namespace {
 
-int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries);
+int coroutine_fn update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
+                                 int64_t addend);
+int coroutine_fn refcount_area(BlockDriverState *bs, uint64_t start_offset, uint64_t new_ri,
+                               uint64_t new_block);
 
-// Returns the refcount block for refblock index @ri in *block (pinned), or
-// nullptr when it does not exist and @alloc is false.
-int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, void **block)
+// QEMU's alloc_clusters_noref: the first run of @n clusters with refcount 0
+// at or after free_cluster_index; the index moves past the run.  Nothing is
+// marked used.
+int coroutine_fn alloc_noref(BlockDriverState *bs, uint64_t n, uint64_t *first)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    *block = nullptr;
-    if (ri >= s->refcount_table.size()) {
-        if (!alloc) return 0;
-        int ret = grow_reftable(bs, ri + 1);
+    uint64_t run = 0;
+    while (run < n) {
+        uint64_t idx = s->free_cluster_index++, rc;
+        int ret = qcow2_get_refcount(bs, idx, &rc);
         if (ret < 0) return ret;
+        run = rc ? 0 : run + 1;
     }
-    uint64_t off = s->refcount_table[ri] & REFT_OFFSET_MASK;
+    *first = s->free_cluster_index - n;
+    if ((s->free_cluster_index << s->g.cluster_bits) > L2E_OFFSET_MASK + 1) return -EFBIG;
+    return 0;
+}
+
+// Creates the missing refcount block for host cluster @idx (QEMU's
+// alloc_refcount_block): at the next free cluster, counting itself when it
+// lies in its own range, else counted in the range it lies in (which may
+// need a block first).  The block is written and flushed before the
+// refcount table points at it; a table too small is replaced.  Returns
+// -EAGAIN on success: the caller's search must start again.
+int coroutine_fn alloc_refblock(BlockDriverState *bs, uint64_t idx)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t ri = idx >> s->g.refblock_bits;
+    // The refcount table is written to, which L2 tables may depend on.
+    int ret = qcow2_cache_flush(bs, s->l2_cache);
+    if (ret < 0) return ret;
+    uint64_t nb;
+    ret = alloc_noref(bs, 1, &nb);
+    if (ret < 0) return ret;
+    uint64_t host = nb << s->g.cluster_bits;
+    if (host == 0) {
+        return qcow2_signal_corruption(bs, "Preventing invalid allocation of refcount block "
+                                           "at offset 0");
+    }
+    void *block;
+    if ((nb >> s->g.refblock_bits) == ri) {
+        ret = qcow2_cache_get_empty(bs, s->refblock_cache, host, &block);
+        if (ret < 0) return ret;
+        memset(block, 0, s->cluster_size);
+        qcow2_refblock_set(block, s->g.refcount_order, nb & (s->g.refblock_entries() - 1), 1);
+    } else {
+        ret = update_refcount(bs, host, s->cluster_size, 1);
+        if (ret == 0) ret = qcow2_cache_flush(bs, s->refblock_cache);
+        if (ret < 0) return ret;
+        ret = qcow2_cache_get_empty(bs, s->refblock_cache, host, &block);
+        if (ret < 0) return ret;
+        memset(block, 0, s->cluster_size);
+    }
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
+    qcow2_cache_mark_dirty(s->refblock_cache, block);
+    qcow2_cache_put(s->refblock_cache, &block);
+    ret = qcow2_cache_flush(bs, s->refblock_cache);
+    if (ret < 0) return ret;
+    if (ri < s->refcount_table.size()) {
+        uint8_t be[8];
+        be64_store(be, host);
+        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
+        ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ri * 8, 8, be, 0);
+        if (ret < 0) return ret;
+        qcow2_reft_set(s, ri, host);
+        return -EAGAIN;
+    }
+    BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_GROW);
+    uint64_t used = std::max(idx + 1, nb + 1);
+    uint64_t ranges = (used + s->g.refblock_entries() - 1) >> s->g.refblock_bits;
+    ret = refcount_area(bs, (ranges << s->g.refblock_bits) << s->g.cluster_bits, ri, host);
+    return ret < 0 ? ret : -EAGAIN;
+}
+
+// Returns the refcount block for host cluster @idx in *block (pinned), or
+// nullptr when it does not exist and @alloc is false.  With @alloc a
+// missing block is created and -EAGAIN returned (see alloc_refblock).
+int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t idx, bool alloc, void **block)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t ri = idx >> s->g.refblock_bits;
+    *block = nullptr;
+    uint64_t off = ri < s->refcount_table.size() ? s->refcount_table[ri] & REFT_OFFSET_MASK : 0;
     if (off & (s->cluster_size - 1)) {
         return qcow2_signal_corruption(
             bs, "Refblock offset %#" PRIx64 " unaligned (reftable index: %#" PRIx64 ")", off, ri);
@@ -38,107 +118,109 @@ int coroutine_fn get_refblock(BlockDriverState *bs, uint64_t ri, bool alloc, voi
         return qcow2_cache_get(bs, s->refblock_cache, off, block);
     }
     if (!alloc) return 0;
-
-    // Self-describing block at the start of its own range.
-    uint64_t host = (ri << s->g.refblock_bits) << s->g.cluster_bits;
-    int ret = qcow2_cache_get_empty(bs, s->refblock_cache, host, block);
-    if (ret < 0) return ret;
-    memset(*block, 0, s->cluster_size);
-    qcow2_refblock_set(*block, s->g.refcount_order, 0, 1);
-    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
-    ret = bdrv_co_pwrite(bs->file, host, s->cluster_size, *block, 0);
-    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
-    if (ret < 0) {
-        qcow2_cache_put(s->refblock_cache, block);
-        qcow2_cache_discard(s->refblock_cache, host);
-        return ret;
-    }
-    uint8_t be[8];
-    be64_store(be, host);
-    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
-    ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ri * 8, 8, be, 0);
-    if (ret < 0) {
-        qcow2_cache_put(s->refblock_cache, block);
-        qcow2_cache_discard(s->refblock_cache, host);
-        return ret;
-    }
-    qcow2_reft_set(s, ri, host);
-    return 0;
+    return alloc_refblock(bs, idx);
 }
 
-// Sizes the area [refblocks][table] placed at the first cluster past the
-// current table's coverage (free by definition).
-void size_reftable_area(BDRVQcow2State *s, uint64_t min_entries, uint64_t *nblocks,
-                        uint64_t *tclusters, uint64_t *entries)
+// QEMU's qcow2_refcount_metadata_size: the refcount blocks needed to count
+// @clusters clusters plus the refcount structures themselves; @generous
+// adds room for half the table again.
+uint64_t refblocks_for(const Qcow2Geometry &g, uint64_t clusters, uint64_t cs, bool generous)
 {
-    uint64_t per_cluster = s->cluster_size / 8;
-    uint64_t old = s->refcount_table.size();
-    uint64_t want = old + old / 2;
-    if (want < min_entries) want = min_entries;
-    uint64_t r = 1, t = 1;
-    for (;;) {
-        uint64_t e = want > old + r ? want : old + r;
-        uint64_t t2 = (e + per_cluster - 1) / per_cluster;
-        uint64_t r2 = (r + t2 + s->g.refblock_entries() - 1) / s->g.refblock_entries();
-        if (t2 == t && r2 == r) {
-            *entries = t * per_cluster;
-            break;
+    uint64_t per_block = g.refblock_entries(), per_table = cs / 8;
+    uint64_t table = 0, blocks = 0, n = 0, last;
+    do {
+        last = n;
+        blocks = (clusters + table + blocks + per_block - 1) / per_block;
+        table = (blocks + per_table - 1) / per_table;
+        n = clusters + blocks + table;
+        if (n == last && generous) {
+            clusters += (table + 1) / 2;
+            n = 0;
+            generous = false;
         }
-        t = t2;
-        r = r2;
-    }
-    *nblocks = r;
-    *tclusters = t;
+    } while (n != last);
+    return blocks;
 }
 
-int coroutine_fn grow_reftable(BlockDriverState *bs, uint64_t min_entries)
+// QEMU's qcow2_refcount_area for a growing table: at @start_offset (only
+// free space beyond it), the refcount blocks missing for the ranges from
+// there to the end of the new structures, then a new refcount table (50 %
+// spare) that also points at @new_block for index @new_ri.  Blocks first,
+// then the table, then the header switch, then the old table is freed.
+int coroutine_fn refcount_area(BlockDriverState *bs, uint64_t start_offset, uint64_t new_ri,
+                               uint64_t new_block)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    uint64_t r, t, entries, cs = s->cluster_size;
-    size_reftable_area(s, min_entries, &r, &t, &entries);
-    if (entries * 8 > QCOW2_MAX_REFTABLE_BYTES) return -EFBIG;
-    uint64_t old = s->refcount_table.size();
-    uint64_t area = (old << s->g.refblock_bits) << s->g.cluster_bits;
-    BLKDBG_EVENT(bs->file, BLKDBG_REFTABLE_GROW);
+    uint64_t cs = s->cluster_size, per_block = s->g.refblock_entries();
+    uint64_t total = refblocks_for(s->g, start_offset / cs, cs, true);
+    if (total > QCOW2_MAX_REFTABLE_BYTES) return -EFBIG;
+    uint64_t area_ri = (start_offset / cs) / per_block;
+    uint64_t table_size = total + (total + 1) / 2;
+    table_size = (table_size + cs / 8 - 1) / (cs / 8) * (cs / 8);
+    uint64_t table_clusters = table_size * 8 / cs;
+    if (table_size > QCOW2_MAX_REFTABLE_BYTES) return -EFBIG;
 
-    std::vector<uint64_t> table(s->refcount_table);
-    table.resize(entries, 0);
-    uint8_t *buf = (uint8_t *)qemu_memalign(4096, (r > t ? r : t) * cs);
-    memset(buf, 0, r * cs);
-    for (uint64_t i = 0; i < r + t; i++) {
-        qcow2_refblock_set(buf + (i >> s->g.refblock_bits) * cs, s->g.refcount_order,
-                           i & (s->g.refblock_entries() - 1), 1);
+    std::vector<uint64_t> table(table_size, 0);
+    uint64_t keep = std::min<uint64_t>(table_size, s->refcount_table.size());
+    std::copy(s->refcount_table.begin(), s->refcount_table.begin() + keep, table.begin());
+    if (new_block && new_ri < table_size) table[new_ri] = new_block;
+    uint64_t added = 0;
+    for (uint64_t i = area_ri; i < total; i++)
+        added += !table[i];
+    uint64_t table_offset = start_offset + added * cs;
+    uint64_t end_offset = table_offset + table_clusters * cs;
+
+    uint64_t block_offset = start_offset;
+    for (uint64_t i = area_ri; i < total; i++) {
+        void *rb;
+        int ret;
+        if (table[i]) {
+            ret = qcow2_cache_get(bs, s->refblock_cache, table[i], &rb);
+            if (ret < 0) return ret;
+        } else {
+            ret = qcow2_cache_get_empty(bs, s->refblock_cache, block_offset, &rb);
+            if (ret < 0) return ret;
+            memset(rb, 0, cs);
+            qcow2_cache_mark_dirty(s->refblock_cache, rb);
+            table[i] = block_offset;
+            block_offset += cs;
+        }
+        uint64_t covered = i * per_block * cs;
+        if (covered < end_offset) {
+            uint64_t j = covered < start_offset ? (start_offset - covered) / cs : 0;
+            uint64_t jend = std::min<uint64_t>((end_offset - covered) / cs, per_block);
+            for (; j < jend; j++)
+                qcow2_refblock_set(rb, s->g.refcount_order, j, 1);
+            qcow2_cache_mark_dirty(s->refblock_cache, rb);
+        }
+        qcow2_cache_put(s->refblock_cache, &rb);
     }
-    for (uint64_t j = 0; j < r; j++)
-        table[old + j] = area + j * cs;
+
     BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_BLOCKS);
-    int ret = bdrv_co_pwrite(bs->file, area, r * cs, buf, 0);
-    if (ret == 0) {
-        uint8_t *tb = (uint8_t *)qemu_memalign(4096, t * cs);
-        memset(tb, 0, t * cs);
-        for (uint64_t i = 0; i < entries; i++)
-            be64_store(tb + 8 * i, table[i]);
-        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
-        ret = bdrv_co_pwrite(bs->file, area + r * cs, t * cs, tb, 0);
-        qemu_vfree(tb);
-    }
-    qemu_vfree(buf);
-    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
+    int ret = qcow2_cache_flush(bs, s->refblock_cache);
+    if (ret < 0) return ret;
+    uint8_t *tb = (uint8_t *)qemu_memalign(4096, table_size * 8);
+    for (uint64_t i = 0; i < table_size; i++)
+        be64_store(tb + 8 * i, table[i]);
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE_TABLE);
+    ret = bdrv_co_pwrite_sync(bs->file, table_offset, table_size * 8, tb, 0);
+    qemu_vfree(tb);
     if (ret < 0) return ret;
 
     uint8_t hdr[12];
-    be64_store(hdr, area + r * cs);
-    be32_store(hdr + 8, (uint32_t)t);
+    be64_store(hdr, table_offset);
+    be32_store(hdr + 8, (uint32_t)table_clusters);
     BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE);
     ret = bdrv_co_pwrite_sync(bs->file, 48, sizeof(hdr), hdr, 0);
     if (ret < 0) return ret;
     uint64_t old_off = s->hdr.refcount_table_offset;
-    uint64_t old_clusters = s->hdr.refcount_table_clusters;
-    s->hdr.refcount_table_offset = area + r * cs;
-    s->hdr.refcount_table_clusters = (uint32_t)t;
+    uint64_t old_bytes = s->refcount_table.size() * 8;
+    s->hdr.refcount_table_offset = table_offset;
+    s->hdr.refcount_table_clusters = (uint32_t)table_clusters;
     s->refcount_table = std::move(table);
     qcow2_reft_rescan(s);
-    return qcow2_update_refcount(bs, old_off, old_clusters * cs, -1);
+    qcow2_update_refcount(bs, old_off, old_bytes, -1);  // a failure only leaks
+    return 0;
 }
 
 }  // namespace
@@ -197,7 +279,7 @@ int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t idx, uint64_t
     BDRVQcow2State *s = qcow2_state(bs);
     void *block;
     *refcount = 0;
-    int ret = get_refblock(bs, idx >> s->g.refblock_bits, false, &block);
+    int ret = get_refblock(bs, idx, false, &block);
     if (ret < 0 || !block) return ret;
     *refcount = qcow2_refblock_get(block, s->g.refcount_order, idx & (s->g.refblock_entries() - 1));
     qcow2_cache_put(s->refblock_cache, &block);
@@ -218,12 +300,13 @@ void cluster_freed(BlockDriverState *bs, uint64_t idx)
     }
 }
 
+// May return -EAGAIN when a refcount block had to be created first.
 int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t addend, bool set,
                                  uint64_t value)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     void *block;
-    int ret = get_refblock(bs, idx >> s->g.refblock_bits, addend > 0 || set, &block);
+    int ret = get_refblock(bs, idx, addend > 0 || set, &block);
     if (ret < 0) return ret;
     if (!block) return addend < 0 ? -EINVAL : 0;
     uint64_t i = idx & (s->g.refblock_entries() - 1);
@@ -245,6 +328,35 @@ int coroutine_fn change_refcount(BlockDriverState *bs, uint64_t idx, int64_t add
     return ret;
 }
 
+// QEMU's update_refcount: on any error (-EAGAIN included) the clusters
+// already changed are changed back; -EAGAIN also moves free_cluster_index
+// back to the range's start, so an allocation retries the same clusters.
+int coroutine_fn update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
+                                 int64_t addend)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (length == 0) return 0;
+    uint64_t first = offset >> s->g.cluster_bits;
+    uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
+    uint64_t idx = first;
+    int ret = 0;
+    for (; idx <= last; idx++) {
+        // As QEMU's update_refcount: refblock_alloc fires each time the
+        // update moves to a refcount block, whether or not it is new.
+        if (idx == first || !(idx & (s->g.refblock_entries() - 1))) {
+            BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
+        }
+        ret = change_refcount(bs, idx, addend, false, 0);
+        if (ret == -EAGAIN && s->free_cluster_index > first) s->free_cluster_index = first;
+        if (ret < 0) break;
+    }
+    if (ret < 0 && idx > first) {
+        update_refcount(bs, first << s->g.cluster_bits, (idx - first) << s->g.cluster_bits,
+                        -addend);
+    }
+    return ret;
+}
+
 }  // namespace
 
 int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
@@ -252,20 +364,18 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
 {
     BDRVQcow2State *s = qcow2_state(bs);
     if (length == 0) return 0;
-    uint64_t first = offset >> s->g.cluster_bits;
-    uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
     if (addend < 0) BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_FREE);
-    for (uint64_t idx = first; idx <= last; idx++) {
-        // As QEMU's update_refcount: refblock_alloc fires each time the
-        // update moves to a refcount block, whether or not it is new.
-        if (idx == first || !(idx & (s->g.refblock_entries() - 1))) {
-            BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
-        }
-        int ret = change_refcount(bs, idx, addend, false, 0);
-        if (ret < 0) return ret;
-    }
+    int ret;
+    do {
+        // Not an allocation: once the missing block exists, the same
+        // update goes through.
+        ret = update_refcount(bs, offset, length, addend);
+    } while (ret == -EAGAIN);
+    if (ret < 0) return ret;
     if (addend < 0 && s->discard_passthrough) {
         // Best effort: only whole clusters that became free.
+        uint64_t first = offset >> s->g.cluster_bits;
+        uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
         for (uint64_t idx = first; idx <= last; idx++) {
             uint64_t rc;
             if (qcow2_get_refcount(bs, idx, &rc) == 0 && rc == 0) {
@@ -278,116 +388,23 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
 
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t value)
 {
-    return change_refcount(bs, idx, 0, true, value);
-}
-
-namespace {
-
-bool has_refblock(BDRVQcow2State *s, uint64_t ri)
-{
-    return ri < s->refcount_table.size() && (s->refcount_table[ri] & REFT_OFFSET_MASK);
-}
-
-// First run of @n clusters with refcount 0 at or after @start (a range
-// without a refcount block counts as free).
-int coroutine_fn find_free_run(BlockDriverState *bs, uint64_t start, uint64_t n, uint64_t *out)
-{
-    uint64_t run = 0;
-    while (run < n) {
-        uint64_t rc;
-        int ret = qcow2_get_refcount(bs, start + run, &rc);
-        if (ret < 0) return ret;
-        if (rc) {
-            start += run + 1;
-            run = 0;
-        } else {
-            run++;
-        }
-    }
-    *out = start;
-    return 0;
-}
-
-// Refblock ranges of [start, start + n) that have no refcount block.
-std::vector<uint64_t> missing_ranges(BDRVQcow2State *s, uint64_t start, uint64_t n)
-{
-    std::vector<uint64_t> m;
-    uint64_t last = (start + n - 1) >> s->g.refblock_bits;
-    for (uint64_t ri = start >> s->g.refblock_bits; ri <= last; ri++) {
-        if (!has_refblock(s, ri)) m.push_back(ri);
-    }
-    return m;
-}
-
-// Creates refcount blocks for @ranges in the free clusters [at, at + k).
-// Each block is written (counting the new blocks that live in the ranges
-// it describes) and flushed before the refcount table points at it; new
-// blocks living in already described ranges are counted there first.  A
-// crash leaks at most the new blocks.
-int coroutine_fn create_refblocks(BlockDriverState *bs, const std::vector<uint64_t> &ranges,
-                                  uint64_t at)
-{
-    BDRVQcow2State *s = qcow2_state(bs);
-    uint64_t cs = s->cluster_size, k = ranges.size();
-    std::vector<uint8_t> buf(k * cs, 0);
-    for (uint64_t j = 0; j < k; j++) {
-        uint64_t pos = at + j, ri = pos >> s->g.refblock_bits;
-        for (uint64_t x = 0; x < k; x++) {
-            if (ranges[x] == ri) {
-                qcow2_refblock_set(&buf[x * cs], s->g.refcount_order,
-                                   pos & (s->g.refblock_entries() - 1), 1);
-            }
-        }
-    }
-    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_WRITE);
-    int ret = bdrv_co_pwrite(bs->file, (int64_t)(at * cs), (int64_t)(k * cs), buf.data(), 0);
-    for (uint64_t j = 0; ret == 0 && j < k; j++) {
-        uint64_t pos = at + j;
-        if (has_refblock(s, pos >> s->g.refblock_bits)) {
-            ret = qcow2_update_refcount(bs, pos * cs, cs, 1);
-        }
-    }
-    if (ret == 0) ret = qcow2_cache_flush(bs, s->refblock_cache);
-    for (uint64_t j = 0; ret == 0 && j < k; j++) {
-        uint8_t be[8];
-        be64_store(be, (at + j) * cs);
-        BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC_HOOKUP);
-        ret = bdrv_co_pwrite_sync(bs->file, s->hdr.refcount_table_offset + ranges[j] * 8, 8, be, 0);
-        if (ret == 0) qcow2_reft_set(s, ranges[j], (at + j) * cs);
-    }
+    int ret;
+    do {
+        ret = change_refcount(bs, idx, 0, true, value);
+    } while (ret == -EAGAIN);
     return ret;
 }
-
-}  // namespace
 
 int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool l2_table)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC);
     for (;;) {
-        // New refcount blocks go at the head of the run, so runs longer
-        // than one refblock range are possible.
-        uint64_t start = s->free_cluster_index, k = 0;
-        std::vector<uint64_t> missing;
-        for (;;) {
-            int ret = find_free_run(bs, start, n + k, &start);
-            if (ret < 0) return ret;
-            missing = missing_ranges(s, start, n + k);
-            if (missing.size() <= k) break;
-            k = missing.size();
-        }
-        if (((start + n + k) << s->g.cluster_bits) > L2E_OFFSET_MASK) return -EFBIG;
-        if (!missing.empty() && missing.back() >= s->refcount_table.size()) {
-            int ret = grow_reftable(bs, missing.back() + 1);
-            if (ret < 0) return ret;
-            continue;  // the new table took clusters; search again
-        }
-        // The run may have moved to where fewer blocks are missing: the
-        // spare head clusters just stay free.
-        k = missing.size();
-        uint64_t off = (start + k) << s->g.cluster_bits;
-        const char *what =
-            qcow2_metadata_overlap(s, start << s->g.cluster_bits, (n + k) * s->cluster_size, true);
+        uint64_t first;
+        int ret = alloc_noref(bs, n, &first);
+        if (ret < 0) return ret;
+        uint64_t off = first << s->g.cluster_bits;
+        const char *what = qcow2_metadata_overlap(s, off, n * s->cluster_size, true);
         if (what) {
             // Caught before anything is written; the words QEMU prints when
             // it catches the same refcounts later (l2_allocate, or the
@@ -401,12 +418,8 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool
                                            "(overlaps with %s)",
                                            what);
         }
-        if (k) {
-            int ret = create_refblocks(bs, missing, start);
-            if (ret < 0) return ret;
-        }
-        s->free_cluster_index = start + k + n;
-        int ret = qcow2_update_refcount(bs, off, n * s->cluster_size, 1);
+        ret = update_refcount(bs, off, n * s->cluster_size, 1);
+        if (ret == -EAGAIN) continue;  // a refcount block was created
         if (ret < 0) return ret;
         return (int64_t)off;
     }
