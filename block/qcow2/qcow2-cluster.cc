@@ -59,14 +59,15 @@ int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_o
         s->l1_table[i] = old_entry;
         qcow2_cache_put(s->l2_cache, l2);
         qcow2_cache_discard(s->l2_cache, off);
-        qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1);
+        qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1, Qcow2DiscardType::Always);
         return ret;
     }
     if (old_off) {
         // A shared table loses one reference; write through so the L1 no
         // longer points at it before its refcount drops.
         ret = bdrv_co_flush(bs->file->bs);
-        if (ret == 0) ret = qcow2_update_refcount(bs, old_off, s->cluster_size, -1);
+        if (ret == 0)
+            ret = qcow2_update_refcount(bs, old_off, s->cluster_size, -1, Qcow2DiscardType::Other);
         // The new table is linked now: a failure here leaks the old one's
         // reference at worst; the table in use stays pinned for the caller
         // to release.
@@ -79,7 +80,7 @@ int coroutine_fn alloc_l2_table(BlockDriverState *bs, uint64_t i, uint64_t old_o
 fail:
     qcow2_cache_put(s->l2_cache, l2);
     qcow2_cache_discard(s->l2_cache, off);
-    qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1);
+    qcow2_update_refcount(bs, (uint64_t)off, s->cluster_size, -1, Qcow2DiscardType::Always);
     return ret;
 }
 
@@ -240,14 +241,15 @@ int coroutine_fn qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size)
     s->hdr.l1_size = (uint32_t)min_size;
     s->l1_table.resize(min_size, 0);
     if (old_off && old_size) {
-        ret = qcow2_update_refcount(bs, old_off, old_size * 8, -1);
+        ret = qcow2_update_refcount(bs, old_off, old_size * 8, -1, Qcow2DiscardType::Other);
     }
     return ret;
 }
 
 namespace {
 
-// New L2 entry for a discarded (or zeroed) cluster, or false to leave it.
+// New L2 entry for a discarded (or zeroed) cluster, or false to leave it
+// (QEMU's discard_in_l2_slice and zero_in_l2_slice).
 bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, uint64_t *nv)
 {
     BDRVQcow2State *s = qcow2_state(bs);
@@ -256,18 +258,18 @@ bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, ui
                      t == Qcow2ClusterType::Compressed;
     switch (mode) {
     case Qcow2DiscardMode::Deallocate: *nv = 0; return old != 0;
-    case Qcow2DiscardMode::ZeroKeepAlloc:
-        if (t == Qcow2ClusterType::ZeroPlain || t == Qcow2ClusterType::ZeroAlloc) return false;
-        if (t == Qcow2ClusterType::Normal && (old & QCOW_OFLAG_COPIED)) {
-            *nv = old | QCOW_OFLAG_ZERO;
-            return true;
-        }
-        *nv = QCOW_OFLAG_ZERO;
-        return true;
-    case Qcow2DiscardMode::Zero: *nv = QCOW_OFLAG_ZERO; return t != Qcow2ClusterType::ZeroPlain;
+    case Qcow2DiscardMode::Zero:
+    case Qcow2DiscardMode::ZeroKeepAlloc: {
+        // The zero flag on what is there; a compressed cluster, and with
+        // unmap any allocated one, is freed.
+        bool unmap =
+            t == Qcow2ClusterType::Compressed || (mode == Qcow2DiscardMode::Zero && allocated);
+        *nv = (unmap ? 0 : old) | QCOW_OFLAG_ZERO;
+        return *nv != old;
+    }
     case Qcow2DiscardMode::Discard: break;
     }
-    if (!allocated && !(bs->backing && t == Qcow2ClusterType::Unallocated)) return false;
+    if (!allocated && !bs->backing) return false;
     *nv = s->hdr.version >= 3 ? QCOW_OFLAG_ZERO : 0;
     return *nv != old;
 }
@@ -275,7 +277,7 @@ bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, ui
 }  // namespace
 
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                        Qcow2DiscardMode mode)
+                                        Qcow2DiscardMode mode, Qcow2DiscardType type)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     std::vector<uint64_t> freed;
@@ -286,9 +288,9 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
         void *l2;
         int ret = get_l2_table(bs, offset, false, &l2);
         if (ret < 0) return ret;
-        bool make_zero = mode == Qcow2DiscardMode::Zero || mode == Qcow2DiscardMode::ZeroKeepAlloc;
-        bool need_table =
-            make_zero || (mode == Qcow2DiscardMode::Discard && bs->backing && s->hdr.version >= 3);
+        // As QEMU (get_cluster_table), discard and zeroing allocate the L2
+        // table even where nothing changes.
+        bool need_table = mode != Qcow2DiscardMode::Deallocate;
         if (!l2 && need_table) ret = get_l2_table(bs, offset, true, &l2);
         if (ret < 0) return ret;
         if (l2 && !(s->l1_table[s->g.l1_index(offset)] & QCOW_OFLAG_COPIED)) {
@@ -318,7 +320,7 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
     int ret = qcow2_cache_flush(bs, s->l2_cache);
     if (ret < 0) return ret;
     for (uint64_t e : freed) {
-        ret = qcow2_free_l2_entry(bs, e);
+        ret = qcow2_free_l2_entry(bs, e, type);
         if (ret < 0) return ret;
     }
     return 0;

@@ -23,6 +23,17 @@
 
 struct Qcow2Cache;
 
+// Why clusters are freed, for discard passthrough (QEMU's qcow2_discard_type
+// and its pass-discard-request/-snapshot/-other options).
+enum class Qcow2DiscardType {
+    Never,     // a cluster replaced by a write, an aborted allocation
+    Always,    // shrink, repair
+    Request,   // guest discard and write-zeroes with unmap
+    Snapshot,  // snapshot deletion and the tables snapshots use
+    Other,     // metadata replaced by a copy (old L1/L2/refcount tables)
+    Count,
+};
+
 // A guest cluster range being allocated (data written, L2 not yet updated).
 struct Qcow2InflightAlloc {
     uint64_t first_cluster;  // guest cluster index
@@ -55,7 +66,8 @@ struct BDRVQcow2State {
     bool lazy_refcounts = false;  // option lazy-refcounts (default: the compat bit)
     bool dirty_marked = false;    // dirty bit written for this session
     bool corrupt_reported = false;
-    bool discard_passthrough = false;
+    // Indexed by Qcow2DiscardType: whether freeing passes a discard down.
+    bool discard_passthrough[(int)Qcow2DiscardType::Count] = {false, true, false, true, false};
     bool metadata_prealloc = false;  // see qcow2_detect_metadata_prealloc
     bool metadata_prealloc_checked = false;
     // A snapshot's L1 replaced the active one (qcow2-snapshot-tmp.cc): the
@@ -111,7 +123,11 @@ struct Qcow2RuntimeOpts {
     int rb_tables = 4;
     bool lazy_refcounts = false;
     bool discard_request = false;
+    bool discard_snapshot = true;
+    bool discard_other = false;
 };
+// Applies the discard options of @r to s->discard_passthrough.
+void qcow2_apply_discard_opts(BDRVQcow2State *s, const Qcow2RuntimeOpts &r);
 // Moves qcow2's runtime options out of @options.
 QDict qcow2_take_runtime_opts(QDict *options);
 // QEMU's qcow2_join_options: @old's options that @opts does not override.
@@ -168,9 +184,10 @@ int coroutine_fn qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index
 int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs);
 // Adds @addend (may be negative) to the refcount of every cluster that
 // overlaps [offset, offset+length).  Freed clusters are dropped from the
-// caches and, with discard passthrough, discarded in the file.
+// caches and, when discards of @type pass through, discarded in the file.
 int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
-                                       int64_t addend);
+                                       int64_t addend,
+                                       Qcow2DiscardType type = Qcow2DiscardType::Never);
 // Sets one cluster's refcount to @value (repair).
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index, uint64_t value);
 // Allocates @n contiguous clusters (refcount 1 each); returns the host
@@ -182,7 +199,7 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool
 // cluster with earlier compressed data.
 int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size);
 // Frees what an L2 entry references (normal, zero-allocated or compressed).
-int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry);
+int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry, Qcow2DiscardType type);
 
 // ---- qcow2-cluster.cc -------------------------------------------------------
 // One run of guest clusters that map alike: same type and, for normal
@@ -214,7 +231,7 @@ enum class Qcow2DiscardMode {
     ZeroKeepAlloc,  // zero flag on an allocated cluster, host cluster kept
 };
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                        Qcow2DiscardMode mode);
+                                        Qcow2DiscardMode mode, Qcow2DiscardType type);
 
 // ---- qcow2-io.cc ------------------------------------------------------------
 int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,

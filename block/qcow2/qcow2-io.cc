@@ -6,6 +6,7 @@
 // lock released.  An allocating write registers its guest clusters in
 // s->inflight from allocation until its L2 update, so concurrent writers to
 // the same cluster wait instead of allocating it twice.
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -151,6 +152,7 @@ struct AllocPlan {
     uint64_t host;        // host offset of the first new cluster
     uint64_t head_entry;  // previous L2 entries of the first/last cluster
     uint64_t tail_entry;
+    bool reuse;  // preallocated zero clusters written in place (host kept)
 };
 
 // Whether the COW source described by L2 entry @e reads as zeroes.
@@ -169,9 +171,9 @@ bool cow_reads_zero(BlockDriverState *bs, uint64_t e)
 // only the guest data.  A write that extends the file would otherwise make
 // io_submit block on the main thread.  Returns -ENOTSUP to use the plain
 // path.
-int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p, uint64_t head,
-                                        uint64_t tail, uint64_t bytes, QEMUIOVector *qiov,
-                                        size_t qoff)
+int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p, uint64_t host,
+                                        uint64_t head, uint64_t tail, uint64_t bytes,
+                                        QEMUIOVector *qiov, size_t qoff)
 {
     if (qcow2_state(bs)->crypto) return -ENOTSUP;  // zeroes in the file are not zeroes
     if ((!head && !tail) || (head && !cow_reads_zero(bs, p.head_entry)) ||
@@ -179,10 +181,10 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
         return -ENOTSUP;
     }
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_SPACE);
-    int ret = bdrv_co_pwrite_zeroes(bs->file, p.host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
+    int ret = bdrv_co_pwrite_zeroes(bs->file, host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
     if (ret < 0) return -ENOTSUP;
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
-    return bdrv_co_pwritev_part(bs->file, p.host + head, bytes, qiov, qoff, 0);
+    return bdrv_co_pwritev_part(bs->file, host + head, bytes, qiov, qoff, 0);
 }
 
 // Writes data plus COW head/tail into the new clusters in one request.
@@ -197,7 +199,18 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     uint64_t vend = (uint64_t)bs->total_bytes;
     if (end > vend && offset + bytes <= vend) tail = vend - (offset + bytes);
     if (offset + bytes > vend) tail = 0;
-    int zret = write_allocated_zeroed(bs, p, head, tail, bytes, qiov, qoff);
+    uint64_t host = p.host;
+    if (p.reuse) {
+        // Normal clusters at the ends keep their data: no COW there.
+        if (qcow2_l2_entry_type(p.head_entry, s->hdr.version) == Qcow2ClusterType::Normal) {
+            host += head;
+            head = 0;
+        }
+        if (qcow2_l2_entry_type(p.tail_entry, s->hdr.version) == Qcow2ClusterType::Normal) {
+            tail = 0;
+        }
+    }
+    int zret = write_allocated_zeroed(bs, p, host, head, tail, bytes, qiov, qoff);
     if (zret != -ENOTSUP) return zret;
     AlignedBuf hb(head), tb(tail);
     // QEMU reads both COW areas in one request (one cow_read event) when
@@ -215,8 +228,11 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     // with COW areas, cow_write fire before it.
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
     if (head || tail) BLKDBG_EVENT(bs->file, BLKDBG_COW_WRITE);
-    if (s->crypto) return qcow2_crypto_co_write(bs, p.host, p.guest, head + bytes + tail, &q, 0);
-    return bdrv_co_pwritev(bs->file, p.host, head + bytes + tail, &q, 0);
+    if (s->crypto) {
+        return qcow2_crypto_co_write(bs, host, p.guest + (host - p.host), head + bytes + tail, &q,
+                                     0);
+    }
+    return bdrv_co_pwritev(bs->file, host, head + bytes + tail, &q, 0);
 }
 
 // Links the new clusters into the L2 table and frees what they replace.
@@ -229,7 +245,8 @@ int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p)
     std::vector<uint64_t> old;
     int ret = s->lazy_refcounts ? qcow2_mark_dirty(bs) : 0;
     if (ret < 0) return ret;
-    ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false, &old);
+    ret = qcow2_set_l2_entries(bs, p.guest, p.nb, p.host | QCOW_OFLAG_COPIED, false,
+                               p.reuse ? nullptr : &old);
     if (ret < 0) return ret;
     bool need_free = false;
     for (uint64_t e : old)
@@ -237,9 +254,16 @@ int coroutine_fn link_allocated(BlockDriverState *bs, const AllocPlan &p)
     if (!need_free) return 0;
     ret = qcow2_cache_flush(bs, s->l2_cache);
     for (uint64_t e : old) {
-        if (ret == 0) ret = qcow2_free_l2_entry(bs, e);
+        if (ret == 0) ret = qcow2_free_l2_entry(bs, e, Qcow2DiscardType::Never);
     }
     return ret;
+}
+
+// Whether a mapping run is written without a new allocation.
+bool in_place(const Qcow2Mapping &m)
+{
+    return (m.type == Qcow2ClusterType::Normal || m.type == Qcow2ClusterType::ZeroAlloc) &&
+           (m.l2_entry & QCOW_OFLAG_COPIED);
 }
 
 // Under s->lock: plans the write of [offset, offset+bytes) (one mapping
@@ -253,7 +277,27 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
         Qcow2Mapping m;
         int ret = qcow2_get_mapping(bs, offset, *bytes, &m);
         if (ret < 0) return ret;
-        if (m.type == Qcow2ClusterType::Normal && (m.l2_entry & QCOW_OFLAG_COPIED)) {
+        uint64_t cs = s->cluster_size;
+        uint64_t last_entry = m.l2_entry;
+        if (in_place(m)) {
+            // As QEMU's handle_copied: contiguous COPIED clusters, normal or
+            // preallocated zero, within one L2 table are written in place.
+            bool any_zero = m.type == Qcow2ClusterType::ZeroAlloc;
+            uint64_t l2_end = (offset | (s->g.l2_span() - 1)) + 1;
+            uint64_t limit = std::min<uint64_t>(*bytes, l2_end - offset);
+            uint64_t next_host = m.host_offset + m.bytes;
+            last_entry = m.l2_entry + (((m.host_offset & (cs - 1)) + m.bytes - 1) &
+                                       ~(cs - 1));  // offsets grow with the run
+            while (m.bytes < limit) {
+                Qcow2Mapping m2;
+                ret = qcow2_get_mapping(bs, offset + m.bytes, limit - m.bytes, &m2);
+                if (ret < 0) return ret;
+                if (!in_place(m2) || m2.host_offset != next_host) break;
+                any_zero |= m2.type == Qcow2ClusterType::ZeroAlloc;
+                last_entry = m2.l2_entry + ((m2.bytes - 1) & ~(cs - 1));
+                m.bytes += m2.bytes;
+                next_host += m2.bytes;
+            }
             const char *what = qcow2_metadata_overlap(s, m.host_offset, m.bytes, false);
             if (what) {
                 return qcow2_signal_corruption(bs,
@@ -261,11 +305,12 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
                                                "(overlaps with %s)",
                                                what);
             }
-            *bytes = m.bytes;
-            *host = m.host_offset;
-            return 1;
+            if (!any_zero) {
+                *bytes = m.bytes;
+                *host = m.host_offset;
+                return 1;
+            }
         }
-        uint64_t cs = s->cluster_size;
         p->guest = offset & ~(cs - 1);
         uint64_t end = offset + m.bytes;
         p->nb = (end - p->guest + cs - 1) >> s->g.cluster_bits;
@@ -285,6 +330,15 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
             // Runs of these types are single clusters (compressed) or
             // contiguous; the last cluster's entry is the first's + offset.
             p->tail_entry = m.l2_entry + ((p->nb - 1) << s->g.cluster_bits);
+        }
+        if (in_place(m)) {
+            // Preallocated zero clusters among them keep their host
+            // clusters; what the write leaves of them is written as zeroes.
+            p->host = m.l2_entry & L2E_OFFSET_MASK;
+            p->tail_entry = last_entry;
+            p->reuse = true;
+            s->inflight.push_back({first, p->nb});
+            return 0;
         }
         // The L2 table first, then the data clusters (QEMU's order: a
         // fresh image gets its L2 table at 0x40000 and data at 0x50000).
@@ -320,7 +374,7 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
             qemu_co_mutex_lock(&s->lock);
             if (ret == 0)
                 ret = link_allocated(bs, p);
-            else
+            else if (!p.reuse)
                 qcow2_update_refcount(bs, p.host, p.nb * s->cluster_size, -1);
             qcow2_inflight_end(s, p.guest >> s->g.cluster_bits);
             qemu_co_mutex_unlock(&s->lock);
@@ -418,7 +472,8 @@ int coroutine_fn write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64
 {
     BDRVQcow2State *s = qcow2_state(bs);
     if (!bytes) return 0;
-    uint64_t chunk = bytes < 4 * s->cluster_size ? bytes : 4 * s->cluster_size;
+    // QEMU's bounce buffer for the fallback holds up to 16 MiB.
+    uint64_t chunk = std::min<uint64_t>(bytes, std::max<uint64_t>(16 << 20, s->cluster_size));
     AlignedBuf z(chunk);
     memset(z.p, 0, chunk);
     while (bytes) {
@@ -437,40 +492,108 @@ int coroutine_fn discard_locked(BlockDriverState *bs, uint64_t offset, uint64_t 
                                 Qcow2DiscardMode mode)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    uint64_t first = offset >> s->g.cluster_bits, n = bytes >> s->g.cluster_bits;
+    uint64_t first = offset >> s->g.cluster_bits;
+    uint64_t n = (bytes + s->cluster_size - 1) >> s->g.cluster_bits;
     if (!n) return 0;
     qemu_co_mutex_lock(&s->lock);
     qcow2_inflight_begin(s, first, n);
-    int ret = qcow2_discard_clusters(bs, offset, bytes, mode);
+    // A partial last cluster at the image end counts as whole.
+    int ret =
+        qcow2_discard_clusters(bs, offset, n << s->g.cluster_bits, mode, Qcow2DiscardType::Request);
     qcow2_inflight_end(s, first);
     qemu_co_mutex_unlock(&s->lock);
     return ret;
 }
 
+// QEMU's is_zero: whether guest [offset, offset+bytes) reads as zeroes
+// (through the backing chain), clamped to the image end.
+bool coroutine_fn reads_as_zero(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    uint64_t total = (uint64_t)bs->total_bytes;
+    if (offset >= total) return true;
+    if (offset + bytes > total) bytes = total - offset;
+    while (bytes) {
+        int64_t pnum = 0;
+        int ret = bdrv_co_block_status_above(bs, nullptr, (int64_t)offset, (int64_t)bytes, &pnum,
+                                             nullptr, nullptr);
+        if (ret < 0 || !(ret & BDRV_BLOCK_ZERO) || pnum <= 0) return false;
+        offset += (uint64_t)pnum;
+        bytes -= std::min<uint64_t>(bytes, (uint64_t)pnum);
+    }
+    return true;
+}
+
+// QEMU's qcow2_subcluster_zeroize for cluster-aligned [offset, +bytes) (the
+// last cluster may end at the image end): zero clusters on v3; on v2 the
+// clusters are deallocated when nothing is below, else -ENOTSUP.
+int coroutine_fn zeroize(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (s->hdr.version < 3) {
+        if (bs->backing) return -ENOTSUP;
+        return discard_locked(bs, offset, bytes, Qcow2DiscardMode::Discard);
+    }
+    return discard_locked(bs, offset, bytes,
+                          (flags & BDRV_REQ_MAY_UNMAP) ? Qcow2DiscardMode::Zero
+                                                       : Qcow2DiscardMode::ZeroKeepAlloc);
+}
+
+// One piece of a write-zeroes request, inside one cluster or cluster
+// aligned (QEMU's qcow2_co_pwrite_zeroes): a partial cluster becomes a zero
+// cluster when the rest of it already reads as zeroes and it is not
+// allocated; otherwise -ENOTSUP (zeroes are written as data).
+int coroutine_fn zero_piece(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    uint64_t cs = s->cluster_size;
+    uint64_t head = offset & (cs - 1);
+    uint64_t end = offset + bytes;
+    uint64_t tail = ((end + cs - 1) & ~(cs - 1)) - end;
+    if (end == (uint64_t)bs->total_bytes) tail = 0;
+    if (head || tail) {
+        if (!reads_as_zero(bs, offset - head, head) || !reads_as_zero(bs, end, tail)) {
+            return -ENOTSUP;
+        }
+        offset -= head;
+        bytes = cs;
+        Qcow2Mapping m;
+        qemu_co_mutex_lock(&s->lock);
+        int ret = qcow2_get_mapping(bs, offset, cs, &m);
+        qemu_co_mutex_unlock(&s->lock);
+        if (ret < 0) return ret;
+        if (m.type != Qcow2ClusterType::Unallocated && m.type != Qcow2ClusterType::ZeroPlain &&
+            m.type != Qcow2ClusterType::ZeroAlloc) {
+            return -ENOTSUP;
+        }
+    }
+    return zeroize(bs, offset, bytes, flags);
+}
+
 }  // namespace
 
+// The block layer hands over any request aligned to 512 bytes; it is cut as
+// QEMU's bdrv_co_do_pwrite_zeroes cuts it for a driver with cluster-sized
+// zero alignment: the head up to a cluster boundary, the aligned middle,
+// the tail.  A piece the driver cannot zero is written as zero data.
 int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         int flags)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
-    uint64_t start = ((uint64_t)offset + cs - 1) & ~(cs - 1);
-    uint64_t end = (uint64_t)(offset + bytes) & ~(cs - 1);
-    if ((uint64_t)(offset + bytes) == (uint64_t)bs->total_bytes) end = offset + bytes;
-    if (s->hdr.version < 3 || start >= end) {
-        if (flags & BDRV_REQ_NO_FALLBACK) return -ENOTSUP;
-        return write_zero_buffer(bs, offset, bytes);
+    uint64_t pos = (uint64_t)offset, end = (uint64_t)(offset + bytes);
+    while (pos < end) {
+        uint64_t n = end - pos;
+        if (pos & (cs - 1)) {
+            n = std::min(n, cs - (pos & (cs - 1)));
+        } else if (n > cs && (end & (cs - 1))) {
+            n -= end & (cs - 1);
+        }
+        int ret = zero_piece(bs, pos, n, flags);
+        if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) ret = write_zero_buffer(bs, pos, n);
+        if (ret < 0) return ret;
+        pos += n;
     }
-    int ret = write_zero_buffer(bs, offset, start - offset);
-    if (ret < 0) return ret;
-    // A partial last cluster at the image end counts as whole.
-    uint64_t zend = (end + cs - 1) & ~(cs - 1);
-    ret = discard_locked(bs, start, zend - start,
-                         (flags & BDRV_REQ_MAY_UNMAP) ? Qcow2DiscardMode::Zero
-                                                      : Qcow2DiscardMode::ZeroKeepAlloc);
-    if (ret < 0) return ret;
-    if ((uint64_t)(offset + bytes) > end) ret = write_zero_buffer(bs, end, offset + bytes - end);
-    return ret;
+    return 0;
 }
 
 int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)

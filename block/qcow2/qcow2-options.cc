@@ -241,7 +241,18 @@ int qcow2_parse_runtime_opts(BlockDriverState *bs, const QDict &o, int flags, Qc
     }
     if (!check_overlap(o, errp)) return -EINVAL;
     get_bool(o, "pass-discard-request", flags & BDRV_O_UNMAP, &r->discard_request, nullptr);
+    get_bool(o, "pass-discard-snapshot", true, &r->discard_snapshot, nullptr);
+    get_bool(o, "pass-discard-other", false, &r->discard_other, nullptr);
     return 0;
+}
+
+void qcow2_apply_discard_opts(BDRVQcow2State *s, const Qcow2RuntimeOpts &r)
+{
+    s->discard_passthrough[(int)Qcow2DiscardType::Never] = false;
+    s->discard_passthrough[(int)Qcow2DiscardType::Always] = true;
+    s->discard_passthrough[(int)Qcow2DiscardType::Request] = r.discard_request;
+    s->discard_passthrough[(int)Qcow2DiscardType::Snapshot] = r.discard_snapshot;
+    s->discard_passthrough[(int)Qcow2DiscardType::Other] = r.discard_other;
 }
 
 int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool apply, Error **errp)
@@ -281,7 +292,7 @@ int coroutine_fn qcow2_co_reopen_opts(BlockDriverState *bs, QDict *opts, bool ap
         qcow2_cache_set_dependency(s->l2_cache, s->refblock_cache);
     }
     s->lazy_refcounts = r.lazy_refcounts;
-    s->discard_passthrough = r.discard_request;
+    qcow2_apply_discard_opts(s, r);
     s->runtime_opts = o;
     return 0;
 }

@@ -219,7 +219,8 @@ int coroutine_fn refcount_area(BlockDriverState *bs, uint64_t start_offset, uint
     s->hdr.refcount_table_clusters = (uint32_t)table_clusters;
     s->refcount_table = std::move(table);
     qcow2_reft_rescan(s);
-    qcow2_update_refcount(bs, old_off, old_bytes, -1);  // a failure only leaks
+    // A failure only leaks.
+    qcow2_update_refcount(bs, old_off, old_bytes, -1, Qcow2DiscardType::Other);
     return 0;
 }
 
@@ -360,7 +361,7 @@ int coroutine_fn update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t
 }  // namespace
 
 int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
-                                       int64_t addend)
+                                       int64_t addend, Qcow2DiscardType type)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     if (length == 0) return 0;
@@ -372,15 +373,23 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
         ret = update_refcount(bs, offset, length, addend);
     } while (ret == -EAGAIN);
     if (ret < 0) return ret;
-    if (addend < 0 && s->discard_passthrough) {
-        // Best effort: only whole clusters that became free.
+    if (addend < 0 && s->discard_passthrough[(int)type]) {
+        // Best effort: the runs of whole clusters that became free.
         uint64_t first = offset >> s->g.cluster_bits;
         uint64_t last = (offset + length - 1) >> s->g.cluster_bits;
-        for (uint64_t idx = first; idx <= last; idx++) {
-            uint64_t rc;
-            if (qcow2_get_refcount(bs, idx, &rc) == 0 && rc == 0) {
-                bdrv_co_pdiscard(bs->file, idx << s->g.cluster_bits, s->cluster_size);
+        uint64_t run = 0;
+        for (uint64_t idx = first; idx <= last + 1; idx++) {
+            uint64_t rc = 1;
+            if (idx <= last && qcow2_get_refcount(bs, idx, &rc) < 0) rc = 1;
+            if (rc == 0) {
+                run++;
+                continue;
             }
+            if (run) {
+                bdrv_co_pdiscard(bs->file, (idx - run) << s->g.cluster_bits,
+                                 run << s->g.cluster_bits);
+            }
+            run = 0;
         }
     }
     return 0;
@@ -444,14 +453,14 @@ int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size)
     return (int64_t)off;
 }
 
-int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry)
+int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry, Qcow2DiscardType type)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     switch (qcow2_l2_entry_type(entry, s->hdr.version)) {
     case Qcow2ClusterType::Compressed: {
         uint64_t host = entry & s->g.cluster_offset_mask;
         uint64_t nb = ((entry >> s->g.csize_shift) & s->g.csize_mask) + 1;
-        return qcow2_update_refcount(bs, host & ~511ULL, nb * 512, -1);
+        return qcow2_update_refcount(bs, host & ~511ULL, nb * 512, -1, type);
     }
     case Qcow2ClusterType::Normal:
     case Qcow2ClusterType::ZeroAlloc: {
@@ -459,7 +468,7 @@ int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry)
         if (host & (s->cluster_size - 1)) {
             return qcow2_signal_corruption(bs, "Cannot free unaligned cluster %#" PRIx64, host);
         }
-        return qcow2_update_refcount(bs, host, s->cluster_size, -1);
+        return qcow2_update_refcount(bs, host, s->cluster_size, -1, type);
     }
     default: return 0;
     }

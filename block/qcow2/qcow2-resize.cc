@@ -106,7 +106,7 @@ int coroutine_fn shrink_l1(BlockDriverState *bs, uint64_t new_l1_size)
         uint64_t l2 = s->l1_table[i] & L1E_OFFSET_MASK;
         s->l1_table[i] = 0;
         if (!l2) continue;
-        ret = qcow2_update_refcount(bs, l2, s->cluster_size, -1);
+        ret = qcow2_update_refcount(bs, l2, s->cluster_size, -1, Qcow2DiscardType::Always);
         if (ret < 0) return ret;
     }
     return 0;
@@ -152,7 +152,7 @@ int coroutine_fn shrink_reftable(BlockDriverState *bs)
         // loses its reference there.
         uint64_t home = off >> (s->g.cluster_bits + s->g.refblock_bits);
         if (home != ri) {
-            ret = qcow2_update_refcount(bs, off, s->cluster_size, -1);
+            ret = qcow2_update_refcount(bs, off, s->cluster_size, -1, Qcow2DiscardType::Always);
             if (ret < 0) return ret;
         }
         if ((off >> s->g.cluster_bits) < s->free_cluster_index) {
@@ -204,7 +204,8 @@ int coroutine_fn do_shrink(BlockDriverState *bs, uint64_t offset, uint64_t old_l
     int ret = 0;
     if (end > start) {
         qcow2_inflight_begin(s, start >> s->g.cluster_bits, (end - start) >> s->g.cluster_bits);
-        ret = qcow2_discard_clusters(bs, start, end - start, Qcow2DiscardMode::Deallocate);
+        ret = qcow2_discard_clusters(bs, start, end - start, Qcow2DiscardMode::Deallocate,
+                                     Qcow2DiscardType::Always);
         qcow2_inflight_end(s, start >> s->g.cluster_bits);
     }
     if (ret < 0) {
@@ -349,7 +350,8 @@ int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs)
         uint64_t off = i * span;
         uint64_t first = off >> s->g.cluster_bits;
         qcow2_inflight_begin(s, first, s->g.l2_entries());
-        int ret = qcow2_discard_clusters(bs, off, span, Qcow2DiscardMode::Deallocate);
+        int ret = qcow2_discard_clusters(bs, off, span, Qcow2DiscardMode::Deallocate,
+                                         Qcow2DiscardType::Snapshot);
         qcow2_inflight_end(s, first);
         if (ret < 0) return ret;
     }

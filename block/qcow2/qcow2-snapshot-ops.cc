@@ -146,7 +146,8 @@ int coroutine_fn update_range(BlockDriverState *bs, TreeUpdate *u, uint64_t off,
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t last = (off + len - 1) >> s->g.cluster_bits;
     for (uint64_t c = off >> s->g.cluster_bits; c <= last && u->done < u->limit; c++) {
-        int ret = qcow2_update_refcount(bs, c << s->g.cluster_bits, s->cluster_size, u->addend);
+        int ret = qcow2_update_refcount(bs, c << s->g.cluster_bits, s->cluster_size, u->addend,
+                                        Qcow2DiscardType::Snapshot);
         if (ret < 0) return ret;
         u->done++;
     }
@@ -217,7 +218,7 @@ int64_t coroutine_fn write_new_l1(BlockDriverState *bs, const std::vector<uint64
     if (off < 0) return off;
     int ret = bdrv_co_pwrite(bs->file, off, buf.size(), buf.data(), 0);
     if (ret < 0) {
-        qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1);
+        qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1, Qcow2DiscardType::Snapshot);
         return ret;
     }
     return off;
@@ -260,13 +261,14 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
         if (off < 0) return (int)off;
         int ret = bdrv_co_pwrite(bs->file, off, buf.size(), buf.data(), 0);
         if (ret < 0) {
-            qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1);
+            qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1, Qcow2DiscardType::Snapshot);
             return ret;
         }
     }
     int ret = flush_metadata(bs);
     if (ret < 0) {
-        if (off) qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1);
+        if (off)
+            qcow2_update_refcount(bs, (uint64_t)off, buf.size(), -1, Qcow2DiscardType::Snapshot);
         return ret;
     }
     uint8_t hdr[12];
@@ -281,7 +283,8 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
     s->hdr.snapshots_offset = (uint64_t)off;
     s->snapshots = std::move(sns);
     s->snapshots_size = buf.size();
-    if (old_off && old_size) return qcow2_update_refcount(bs, old_off, old_size, -1);
+    if (old_off && old_size)
+        return qcow2_update_refcount(bs, old_off, old_size, -1, Qcow2DiscardType::Snapshot);
     return 0;
 }
 
@@ -370,7 +373,7 @@ void coroutine_fn unshare_tree(BlockDriverState *bs, std::vector<uint64_t> l1, u
     BDRVQcow2State *s = qcow2_state(bs);
     if (l1_copy) {
         uint64_t bytes = (l1.size() * 8 + s->cluster_size - 1) & ~(s->cluster_size - 1);
-        qcow2_update_refcount(bs, l1_copy, bytes, -1);
+        qcow2_update_refcount(bs, l1_copy, bytes, -1, Qcow2DiscardType::Snapshot);
     }
     TreeUpdate undo{-1};
     if (update_tree(bs, &l1, &undo) == 0) fix_active_copied(bs);
@@ -470,7 +473,8 @@ int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn)
     bs->total_bytes = (int64_t)size;
     TreeUpdate drop{-1};
     ret = update_tree(bs, &old, &drop);
-    if (ret == 0 && !old.empty()) ret = qcow2_update_refcount(bs, old_off, old.size() * 8, -1);
+    if (ret == 0 && !old.empty())
+        ret = qcow2_update_refcount(bs, old_off, old.size() * 8, -1, Qcow2DiscardType::Snapshot);
     if (ret == 0) ret = qcow2_flush_caches(bs);
     return ret;
 }
@@ -495,7 +499,8 @@ int coroutine_fn do_delete(BlockDriverState *bs, size_t idx)
     TreeUpdate drop{-1};
     int ret2 = update_tree(bs, &l1, &drop);
     if (ret2 == 0 && sn.l1_size) {
-        ret2 = qcow2_update_refcount(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8, -1);
+        ret2 = qcow2_update_refcount(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8, -1,
+                                     Qcow2DiscardType::Snapshot);
     }
     if (ret == 0) ret = ret2;
     ret2 = fix_active_copied(bs);

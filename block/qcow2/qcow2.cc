@@ -254,7 +254,7 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     ret = qcow2_read_snapshots(bs, errp);
     if (ret < 0) return ret;
     s->lazy_refcounts = r.lazy_refcounts;
-    s->discard_passthrough = r.discard_request;
+    qcow2_apply_discard_opts(s, r);
     bs->backing_file = s->hdr.backing_file;
     bs->backing_format = s->hdr.backing_format;
     bs->total_bytes = (int64_t)s->hdr.size;
