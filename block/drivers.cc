@@ -2,6 +2,7 @@
 // nobody references, so registration by static constructors would silently
 // lose drivers.  Adding a driver = one extern and one line below.
 #include "block/block-int.h"
+#include "config-host.h"
 
 extern BlockDriver bdrv_file;
 extern BlockDriver bdrv_host_device;
@@ -14,6 +15,9 @@ extern BlockDriver bdrv_qcow2;
 extern BlockDriver bdrv_nbd;
 extern BlockDriver bdrv_blkdebug;
 extern BlockDriver bdrv_luks;
+#if CONFIG_RBD
+extern BlockDriver bdrv_rbd;
+#endif
 
 void bdrv_init(void)
 {
@@ -33,4 +37,7 @@ void bdrv_init(void)
     bdrv_register(&bdrv_nbd);
     bdrv_register(&bdrv_blkdebug);
     bdrv_register(&bdrv_luks);
+#if CONFIG_RBD
+    bdrv_register(&bdrv_rbd);
+#endif
 }

@@ -267,6 +267,14 @@ static BlockDriverState *coroutine_fn open_format(const BlockDriver *drv, const 
             return nullptr;
         }
     }
+    // A file known only by its options (json:{...}, e.g. rbd) makes this
+    // node json:{"driver": FMT, "file": {...}}, as QEMU's
+    // bdrv_refresh_filename.
+    const std::string &fn = file->bs->filename;
+    if (fn.rfind("json:{", 0) == 0) {
+        bs->filename = std::string("json:{\"driver\": \"") + drv->format_name +
+                       "\", \"file\": " + fn.substr(5) + "}";
+    }
     if (open_with_driver(bs, o, flags, errp) < 0) {
         bs->drv = nullptr;
         bdrv_co_unref(bs);

@@ -194,10 +194,14 @@ static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset, bo
     return bdrv_co_truncate(bs->file, offset + s->offset, exact, prealloc, errp);
 }
 
+// As QEMU: what the protocol says (rbd's object size as cluster_size);
+// nothing when it has no such info.
 static int raw_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
-    (void)bs;
-    *bdi = BlockDriverInfo{};
+    if (bdrv_get_info(bs->file->bs, bdi) < 0) {
+        *bdi = BlockDriverInfo{};
+    }
+    bdi->is_dirty = false;
     return 0;
 }
 

@@ -6,12 +6,24 @@
 
 #include "block/block-int.h"
 
+// As QEMU's bdrv_snapshot_fallback: a node whose driver has no snapshot
+// operation (raw) passes it to its file child (rbd keeps snapshots).
+template <typename Op>
+static BlockDriverState *snapshot_node(BlockDriverState *bs, Op op)
+{
+    while (bs->drv && !(bs->drv->*op) && bs->file && !bs->backing && bs->file->bs->drv) {
+        bs = bs->file->bs;
+    }
+    return bs;
+}
+
 int bdrv_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out)
 {
     out->clear();
     if (!bdrv_has_medium(bs, nullptr)) {
         return -ENOMEDIUM;
     }
+    bs = snapshot_node(bs, &BlockDriver::bdrv_snapshot_list);
     if (!bs->drv->bdrv_snapshot_list) {
         return -ENOTSUP;
     }
@@ -23,6 +35,7 @@ int coroutine_fn bdrv_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo 
     if (!bdrv_has_medium(bs, nullptr)) {
         return -ENOMEDIUM;
     }
+    bs = snapshot_node(bs, &BlockDriver::bdrv_co_snapshot_create);
     if (!bs->drv->bdrv_co_snapshot_create) {
         return -ENOTSUP;
     }
@@ -34,6 +47,7 @@ int coroutine_fn bdrv_co_snapshot_delete(BlockDriverState *bs, const char *id, E
     if (!bdrv_has_medium(bs, errp)) {
         return -ENOMEDIUM;
     }
+    bs = snapshot_node(bs, &BlockDriver::bdrv_co_snapshot_delete);
     if (!bs->drv->bdrv_co_snapshot_delete) {
         error_setg(errp,
                    "Block format '%s' used by device '' does not support internal "

@@ -176,7 +176,7 @@ int parse_args(int argc, char **argv, ConvertArgs *a, ConvertState *s)
                 error_report("Unknown file format '%s'", a->out_fmt);
                 return 1;
             }
-            img_print_create_help(drv, a->nfiles >= 2);
+            img_print_create_help(drv, a->nfiles >= 2 ? a->files[a->nfiles - 1] : nullptr);
             return 0;
         }
     }
@@ -254,7 +254,7 @@ bool build_create_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
     ErrorPtr err;
     if (a.has_options) {
         img_parse_option_list(a.options.c_str(), opts);
-        if (!img_check_create_opts(drv, opts, &err, bdrv_find_format("file"))) {
+        if (!img_check_create_opts(drv, opts, &err, img_protocol_for(a.files[a.nfiles - 1]))) {
             error_report_err(err.release());
             return false;
         }

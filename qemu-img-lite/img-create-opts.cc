@@ -199,8 +199,15 @@ bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **err
     return true;
 }
 
-void img_print_create_help(const BlockDriver *drv, bool with_protocol)
+const BlockDriver *img_protocol_for(const char *filename)
 {
+    const BlockDriver *p = filename ? bdrv_find_protocol(filename, nullptr) : nullptr;
+    return p ? p : bdrv_find_format("file");
+}
+
+void img_print_create_help(const BlockDriver *drv, const char *filename)
+{
+    bool with_protocol = filename != nullptr;
     std::vector<const CreateOptDesc *> descs;
     bool have_size = false;
     // As qemu_opts_append(): a name the format already has (size,
@@ -216,7 +223,7 @@ void img_print_create_help(const BlockDriver *drv, bool with_protocol)
         }
     };
     collect(bdrv_driver_create_opts(drv));
-    const BlockDriver *file = with_protocol ? bdrv_find_format("file") : nullptr;
+    const BlockDriver *file = with_protocol ? img_protocol_for(filename) : nullptr;
     if (file && file != drv) {
         collect(bdrv_driver_create_opts(file));
     }

@@ -27,7 +27,11 @@ bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **err
                            const BlockDriver *proto = nullptr);
 // `-o help`: the format's options (plus the file protocol's when a target
 // filename was given), sorted, in qemu-img's layout.
-void img_print_create_help(const BlockDriver *drv, bool with_protocol);
+// @filename: the target, whose protocol's options are listed too
+// (nullptr: the format's alone).
+void img_print_create_help(const BlockDriver *drv, const char *filename);
+// The protocol driver that will create @filename (file when unknown).
+const BlockDriver *img_protocol_for(const char *filename);
 // "Formatting 'f', fmt=qcow2 cluster_size=65536 ..." in qemu-img's order.
 std::string img_formatting_line(const char *filename, const char *fmt, const CreateOpts &opts);
 QDict img_create_opts_to_qdict(const CreateOpts &opts);

@@ -47,7 +47,7 @@ void parse_create_args(int argc, char **argv, CreateArgs *a)
             error_report("Unknown file format '%s'", a->fmt);
             exit(1);
         }
-        img_print_create_help(drv, optind < argc);
+        img_print_create_help(drv, optind < argc ? argv[optind] : nullptr);
         exit(0);
     }
     if (optind >= argc) {
@@ -114,7 +114,7 @@ bool prepare_opts(const CreateArgs &a, const BlockDriver *drv, CreateOpts *opts,
         error_report("Invalid option list: %s", a.options.c_str());
         exit(1);
     }
-    if (!img_check_create_opts(drv, opts, errp, bdrv_find_format("file"))) {
+    if (!img_check_create_opts(drv, opts, errp, img_protocol_for(a.filename))) {
         return false;
     }
     if (a.size >= 0) {
