@@ -4,7 +4,8 @@
 # Modes: all (default build + other coroutine backends + iotests + ASan + fuzz),
 #        asan (ASan+UBSan build: unit tests + quick iotests + error paths), unit,
 #        iotests, error-paths, lint (coroutine_fn checker, Error ownership check,
-#        format-check).
+#        format-check), rbd (a throwaway Ceph cluster + the -rbd iotests,
+#        tests/rbd/run.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +111,15 @@ asan() {
     fi
 }
 
+# The rbd driver against a real single-node Ceph cluster that the layer
+# starts and stops itself (tests/rbd/run.sh); its start-up counts here.
+rbd_layer() {
+    local log; log=$(mktemp)
+    tests/rbd/run.sh build 2>&1 | tee "$log"
+    count_iotests "$log" "rbd (Ceph cluster)"
+    rm -f "$log"
+}
+
 # libFuzzer targets under ASan+UBSan (each replays its corpus, then explores).
 fuzz() {
     local log; log=$(mktemp)
@@ -146,14 +156,15 @@ lint() {
 }
 
 case $mode in
-    all) unit_default; unit_backends; iotests_all; run_error_paths error-paths build; lint; asan; fuzz ;;
+    all) unit_default; unit_backends; iotests_all; rbd_layer; run_error_paths error-paths build; lint; asan; fuzz ;;
     lint) lint ;;
     fuzz) fuzz ;;
     asan) asan ;;
     unit) unit_default; unit_backends ;;
     iotests) iotests_all ;;
     error-paths) run_error_paths error-paths build ;;
-    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|lint|fuzz]" >&2; exit 2 ;;
+    rbd) rbd_layer ;;
+    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|lint|fuzz|rbd]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -17,6 +17,9 @@ packages=(
   libgnutls28-dev  # NBD TLS (tls-creds-x509/psk objects)
   gnutls-bin       # certtool and psktool: iotests make TLS certificates at test time
   time             # /usr/bin/time: CPU time of each convert run in bench/run-img.sh
+  librbd-dev librados-dev             # block/rbd/: the rbd driver
+  ceph-mon ceph-osd ceph-common uuid-runtime  # tests/rbd/: the throwaway test cluster
+  qemu-block-extra                    # QEMU's own rbd driver: rbd interop tests and bench
 )
 
 missing=()

@@ -4,7 +4,9 @@
 #          image made with mkfs.fat + syslinux --install, chaining to hello)
 #   IF     ide | virtio
 #   IMAGE  raw | qcow2 | qcow2-backing (qcow2 overlay over a raw base) |
-#          nbd (raw served by qemu-nbd-lite on a unix socket)
+#          nbd (raw served by qemu-nbd-lite on a unix socket) |
+#          rbd (raw in the Ceph cluster of RBD_CONF, -drive file=rbd:...;
+#          tests/rbd/run.sh runs these)
 # Builds the image with nasm (and the reference qemu-img for qcow2), boots
 # it in qemu-system-lite with the serial console in a file, compares that
 # with GUEST.out and, after a loader run, checks the guest's writes from the
@@ -16,8 +18,10 @@ src=${BOOT_SRC:-$(cd "$(dirname "$0")" && pwd)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX")
 nbd_pid=
+rbd_image=
 cleanup() {
     [ -n "$nbd_pid" ] && kill "$nbd_pid" 2>/dev/null && wait "$nbd_pid" 2>/dev/null
+    [ -n "$rbd_image" ] && timeout 60 rbd -c "$RBD_CONF" rm "rbd/$rbd_image" >/dev/null 2>&1
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,6 +64,11 @@ make_image() {
         nbd_pid=$!
         for _ in $(seq 100); do [ -S "$work/nbd.sock" ] && break; sleep 0.05; done
         drive="driver=nbd,server.type=unix,server.path=$work/nbd.sock" ;;
+    rbd)
+        : "${RBD_CONF:?}"
+        rbd_image=boot-$$
+        qemu-img convert -f raw -O raw "$work/disk.raw" "rbd:rbd/$rbd_image:conf=$RBD_CONF"
+        drive="file=rbd:rbd/$rbd_image:conf=$RBD_CONF,format=raw" ;;
     *) fail "unknown image type $image" ;;
     esac
 }
@@ -72,6 +81,9 @@ check_guest_writes() {
         qemu-img check -q "$work/disk.qcow2" || fail "qemu-img check found errors"
         flat=$work/flat.raw
         qemu-img convert -O raw "$work/disk.qcow2" "$flat"
+    elif [ "$image" = rbd ]; then
+        flat=$work/flat.raw
+        qemu-img convert -f raw -O raw "rbd:rbd/$rbd_image:conf=$RBD_CONF" "$flat"
     fi
     python3 - "$flat" <<'PY' || fail "guest writes not found on the image"
 import struct, sys
