@@ -416,4 +416,32 @@ void UnicornCpu::dump_state(FILE *f)
 
 }  // namespace
 
+// Speed: Unicorn 2.0.1 reports every RAM page as holding translated code
+// (its dirty-memory bitmaps are stubs), so every guest store takes TCG's
+// "notdirty" slow path, and that path brackets its self-modifying-code check
+// with page_collection_lock/unlock: a GTree plus one heap node per page,
+// built and torn down on every store.  Unicorn's page locks are no-ops, so
+// the collection is pure bookkeeping; nothing but page_collection_unlock
+// reads it.  It was measured as 50-60% of the vCPU time of a GRUB boot
+// (docs/performance.md "Boot").  Upstream Unicorn dropped the bookkeeping
+// the same way (unicorn-engine/unicorn#1838).  The library calls both
+// functions through its PLT, so these definitions in the executable take
+// their place; if a library build binds them internally they are simply
+// not used, and behaviour is unchanged either way.
+extern "C" {
+struct page_collection;
+struct page_collection *page_collection_lock_x86_64(void *uc, uint64_t start, uint64_t end);
+void page_collection_unlock_x86_64(struct page_collection *set);
+
+__attribute__((visibility("default"))) struct page_collection *
+page_collection_lock_x86_64(void *, uint64_t, uint64_t)
+{
+    static char token;  // never dereferenced: the unlock below ignores it
+    return reinterpret_cast<struct page_collection *>(&token);
+}
+
+__attribute__((visibility("default"))) void page_collection_unlock_x86_64(struct page_collection *)
+{}
+}
+
 CpuBackend *cpu_unicorn_new(Machine *m, Error **) { return new UnicornCpu(m); }

@@ -3,8 +3,12 @@
 // place, kicks (from the vCPU's own I/O exits and from another thread)
 // stop a run at an exact instruction, so no port write is ever repeated, and
 // an interrupt due at `sti; hlt` wakes the hlt, a triple fault resets, and
-// code a device DMAs over translated code runs as written.
+// code a device DMAs over translated code runs as written, code the guest
+// stores over (another block, and the running block itself) runs as
+// written, and Unicorn's per-store page bookkeeping is replaced by ours.
 // The "BIOS" is a 512-byte image whose reset vector jumps to 0000:7C00.
+#include <dlfcn.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -252,6 +256,53 @@ void test_dma_over_code_runs_new_code(void **)
     assert_int_equal(log.values[1], 2);
 }
 
+// The guest's own stores over translated code: one into a routine run
+// before (another translation block), one into the immediate of the next
+// instruction of the running block (TCG's precise self-modifying-code
+// path, which unlocks the page collection and restarts the block).  Both
+// go through page_collection_lock/unlock, which hw/cpu-unicorn.cc replaces.
+void test_guest_stores_over_code(void **)
+{
+    const uint8_t code[] = {
+        0x31, 0xC0, 0x8E, 0xD0, 0xBC, 0x00, 0x70,  // xor ax, ax; mov ss, ax; mov sp, 0x7000
+        0xE8, 0xF6, 0x00,                          // call 0x7D00 (mov al, 1; ret)
+        0xE6, 0x90,                                // out 0x90, al
+        0xC6, 0x06, 0x01, 0x7D, 0x02,              // mov byte [0x7D01], 2
+        0xE8, 0xEC, 0x00,                          // call 0x7D00 (now mov al, 2)
+        0xE6, 0x90,                                // out 0x90, al
+        0xC6, 0x06, 0x1C, 0x7C, 0x03,              // mov byte [0x7C1C], 3: the next insn
+        0xB0, 0x00,                                // mov al, 0 (now mov al, 3)
+        0xE6, 0x90,                                // out 0x90, al
+        0xBA, 0x01, 0x05, 0xB0, 0x00, 0xEE,        // exit 0
+        0xF4,                                      // hlt
+    };
+    const uint8_t routine[] = {0xB0, 0x01, 0xC3};  // mov al, 1; ret
+    PortLog log;
+    int status = run_guest(&log, 0x90, code, sizeof(code), routine, sizeof(routine), 0x7D00,
+                           [](Machine *) {});
+    assert_int_equal(status, 1);
+    assert_int_equal(log.values.size(), 3);
+    assert_int_equal(log.values[0], 1);
+    assert_int_equal(log.values[1], 2);
+    assert_int_equal(log.values[2], 3);
+}
+
+// Unicorn 2.0.1 calls page_collection_lock/unlock through its PLT on every
+// guest store; the definitions in hw/cpu-unicorn.cc must be the ones the
+// dynamic linker binds (not the library's), or every store pays for a
+// GTree again (docs/performance.md "Boot").
+void test_store_bookkeeping_replaced(void **)
+{
+    for (const char *name : {"page_collection_lock_x86_64", "page_collection_unlock_x86_64"}) {
+        void *sym = dlsym(RTLD_DEFAULT, name);
+        assert_non_null(sym);
+        Dl_info info{};
+        assert_true(dladdr(sym, &info) != 0);
+        assert_non_null(info.dli_fname);
+        assert_null(strstr(info.dli_fname, "libunicorn"));
+    }
+}
+
 }  // namespace
 
 int main(void)
@@ -263,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_interrupt_at_sti_hlt_wakes),
         cmocka_unit_test(test_triple_fault_resets),
         cmocka_unit_test(test_dma_over_code_runs_new_code),
+        cmocka_unit_test(test_guest_stores_over_code),
+        cmocka_unit_test(test_store_bookkeeping_replaced),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
