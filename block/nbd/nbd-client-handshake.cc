@@ -1,6 +1,7 @@
 // NBD client handshake: fixed newstyle with STRUCTURED_REPLY,
 // SET_META_CONTEXT base:allocation and OPT_GO; NBD_OPT_EXPORT_NAME for
-// servers that predate OPT_GO.  Oldstyle servers are refused.
+// servers that predate OPT_GO; the oldstyle handshake (no options, no
+// export names) as QEMU's client accepts it.
 #include <cerrno>
 #include <cinttypes>
 
@@ -202,35 +203,83 @@ int coroutine_fn negotiate_starttls(Haggle *h, const NbdClientTls &tls)
                                 h->errp);
 }
 
-int coroutine_fn read_greeting(Haggle *h, uint16_t *gflags)
+uint64_t get_be(const uint8_t *p, int n)
 {
-    uint8_t buf[18];
-    if (nbd_channel_read(h->ch, buf, 16) < 0) {
-        error_setg(h->errp, "Failed to read initial magic: server closed the connection");
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+constexpr const char *EOF_MSG = "Unexpected end-of-file before all data were read";
+
+// 1: the server speaks the oldstyle handshake; 0: (fixed) newstyle, with
+// its global flags in @gflags; <0: failure.
+int coroutine_fn read_greeting(Haggle *h, bool tls, uint16_t *gflags)
+{
+    uint8_t buf[8];
+    if (nbd_channel_read(h->ch, buf, 8) < 0) {
+        error_setg(h->errp, "Failed to read initial magic: %s", EOF_MSG);
         return -EIO;
     }
-    NbdCursor c(buf, 16);
-    uint64_t m1, m2;
-    c.get_u64(&m1);
-    c.get_u64(&m2);
+    uint64_t m1 = get_be(buf, 8);
     if (m1 != NBD_INIT_MAGIC) {
         error_setg(h->errp, "Bad initial magic received: 0x%" PRIx64, m1);
         return -EINVAL;
     }
+    if (nbd_channel_read(h->ch, buf, 8) < 0) {
+        error_setg(h->errp, "Failed to read server magic: %s", EOF_MSG);
+        return -EIO;
+    }
+    uint64_t m2 = get_be(buf, 8);
     if (m2 == NBD_CLIENT_MAGIC) {
-        error_setg(h->errp, "Server uses the oldstyle NBD handshake, which is not supported; "
-                            "use a newstyle server");
-        return -EINVAL;
+        if (tls) {
+            error_setg(h->errp, "Server does not support STARTTLS");
+            return -EINVAL;
+        }
+        return 1;
     }
     if (m2 != NBD_OPTS_MAGIC) {
         error_setg(h->errp, "Bad server magic received: 0x%" PRIx64, m2);
         return -EINVAL;
     }
-    if (nbd_channel_read(h->ch, buf + 16, 2) < 0) {
-        error_setg(h->errp, "Failed to read server flags");
+    if (nbd_channel_read(h->ch, buf, 2) < 0) {
+        error_setg(h->errp, "Failed to read server flags: %s", EOF_MSG);
         return -EIO;
     }
-    *gflags = uint16_t(buf[16] << 8 | buf[17]);
+    *gflags = uint16_t(buf[0] << 8 | buf[1]);
+    return 0;
+}
+
+// The rest of an oldstyle greeting: size, 32-bit flags and 124 reserved
+// bytes.  The oldstyle protocol has no export names and no options.
+int coroutine_fn negotiate_oldstyle(Haggle *h, const std::string &name, NbdExportInfo *info)
+{
+    if (!name.empty()) {
+        error_setg(h->errp, "Server does not support non-empty export names");
+        return -EINVAL;
+    }
+    uint8_t buf[124];
+    if (nbd_channel_read(h->ch, buf, 8) < 0) {
+        error_setg(h->errp, "Failed to read export length: %s", EOF_MSG);
+        return -EINVAL;
+    }
+    info->size = get_be(buf, 8);
+    if (nbd_channel_read(h->ch, buf, 4) < 0) {
+        error_setg(h->errp, "Failed to read export flags: %s", EOF_MSG);
+        return -EINVAL;
+    }
+    uint32_t oldflags = uint32_t(get_be(buf, 4));
+    if (oldflags & ~0xffffu) {
+        // QEMU's message, its stray 'x' included.
+        error_setg(h->errp, "Unexpected export flags %0xx", oldflags);
+        return -EINVAL;
+    }
+    info->flags = uint16_t(oldflags);
+    if (nbd_channel_read(h->ch, buf, sizeof(buf)) < 0) {
+        error_setg(h->errp, "Failed to read reserved block: %s", EOF_MSG);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -240,11 +289,12 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
                                       NbdExportInfo *info, Error **errp, const NbdClientTls *tls)
 {
     Haggle h{ch, errp};
-    uint16_t gflags;
+    uint16_t gflags = 0;
     *info = NbdExportInfo();
     info->name = export_name;
-    int ret = read_greeting(&h, &gflags);
+    int ret = read_greeting(&h, tls && tls->creds, &gflags);
     if (ret < 0) return ret;
+    if (ret == 1) return negotiate_oldstyle(&h, export_name, info);
     bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
     bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
     uint8_t cflags[4] = {

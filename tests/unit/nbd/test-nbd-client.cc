@@ -1,5 +1,5 @@
 // The NBD client against a scripted, hostile server on a socketpair: the
-// handshake (newstyle, oldstyle refusal, export errors) and the transmission
+// handshake (newstyle, oldstyle, export errors) and the transmission
 // phase (split and out-of-order replies, unknown cookies, chunks outside the
 // request, lengths that do not add up, oversized replies, status or error
 // chunks that do not fit the request, disconnects with every slot busy).
@@ -485,13 +485,60 @@ void test_handshake_export_name_fallback(void **)
     assert_int_equal(sh.info.size, 1 << 20);
 }
 
-void test_handshake_oldstyle_refused(void **)
+// An oldstyle greeting: magic, size, 32-bit flags, 124 reserved bytes.
+void oldstyle_greeting(NbdBuf *b, uint32_t flags = NBD_FLAG_HAS_FLAGS)
+{
+    b->put_u64(NBD_INIT_MAGIC);
+    b->put_u64(NBD_CLIENT_MAGIC);
+    b->put_u64(1 << 20);
+    b->put_u32(flags);
+    for (int i = 0; i < 124; i++)
+        b->put_u8(0);
+}
+
+void test_handshake_oldstyle(void **)
 {
     NbdBuf s;
-    greeting(&s, NBD_CLIENT_MAGIC);
+    oldstyle_greeting(&s);
     Shake sh;
-    assert_true(run_handshake(s, &sh) < 0);
-    assert_non_null(strstr(error_get_pretty(sh.err.err), "oldstyle"));
+    assert_int_equal(run_handshake(s, &sh), 0);
+    assert_false(sh.info.structured);
+    assert_int_equal(sh.info.size, 1 << 20);
+    assert_int_equal(sh.info.flags, NBD_FLAG_HAS_FLAGS);
+}
+
+void test_handshake_oldstyle_errors(void **)
+{
+    NbdBuf s;
+    oldstyle_greeting(&s);
+    Shake named;
+    named.name = "foo";
+    assert_true(run_handshake(s, &named) < 0);
+    assert_string_equal(error_get_pretty(named.err.err),
+                        "Server does not support non-empty export names");
+    NbdBuf bad;
+    oldstyle_greeting(&bad, 0x10000);
+    Shake sh;
+    assert_true(run_handshake(bad, &sh) < 0);
+    assert_string_equal(error_get_pretty(sh.err.err), "Unexpected export flags 10000x");
+    // Cut short at each field: QEMU's message for the field being read.
+    const struct {
+        size_t cut;
+        const char *what;
+    } cuts[] = {{0, "initial magic"},
+                {8, "server magic"},
+                {16, "export length"},
+                {24, "export flags"},
+                {28, "reserved block"}};
+    for (const auto &c : cuts) {
+        NbdBuf part;
+        part.put_bytes(s.data.data(), c.cut);
+        Shake cut;
+        assert_true(run_handshake(part, &cut) < 0);
+        std::string want = std::string("Failed to read ") + c.what +
+                           ": Unexpected end-of-file before all data were read";
+        assert_string_equal(error_get_pretty(cut.err.err), want.c_str());
+    }
 }
 
 void test_handshake_unknown_export(void **)
@@ -576,7 +623,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_with_all_slots_busy, setup, teardown),
         cmocka_unit_test(test_handshake_go),
         cmocka_unit_test(test_handshake_export_name_fallback),
-        cmocka_unit_test(test_handshake_oldstyle_refused),
+        cmocka_unit_test(test_handshake_oldstyle),
+        cmocka_unit_test(test_handshake_oldstyle_errors),
         cmocka_unit_test(test_handshake_unknown_export),
         cmocka_unit_test(test_handshake_hostile),
     };
