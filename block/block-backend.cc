@@ -28,7 +28,11 @@ struct OpenCall {
 static void coroutine_fn open_entry(void *opaque)
 {
     auto *c = (OpenCall *)opaque;
-    c->bs = bdrv_co_open_node(c->filename, c->options, c->flags, c->errp);
+    if (c->flags & BDRV_O_SNAPSHOT) {
+        c->bs = bdrv_co_open_temp_snapshot(c->filename, c->options, c->flags, c->errp);
+    } else {
+        c->bs = bdrv_co_open_node(c->filename, c->options, c->flags, c->errp);
+    }
 }
 
 static void root_perms(int flags, uint64_t *perm, uint64_t *shared)
@@ -544,4 +548,74 @@ int blk_truncate(BlockBackend *blk, int64_t offset, bool exact, int prealloc, Er
 int64_t blk_getlength(BlockBackend *blk)
 {
     return blk_run_sync(blk, [&]() coroutine_fn { return blk_co_getlength(blk); });
+}
+
+// The node that keeps the VM state: the first from @bs down the file
+// children whose driver has one (QEMU recurses into the primary child).
+static BlockDriverState *vmstate_node(BlockDriverState *bs, bool load)
+{
+    for (; bs && bs->drv; bs = bs->file ? bs->file->bs : nullptr) {
+        if (load ? bs->drv->bdrv_co_load_vmstate : bs->drv->bdrv_co_save_vmstate) {
+            return bs;
+        }
+    }
+    return nullptr;
+}
+
+int coroutine_fn blk_co_load_vmstate(BlockBackend *blk, uint8_t *buf, int64_t pos, int64_t size)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    if (!bs) {
+        return -ENOMEDIUM;
+    }
+    if (pos < 0 || size < 0) {
+        return -EIO;
+    }
+    BlockDriverState *node = vmstate_node(bs, true);
+    if (!node) {
+        return -ENOTSUP;
+    }
+    QEMUIOVector qiov;
+    qemu_iovec_init_buf(&qiov, buf, (size_t)size);
+    blk->in_flight++;
+    int ret = node->drv->bdrv_co_load_vmstate(node, &qiov, pos);
+    blk->in_flight--;
+    return ret < 0 ? ret : (int)size;
+}
+
+int coroutine_fn blk_co_save_vmstate(BlockBackend *blk, const uint8_t *buf, int64_t pos,
+                                     int64_t size)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    if (!bs) {
+        return -ENOMEDIUM;
+    }
+    if (pos < 0 || size < 0) {
+        return -EIO;
+    }
+    BlockDriverState *node = vmstate_node(bs, false);
+    if (!node) {
+        return -ENOTSUP;
+    }
+    QEMUIOVector qiov;
+    qemu_iovec_init_buf(&qiov, const_cast<uint8_t *>(buf), (size_t)size);
+    blk->in_flight++;
+    int ret = node->drv->bdrv_co_save_vmstate(node, &qiov, pos);
+    blk->in_flight--;
+    if (ret >= 0 && !blk->wce) {
+        ret = bdrv_co_flush(bs);
+    }
+    return ret < 0 ? ret : (int)size;
+}
+
+int blk_load_vmstate(BlockBackend *blk, uint8_t *buf, int64_t pos, int64_t size)
+{
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_load_vmstate(blk, buf, pos, size); });
+}
+
+int blk_save_vmstate(BlockBackend *blk, const uint8_t *buf, int64_t pos, int64_t size)
+{
+    return (int)blk_run_sync(
+        blk, [&]() coroutine_fn { return blk_co_save_vmstate(blk, buf, pos, size); });
 }

@@ -33,6 +33,9 @@ int bdrv_refresh_perms(BlockDriverState *bs, Error **errp);
 // @options it uses; reports unknown ones.
 BlockDriverState *coroutine_fn bdrv_co_open_node(const char *filename, QDict *options, int flags,
                                                  Error **errp);
+// BDRV_O_SNAPSHOT: the image read-only under a temporary qcow2 overlay.
+BlockDriverState *coroutine_fn bdrv_co_open_temp_snapshot(const char *filename, QDict *options,
+                                                          int flags, Error **errp);
 // Applies the options every node understands (read-only, cache.direct,
 // cache.no-flush, force-share, discard, detect-zeroes, node-name...) to
 // @flags and @bs, removing them from @o.

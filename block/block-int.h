@@ -88,6 +88,10 @@ struct BlockDriver {
     bool is_filter = false;               // blkdebug
     const char *protocol_name = nullptr;  // "file", "nbd": filename prefix
     bool supports_backing = false;
+    // A filter whose one data child is not named "file" (blkdebug's
+    // "image"): that child, for what looks through filters (block status
+    // over the chain), as QEMU's bdrv_filter_bs.
+    BlockDriverState *(*bdrv_filtered_bs)(BlockDriverState *bs) = nullptr;
 
     // Scores a header for format probing (0 = no, 100 = certain).
     int (*bdrv_probe)(const uint8_t *buf, int buf_size, const char *filename) = nullptr;
@@ -123,6 +127,12 @@ struct BlockDriver {
     int coroutine_fn (*bdrv_co_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         QEMUIOVector *qiov, size_t qiov_offset,
                                         int flags) = nullptr;
+    // The VM-state area (savevm data, qemu-io read/write -b), @pos bytes
+    // into it; formats that have none leave these null.
+    int coroutine_fn (*bdrv_co_load_vmstate)(BlockDriverState *bs, QEMUIOVector *qiov,
+                                             int64_t pos) = nullptr;
+    int coroutine_fn (*bdrv_co_save_vmstate)(BlockDriverState *bs, QEMUIOVector *qiov,
+                                             int64_t pos) = nullptr;
     int coroutine_fn (*bdrv_co_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
                                                    int64_t bytes, QEMUIOVector *qiov,
                                                    size_t qiov_offset) = nullptr;

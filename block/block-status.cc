@@ -107,18 +107,33 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int6
     return ret;
 }
 
+// The node below @bs in its chain: the backing node, or for a filter the
+// node it filters (QEMU's bdrv_filter_or_cow_bs).
+static BlockDriverState *filter_or_cow_bs(BlockDriverState *bs)
+{
+    if (bs->backing) {
+        return bs->backing->bs;
+    }
+    if (bs->drv && bs->drv->bdrv_filtered_bs) {
+        return bs->drv->bdrv_filtered_bs(bs);
+    }
+    if (bs->drv && bs->drv->is_filter && bs->file) {
+        return bs->file->bs;
+    }
+    return nullptr;
+}
+
 int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
                                             int64_t offset, int64_t bytes, int64_t *pnum,
                                             int64_t *map, BlockDriverState **file)
 {
     int ret = bdrv_co_block_status(bs, offset, bytes, pnum, map, file);
-    if (ret < 0 || *pnum == 0 || (ret & BDRV_BLOCK_ALLOCATED) || !bs->backing ||
-        bs->backing->bs == base) {
+    BlockDriverState *p = filter_or_cow_bs(bs);
+    if (ret < 0 || *pnum == 0 || (ret & BDRV_BLOCK_ALLOCATED) || !p || p == base) {
         return ret;
     }
     // Unallocated here: the answer comes from below, for at most *pnum bytes.
     int64_t n = *pnum;
-    BlockDriverState *p = bs->backing->bs;
     int64_t plen = bdrv_co_getlength(p);
     if (plen >= 0 && offset >= plen) {
         return ret | BDRV_BLOCK_ZERO;  // past the backing file's end: zeroes

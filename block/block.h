@@ -31,6 +31,7 @@ enum {
     BDRV_O_CHECK = 0x1000,         // opened for qemu-img check (no repair on open)
     BDRV_O_ALLOW_RDWR = 0x2000,
     BDRV_O_PROTOCOL = 0x8000,  // filename names a protocol node only
+    BDRV_O_SNAPSHOT = 0x0008,  // writes go to a temporary qcow2 overlay (qemu-io -s)
 };
 // Without BDRV_O_SHARE_RW a writable backend does not let other users write
 // or resize the image (QEMU's device default, share-rw=off).  QEMU's tools
@@ -209,6 +210,15 @@ int64_t coroutine_fn blk_co_getlength(BlockBackend *blk);
 int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, int64_t bytes,
                                            int64_t *pnum, int64_t *map, BlockDriverState **file);
 
+// The image's VM-state area (qcow2 keeps it after the guest disk): @size
+// bytes at @pos into it.  -ENOTSUP when no node from the root down along the
+// file children has one (raw, as QEMU).  Return @size or -errno.
+int coroutine_fn blk_co_load_vmstate(BlockBackend *blk, uint8_t *buf, int64_t pos, int64_t size);
+int coroutine_fn blk_co_save_vmstate(BlockBackend *blk, const uint8_t *buf, int64_t pos,
+                                     int64_t size);
+int blk_load_vmstate(BlockBackend *blk, uint8_t *buf, int64_t pos, int64_t size);
+int blk_save_vmstate(BlockBackend *blk, const uint8_t *buf, int64_t pos, int64_t size);
+
 // Synchronous forms (plain code only).
 int blk_pread(BlockBackend *blk, int64_t offset, int64_t bytes, void *buf, int flags);
 int blk_pwrite(BlockBackend *blk, int64_t offset, int64_t bytes, const void *buf, int flags);
@@ -283,6 +293,9 @@ const char *bdrv_get_full_backing_filename(BlockDriverState *bs);
 const char *bdrv_get_backing_format(BlockDriverState *bs);
 // The opened backing node, nullptr if none.
 BlockDriverState *bdrv_backing_bs(BlockDriverState *bs);
+// The first node from @bs down that is not a filter (blkdebug,
+// copy-on-read): where a backing chain continues (QEMU's bdrv_skip_filters).
+BlockDriverState *bdrv_skip_filters(BlockDriverState *bs);
 // The node at the bottom of @bs's chain of file children (the protocol node).
 BlockDriverState *bdrv_protocol_bs(BlockDriverState *bs);
 BlockLimits bdrv_get_limits(BlockDriverState *bs);

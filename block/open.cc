@@ -1,5 +1,8 @@
 // Opening nodes: driver selection, probing, generic node options, the
 // "file" and "backing" children.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <libgen.h>
 
@@ -420,4 +423,58 @@ int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Erro
         return -EINVAL;
     }
     return 0;
+}
+
+// QEMU's BDRV_O_SNAPSHOT (qemu-io -s): the image is opened read-only as the
+// backing node of a temporary qcow2 overlay of the same size, created in
+// $TMPDIR (or /var/tmp) as vl.XXXXXX; all writes land in the overlay, whose
+// file is unlinked once open so that nothing outlives the process.
+BlockDriverState *coroutine_fn bdrv_co_open_temp_snapshot(const char *filename, QDict *options,
+                                                          int flags, Error **errp)
+{
+    flags &= ~BDRV_O_SNAPSHOT;
+    BlockDriverState *bs = bdrv_co_open_node(filename, options, flags & ~BDRV_O_RDWR, errp);
+    if (!bs) {
+        return nullptr;
+    }
+    int64_t len = bdrv_co_getlength(bs);
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not get image size");
+        bdrv_co_unref(bs);
+        return nullptr;
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    std::string tmp = std::string(tmpdir ? tmpdir : "/var/tmp") + "/vl.XXXXXX";
+    int fd = mkstemp(tmp.data());
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Could not get temporary filename");
+        bdrv_co_unref(bs);
+        return nullptr;
+    }
+    close(fd);
+    const BlockDriver *qcow2 = bdrv_find_format("qcow2");
+    QDict copts;
+    copts.set("size", std::to_string(len));
+    ErrorPtr local;
+    if (qcow2->bdrv_co_create_opts(tmp.c_str(), &copts, &local) < 0) {
+        error_setg(errp, "Could not create temporary overlay '%s': %s", tmp.c_str(),
+                   error_get_pretty(local.get()));
+        unlink(tmp.c_str());
+        bdrv_co_unref(bs);
+        return nullptr;
+    }
+    QDict oopts;
+    oopts.set("driver", "qcow2");
+    BlockDriverState *overlay =
+        bdrv_co_open_node(tmp.c_str(), &oopts, flags | BDRV_O_RDWR | BDRV_O_NO_BACKING, errp);
+    unlink(tmp.c_str());
+    if (!overlay) {
+        bdrv_co_unref(bs);
+        return nullptr;
+    }
+    if (!bdrv_co_attach_child(overlay, bs, "backing", 0, 0, errp)) {
+        bdrv_co_unref(overlay);
+        return nullptr;
+    }
+    return overlay;
 }

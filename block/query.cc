@@ -52,6 +52,23 @@ BlockDriverState *bdrv_backing_bs(BlockDriverState *bs)
     return bs->backing ? bs->backing->bs : nullptr;
 }
 
+BlockDriverState *bdrv_skip_filters(BlockDriverState *bs)
+{
+    while (bs && bs->drv && !bs->backing) {
+        BlockDriverState *below = nullptr;
+        if (bs->drv->bdrv_filtered_bs) {
+            below = bs->drv->bdrv_filtered_bs(bs);
+        } else if (bs->drv->is_filter && bs->file) {
+            below = bs->file->bs;
+        }
+        if (!below) {
+            break;
+        }
+        bs = below;
+    }
+    return bs;
+}
+
 BlockDriverState *bdrv_protocol_bs(BlockDriverState *bs)
 {
     while (bs->file) {

@@ -34,11 +34,13 @@ int get_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes, MapEnt
         if (ret < 0) return ret;
         bytes = pnum;
         if (ret & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) break;
-        if (!bdrv_backing_bs(bs)) {
+        // As qemu-img: below filters (blkdebug), then down the backing chain.
+        BlockDriverState *cow = bdrv_backing_bs(bdrv_skip_filters(bs));
+        if (!cow) {
             ret = 0;
             break;
         }
-        bs = bdrv_backing_bs(bs);
+        bs = cow;
         depth++;
     }
     *e = MapEntry{};

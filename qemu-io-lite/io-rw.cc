@@ -158,16 +158,14 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
         printf("pattern verification range exceeds end of read data\n");
         return -EINVAL;
     }
-    if (a.bflag) {
-        if (!check_sector_aligned(offset, count)) {
-            return -EINVAL;
-        }
-        printf("read failed: %s\n", strerror(ENOTSUP));  // no VM state in images we open
-        return -ENOTSUP;
+    if (a.bflag && !check_sector_aligned(offset, count)) {
+        return -EINVAL;
     }
     IoBuffer buf(count, 0xab);
     struct timespec t1 = io_now();
-    ret = blk_pread(blk, offset, count, buf.data(), 0);
+    // -b: the VM-state area (-ENOTSUP where the format has none).
+    ret = a.bflag ? blk_load_vmstate(blk, buf.data(), offset, count)
+                  : blk_pread(blk, offset, count, buf.data(), 0);
     struct timespec t2 = io_now();
     if (ret < 0) {
         printf("read failed: %s\n", strerror(-ret));
@@ -376,7 +374,8 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
         }
     }
     struct timespec t1 = io_now();
-    ret = a.bflag ? -ENOTSUP : do_write(blk, a, offset, count, buf.get());
+    ret = a.bflag ? blk_save_vmstate(blk, buf->data(), offset, count)
+                  : do_write(blk, a, offset, count, buf.get());
     struct timespec t2 = io_now();
     if (ret < 0) {
         printf("write failed: %s\n", strerror(-ret));

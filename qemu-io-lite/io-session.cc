@@ -53,7 +53,7 @@ static int parse_open_opts(int argc, char **argv, OpenArgs *a)
     int c;
     while ((c = getopt(argc, argv, "snCro:ki:t:d:U")) != -1) {
         switch (c) {
-        case 's': error_report("snapshot mode (-s) is not supported"); return -ENOTSUP;
+        case 's': a->flags |= BDRV_O_SNAPSHOT; break;
         case 'n':
             a->flags |= BDRV_O_NOCACHE;
             a->writethrough = false;

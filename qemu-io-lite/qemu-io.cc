@@ -131,7 +131,7 @@ static void parse_main_option(int c, MainArgs *a, const char *progname)
     case 'c': a->cmds.push_back(optarg); break;
     case 'f': a->format = optarg; break;
     case 'r': a->readonly = true; break;
-    case 's': error_report("snapshot mode (-s) is not supported"); exit(1);
+    case 's': a->flags |= BDRV_O_SNAPSHOT; break;
     case 'n':
         a->flags |= BDRV_O_NOCACHE;
         a->writethrough = false;

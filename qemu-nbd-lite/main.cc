@@ -34,6 +34,12 @@ struct Options {
     const char *image = nullptr;
     const char *tls_creds = nullptr;  // --tls-creds / --tls-authz ids
     const char *tls_authz = nullptr;
+    // -l: the internal snapshot to export (read-only), as QEMU's
+    // "snapshot.id=ID,snapshot.name=NAME" or one ID_OR_NAME.
+    const char *sn_id_or_name = nullptr;
+    bool sn_by_opts = false;
+    std::string sn_id, sn_name;
+    bool sn_has_id = false, sn_has_name = false;
 };
 
 void usage(const char *name)
@@ -68,6 +74,14 @@ void usage(const char *name)
            "Block device options:\n"
            "  -f, --format=FORMAT       set image format (raw, qcow2, ...)\n"
            "  -r, --read-only           export read-only\n"
+           "  -s, --snapshot            use FILE as an external snapshot, create a temporary\n"
+           "                            file with backing_file=FILE, redirect the write to\n"
+           "                            the temporary one\n"
+           "  -l, --load-snapshot=SNAPSHOT_PARAM\n"
+           "                            load an internal snapshot inside FILE and export it\n"
+           "                            as an read-only device, SNAPSHOT_PARAM format is\n"
+           "                            'snapshot.id=[ID],snapshot.name=[NAME]', or\n"
+           "                            '[ID_OR_NAME]'\n"
            "  -n, --nocache             disable host cache\n"
            "      --cache=MODE          set cache mode used to access the disk image, the\n"
            "                            valid options are: 'none', 'writeback' (default),\n"
@@ -122,6 +136,8 @@ const struct option long_opts[] = {
     {"object", required_argument, nullptr, OPT_OBJECT},
     {"tls-creds", required_argument, nullptr, OPT_TLS_CREDS},
     {"tls-authz", required_argument, nullptr, OPT_TLS_AUTHZ},
+    {"load-snapshot", required_argument, nullptr, 'l'},
+    {"snapshot", no_argument, nullptr, 's'},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -171,12 +187,46 @@ void parse_tls(Options *o)
     if (o->tls_authz) o->exp.tls_authz = o->tls_authz;
 }
 
+// "snapshot.id=ID,snapshot.name=NAME" as QemuOpts parses qemu-nbd's
+// internal snapshot options (",," is a comma in a value).
+void parse_snapshot_opts(const char *arg, Options *o)
+{
+    o->sn_by_opts = true;
+    for (const char *p = arg; *p;) {
+        size_t klen = strcspn(p, "=,");
+        std::string key(p, klen), value;
+        p += klen;
+        if (*p == '=') {
+            for (p++; *p; p++) {
+                if (*p == ',' && p[1] != ',') break;
+                if (*p == ',') p++;
+                value.push_back(*p);
+            }
+        } else {
+            warn_report("short-form boolean option '%s' deprecated", key.c_str());
+            fprintf(stderr, "Please use %s=on instead\n", key.c_str());
+            value = "on";
+        }
+        if (*p == ',') p++;
+        if (key == "snapshot.id") {
+            o->sn_id = value;
+            o->sn_has_id = true;
+        } else if (key == "snapshot.name") {
+            o->sn_name = value;
+            o->sn_has_name = true;
+        } else {
+            error_report("Invalid parameter '%s'", key.c_str());
+            die("Failed in parsing snapshot param `%s'", arg);
+        }
+    }
+}
+
 void parse_args(int argc, char **argv, Options *o)
 {
     int c;
     std::string port = std::to_string(NBD_DEFAULT_PORT);
     std::string bind_addr = "0.0.0.0";
-    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:f:rn", long_opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:f:rnl:s", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'h': usage(argv[0]); exit(EXIT_SUCCESS);
         case 'V': printf("%s 7.2.0 (qemu-lite 0.1.0)\n", argv[0]); exit(EXIT_SUCCESS);
@@ -205,6 +255,14 @@ void parse_args(int argc, char **argv, Options *o)
             o->exp.description = optarg;
             break;
         case 'f': o->fmt = optarg; break;
+        case 's': o->flags |= BDRV_O_SNAPSHOT; break;
+        case 'l':
+            if (!strncmp(optarg, "snapshot.", 9)) {
+                parse_snapshot_opts(optarg, o);
+            } else {
+                o->sn_id_or_name = optarg;
+            }
+            [[fallthrough]];
         case 'r':
             o->exp.read_only = true;
             o->flags &= ~BDRV_O_RDWR;
@@ -239,6 +297,34 @@ void parse_args(int argc, char **argv, Options *o)
     }
 }
 
+// -l: the snapshot's L1 table replaces the image's for this (read-only)
+// process, as QEMU's bdrv_snapshot_load_tmp.
+void load_snapshot(const Options *o, BlockBackend *blk)
+{
+    struct Call {
+        const Options *o;
+        BlockDriverState *bs;
+        ErrorPtr err;
+    } c{o, blk_bs(blk), {}};
+    aio_run_coroutine_sync(
+        qemu_get_aio_context(),
+        [](void *p) coroutine_fn {
+            auto *c = (Call *)p;
+            if (c->o->sn_by_opts) {
+                bdrv_co_snapshot_load_tmp(c->bs, c->o->sn_has_id ? c->o->sn_id.c_str() : nullptr,
+                                          c->o->sn_has_name ? c->o->sn_name.c_str() : nullptr,
+                                          &c->err);
+            } else {
+                bdrv_co_snapshot_load_tmp_by_id_or_name(c->bs, c->o->sn_id_or_name, &c->err);
+            }
+        },
+        &c);
+    if (c.err) {
+        error_report("Failed to load snapshot: %s", error_get_pretty(c.err.get()));
+        exit(EXIT_FAILURE);
+    }
+}
+
 BlockBackend *open_image(Options *o)
 {
     QDict opts;
@@ -258,6 +344,7 @@ BlockBackend *open_image(Options *o)
         error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
+    if (o->sn_by_opts || o->sn_id_or_name) load_snapshot(o, blk);
     blk_set_enable_write_cache(blk, !o->writethrough);
     blk_set_detect_zeroes(blk, o->detect_zeroes);
     return blk;

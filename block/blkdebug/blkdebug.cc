@@ -193,6 +193,10 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
     if (!check_limits(s, s->image->bs->bl.request_alignment, errp)) {
         goto fail;
     }
+    // As QEMU, the "none" event fires once when the node opens: its
+    // inject-error rules are armed from the start, its set-state rules
+    // change the initial state.
+    s->rules.event(BLKDBG_NONE);
     bs->supported_write_flags = BDRV_REQ_FUA & s->image->bs->supported_write_flags;
     bs->supported_zero_flags =
         (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) & s->image->bs->supported_zero_flags;
@@ -298,6 +302,11 @@ static int coroutine_fn blkdebug_co_block_status(BlockDriverState *bs, bool want
     *map = offset;
     *file = state(bs)->image->bs;
     return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
+static BlockDriverState *blkdebug_filtered_bs(BlockDriverState *bs)
+{
+    return state(bs)->image ? state(bs)->image->bs : nullptr;
 }
 
 static int64_t coroutine_fn blkdebug_co_getlength(BlockDriverState *bs)
@@ -431,6 +440,7 @@ BlockDriver bdrv_blkdebug = [] {
     d.bdrv_co_flush_to_disk = blkdebug_co_flush_to_disk;
     d.bdrv_co_block_status = blkdebug_co_block_status;
     d.bdrv_co_getlength = blkdebug_co_getlength;
+    d.bdrv_filtered_bs = blkdebug_filtered_bs;
     d.bdrv_co_get_allocated_file_size = blkdebug_co_get_allocated_file_size;
     d.bdrv_co_truncate = blkdebug_co_truncate;
     d.bdrv_debug_event = blkdebug_debug_event;

@@ -9,12 +9,19 @@ int qcow2_probe(const uint8_t *buf, int buf_size, const char *)
     return 0;
 }
 
+// The VM state lives after the guest disk, from the first L2 span the disk
+// does not use (QEMU's qcow2_vm_state_offset); its writes grow the L1 table.
+static int64_t vm_state_offset(BDRVQcow2State *s)
+{
+    return (int64_t)(s->g.size_to_l1(s->hdr.size) * s->g.l2_span());
+}
+
 int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     bdi->cluster_size = (int)s->cluster_size;
     bdi->is_dirty = s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY;
-    bdi->vm_state_offset = (int64_t)(s->g.size_to_l1(s->hdr.size) * s->g.l2_span());
+    bdi->vm_state_offset = vm_state_offset(s);
     return 0;
 }
 
@@ -52,4 +59,18 @@ JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **)
     JsonNode *root = json_builder_get_root(b);
     g_object_unref(b);
     return root;
+}
+
+int coroutine_fn qcow2_co_load_vmstate(BlockDriverState *bs, QEMUIOVector *qiov, int64_t pos)
+{
+    BLKDBG_EVENT(bs->file, BLKDBG_VMSTATE_LOAD);
+    return qcow2_co_preadv_part(bs, vm_state_offset(qcow2_state(bs)) + pos, (int64_t)qiov->size,
+                                qiov, 0, 0);
+}
+
+int coroutine_fn qcow2_co_save_vmstate(BlockDriverState *bs, QEMUIOVector *qiov, int64_t pos)
+{
+    BLKDBG_EVENT(bs->file, BLKDBG_VMSTATE_SAVE);
+    return qcow2_co_pwritev_part(bs, vm_state_offset(qcow2_state(bs)) + pos, (int64_t)qiov->size,
+                                 qiov, 0, 0);
 }

@@ -243,6 +243,8 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
 int coroutine_fn qcow2_co_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                         int flags);
 int coroutine_fn qcow2_co_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
+int coroutine_fn qcow2_co_load_vmstate(BlockDriverState *bs, QEMUIOVector *qiov, int64_t pos);
+int coroutine_fn qcow2_co_save_vmstate(BlockDriverState *bs, QEMUIOVector *qiov, int64_t pos);
 // ---- qcow2-copy-range.cc ------------------------------------------------------
 int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *src, int64_t src_offset,
                                           BdrvChild *dst, int64_t dst_offset, int64_t bytes,
