@@ -18,6 +18,7 @@ extern BlockDriver bdrv_luks;
 #if CONFIG_RBD
 extern BlockDriver bdrv_rbd;
 #endif
+extern BlockDriver bdrv_ssh;
 
 void bdrv_init(void)
 {
@@ -40,4 +41,5 @@ void bdrv_init(void)
 #if CONFIG_RBD
     bdrv_register(&bdrv_rbd);
 #endif
+    bdrv_register(&bdrv_ssh);
 }
