@@ -378,3 +378,10 @@ int coroutine_fn bdrv_co_reopen(BlockDriverState *bs, int flags, Error **errp);
 
 // Creation helpers for drivers' create: make a file via the protocol driver.
 int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **errp);
+// Opens the protocol node of a file just made by bdrv_co_create_file, read-
+// write with every permission, for a format that writes its initial
+// metadata through the block layer (a file that is not local: ssh://).
+// The returned child has no parent; release it with
+// bdrv_co_close_created_file.  nullptr with errp set on failure.
+BdrvChild *coroutine_fn bdrv_co_open_created_file(const char *filename, Error **errp);
+void coroutine_fn bdrv_co_close_created_file(BdrvChild *c);

@@ -47,3 +47,18 @@ int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **
     QDict empty;
     return drv->bdrv_co_create_opts(filename, opts ? opts : &empty, errp);
 }
+
+BdrvChild *coroutine_fn bdrv_co_open_created_file(const char *filename, Error **errp)
+{
+    QDict opts;
+    BlockDriverState *bs = bdrv_co_open_node(filename, &opts, BDRV_O_RDWR | BDRV_O_PROTOCOL, errp);
+    if (!bs) {
+        return nullptr;
+    }
+    // attach_child takes over our reference (and drops it on failure).
+    return bdrv_co_attach_child(nullptr, bs, "create",
+                                BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE | BLK_PERM_RESIZE,
+                                BLK_PERM_ALL, errp);
+}
+
+void coroutine_fn bdrv_co_close_created_file(BdrvChild *c) { bdrv_co_detach_child(c); }

@@ -3,9 +3,11 @@
 // then preallocated L2 tables and data) and written in one pass to the file
 // the protocol driver created.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -256,37 +258,41 @@ int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, u
     return pwrite_all(fd, l1.data(), l1.size(), l.l1_cluster * cs);
 }
 
-int write_image(const char *filename, CreateParams *p, Error **errp)
+// The layout of the new image; fails when its L1 table is too large.
+int plan_image(CreateParams *p, Qcow2Geometry *g, Qcow2CreateLayout *l, Error **errp)
 {
-    Qcow2Geometry g;
-    g.init((int)p->hdr.cluster_bits, (int)p->hdr.refcount_order);
-    uint64_t cs = g.cluster_size();
-    Qcow2CreateLayout l;
+    g->init((int)p->hdr.cluster_bits, (int)p->hdr.refcount_order);
+    uint64_t cs = g->cluster_size();
     bool prealloc = p->prealloc != PreallocMode::Off;
-    uint64_t crypto_clusters = g.size_to_clusters(p->crypto_hdr.size());
-    qcow2_create_layout(g, p->hdr.size, prealloc, &l, crypto_clusters);
+    uint64_t crypto_clusters = g->size_to_clusters(p->crypto_hdr.size());
+    qcow2_create_layout(*g, p->hdr.size, prealloc, l, crypto_clusters);
     if (crypto_clusters) {
         // The full disk encryption header pointer: be64 offset, be64 length.
         Qcow2HeaderExt e{QCOW2_EXT_CRYPTO, std::vector<uint8_t>(16)};
-        be64_store(e.data.data(), l.crypto_cluster * cs);
+        be64_store(e.data.data(), l->crypto_cluster * cs);
         be64_store(e.data.data() + 8, p->crypto_hdr.size());
         p->hdr.unknown_exts.push_back(e);
     }
     Qcow2Header &h = p->hdr;
-    h.l1_size = (uint32_t)l.l1_size;
-    h.l1_table_offset = l.l1_size ? l.l1_cluster * cs : 0;
-    h.refcount_table_offset = l.reftable_cluster * cs;
-    h.refcount_table_clusters = (uint32_t)l.reftable_clusters;
-    if (l.l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+    h.l1_size = (uint32_t)l->l1_size;
+    h.l1_table_offset = l->l1_size ? l->l1_cluster * cs : 0;
+    h.refcount_table_offset = l->reftable_cluster * cs;
+    h.refcount_table_clusters = (uint32_t)l->reftable_clusters;
+    if (l->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
         error_setg(errp, "The image size is too large for file format 'qcow2' (try using a "
                          "larger cluster size)");
         return -EFBIG;
     }
-    Fd fd{open(filename, O_RDWR)};
-    if (fd.fd < 0) {
-        error_setg_errno(errp, errno, "Could not open '%s'", filename);
-        return -errno;
-    }
+    return 0;
+}
+
+// Writes the planned image into @fd (emptied first).
+int write_layout(int fd, CreateParams *p, const Qcow2Geometry &g, const Qcow2CreateLayout &l,
+                 Error **errp)
+{
+    uint64_t cs = g.cluster_size();
+    Qcow2Header &h = p->hdr;
+    uint64_t crypto_clusters = g.size_to_clusters(p->crypto_hdr.size());
     std::vector<uint8_t> hbuf(cs);
     int ret = qcow2_header_serialize(h, hbuf.data(), cs);
     if (ret < 0) {
@@ -297,32 +303,100 @@ int write_image(const char *filename, CreateParams *p, Error **errp)
     // image at all, so a process killed in the middle (a fatal signal also
     // cuts a pwrite short) never leaves a header pointing at refcount or L1
     // tables past the end of the file, which check calls corruption.
-    if (ftruncate(fd.fd, 0) < 0) ret = -errno;
-    if (ret == 0) ret = write_refcounts(fd.fd, g, l);
-    if (ret == 0 && prealloc) {
-        ret = write_prealloc(fd.fd, g, l, h.size, p->prealloc);
+    if (ftruncate(fd, 0) < 0) ret = -errno;
+    if (ret == 0) ret = write_refcounts(fd, g, l);
+    if (ret == 0 && p->prealloc != PreallocMode::Off) {
+        ret = write_prealloc(fd, g, l, h.size, p->prealloc);
     } else if (ret == 0 && l.l1_size) {
         std::vector<uint8_t> zero(l.l1_size * 8, 0);
-        ret = pwrite_all(fd.fd, zero.data(), zero.size(), l.l1_cluster * cs);
+        ret = pwrite_all(fd, zero.data(), zero.size(), l.l1_cluster * cs);
     }
     // The LUKS header area: only its non-zero blocks are written (header
     // and key slot 0), the rest stays a hole as in QEMU's images.
     uint64_t crypto_end = (l.crypto_cluster + crypto_clusters) * cs;
     if (ret == 0 && crypto_clusters) {
         struct stat st;
-        if (fstat(fd.fd, &st) < 0) ret = -errno;
-        if (ret == 0 && (uint64_t)st.st_size < crypto_end &&
-            ftruncate(fd.fd, (off_t)crypto_end) < 0) {
+        if (fstat(fd, &st) < 0) ret = -errno;
+        if (ret == 0 && (uint64_t)st.st_size < crypto_end && ftruncate(fd, (off_t)crypto_end) < 0) {
             ret = -errno;
         }
         for (size_t off = 0; ret == 0 && off < p->crypto_hdr.size(); off += 4096) {
             size_t n = std::min<size_t>(4096, p->crypto_hdr.size() - off);
             const uint8_t *d = p->crypto_hdr.data() + off;
-            if (!buffer_is_zero(d, n)) ret = pwrite_all(fd.fd, d, n, l.crypto_cluster * cs + off);
+            if (!buffer_is_zero(d, n)) ret = pwrite_all(fd, d, n, l.crypto_cluster * cs + off);
         }
     }
-    if (ret == 0) ret = pwrite_all(fd.fd, hbuf.data(), cs, 0);
-    if (ret == 0 && fsync(fd.fd) < 0) ret = -errno;
+    if (ret == 0) ret = pwrite_all(fd, hbuf.data(), cs, 0);
+    if (ret == 0 && fsync(fd) < 0) ret = -errno;
+    if (ret < 0) error_setg_errno(errp, -ret, "Could not write qcow2 header");
+    return ret;
+}
+
+int write_image(const char *filename, CreateParams *p, Error **errp)
+{
+    Qcow2Geometry g;
+    Qcow2CreateLayout l;
+    int ret = plan_image(p, &g, &l, errp);
+    if (ret < 0) return ret;
+    Fd fd{open(filename, O_RDWR)};
+    if (fd.fd < 0) {
+        error_setg_errno(errp, errno, "Could not open '%s'", filename);
+        return -errno;
+    }
+    return write_layout(fd.fd, p, g, l, errp);
+}
+
+// Copies [off, off + len) of @fd to @c, leaving out all-zero chunks but the
+// last (the file reads zeroes there already; the last one makes the file
+// end where a write there would have made it end, as in QEMU).
+int coroutine_fn upload_range(int fd, BdrvChild *c, uint64_t off, uint64_t len)
+{
+    std::vector<uint8_t> buf(1 << 20);
+    while (len) {
+        size_t n = (size_t)std::min<uint64_t>(len, buf.size());
+        if (pread(fd, buf.data(), n, (off_t)off) != (ssize_t)n) return -EIO;
+        bool zero =
+            n < len && std::all_of(buf.begin(), buf.begin() + n, [](uint8_t b) { return b == 0; });
+        int ret = zero ? 0 : bdrv_co_pwrite(c, (int64_t)off, (int64_t)n, buf.data(), 0);
+        if (ret < 0) return ret;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+// A file that is not local (ssh://): the image is built in memory (a memfd;
+// its unwritten parts take no memory) and copied through the block layer,
+// header cluster last.  Preallocating data is the protocol's truncate's job,
+// and the remote protocols we have refuse it.
+int coroutine_fn write_image_remote(const char *filename, CreateParams *p, Error **errp)
+{
+    Qcow2Geometry g;
+    Qcow2CreateLayout l;
+    int ret = plan_image(p, &g, &l, errp);
+    if (ret < 0) return ret;
+    if (p->prealloc == PreallocMode::Falloc || p->prealloc == PreallocMode::Full) {
+        error_setg(errp,
+                   "Could not resize image: Failed to resize underlying file: Unsupported "
+                   "preallocation mode '%s'",
+                   prealloc_mode_name(p->prealloc));
+        return -ENOTSUP;
+    }
+    Fd fd{memfd_create("qcow2-create", MFD_CLOEXEC)};
+    if (fd.fd < 0) {
+        error_setg_errno(errp, errno, "Could not create a memory file");
+        return -errno;
+    }
+    ret = write_layout(fd.fd, p, g, l, errp);
+    if (ret < 0) return ret;
+    uint64_t len = (uint64_t)lseek(fd.fd, 0, SEEK_END);
+    uint64_t head = std::min<uint64_t>(len, g.cluster_size());
+    BdrvChild *c = bdrv_co_open_created_file(filename, errp);
+    if (!c) return -EIO;
+    ret = upload_range(fd.fd, c, head, len - head);
+    if (ret == 0) ret = upload_range(fd.fd, c, 0, head);
+    if (ret == 0) ret = bdrv_co_flush(c->bs);
+    bdrv_co_close_created_file(c);
     if (ret < 0) error_setg_errno(errp, -ret, "Could not write qcow2 header");
     return ret;
 }
@@ -373,5 +447,10 @@ int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error *
     QDict file_opts;
     ret = bdrv_co_create_file(filename, &file_opts, errp);
     if (ret < 0) return ret;
+    const BlockDriver *proto = bdrv_find_protocol(filename, nullptr);
+    const char *name = proto ? proto->format_name : "file";
+    if (strcmp(name, "file") && strcmp(name, "host_device") && strcmp(name, "host_cdrom")) {
+        return write_image_remote(filename, &p, errp);
+    }
     return write_image(filename, &p, errp);
 }

@@ -80,7 +80,9 @@ void coroutine_fn ssh_co_close(BlockDriverState *bs)
 
 void ssh_refresh_limits(BlockDriverState *bs, Error **)
 {
-    bs->bl.request_alignment = 1;
+    // As QEMU 7.2's ssh driver (a sector-based one there): unaligned
+    // writes are read-modify-write, and a file grows in whole sectors.
+    bs->bl.request_alignment = 512;
     bs->bl.max_transfer = 16 * 1024 * 1024;  // bounds the bounce buffer
 }
 
