@@ -20,6 +20,7 @@ packages=(
   librbd-dev librados-dev             # block/rbd/: the rbd driver
   ceph-mon ceph-osd ceph-common uuid-runtime  # tests/rbd/: the throwaway test cluster
   qemu-block-extra                    # QEMU's own rbd driver: rbd interop tests and bench
+  libssh-dev openssh-server openssh-client  # block/ssh/ and tests/ssh/ (sshd; qemu-block-extra: QEMU's ssh driver)
 )
 
 missing=()
