@@ -5,7 +5,7 @@
 #        asan (ASan+UBSan build: unit tests + quick iotests + error paths), unit,
 #        iotests, error-paths, lint (coroutine_fn checker, Error ownership check,
 #        format-check), rbd (a throwaway Ceph cluster + the -rbd iotests,
-#        tests/rbd/run.sh).
+#        tests/rbd/run.sh), ssh (tests/ssh: own sshd, iotests-lite -ssh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +75,15 @@ run_iotests() {  # label, build dir, check args...
 run_error_paths() {  # label, build dir
     local label=$1 dir=$2 log; log=$(mktemp)
     tests/error-paths/run.sh "$dir" 2>&1 | tee "$log"
+    count_iotests "$log" "$label"
+    rm -f "$log"
+}
+
+# tests/ssh: a private sshd and ssh-agent, the iotests-lite group `ssh` under
+# -ssh (our ssh driver, and interop with QEMU 7.2's), stopped by PID.
+run_ssh() {  # label, build dir
+    local label=$1 dir=$2 log; log=$(mktemp)
+    tests/ssh/run.sh "$dir" 2>&1 | tee "$log"
     count_iotests "$log" "$label"
     rm -f "$log"
 }
@@ -156,7 +165,7 @@ lint() {
 }
 
 case $mode in
-    all) unit_default; unit_backends; iotests_all; rbd_layer; run_error_paths error-paths build; lint; asan; fuzz ;;
+    all) unit_default; unit_backends; iotests_all; rbd_layer; run_ssh ssh build; run_error_paths error-paths build; lint; asan; fuzz ;;
     lint) lint ;;
     fuzz) fuzz ;;
     asan) asan ;;
@@ -164,7 +173,8 @@ case $mode in
     iotests) iotests_all ;;
     error-paths) run_error_paths error-paths build ;;
     rbd) rbd_layer ;;
-    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|lint|fuzz|rbd]" >&2; exit 2 ;;
+    ssh) run_ssh ssh build ;;
+    *) echo "usage: $0 [all|asan|unit|iotests|error-paths|lint|fuzz|rbd|ssh]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
