@@ -66,6 +66,12 @@ int coroutine_fn null_co_open(BlockDriverState *bs, QDict *o, int flags, Error *
 {
     (void)flags;
     auto *s = new NullState;
+    // As QEMU's null_refresh_filename: a node with options of its
+    // own has no plain name; otherwise it is "null-co://" (or null-aio).
+    if (bs->filename.empty() && !o->has("size") && !o->has("latency-ns") &&
+        !o->has("read-zeroes")) {
+        bs->filename = std::string(bs->drv->format_name) + "://";
+    }
     if (!take_opts(o, s, errp)) {
         delete s;
         return -EINVAL;

@@ -172,6 +172,14 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
     auto *s = new BDRVBlkdebugState;
     bs->opaque = s;
     int ret = -EINVAL;
+    std::string config = o->get("config") ? o->get("config") : "";
+    // As QEMU's blkdebug_refresh_filename: only config and the image can
+    // be said as "blkdebug:CONFIG:IMAGE".
+    bool plain_name = true;
+    for (const auto &kv : o->entries) {
+        const std::string &k = kv.first;
+        plain_name &= k == "config" || k == "x-image" || k == "image" || k.rfind("image.", 0) == 0;
+    }
     if (const char *conf = o->get("config")) {
         if (!blkdebug_read_config(conf, &s->rules, errp)) {
             goto fail;
@@ -201,6 +209,9 @@ static int coroutine_fn blkdebug_co_open(BlockDriverState *bs, QDict *o, int fla
     bs->supported_zero_flags =
         (BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK) & s->image->bs->supported_zero_flags;
     bs->total_bytes = s->image->bs->total_bytes;
+    if (bs->filename.empty() && plain_name && !s->image->bs->filename.empty()) {
+        bs->filename = "blkdebug:" + config + ":" + s->image->bs->filename;
+    }
     if (!o->entries.empty()) {
         error_setg(errp, "Block protocol 'blkdebug' doesn't support the option '%s'",
                    o->entries.begin()->first.c_str());
