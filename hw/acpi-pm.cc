@@ -87,7 +87,8 @@ const MemoryRegionOps kTmrOps = {tmr_read, ignore_write};
 
 void acpi_pm_create(Machine *m)
 {
-    AcpiPm *p = new AcpiPm{m};  // lives with the process
+    AcpiPm *p = new AcpiPm{m};
+    machine_own(m, [p] { delete p; });
     clock_gettime(CLOCK_MONOTONIC, &p->start);
     machine_register_pio(m, ACPI_PM1A_EVT_PORT, ACPI_PM1_EVT_LEN, &kEvtOps, p, "acpi-pm1a-evt");
     machine_register_pio(m, ACPI_PM1A_CNT_PORT, ACPI_PM1_CNT_LEN, &kCntOps, p, "acpi-pm1a-cnt");

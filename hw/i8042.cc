@@ -116,7 +116,8 @@ const MemoryRegionOps kStatusOps = {status_read, cmd_write};
 
 void i8042_create(Machine *m)
 {
-    I8042 *k = new I8042{m};  // lives with the process
+    I8042 *k = new I8042{m};
+    machine_own(m, [k] { delete k; });
     machine_register_pio(m, PC_KBD_DATA_PORT, 1, &kDataOps, k, "i8042-data");
     machine_register_pio(m, PC_KBD_CMD_PORT, 1, &kStatusOps, k, "i8042");
 }

@@ -38,6 +38,7 @@ struct Machine {
     std::vector<IoRegion> pio;
     std::vector<IoRegion> mmio;
     Pic *pic = nullptr;
+    std::vector<std::function<void()>> owned;  // machine_own, released in reverse
     int irq_level[kNumIrqs] = {};
     MachineIrqObserver *irq_observer = nullptr;
     void *irq_observer_opaque = nullptr;
@@ -76,9 +77,16 @@ Machine *machine_new(uint64_t ram_size, Error **errp)
 void machine_free(Machine *m)
 {
     if (!m) return;
+    for (auto it = m->owned.rbegin(); it != m->owned.rend(); ++it)
+        (*it)();
     pic_free(m->pic);
     munmap(m->ram, m->ram_size);
     delete m;
+}
+
+void machine_own(Machine *m, std::function<void()> release)
+{
+    m->owned.push_back(std::move(release));
 }
 
 uint8_t *machine_ram_base(Machine *m) { return m->ram; }

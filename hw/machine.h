@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 struct Machine;
 struct Error;
@@ -41,6 +42,11 @@ enum : int {
 // must have stopped using the machine).
 Machine *machine_new(uint64_t ram_size, Error **errp);
 void machine_free(Machine *m);
+
+// Hands a device's state to the machine: @release runs in machine_free, in
+// reverse order of registration, so board devices created with the machine
+// (PIO-only, no BlockBackend) die with it instead of leaking.
+void machine_own(Machine *m, std::function<void()> release);
 
 struct MemoryRegionOps {
     // @addr is relative to the region base; @size is 1, 2, 4 or 8.

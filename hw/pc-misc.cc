@@ -91,7 +91,8 @@ const MemoryRegionOps kPostOps = {nullptr, post_write};
 
 void pc_misc_create(Machine *m, int boot_if, uint64_t boot_sectors)
 {
-    PcMisc *p = new PcMisc{m, boot_if, boot_sectors};  // lives with the process
+    PcMisc *p = new PcMisc{m, boot_if, boot_sectors};
+    machine_own(m, [p] { delete p; });
     machine_register_pio(m, PC_FW_INFO_PORT, 4, &kFwInfoOps, p, "fw-info");
     machine_register_pio(m, PC_RESET_PORT, 1, &kResetOps, p, "reset-control");
     machine_register_pio(m, 0x92, 1, &kPort92Ops, p, "port92");

@@ -153,7 +153,8 @@ void put16(uint8_t *ram, int reg, uint32_t v)
 
 void rtc_create(Machine *m)
 {
-    Rtc *r = new Rtc{m};       // lives with the process
+    Rtc *r = new Rtc{m};
+    machine_own(m, [r] { delete r; });
     r->ram[REG_A] = 0x26;      // 32.768 kHz time base, 1.024 kHz rate
     r->ram[REG_B] = B_24H;     // BCD, 24-hour, no interrupts
     r->ram[0x14] = 0x06;       // equipment: no floppy, FPU, VGA/EGA
