@@ -400,6 +400,7 @@ int coroutine_fn blk_co_pwrite_compressed(BlockBackend *blk, int64_t offset, int
     bdrv_inc_in_flight(bs);
     ret = bs->drv->bdrv_co_pwritev_compressed(bs, offset, bytes, &q, 0);
     bs->write_gen++;
+    bdrv_set_dirty(bs, offset, bytes);
     bdrv_dec_in_flight(bs);
     return ret;
 }

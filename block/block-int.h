@@ -193,10 +193,16 @@ struct BlockDriver {
     // (qemu-img convert -l).  -ENOENT with "Can't find snapshot" if none.
     int coroutine_fn (*bdrv_co_snapshot_load_tmp)(BlockDriverState *bs, const char *id,
                                                   const char *name, Error **errp) = nullptr;
-    // Formats that can store persistent dirty bitmaps: how many the image
-    // holds (we copy none, so callers refuse images that have any).
-    // nullptr: the format has no bitmaps (qemu-img's "lacks bitmap support").
-    int (*bdrv_persistent_bitmap_count)(BlockDriverState *bs) = nullptr;
+    // Persistent dirty bitmaps (block/dirty-bitmap.h): whether the image can
+    // hold them, whether a new one fits (QEMU's messages), and removing one
+    // from the image at once.  nullptr: the format has none.
+    bool (*bdrv_supports_persistent_dirty_bitmap)(BlockDriverState *bs) = nullptr;
+    bool coroutine_fn (*bdrv_co_can_store_new_dirty_bitmap)(BlockDriverState *bs, const char *name,
+                                                            uint32_t granularity,
+                                                            Error **errp) = nullptr;
+    int coroutine_fn (*bdrv_co_remove_persistent_dirty_bitmap)(BlockDriverState *bs,
+                                                               const char *name,
+                                                               Error **errp) = nullptr;
 
     // blkdebug hook: called by BLKDBG_EVENT on a filter above.
     // A request coroutine emits the event; blkdebug may suspend it there.
@@ -280,6 +286,8 @@ struct BlockDriverState {
     // The key secret options the format was opened with ("encrypt.key-secret"
     // = id), so that tools reopening the image (commit) can unlock it again.
     std::vector<std::pair<std::string, std::string>> secret_opts;
+    // Dirty bitmaps of this node, newest first (block/dirty-bitmap.cc).
+    std::vector<BdrvDirtyBitmap *> dirty_bitmaps;
 
     bool probed = false;                 // format chosen by probing (raw restricts sector 0)
     bool force_share = false;            // -U: share every permission, take no locks
@@ -360,6 +368,11 @@ int coroutine_fn bdrv_co_copy_range_to(BdrvChild *src, int64_t src_offset, BdrvC
 int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp);
+
+// Marks [offset, offset + bytes) dirty in every enabled bitmap of @bs
+// (the generic request path calls it after each write, zero write and
+// discard that reached the driver).
+void bdrv_set_dirty(BlockDriverState *bs, int64_t offset, int64_t bytes);
 
 // Emits a blkdebug event on @child's node: nothing unless a blkdebug filter
 // sits there, which may suspend the calling request at a breakpoint (it

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "block/dirty-bitmap.h"
 #include "util/util.h"
 
 struct BlockBackend;
@@ -262,10 +263,6 @@ int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id,
 // Tries @id_or_name as an id, then as a name.
 int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
                                                          const char *id_or_name, Error **errp);
-// Whether @bs's format (looking through filters) can hold persistent dirty
-// bitmaps, and how many it holds (< 0: -errno or unsupported).
-bool bdrv_supports_persistent_dirty_bitmap(BlockDriverState *bs);
-int bdrv_persistent_bitmap_count(BlockDriverState *bs);
 
 // ---- image operations for tools (block/query.cc, block/snapshot.cc,
 // block/image-ops.cc) -------------------------------------------------------

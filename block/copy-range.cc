@@ -63,7 +63,9 @@ int coroutine_fn copy_range(BdrvChild *src, int64_t src_offset, BdrvChild *dst, 
         return -ENOTSUP;
     }
     InFlightPair g(src->bs, dst->bs);
-    return fn(bs, src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
+    ret = fn(bs, src, src_offset, dst, dst_offset, bytes, read_flags, write_flags);
+    bdrv_set_dirty(dst->bs, dst_offset, bytes);  // as a write to the destination
+    return ret;
 }
 
 }  // namespace

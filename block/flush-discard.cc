@@ -95,6 +95,7 @@ int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t byte
         n = std::min(n, max);
         ret = bs->drv->bdrv_co_pdiscard(bs, o, n);
         bs->write_gen++;
+        bdrv_set_dirty(bs, o, n);
         if (ret == -ENOTSUP) {
             ret = 0;
         }

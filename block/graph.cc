@@ -36,6 +36,7 @@ static void coroutine_fn bdrv_co_close(BlockDriverState *bs)
     if (bs->drv && bs->drv->bdrv_co_close) {
         bs->drv->bdrv_co_close(bs);
     }
+    bdrv_release_all_dirty_bitmaps(bs);  // the format stored its persistent ones
     // Children in reverse order of attachment: backing before file.
     while (!bs->children.empty()) {
         bdrv_co_detach_child(bs->children.back());

@@ -288,6 +288,9 @@ static int coroutine_fn aligned_pwritev(BdrvChild *child, int64_t offset, int64_
         }
     }
     BLKDBG_EVENT(child, BLKDBG_PWRITEV_DONE);
+    // Dirty bitmaps see every write and zero write, failed ones too (they
+    // may have changed part of the range).
+    bdrv_set_dirty(bs, offset, bytes);
     if (ret >= 0 && offset + bytes > bs->total_bytes) {
         bs->total_bytes = offset + bytes;  // writes may grow protocol nodes
     }

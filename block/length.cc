@@ -27,6 +27,7 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
     if (ret >= 0) {
         int64_t len = bs->drv->bdrv_co_getlength ? bs->drv->bdrv_co_getlength(bs) : offset;
         bs->total_bytes = len >= 0 ? len : offset;
+        bdrv_dirty_bitmap_truncate(bs, bdrv_sector_rounded_length(bs->total_bytes));
     }
     bdrv_dec_in_flight(bs);
     return ret;

@@ -1,23 +1,10 @@
-// Reading an internal snapshot without applying it (qemu-img convert -l)
-// and the persistent-bitmap queries convert --bitmaps makes.  The format
+// Reading an internal snapshot without applying it (qemu-img convert -l).
+// The format
 // driver does the work; this layer checks what QEMU checks, with its
 // messages, so that every format reports alike.
 #include <cerrno>
 
 #include "block/block-int.h"
-
-namespace {
-
-// Filters (blkdebug) sit above the format that owns the metadata.
-BlockDriverState *skip_filters(BlockDriverState *bs)
-{
-    while (bs && bs->drv && bs->drv->is_filter && bs->file) {
-        bs = bs->file->bs;
-    }
-    return bs;
-}
-
-}  // namespace
 
 int coroutine_fn bdrv_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
                                            Error **errp)
@@ -60,19 +47,4 @@ int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
         error_propagate(errp, err.release());
     }
     return ret;
-}
-
-bool bdrv_supports_persistent_dirty_bitmap(BlockDriverState *bs)
-{
-    bs = skip_filters(bs);
-    return bs && bs->drv && bs->drv->bdrv_persistent_bitmap_count;
-}
-
-int bdrv_persistent_bitmap_count(BlockDriverState *bs)
-{
-    bs = skip_filters(bs);
-    if (!bdrv_supports_persistent_dirty_bitmap(bs)) {
-        return -ENOTSUP;
-    }
-    return bs->drv->bdrv_persistent_bitmap_count(bs);
 }

@@ -5,6 +5,8 @@
 
 #include "block/block.h"
 #include "qemu-img-lite/img-convert.h"
+#include "qemu-img-lite/img.h"
+#include "util/error.h"
 
 bool img_convert_load_snapshot(const ImgSnapshotParam &sn, ConvertState *s)
 {
@@ -20,7 +22,7 @@ bool img_convert_load_snapshot(const ImgSnapshotParam &sn, ConvertState *s)
     return img_load_snapshot_param(sn, blk_bs(s->src[0]));
 }
 
-bool img_convert_check_source_bitmaps(const ConvertState *s, const char *filename)
+bool img_convert_check_source_bitmaps(const ConvertState *s, bool skip_broken)
 {
     if (s->src.size() > 1) {
         error_report("Copying bitmaps only possible with single source");
@@ -31,20 +33,16 @@ bool img_convert_check_source_bitmaps(const ConvertState *s, const char *filenam
         error_report("Source lacks bitmap support");
         return false;
     }
-    // We cannot read bitmap directories: refuse rather than write a target
-    // that silently lacks them (qemu-img would copy them).
-    int n = bdrv_persistent_bitmap_count(bs);
-    if (n < 0) {
-        error_report("Could not read the bitmaps of '%s': %s", filename, strerror(-n));
-        return false;
-    }
-    if (n > 0) {
-        error_report("Cannot copy %d persistent bitmap%s of '%s': not supported by this "
-                     "qemu-img",
-                     n, n == 1 ? "" : "s", filename);
-        fprintf(stderr, "Convert without --bitmaps to leave them behind, or use "
-                        "'qemu-img bitmap --remove' to delete them\n");
-        return false;
+    for (BdrvDirtyBitmap *bm : bdrv_dirty_bitmaps(bs)) {
+        if (!bdrv_dirty_bitmap_get_persistence(bm)) {
+            continue;
+        }
+        if (!skip_broken && bdrv_dirty_bitmap_inconsistent(bm)) {
+            error_report("Cannot copy inconsistent bitmap '%s'", bdrv_dirty_bitmap_name(bm));
+            fprintf(stderr, "Try --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to "
+                            "delete it\n");
+            return false;
+        }
     }
     return true;
 }
@@ -57,4 +55,35 @@ bool img_convert_check_target_bitmaps(BlockBackend *target)
         return false;
     }
     return true;
+}
+
+bool img_convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst, bool skip_broken)
+{
+    bool ok = true;
+    img_co_run([&]() coroutine_fn {
+        for (BdrvDirtyBitmap *bm : bdrv_dirty_bitmaps(src)) {
+            if (!bdrv_dirty_bitmap_get_persistence(bm)) {
+                continue;
+            }
+            const char *name = bdrv_dirty_bitmap_name(bm);
+            if (skip_broken && bdrv_dirty_bitmap_inconsistent(bm)) {
+                warn_report("Skipping inconsistent bitmap '%s'", name);
+                continue;
+            }
+            ErrorPtr err;
+            if (!bdrv_co_block_dirty_bitmap_add(dst, name, bdrv_dirty_bitmap_granularity(bm), true,
+                                                true, !bdrv_dirty_bitmap_enabled(bm), &err)) {
+                error_report("Failed to create bitmap %s: %s", name, error_get_pretty(err.get()));
+                ok = false;
+                return;
+            }
+            if (!bdrv_block_dirty_bitmap_merge(dst, name, src, name, &err)) {
+                error_report("Failed to populate bitmap %s: %s", name, error_get_pretty(err.get()));
+                bdrv_co_block_dirty_bitmap_remove(dst, name, nullptr);
+                ok = false;
+                return;
+            }
+        }
+    });
+    return ok;
 }

@@ -423,7 +423,7 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     }
     s->target_has_backing = a.out_baseimg || opts.get("backing_file");
     if (!check_target_opts(a, drv, s, opts) ||
-        (a.bitmaps && !img_convert_check_source_bitmaps(s, a.files[0]))) {
+        (a.bitmaps && !img_convert_check_source_bitmaps(s, a.skip_broken))) {
         return -1;
     }
     if (!a.skip_create) {
@@ -450,6 +450,10 @@ int run_convert(const ConvertArgs &a, ConvertState *s)
     s->copy_from_source = !a.copy_range && s->min_sparse && !s->compressed && !s->salvage &&
                           !a.force_share && !strcmp(bdrv_get_format_name(blk_bs(s->target)), "raw");
     int ret = img_convert_do_copy(s);
+    if (ret >= 0 && a.bitmaps &&
+        !img_convert_copy_bitmaps(blk_bs(s->src[0]), blk_bs(s->target), a.skip_broken)) {
+        ret = -1;
+    }
     s->target = nullptr;
     return ret < 0 ? -1 : 0;
 }

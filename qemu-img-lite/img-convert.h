@@ -84,7 +84,10 @@ int img_convert_do_copy(ConvertState *s);
 // After the sources are open: the first source reads the snapshot.
 bool img_convert_load_snapshot(const ImgSnapshotParam &sn, ConvertState *s);
 // --bitmaps, before the target is created: one source whose format has
-// bitmaps, and none of them to copy (we cannot copy bitmaps).
-bool img_convert_check_source_bitmaps(const ConvertState *s, const char *filename);
+// bitmaps, none of them inconsistent unless @skip_broken.
+bool img_convert_check_source_bitmaps(const ConvertState *s, bool skip_broken);
+// --bitmaps, after the copy: each persistent bitmap of @src (newest first,
+// as QEMU) added to @dst with its granularity and state, and merged.
+bool img_convert_copy_bitmaps(BlockDriverState *src, BlockDriverState *dst, bool skip_broken);
 // --bitmaps, once the target is open: its format must have bitmaps.
 bool img_convert_check_target_bitmaps(BlockBackend *target);

@@ -13,6 +13,7 @@
 #include "qemu-img-lite/img-output.h"
 #include "qemu-img-lite/img-snapshot-param.h"
 #include "qemu-img-lite/img.h"
+#include "util/cutils.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ struct MeasureInfo {
     uint64_t required = 0;
     uint64_t fully_allocated = 0;
     bool has_bitmaps = false;
+    uint64_t bitmaps = 0;
 };
 
 struct Qcow2Params {
@@ -120,19 +122,6 @@ int coroutine_fn allocated_data(BlockDriverState *in, int64_t size, int64_t cs, 
     return 0;
 }
 
-// The qcow2 version of an open image (2 for compat=0.10).
-int img_qcow2_version(BlockDriverState *bs)
-{
-    JsonNode *n = bdrv_get_specific_info(bs, nullptr);
-    if (!n) {
-        return 0;
-    }
-    JsonNodeRef ref(n);
-    JsonObject *data = json_object_get_object_member(json_node_get_object(n), "data");
-    const char *compat = data ? json_object_get_string_member(data, "compat") : nullptr;
-    return compat && !strcmp(compat, "0.10") ? 2 : 3;
-}
-
 bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Error **errp)
 {
     Qcow2Params p;
@@ -172,10 +161,25 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
     }
     info->fully_allocated = (uint64_t)qcow2_full_size(vsize, p);
     info->required = info->fully_allocated - (uint64_t)vsize + (uint64_t)required;
-    // Persistent bitmaps: both sides must be qcow2 v3 (we never have any).
+    // Persistent bitmaps (QEMU's qcow2_get_persistent_dirty_bitmap_size):
+    // the target must be v3 and the source able to hold bitmaps; each one is
+    // counted fully allocated, with its table, plus the directory.
     BlockDriverState *ibs = in ? blk_bs(in) : nullptr;
-    info->has_bitmaps = p.version >= 3 && ibs && !g_strcmp0(bdrv_get_format_name(ibs), "qcow2") &&
-                        img_qcow2_version(ibs) >= 3;
+    info->has_bitmaps = p.version >= 3 && ibs && bdrv_supports_persistent_dirty_bitmap(ibs);
+    if (info->has_bitmaps) {
+        uint64_t cs = p.cluster_size, dir = 0;
+        for (BdrvDirtyBitmap *bm : bdrv_dirty_bitmaps(ibs)) {
+            if (!bdrv_dirty_bitmap_get_persistence(bm)) {
+                continue;
+            }
+            uint64_t gran = bdrv_dirty_bitmap_granularity(bm);
+            uint64_t bits = div_round_up((uint64_t)bdrv_dirty_bitmap_size(bm), gran);
+            uint64_t clusters = div_round_up(div_round_up(bits, (uint64_t)8), cs);
+            info->bitmaps += clusters * cs + round_up(clusters * 8, cs);
+            dir += (24 + strlen(bdrv_dirty_bitmap_name(bm)) + 7) & ~(uint64_t)7;
+        }
+        info->bitmaps += round_up(dir, cs);
+    }
     return true;
 }
 
@@ -201,7 +205,7 @@ void print_info(const MeasureInfo &info, OutputFormat ofmt)
         printf("required size: %" PRIu64 "\n", info.required);
         printf("fully allocated size: %" PRIu64 "\n", info.fully_allocated);
         if (info.has_bitmaps) {
-            printf("bitmaps size: 0\n");
+            printf("bitmaps size: %" PRIu64 "\n", info.bitmaps);
         }
         return;
     }
@@ -210,7 +214,7 @@ void print_info(const MeasureInfo &info, OutputFormat ofmt)
     jb_int(b, "required", (int64_t)info.required);
     jb_int(b, "fully-allocated", (int64_t)info.fully_allocated);
     if (info.has_bitmaps) {
-        jb_int(b, "bitmaps", 0);
+        jb_int(b, "bitmaps", (int64_t)info.bitmaps);
     }
     json_builder_end_object(b);
     JsonNodeRef root(json_builder_get_root(b));

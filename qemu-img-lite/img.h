@@ -30,6 +30,7 @@ int img_measure(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
 int img_bench(int argc, char **argv);
 int img_dd(int argc, char **argv);
+int img_bitmap(int argc, char **argv);
 
 // Prints the global help (qemu-img's `help` / `--help` / `<cmd> --help`)
 // and exits 0.

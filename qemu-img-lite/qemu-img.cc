@@ -22,11 +22,11 @@ struct ImgCmd {
 };
 
 const ImgCmd kCommands[] = {
-    {"bench", img_bench},     {"check", img_check},       {"commit", img_commit},
-    {"compare", img_compare}, {"convert", img_convert},   {"create", img_create},
-    {"dd", img_dd},           {"info", img_info},         {"map", img_map},
-    {"measure", img_measure}, {"snapshot", img_snapshot}, {"rebase", img_rebase},
-    {"resize", img_resize},
+    {"bench", img_bench},   {"bitmap", img_bitmap},   {"check", img_check},
+    {"commit", img_commit}, {"compare", img_compare}, {"convert", img_convert},
+    {"create", img_create}, {"dd", img_dd},           {"info", img_info},
+    {"map", img_map},       {"measure", img_measure}, {"snapshot", img_snapshot},
+    {"rebase", img_rebase}, {"resize", img_resize},
 };
 
 // Every subcommand but bench is a batch job: its loop serves nothing but
@@ -42,6 +42,9 @@ const char kSyntax[] =
     "  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
     "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
     "[-t cache] [-w] [-U] filename\n"
+    "  bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... "
+    "[-b source_file [-F source_fmt]] [-g granularity] [--image-opts | -f fmt] filename "
+    "bitmap\n"
     "  check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] filename\n"
     "  commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename\n"
     "  compare [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
@@ -101,6 +104,14 @@ const char kParams[] =
     "  '--output' takes the format in which the output must be done (human or json)\n"
     "  '-n' skips the target volume creation (useful if the volume is created\n"
     "       prior to running qemu-img)\n"
+    "\n"
+    "Parameters to bitmap subcommand:\n"
+    "  'bitmap' is the name of the bitmap to manipulate, through one or more\n"
+    "       actions from '--add', '--remove', '--clear', '--enable', '--disable',\n"
+    "       or '--merge source'\n"
+    "  '-g granularity' sets the granularity for '--add' actions\n"
+    "  '-b source' and '-F src_fmt' tell '--merge' actions to find the source\n"
+    "       bitmaps from an alternative file\n"
     "\n"
     "Parameters to check subcommand:\n"
     "  '-r' tries to repair any inconsistencies that are found during the check.\n"

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <string>
 
 #include "block/block.h"
@@ -40,6 +41,7 @@ struct Options {
     bool sn_by_opts = false;
     std::string sn_id, sn_name;
     bool sn_has_id = false, sn_has_name = false;
+    std::vector<const char *> bitmaps;  // -B, in order
 };
 
 void usage(const char *name)
@@ -59,6 +61,7 @@ void usage(const char *name)
            "  -v, --verbose             display extra debugging information\n"
            "  -x, --export-name=NAME    expose export by name (default is empty string)\n"
            "  -D, --description=TEXT    export a human-readable description\n"
+           "  -B, --bitmap=NAME         expose a persistent dirty bitmap\n"
            "\n"
            "  --object type,id=ID,...   define an object such as 'tls-creds-x509' for\n"
            "                            providing TLS credentials\n"
@@ -123,6 +126,7 @@ const struct option long_opts[] = {
     {"verbose", no_argument, nullptr, 'v'},
     {"export-name", required_argument, nullptr, 'x'},
     {"description", required_argument, nullptr, 'D'},
+    {"bitmap", required_argument, nullptr, 'B'},
     {"format", required_argument, nullptr, 'f'},
     {"read-only", no_argument, nullptr, 'r'},
     {"nocache", no_argument, nullptr, 'n'},
@@ -226,7 +230,7 @@ void parse_args(int argc, char **argv, Options *o)
     int c;
     std::string port = std::to_string(NBD_DEFAULT_PORT);
     std::string bind_addr = "0.0.0.0";
-    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:f:rnl:s", long_opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:B:f:rnl:s", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'h': usage(argv[0]); exit(EXIT_SUCCESS);
         case 'V': printf("%s 7.2.0 (qemu-lite 0.1.0)\n", argv[0]); exit(EXIT_SUCCESS);
@@ -254,6 +258,7 @@ void parse_args(int argc, char **argv, Options *o)
             if (strlen(optarg) > NBD_MAX_STRING) die("Export description '%s' is too long", optarg);
             o->exp.description = optarg;
             break;
+        case 'B': o->bitmaps.push_back(optarg); break;
         case 'f': o->fmt = optarg; break;
         case 's': o->flags |= BDRV_O_SNAPSHOT; break;
         case 'l':
@@ -380,6 +385,33 @@ int listen_or_die(const Options &o)
     return lfd;
 }
 
+// -B: each bitmap is looked up on the exported node, then down its backing
+// chain, and checked as QEMU's NBD export does; it stays busy while exported.
+bool resolve_bitmaps(Options *o, BlockBackend *blk, Error **errp)
+{
+    for (const char *name : o->bitmaps) {
+        BdrvDirtyBitmap *bm = nullptr;
+        for (BlockDriverState *bs = blk_bs(blk); bs && !bm; bs = bdrv_backing_bs(bs)) {
+            bm = bdrv_find_dirty_bitmap(bs, name);
+        }
+        if (!bm) {
+            error_setg(errp, "Bitmap '%s' is not found", name);
+            return false;
+        }
+        if (bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_ALLOW_RO, errp)) {
+            return false;
+        }
+        if (o->exp.read_only && !bdrv_dirty_bitmap_readonly(bm) && bdrv_dirty_bitmap_enabled(bm) &&
+            blk_is_writable(blk)) {
+            error_setg(errp, "Enabled bitmap '%s' incompatible with readonly export", name);
+            return false;
+        }
+        bdrv_dirty_bitmap_set_busy(bm, true);
+        o->exp.bitmaps.push_back({name, bm});
+    }
+    return true;
+}
+
 int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
 {
     ErrorPtr err;
@@ -387,6 +419,10 @@ int serve(Options *o, BlockBackend *blk, int lfd, int sfd)
     o->exp.blk = blk;
     o->exp.can_trim = true;
     o->exp.multi_conn = o->exp.max_clients != 1;
+    if (!resolve_bitmaps(o, blk, &err)) {
+        error_report_err(err.release());
+        return EXIT_FAILURE;
+    }
     NbdServer *srv = nbd_server_new(ctx, o->exp);
     RunState rs{o->persistent};
     nbd_server_set_client_gone_cb(srv, on_client_gone, &rs);

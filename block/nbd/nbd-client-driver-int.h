@@ -15,6 +15,10 @@ struct NbdClientConfig {
     int multi_conn = 1;         // connections to open when the server allows
     std::string tls_creds;      // tls-creds: object id, "" for plaintext
     std::string tls_hostname;   // tls-hostname: overrides server.host for the x509 check
+    // x-dirty-bitmap: the meta context block status asks for instead of
+    // base:allocation ("qemu:dirty-bitmap:NAME"); a dirty area then reads as
+    // a hole, as QEMU's client reports it.
+    std::string x_dirty_bitmap;
 };
 
 // Filename ("nbd://...", "nbd+unix://...", "nbd:host:port") -> server.* options.

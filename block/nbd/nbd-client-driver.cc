@@ -35,6 +35,7 @@ int coroutine_fn connect_one(NbdDriverState *s, std::unique_ptr<NbdClientConn> *
     int fd = nbd_socket_connect(s->cfg.addr, errp);
     if (fd < 0) return fd;
     auto conn = std::make_unique<NbdClientConn>();
+    conn->info.meta_context = s->cfg.x_dirty_bitmap;
     conn->ch = std::make_unique<NbdChannel>();
     nbd_channel_init(conn->ch.get(), fd, s->ctx);
     int ret = nbd_client_handshake(conn->ch.get(), s->cfg.export_name, &conn->info, errp, &s->tls);
@@ -135,6 +136,11 @@ int coroutine_fn nbd_co_open(BlockDriverState *bs, QDict *options, int flags, Er
     if (ret < 0) return ret;
     s->info = first->info;
     s->conns.push_back(std::move(first));
+    if (!s->cfg.x_dirty_bitmap.empty() && !s->info.base_allocation) {
+        nbd_conn_close(s->conns[0].get());
+        error_setg(errp, "requested x-dirty-bitmap %s not found", s->cfg.x_dirty_bitmap.c_str());
+        return -EINVAL;
+    }
     if ((flags & BDRV_O_RDWR) && (s->info.flags & NBD_FLAG_READ_ONLY)) {
         nbd_conn_close(s->conns[0].get());
         error_setg(errp, "Block node is read-only");
@@ -269,9 +275,9 @@ int64_t coroutine_fn nbd_co_getlength(BlockDriverState *bs)
 }
 
 const char *const nbd_runtime_opts[] = {
-    "filename", "server.type",     "server.host",  "server.port", "server.path",
-    "export",   "reconnect-delay", "multi-conn",   "host",        "port",
-    "path",     "tls-creds",       "tls-hostname", nullptr,
+    "filename", "server.type",     "server.host",  "server.port",    "server.path",
+    "export",   "reconnect-delay", "multi-conn",   "host",           "port",
+    "path",     "tls-creds",       "tls-hostname", "x-dirty-bitmap", nullptr,
 };
 
 BlockDriver make_driver()

@@ -75,7 +75,9 @@ int coroutine_fn negotiate_structured(Haggle *h)
 
 int coroutine_fn negotiate_meta(Haggle *h, const std::string &name, NbdExportInfo *info)
 {
-    NbdMetaRequest q{name, {NBD_META_BASE_ALLOCATION}};
+    const std::string want =
+        info->meta_context.empty() ? std::string(NBD_META_BASE_ALLOCATION) : info->meta_context;
+    NbdMetaRequest q{name, {want}};
     NbdBuf p;
     nbd_meta_request_encode(q, &p);
     if (send_option(h, NBD_OPT_SET_META_CONTEXT, &p) < 0) return -EIO;
@@ -91,7 +93,7 @@ int coroutine_fn negotiate_meta(Haggle *h, const std::string &name, NbdExportInf
             error_setg(h->errp, "Malformed meta context reply");
             return -EIO;
         }
-        if (ctx != NBD_META_BASE_ALLOCATION || info->base_allocation) {
+        if (ctx != want || info->base_allocation) {
             error_setg(h->errp, "Unexpected meta context '%s'", ctx.c_str());
             return -EIO;
         }
@@ -290,8 +292,10 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
 {
     Haggle h{ch, errp};
     uint16_t gflags = 0;
+    std::string meta_context = info->meta_context;
     *info = NbdExportInfo();
     info->name = export_name;
+    info->meta_context = meta_context;
     int ret = read_greeting(&h, tls && tls->creds, &gflags);
     if (ret < 0) return ret;
     if (ret == 1) return negotiate_oldstyle(&h, export_name, info);

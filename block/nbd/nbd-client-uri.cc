@@ -214,8 +214,10 @@ bool nbd_client_parse_options(QDict *o, NbdClientConfig *cfg, Error **errp)
     }
     if (const char *t = o->get("tls-creds")) cfg->tls_creds = t;
     if (const char *h = o->get("tls-hostname")) cfg->tls_hostname = h;
-    for (const char *k : {"server.type", "server.host", "server.port", "server.path", "export",
-                          "reconnect-delay", "multi-conn", "tls-creds", "tls-hostname"}) {
+    if (const char *x = o->get("x-dirty-bitmap")) cfg->x_dirty_bitmap = x;
+    for (const char *k :
+         {"server.type", "server.host", "server.port", "server.path", "export", "reconnect-delay",
+          "multi-conn", "tls-creds", "tls-hostname", "x-dirty-bitmap"}) {
         o->del(k);
     }
     return true;

@@ -257,8 +257,10 @@ struct NbdExportInfo {
     std::string name;
     std::string description;
     bool structured = false;
-    bool base_allocation = false;
+    bool base_allocation = false;  // the meta context below was granted
     uint32_t meta_context_id = 0;
+    // The meta context to ask for: "" for base:allocation (client input).
+    std::string meta_context;
 };
 // Decodes one NBD_REP_INFO payload into @info.  Unknown info types are
 // ignored (forward compatibility); known ones with a wrong length fail.

@@ -139,17 +139,39 @@ int coroutine_fn handle_meta(NbdServerClient *c, uint32_t opt, const std::vector
         return send_rep_err(c, opt, NBD_REP_ERR_UNKNOWN, "export not present");
     }
     bool set = opt == NBD_OPT_SET_META_CONTEXT;
+    const auto &bitmaps = export_cfg(c).bitmaps;
+    const std::string prefix = NBD_META_DIRTY_BITMAP_PREFIX;
     bool match = false;
-    if (!set && q.queries.empty()) match = true;
+    std::vector<bool> bms(bitmaps.size(), false);
+    if (!set && q.queries.empty()) {
+        match = true;
+        bms.assign(bitmaps.size(), true);
+    }
+    // Exact names select; a listing also takes the namespace ("base:",
+    // "qemu:") or "qemu:dirty-bitmap:" alone for all of them.
     for (const std::string &s : q.queries) {
         match |= s == NBD_META_BASE_ALLOCATION || (!set && s == "base:");
+        for (size_t i = 0; i < bitmaps.size(); i++) {
+            bool all = !set && (s == "qemu:" || s == prefix);
+            if (all || s == prefix + bitmaps[i].first) bms[i] = true;
+        }
     }
-    if (set) c->base_allocation = match;
+    if (set) {
+        c->base_allocation = match;
+        c->bitmap_ctx = bms;
+    }
     int ret = 0;
     if (match) {
         NbdBuf p;
         p.put_u32(set ? NBD_META_ID_BASE_ALLOCATION : 0);
         p.put_string(NBD_META_BASE_ALLOCATION);
+        ret = send_rep(c, opt, NBD_REP_META_CONTEXT, &p);
+    }
+    for (size_t i = 0; i < bitmaps.size() && ret >= 0; i++) {
+        if (!bms[i]) continue;
+        NbdBuf p;
+        p.put_u32(set ? NBD_META_ID_DIRTY_BITMAP + uint32_t(i) : 0);
+        p.put_string(prefix + bitmaps[i].first);
         ret = send_rep(c, opt, NBD_REP_META_CONTEXT, &p);
     }
     return ret < 0 ? ret : send_rep(c, opt, NBD_REP_ACK);
@@ -190,7 +212,7 @@ int coroutine_fn handle_starttls(NbdServerClient *c, uint32_t len)
     if (nbd_channel_starttls(&c->ch, cfg.tls_creds, nullptr,
                              cfg.tls_authz.empty() ? nullptr : cfg.tls_authz.c_str(),
                              TlsEndpoint::Server, &err) < 0) {
-        c->tls_error = error_get_pretty(err.err);
+        c->tls_error = error_get_pretty(err.get());
         return -EIO;
     }
     c->tls = true;

@@ -16,6 +16,7 @@ struct NbdServerClient {
     NbdChannel ch;
     bool structured = false;
     bool base_allocation = false;
+    std::vector<bool> bitmap_ctx;  // per exported bitmap: its context was set
     bool no_zeroes = false;
     unsigned in_flight = 0;
     CoQueue slot_wait;  // receive loop waits here for a free request slot
@@ -58,6 +59,8 @@ struct NbdServer {
 };
 
 constexpr uint32_t NBD_META_ID_BASE_ALLOCATION = 1;
+constexpr uint32_t NBD_META_ID_DIRTY_BITMAP = 2;  // + index of the bitmap
+constexpr const char *NBD_META_DIRTY_BITMAP_PREFIX = "qemu:dirty-bitmap:";
 
 // Option haggling.  0: enter transmission; <0: close the connection.
 int coroutine_fn nbd_server_negotiate(NbdServerClient *c);

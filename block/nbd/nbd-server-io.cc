@@ -193,11 +193,10 @@ int coroutine_fn do_read(ServerRequest *r)
     return send_data_chunk(r, NBD_REPLY_FLAG_DONE, r->req.offset, r->req.len);
 }
 
-int coroutine_fn do_block_status(ServerRequest *r)
+// base:allocation extents into @p (after the context id); -errno to report.
+int coroutine_fn allocation_extents(ServerRequest *r, NbdBuf &p)
 {
     BlockBackend *blk = r->c->server->cfg.blk;
-    NbdBuf p;
-    p.put_u32(NBD_META_ID_BASE_ALLOCATION);
     uint64_t off = r->req.offset, end = r->req.offset + r->req.len;
     unsigned max_extents = (r->req.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : 256;
     unsigned n = 0;
@@ -207,7 +206,7 @@ int coroutine_fn do_block_status(ServerRequest *r)
         BlockDriverState *file = nullptr;
         int ret =
             blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
-        if (ret < 0) return send_error_chunk(r, -ret);
+        if (ret < 0) return ret;
         if (pnum <= 0) break;
         uint32_t flags = ((ret & BDRV_BLOCK_DATA) ? 0 : NBD_STATE_HOLE) |
                          ((ret & BDRV_BLOCK_ZERO) ? NBD_STATE_ZERO : 0);
@@ -232,8 +231,59 @@ int coroutine_fn do_block_status(ServerRequest *r)
         off += len;
         n++;
     }
-    if (n == 0) return send_error_chunk(r, EIO);
-    return send_chunk(r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, p, nullptr, 0);
+    return n == 0 ? -EIO : 0;
+}
+
+// A dirty bitmap's extents (NBD_STATE_DIRTY = 1) into @p, adjacent runs of
+// the same state merged, as QEMU's bitmap_to_extents.
+void bitmap_extents(ServerRequest *r, const BdrvDirtyBitmap *bm, NbdBuf &p)
+{
+    uint64_t off = r->req.offset, end = r->req.offset + r->req.len;
+    unsigned max_extents = (r->req.flags & NBD_CMD_FLAG_REQ_ONE) ? 1 : 256;
+    unsigned n = 0;
+    int64_t size = bdrv_dirty_bitmap_size(bm);
+    while (off < end && n < max_extents) {
+        bool dirty = bdrv_dirty_bitmap_get(bm, int64_t(off));
+        int64_t next = int64_t(off) >= size
+                           ? -1
+                           : (dirty ? bdrv_dirty_bitmap_next_zero(bm, int64_t(off), -1)
+                                    : bdrv_dirty_bitmap_next_dirty(bm, int64_t(off), -1));
+        uint64_t stop = next < 0 ? end : std::min<uint64_t>(end, uint64_t(next));
+        uint64_t len = std::min<uint64_t>(stop - off, UINT32_MAX - 65535);
+        p.put_u32(uint32_t(len));
+        p.put_u32(dirty ? 1 : 0);
+        off += len;
+        n++;
+    }
+}
+
+int coroutine_fn do_block_status(ServerRequest *r)
+{
+    NbdServerClient *c = r->c;
+    const auto &bitmaps = c->server->cfg.bitmaps;
+    std::vector<size_t> sel;
+    for (size_t i = 0; i < c->bitmap_ctx.size() && i < bitmaps.size(); i++) {
+        if (c->bitmap_ctx[i]) sel.push_back(i);
+    }
+    // One chunk per selected context, the last one ends the reply.
+    if (c->base_allocation) {
+        NbdBuf p;
+        p.put_u32(NBD_META_ID_BASE_ALLOCATION);
+        int ret = allocation_extents(r, p);
+        if (ret < 0) return send_error_chunk(r, -ret);
+        ret = send_chunk(r, sel.empty() ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS, p,
+                         nullptr, 0);
+        if (ret < 0) return ret;
+    }
+    for (size_t k = 0; k < sel.size(); k++) {
+        NbdBuf p;
+        p.put_u32(NBD_META_ID_DIRTY_BITMAP + uint32_t(sel[k]));
+        bitmap_extents(r, bitmaps[sel[k]].second, p);
+        int ret = send_chunk(r, k + 1 == sel.size() ? NBD_REPLY_FLAG_DONE : 0,
+                             NBD_REPLY_TYPE_BLOCK_STATUS, p, nullptr, 0);
+        if (ret < 0) return ret;
+    }
+    return 0;
 }
 
 // Trim and write-zeroes may turn data into holes.  Before and after: a read
@@ -310,7 +360,11 @@ int validate(NbdServerClient *c, const NbdRequest &q, bool *hangup)
         if (srv->cfg.read_only) return EPERM;
         break;
     case NBD_CMD_BLOCK_STATUS:
-        if (!c->base_allocation || q.len == 0) return EINVAL;
+        if (q.len == 0) return EINVAL;
+        if (!c->base_allocation &&
+            std::find(c->bitmap_ctx.begin(), c->bitmap_ctx.end(), true) == c->bitmap_ctx.end()) {
+            return EINVAL;
+        }
         break;
     case NBD_CMD_FLUSH:
     case NBD_CMD_CACHE: break;

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "util/error.h"
 
@@ -16,6 +18,7 @@ struct AioContext;
 struct BlockBackend;
 struct NbdServer;
 struct TlsCreds;
+struct BdrvDirtyBitmap;
 
 struct NbdExportConfig {
     std::string name;             // "" is the default export
@@ -30,6 +33,9 @@ struct NbdExportConfig {
     // NBD_REP_ERR_TLS_REQD.  --tls-authz: authz object id ("" for none).
     TlsCreds *tls_creds = nullptr;  // not owned (objects live until exit)
     std::string tls_authz;
+    // -B: dirty bitmaps offered as meta contexts "qemu:dirty-bitmap:NAME"
+    // (not owned; the caller keeps them busy while exported).
+    std::vector<std::pair<std::string, BdrvDirtyBitmap *>> bitmaps;
 };
 
 constexpr unsigned NBD_SERVER_MAX_REQUESTS = 16;

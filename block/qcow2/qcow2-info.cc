@@ -1,6 +1,7 @@
 // Probing and the information qemu-img info shows.
 #include <cstring>
 
+#include "block/qcow2/qcow2-bitmap-int.h"
 #include "block/qcow2/qcow2-int.h"
 
 int qcow2_probe(const uint8_t *buf, int buf_size, const char *)
@@ -26,9 +27,13 @@ int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 }
 
 // {"type": "qcow2", "data": {...}} with QEMU 7.2's keys and order.
-JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **)
+JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = qcow2_state(bs);
+    std::vector<Qcow2BitmapEntry> bitmaps;
+    if (!qcow2_get_bitmap_info_list(bs, &bitmaps, errp)) {
+        return nullptr;
+    }
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "type");
@@ -44,6 +49,25 @@ JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **)
     if (v3) {
         json_builder_set_member_name(b, "lazy-refcounts");
         json_builder_add_boolean_value(b, s->hdr.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
+    }
+    // "bitmaps" (directory order, flags in-use then auto) when there are any.
+    if (!bitmaps.empty()) {
+        json_builder_set_member_name(b, "bitmaps");
+        json_builder_begin_array(b);
+        for (const Qcow2BitmapEntry &e : bitmaps) {
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "flags");
+            json_builder_begin_array(b);
+            if (e.flags & QCOW2_BME_FLAG_IN_USE) json_builder_add_string_value(b, "in-use");
+            if (e.flags & QCOW2_BME_FLAG_AUTO) json_builder_add_string_value(b, "auto");
+            json_builder_end_array(b);
+            json_builder_set_member_name(b, "name");
+            json_builder_add_string_value(b, e.name.c_str());
+            json_builder_set_member_name(b, "granularity");
+            json_builder_add_int_value(b, 1LL << e.granularity_bits);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
     }
     json_builder_set_member_name(b, "refcount-bits");
     json_builder_add_int_value(b, 1 << s->hdr.refcount_order);

@@ -321,7 +321,6 @@ int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_o
 // ---- qcow2-snapshot-tmp.cc ---------------------------------------------------
 int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
                                             Error **errp);
-int qcow2_persistent_bitmap_count(BlockDriverState *bs);
 
 // ---- qcow2-resize.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,

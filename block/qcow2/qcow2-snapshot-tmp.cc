@@ -1,6 +1,6 @@
 // Reading a snapshot in place of the active image (qemu-img convert -l,
-// QEMU's qcow2_snapshot_load_tmp), and the bitmap count convert --bitmaps
-// asks for.  The node is read-only: only the in-memory L1 table switches,
+// QEMU's qcow2_snapshot_load_tmp).
+// The node is read-only: only the in-memory L1 table switches,
 // nothing on disk changes, and the active image is back on the next open.
 #include <algorithm>
 #include <cassert>
@@ -75,19 +75,5 @@ int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id
     s->hdr.l1_size = sn.l1_size;
     s->snapshot_tmp_loaded = true;
     s->metadata_prealloc_checked = false;  // it looked at the active image
-    return 0;
-}
-
-int qcow2_persistent_bitmap_count(BlockDriverState *bs)
-{
-    const BDRVQcow2State *s = qcow2_state(bs);
-    // Without the autoclear bit the directory is stale (a writer that did
-    // not know bitmaps cleared it) and QEMU ignores it.
-    if (!(s->hdr.autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) return 0;
-    for (const Qcow2HeaderExt &e : s->hdr.unknown_exts) {
-        if (e.type == QCOW2_EXT_BITMAPS && e.data.size() >= 4) {
-            return (int)std::min<uint32_t>(be32_load(e.data.data()), INT32_MAX);
-        }
-    }
     return 0;
 }

@@ -1,4 +1,5 @@
 // qcow-lite: open, close, header updates, flush and the driver table.
+#include "block/qcow2/qcow2-bitmap-int.h"
 #include "block/qcow2/qcow2-int.h"
 
 #include <algorithm>
@@ -204,11 +205,9 @@ int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp)
         int ret = repair_dirty(bs, errp);
         if (ret < 0) return ret;
     }
-    // We maintain none of the autoclear features.  A check is the exception
-    // for bitmaps: it changes refcounts and COPIED flags, never guest data,
-    // so they stay consistent, and it counts their clusters (never frees
-    // them), as qemu-img check keeps them.
-    uint64_t keep = (flags & BDRV_O_CHECK) ? QCOW2_AUTOCLEAR_BITMAPS : 0;
+    // The bitmaps autoclear bit is the one we maintain (qcow2-bitmap.cc);
+    // the others are cleared, as a program that does not know them must.
+    uint64_t keep = QCOW2_AUTOCLEAR_BITMAPS;
     // As QEMU: a stale bitmaps extension (its bit clear) is dropped; its
     // clusters are leaks for check -r to free.
     size_t nexts = s->hdr.unknown_exts.size();
@@ -262,7 +261,8 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     qemu_co_mutex_lock(&s->lock);
     ret = open_rw_fixups(bs, flags, errp);
     qemu_co_mutex_unlock(&s->lock);
-    return ret;
+    if (ret < 0) return ret;
+    return qcow2_load_dirty_bitmaps(bs, errp);
 }
 
 void free_state(BlockDriverState *bs)
@@ -299,6 +299,7 @@ void coroutine_fn qcow2_co_close(BlockDriverState *bs)
     BDRVQcow2State *s = qcow2_state(bs);
     if (!s) return;
     if (!bs->read_only) {
+        qcow2_store_dirty_bitmaps(bs);  // before the caches: it allocates
         qemu_co_mutex_lock(&s->lock);
         int ret = qcow2_cache_flush(bs, s->l2_cache);
         if (ret < 0) error_report("Failed to flush the L2 table cache: %s", strerror(-ret));
@@ -351,9 +352,12 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp)
     if (writable) {
         bs->read_only = false;  // the fixups act on writable nodes only
         ret = open_rw_fixups(bs, flags, errp);
+        if (ret == 0) ret = qcow2_reopen_bitmaps_rw(bs, errp);
         bs->read_only = true;  // the generic reopen sets it on success
         return ret;
     }
+    ret = qcow2_reopen_bitmaps_ro(bs, errp);
+    if (ret < 0) return ret;
     qemu_co_mutex_lock(&s->lock);
     ret = qcow2_flush_caches(bs);
     if (ret == 0 && s->dirty_marked) ret = qcow2_mark_clean(bs);
@@ -513,6 +517,8 @@ BlockDriver bdrv_qcow2 = [] {
     d.bdrv_co_snapshot_goto = qcow2_co_snapshot_goto;
     d.bdrv_co_snapshot_delete = qcow2_co_snapshot_delete;
     d.bdrv_co_snapshot_load_tmp = qcow2_co_snapshot_load_tmp;
-    d.bdrv_persistent_bitmap_count = qcow2_persistent_bitmap_count;
+    d.bdrv_supports_persistent_dirty_bitmap = qcow2_supports_persistent_dirty_bitmap;
+    d.bdrv_co_can_store_new_dirty_bitmap = qcow2_co_can_store_new_dirty_bitmap;
+    d.bdrv_co_remove_persistent_dirty_bitmap = qcow2_co_remove_persistent_dirty_bitmap;
     return d;
 }();

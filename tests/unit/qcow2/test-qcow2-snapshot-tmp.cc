@@ -134,7 +134,7 @@ void test_refusals(void **)
 
     blk = open_ro(path);
     assert_true(bdrv_supports_persistent_dirty_bitmap(blk_bs(blk)));
-    assert_int_equal(bdrv_persistent_bitmap_count(blk_bs(blk)), 0);
+    assert_true(bdrv_dirty_bitmaps(blk_bs(blk)).empty());
     blk_unref(blk);
 }
 
