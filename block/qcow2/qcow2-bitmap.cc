@@ -100,7 +100,7 @@ void coroutine_fn clear_table(BlockDriverState *bs, std::vector<uint64_t> *table
     for (uint64_t &e : *table) {
         uint64_t addr = e & QCOW2_BME_TABLE_ENTRY_OFFSET_MASK;
         if (addr) {
-            qcow2_update_refcount(bs, addr, s->cluster_size, -1);
+            qcow2_update_refcount(bs, addr, s->cluster_size, -1, Qcow2DiscardType::Always);
             e = 0;
         }
     }
@@ -118,7 +118,8 @@ int coroutine_fn free_bitmap_clusters(BlockDriverState *bs, const Qcow2BitmapEnt
         return ret;
     }
     clear_table(bs, &table);
-    return qcow2_update_refcount(bs, bm.table_offset, (uint64_t)bm.table_size * 8, -1);
+    return qcow2_update_refcount(bs, bm.table_offset, (uint64_t)bm.table_size * 8, -1,
+                                 Qcow2DiscardType::Other);
 }
 
 uint64_t table_size_for(BDRVQcow2State *s, const BdrvDirtyBitmap *bitmap)
@@ -187,7 +188,7 @@ int coroutine_fn list_store(BlockDriverState *bs, const std::vector<Qcow2BitmapE
     int ret = bdrv_co_pwrite(bs->file, dir_offset, dir.size(), dir.data(), 0);
     if (ret < 0) {
         if (!in_place) {
-            qcow2_update_refcount(bs, dir_offset, dir.size(), -1);
+            qcow2_update_refcount(bs, dir_offset, dir.size(), -1, Qcow2DiscardType::Other);
         }
         return ret;
     }
@@ -245,7 +246,7 @@ int coroutine_fn update_ext_and_dir(BlockDriverState *bs, const std::vector<Qcow
         }
         ret = qcow2_flush_caches(bs);
         if (ret < 0) {
-            qcow2_update_refcount(bs, nw.dir_offset, nw.dir_size, -1);
+            qcow2_update_refcount(bs, nw.dir_offset, nw.dir_size, -1, Qcow2DiscardType::Other);
             return ret;
         }
         nw.nb_bitmaps = (uint32_t)bms.size();
@@ -257,14 +258,14 @@ int coroutine_fn update_ext_and_dir(BlockDriverState *bs, const std::vector<Qcow
     int ret = update_header_sync(bs);
     if (ret < 0) {
         if (nw.dir_offset) {
-            qcow2_update_refcount(bs, nw.dir_offset, nw.dir_size, -1);
+            qcow2_update_refcount(bs, nw.dir_offset, nw.dir_size, -1, Qcow2DiscardType::Other);
         }
         s->hdr.autoclear_features = old_autoclear;
         s->hdr.unknown_exts = saved_exts;
         return ret;
     }
     if (old.dir_size) {
-        qcow2_update_refcount(bs, old.dir_offset, old.dir_size, -1);
+        qcow2_update_refcount(bs, old.dir_offset, old.dir_size, -1, Qcow2DiscardType::Other);
     }
     return 0;
 }
@@ -326,7 +327,7 @@ int coroutine_fn store_bitmap(BlockDriverState *bs, Qcow2BitmapEntry *bm,
         }
         ret = bdrv_co_pwrite(bs->file, tb_offset, raw.size(), raw.data(), 0);
         if (ret < 0) {
-            qcow2_update_refcount(bs, tb_offset, raw.size(), -1);
+            qcow2_update_refcount(bs, tb_offset, raw.size(), -1, Qcow2DiscardType::Other);
             error_setg_errno(errp, -ret, "Failed to write bitmap '%s' to file", name);
             goto fail;
         }
