@@ -107,6 +107,13 @@ struct BlockDriver {
     int coroutine_fn (*bdrv_co_create_opts)(const char *filename, QDict *opts,
                                             Error **errp) = nullptr;
     const CreateOptDesc *create_opts = nullptr;  // terminated by {nullptr}
+    // qemu-img amend: the options an existing image can change (terminated
+    // by {nullptr}) and the change; @opts holds only options from that list,
+    // values checked against their type (sizes in bytes).
+    const CreateOptDesc *amend_opts = nullptr;
+    int coroutine_fn (*bdrv_co_amend)(BlockDriverState *bs, const QDict *opts,
+                                      BdrvAmendStatusCB *status_cb, void *cb_opaque, bool force,
+                                      Error **errp) = nullptr;
 
     void (*bdrv_refresh_limits)(BlockDriverState *bs, Error **errp) = nullptr;
     // Reopen: switches the node to @flags (BDRV_O_RDWR, BDRV_O_NOCACHE...)

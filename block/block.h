@@ -120,6 +120,9 @@ struct CreateOptDesc {
     const char *def_value;  // nullptr: none
 };
 
+// Progress of qemu-img amend: @offset of @total units done.
+using BdrvAmendStatusCB = void(BlockDriverState *bs, int64_t offset, int64_t total, void *opaque);
+
 enum class PreallocMode { Off, Metadata, Falloc, Full };
 bool prealloc_mode_parse(const char *s, PreallocMode *out);
 const char *prealloc_mode_name(PreallocMode m);
@@ -273,6 +276,9 @@ int coroutine_fn bdrv_co_snapshot_load_tmp_by_id_or_name(BlockDriverState *bs,
 const char *bdrv_driver_format_name(const BlockDriver *drv);
 // The driver's create options (terminated by {nullptr}), nullptr if none.
 const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv);
+// The options qemu-img amend may change, nullptr when the driver cannot
+// amend images.
+const CreateOptDesc *bdrv_driver_amend_opts(const BlockDriver *drv);
 // Whether the driver can create images, record a backing file, write
 // compressed clusters.
 bool bdrv_driver_can_create(const BlockDriver *drv);
@@ -319,6 +325,13 @@ int coroutine_fn bdrv_co_snapshot_goto(BlockDriverState *bs, const char *id_or_n
 // qemu-img check: resets @res, then the format checks (and with @fix, a mask
 // of BdrvCheckMode, repairs) its metadata.  -ENOTSUP when it cannot.
 int coroutine_fn bdrv_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix);
+// qemu-img amend: changes the image's options @opts (names from
+// bdrv_driver_amend_opts); progress through @status_cb (may be nullptr).
+// "Block driver '<fmt>' does not support option amendment" (-ENOTSUP) for
+// formats that cannot.
+int coroutine_fn bdrv_co_amend(BlockDriverState *bs, const QDict *opts,
+                               BdrvAmendStatusCB *status_cb, void *cb_opaque, bool force,
+                               Error **errp);
 // Drops every allocation of the image (qemu-img commit); -ENOTSUP when the
 // format cannot.
 int coroutine_fn bdrv_co_make_empty(BlockDriverState *bs);

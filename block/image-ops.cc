@@ -17,6 +17,22 @@ int coroutine_fn bdrv_co_check(BlockDriverState *bs, BdrvCheckResult *res, int f
     return bs->drv->bdrv_co_check(bs, res, fix);
 }
 
+int coroutine_fn bdrv_co_amend(BlockDriverState *bs, const QDict *opts,
+                               BdrvAmendStatusCB *status_cb, void *cb_opaque, bool force,
+                               Error **errp)
+{
+    if (!bs->drv) {
+        error_setg(errp, "Node is ejected");
+        return -ENOMEDIUM;
+    }
+    if (!bs->drv->bdrv_co_amend) {
+        error_setg(errp, "Block driver '%s' does not support option amendment",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    return bs->drv->bdrv_co_amend(bs, opts, status_cb, cb_opaque, force, errp);
+}
+
 int coroutine_fn bdrv_co_make_empty(BlockDriverState *bs)
 {
     if (!bdrv_has_medium(bs, nullptr)) {

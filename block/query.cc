@@ -18,6 +18,10 @@ bool bdrv_has_medium(BlockDriverState *bs, Error **errp)
 
 const char *bdrv_driver_format_name(const BlockDriver *drv) { return drv->format_name; }
 const CreateOptDesc *bdrv_driver_create_opts(const BlockDriver *drv) { return drv->create_opts; }
+const CreateOptDesc *bdrv_driver_amend_opts(const BlockDriver *drv)
+{
+    return drv->bdrv_co_amend ? drv->amend_opts : nullptr;
+}
 bool bdrv_driver_can_create(const BlockDriver *drv) { return drv->bdrv_co_create_opts; }
 bool bdrv_driver_supports_backing(const BlockDriver *drv) { return drv->supports_backing; }
 

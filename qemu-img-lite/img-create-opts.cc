@@ -290,3 +290,53 @@ QDict img_create_opts_to_qdict(const CreateOpts &opts)
     }
     return d;
 }
+
+bool img_check_amend_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp)
+{
+    const CreateOptDesc *amend = bdrv_driver_amend_opts(drv);
+    for (auto &e : opts->items) {
+        const CreateOptDesc *d = find_desc(amend, e.first);
+        if (d) {
+            if (!check_value(d, &e.second, errp)) return false;
+            continue;
+        }
+        // As qemu-img: the hint when the whole list parses as creation
+        // options.
+        bool creatable = true;
+        for (auto &o : opts->items) {
+            const CreateOptDesc *cd = find_desc(amend, o.first);
+            if (!cd) cd = find_desc(bdrv_driver_create_opts(drv), o.first);
+            std::string v = o.second;
+            ErrorPtr ignored;
+            if (!cd || !check_value(cd, &v, &ignored)) {
+                creatable = false;
+                break;
+            }
+        }
+        if (creatable) {
+            error_setg(errp,
+                       "Invalid parameter '%s'\nThis option is only supported for image "
+                       "creation",
+                       e.first.c_str());
+        } else {
+            error_setg(errp, "Invalid parameter '%s'", e.first.c_str());
+        }
+        return false;
+    }
+    return true;
+}
+
+void img_print_amend_help(const BlockDriver *drv)
+{
+    std::vector<const CreateOptDesc *> descs;
+    for (const CreateOptDesc *d = bdrv_driver_amend_opts(drv); d && d->name; d++)
+        descs.push_back(d);
+    std::sort(descs.begin(), descs.end(), [](const CreateOptDesc *a, const CreateOptDesc *b) {
+        return strcmp(a->name, b->name) < 0;
+    });
+    printf("Amend options for '%s':\n", bdrv_driver_format_name(drv));
+    for (const CreateOptDesc *d : descs) {
+        std::string head = std::string(d->name) + "=<" + type_name(d->type) + ">";
+        printf("  %-22s - %s\n", head.c_str(), d->help ? d->help : "");
+    }
+}

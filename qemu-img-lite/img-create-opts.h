@@ -25,6 +25,11 @@ bool img_parse_option_list(const char *list, CreateOpts *out);
 // looked up in @proto's options when given (convert: format + protocol).
 bool img_check_create_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp,
                            const BlockDriver *proto = nullptr);
+// qemu-img amend -o: every name must be one of @drv's amend options (QEMU's
+// "Invalid parameter", with the creation-only hint), values checked.
+bool img_check_amend_opts(const BlockDriver *drv, CreateOpts *opts, Error **errp);
+// `-o help` of amend: "Amend options for 'fmt':" and the options, sorted.
+void img_print_amend_help(const BlockDriver *drv);
 // `-o help`: the format's options (plus the file protocol's when a target
 // filename was given), sorted, in qemu-img's layout.
 // @filename: the target, whose protocol's options are listed too

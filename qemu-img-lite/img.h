@@ -19,6 +19,7 @@ struct QEMUSnapshotInfo;
 // Subcommand entry points: argv[0] is the subcommand name; return the exit code.
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
+int img_amend(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_compare(int argc, char **argv);

@@ -22,11 +22,11 @@ struct ImgCmd {
 };
 
 const ImgCmd kCommands[] = {
-    {"bench", img_bench},   {"bitmap", img_bitmap},   {"check", img_check},
-    {"commit", img_commit}, {"compare", img_compare}, {"convert", img_convert},
-    {"create", img_create}, {"dd", img_dd},           {"info", img_info},
-    {"map", img_map},       {"measure", img_measure}, {"snapshot", img_snapshot},
-    {"rebase", img_rebase}, {"resize", img_resize},
+    {"amend", img_amend},       {"bench", img_bench},   {"bitmap", img_bitmap},
+    {"check", img_check},       {"commit", img_commit}, {"compare", img_compare},
+    {"convert", img_convert},   {"create", img_create}, {"dd", img_dd},
+    {"info", img_info},         {"map", img_map},       {"measure", img_measure},
+    {"snapshot", img_snapshot}, {"rebase", img_rebase}, {"resize", img_resize},
 };
 
 // Every subcommand but bench is a batch job: its loop serves nothing but
@@ -39,6 +39,8 @@ AioThreadsInline inline_io_for(const char *cmdname)
 }
 
 const char kSyntax[] =
+    "  amend [--object objectdef] [--image-opts] [-p] [-q] [-f fmt] [-t cache] [--force] -o "
+    "options filename\n"
     "  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
     "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
     "[-t cache] [-w] [-U] filename\n"

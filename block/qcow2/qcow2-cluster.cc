@@ -325,3 +325,21 @@ int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, u
     }
     return 0;
 }
+
+int coroutine_fn qcow2_has_compressed_clusters(BlockDriverState *bs, bool *found)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    *found = false;
+    uint64_t size = s->hdr.size, off = 0;
+    while (off < size) {
+        Qcow2Mapping m;
+        int ret = qcow2_get_mapping(bs, off, size - off, &m);
+        if (ret < 0) return ret;
+        if (m.type == Qcow2ClusterType::Compressed) {
+            *found = true;
+            return 0;
+        }
+        off += m.bytes;
+    }
+    return 0;
+}

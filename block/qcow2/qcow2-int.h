@@ -233,6 +233,16 @@ enum class Qcow2DiscardMode {
 int coroutine_fn qcow2_discard_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                                         Qcow2DiscardMode mode, Qcow2DiscardType type);
 
+// Whether the active tree maps any compressed cluster.
+int coroutine_fn qcow2_has_compressed_clusters(BlockDriverState *bs, bool *found);
+
+// ---- qcow2-amend.cc ---------------------------------------------------------
+extern const CreateOptDesc *qcow2_amend_opts;
+// BlockDriver.bdrv_co_amend (qemu-img amend -o): takes s->lock.
+int coroutine_fn qcow2_co_amend(BlockDriverState *bs, const QDict *opts,
+                                BdrvAmendStatusCB *status_cb, void *cb_opaque, bool force,
+                                Error **errp);
+
 // ---- qcow2-io.cc ------------------------------------------------------------
 int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                       QEMUIOVector *qiov, size_t qiov_offset, int flags);
@@ -310,6 +320,9 @@ int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
 int qcow2_snapshot_list(BlockDriverState *bs, std::vector<QEMUSnapshotInfo> *out);
 
 // ---- qcow2-snapshot-ops.cc ---------------------------------------------------
+// Writes the snapshot table anew (every entry with the v3 extra data);
+// s->lock held.
+int coroutine_fn qcow2_rewrite_snapshot_table(BlockDriverState *bs);
 // Internal snapshot entry points (BlockDriver).  Callers keep guest I/O
 // quiet while they run; each takes s->lock.  goto and delete look up
 // @id_or_name as an id first, then as a name (QEMU's order).

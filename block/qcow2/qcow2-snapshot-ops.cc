@@ -288,6 +288,17 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
     return 0;
 }
 
+}  // namespace
+
+int coroutine_fn qcow2_rewrite_snapshot_table(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = qcow2_state(bs);
+    TableStage stage = TABLE_OLD;
+    return write_snapshot_table(bs, s->snapshots, &stage);
+}
+
+namespace {
+
 // Index of the snapshot whose id is @id_or_name, else of the first whose
 // name is, else -1 (QEMU's lookup order).
 int find_snapshot(BDRVQcow2State *s, const char *id_or_name)
