@@ -310,6 +310,12 @@ int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 JsonNode *bdrv_get_specific_info(BlockDriverState *bs, Error **errp);
 // Whether the node's format encrypts the data (luks, qcow2 with encrypt.*).
 bool bdrv_is_encrypted(BlockDriverState *bs);
+// qemu-img measure: the bytes a LUKS header area takes for create options
+// @opts (@prefix "" for the luks format, "encrypt." for qcow2, where only
+// encrypt.format=luks has one), after checking the key secret as QEMU does
+// ("Parameter 'encrypt.key-secret' is required for cipher").  0 without
+// LUKS, -1 with errp set.
+int64_t bdrv_measure_luks_header(const QDict &opts, const char *prefix, Error **errp);
 // The key secret options the node's format was opened with (name, secret
 // id), e.g. {"encrypt.key-secret", "sec0"}: what reopening it needs.
 std::vector<std::pair<std::string, std::string>> bdrv_get_secret_opts(BlockDriverState *bs);

@@ -159,7 +159,14 @@ bool measure_qcow2(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Err
     if (p.prealloc_data) {
         required = vsize;
     }
-    info->fully_allocated = (uint64_t)qcow2_full_size(vsize, p);
+    // encrypt.format=luks: the LUKS header area in whole clusters.
+    QDict q = img_create_opts_to_qdict(o);
+    int64_t luks = bdrv_measure_luks_header(q, "encrypt.", errp);
+    if (luks < 0) {
+        return false;
+    }
+    info->fully_allocated =
+        (uint64_t)qcow2_full_size(vsize, p) + (uint64_t)round_up(luks, p.cluster_size);
     info->required = info->fully_allocated - (uint64_t)vsize + (uint64_t)required;
     // Persistent bitmaps (QEMU's qcow2_get_persistent_dirty_bitmap_size):
     // the target must be v3 and the source able to hold bitmaps; each one is
@@ -196,6 +203,28 @@ bool measure_raw(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Error
         req = round_up(o.get("size") ? strtoll(o.get("size"), nullptr, 10) : 0, 512);
     }
     info->required = info->fully_allocated = (uint64_t)req;
+    return true;
+}
+
+// luks: the payload offset plus the data (QEMU's block_crypto_measure).
+bool measure_luks(const CreateOpts &o, BlockBackend *in, MeasureInfo *info, Error **errp)
+{
+    QDict q = img_create_opts_to_qdict(o);
+    int64_t hdr = bdrv_measure_luks_header(q, "", errp);
+    if (hdr < 0) {
+        return false;
+    }
+    int64_t size;
+    if (in) {
+        size = blk_getlength(in);
+        if (size < 0) {
+            error_setg_errno(errp, (int)-size, "Unable to get image size");
+            return false;
+        }
+    } else {
+        size = o.get("size") ? strtoll(o.get("size"), nullptr, 10) : 0;
+    }
+    info->required = info->fully_allocated = (uint64_t)(hdr + size);
     return true;
 }
 
@@ -332,9 +361,10 @@ int img_measure(int argc, char **argv)
         opts.set("size", std::to_string(a.size));
     }
     MeasureInfo info;
-    bool ok = !strcmp(bdrv_driver_format_name(drv), "qcow2")
-                  ? measure_qcow2(opts, in.get(), &info, &err)
-                  : measure_raw(opts, in.get(), &info, &err);
+    const char *fmt = bdrv_driver_format_name(drv);
+    bool ok = !strcmp(fmt, "qcow2")  ? measure_qcow2(opts, in.get(), &info, &err)
+              : !strcmp(fmt, "luks") ? measure_luks(opts, in.get(), &info, &err)
+                                     : measure_raw(opts, in.get(), &info, &err);
     if (!ok) {
         error_report_err(err.release());
         return 1;

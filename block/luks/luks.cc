@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "block/luks/block-crypto-int.h"
+#include "crypto/crypto.h"
 #include "util/cutils.h"
 #include "util/iov.h"
 
@@ -330,6 +331,24 @@ bool block_crypto_take_create_opts(QDict *opts, const char *prefix, QCryptoBlock
         out->iter_time = v;
     }
     return true;
+}
+
+int64_t bdrv_measure_luks_header(const QDict &opts, const char *prefix, Error **errp)
+{
+    QDict o = opts;
+    if (*prefix) {
+        const char *fmt = o.get(std::string(prefix) + "format");
+        if (!fmt || strcmp(fmt, "luks")) return 0;
+    }
+    QCryptoBlockCreateOptions co;
+    if (!block_crypto_take_create_opts(&o, prefix, &co, errp)) return -1;
+    std::string password;
+    if (co.key_secret.empty()) {
+        error_setg(errp, "Parameter '%skey-secret' is required for cipher", prefix);
+        return -1;
+    }
+    if (!qcrypto_secret_lookup_as_utf8(co.key_secret.c_str(), &password, errp)) return -1;
+    return qcrypto_block_luks_header_size(co, errp);
 }
 
 BlockDriver bdrv_luks = [] {
