@@ -169,3 +169,28 @@ std::string size_to_str(uint64_t val)
     snprintf(buf, sizeof(buf), "%0.3g %sB", double(val) / double(div), suffixes[i]);
     return buf;
 }
+
+int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool uri_percent_decode(const std::string &in, std::string *out)
+{
+    out->clear();
+    for (size_t i = 0; i < in.size(); i++) {
+        if (in[i] != '%') {
+            *out += in[i];
+            continue;
+        }
+        int hi = i + 1 < in.size() ? hex_digit_value(in[i + 1]) : -1;
+        int lo = i + 2 < in.size() ? hex_digit_value(in[i + 2]) : -1;
+        if (hi < 0 || lo < 0) return false;
+        *out += char(hi << 4 | lo);
+        i += 2;
+    }
+    return true;
+}

@@ -13,6 +13,12 @@ int qemu_strtosz_unit(const char *str, uint64_t default_unit, uint64_t *result);
 // Strict integer parse (whole string, base 0).
 int qemu_strtoi64(const char *str, int64_t *result);
 
+// Value of one hex digit, or -1.
+int hex_digit_value(char c);
+// RFC 3986 percent-decoding of a URI component (nbd://, ssh:// paths, users
+// and query values): false on a '%' not followed by two hex digits.
+bool uri_percent_decode(const std::string &in, std::string *out);
+
 // "1 KiB", "64 MiB", "1.5 GiB": QEMU's size_to_str.
 std::string size_to_str(uint64_t val);
 

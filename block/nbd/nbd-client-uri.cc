@@ -12,31 +12,6 @@
 
 namespace {
 
-int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool percent_decode(const std::string &in, std::string *out)
-{
-    out->clear();
-    for (size_t i = 0; i < in.size(); i++) {
-        if (in[i] != '%') {
-            *out += in[i];
-            continue;
-        }
-        int hi = i + 1 < in.size() ? hexval(in[i + 1]) : -1;
-        int lo = i + 2 < in.size() ? hexval(in[i + 2]) : -1;
-        if (hi < 0 || lo < 0) return false;
-        *out += char(hi << 4 | lo);
-        i += 2;
-    }
-    return true;
-}
-
 bool parse_query(const std::string &query, bool is_unix, QDict *options, Error **errp)
 {
     if (query.empty()) {
@@ -51,7 +26,7 @@ bool parse_query(const std::string &query, bool is_unix, QDict *options, Error *
         return false;
     }
     std::string path;
-    if (!percent_decode(query.substr(7), &path)) {
+    if (!uri_percent_decode(query.substr(7), &path)) {
         error_setg(errp, "invalid URI");
         return false;
     }
@@ -78,7 +53,7 @@ bool parse_uri(const char *filename, QDict *options, Error **errp)
     size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
     std::string path = slash == std::string::npos ? "" : rest.substr(slash + 1), exp;
-    if (!percent_decode(path, &exp)) {
+    if (!uri_percent_decode(path, &exp)) {
         error_setg(errp, "invalid URI");
         return false;
     }

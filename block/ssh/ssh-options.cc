@@ -16,32 +16,9 @@
 
 #include "block/ssh/ssh-int.h"
 
+#include "util/cutils.h"
+
 namespace {
-
-int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool percent_decode(const std::string &in, std::string *out)
-{
-    out->clear();
-    for (size_t i = 0; i < in.size(); i++) {
-        if (in[i] != '%') {
-            *out += in[i];
-            continue;
-        }
-        int hi = i + 1 < in.size() ? hexval(in[i + 1]) : -1;
-        int lo = i + 2 < in.size() ? hexval(in[i + 2]) : -1;
-        if (hi < 0 || lo < 0) return false;
-        *out += char(hi << 4 | lo);
-        i += 2;
-    }
-    return true;
-}
 
 // QemuOpts' number parsing (qemu_strtou64, base 0): the whole string, a
 // leading sign and blanks allowed.
@@ -202,7 +179,7 @@ bool ssh_parse_uri(const char *filename, QDict *options, Error **errp)
         error_setg(errp, "missing remote path in URI");
         return false;
     }
-    if (!percent_decode(path, &dpath) || !percent_decode(user, &duser)) {
+    if (!uri_percent_decode(path, &dpath) || !uri_percent_decode(user, &duser)) {
         error_setg(errp, "could not parse query parameters");
         return false;
     }
@@ -221,7 +198,7 @@ bool ssh_parse_uri(const char *filename, QDict *options, Error **errp)
         size_t eq = kv.find('=');
         if (eq != std::string::npos && kv.compare(0, eq, "host_key_check") == 0) {
             std::string v;
-            if (!percent_decode(kv.substr(eq + 1), &v)) {
+            if (!uri_percent_decode(kv.substr(eq + 1), &v)) {
                 error_setg(errp, "could not parse query parameters");
                 return false;
             }
@@ -299,7 +276,7 @@ bool ssh_fingerprint_matches(const uint8_t *fp, size_t len, const char *hex)
     for (size_t i = 0; i < len; i++) {
         while (*hex == ':')
             hex++;
-        int hi = hexval(hex[0]), lo = hi < 0 ? -1 : hexval(hex[1]);
+        int hi = hex_digit_value(hex[0]), lo = hi < 0 ? -1 : hex_digit_value(hex[1]);
         if (hi < 0 || lo < 0 || (hi << 4 | lo) != fp[i]) return false;
         hex += 2;
     }

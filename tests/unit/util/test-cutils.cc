@@ -188,13 +188,31 @@ static void test_iov(void **)
     qemu_vfree(p);
 }
 
+static void test_uri_percent_decode(void **)
+{
+    std::string out;
+    assert_true(uri_percent_decode("a%20b%2Fc%7e", &out));
+    assert_string_equal(out.c_str(), "a b/c~");
+    assert_true(uri_percent_decode("", &out));
+    assert_string_equal(out.c_str(), "");
+    assert_false(uri_percent_decode("bad%2", &out));
+    assert_false(uri_percent_decode("bad%zz", &out));
+    assert_int_equal(hex_digit_value('F'), 15);
+    assert_int_equal(hex_digit_value('g'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strtosz_ok),  cmocka_unit_test(test_strtosz_bad),
-        cmocka_unit_test(test_size_to_str), cmocka_unit_test(test_strtoi64),
-        cmocka_unit_test(test_keyval),      cmocka_unit_test(test_error),
-        cmocka_unit_test(test_error_ptr),   cmocka_unit_test(test_iov),
+        cmocka_unit_test(test_strtosz_ok),
+        cmocka_unit_test(test_strtosz_bad),
+        cmocka_unit_test(test_size_to_str),
+        cmocka_unit_test(test_strtoi64),
+        cmocka_unit_test(test_keyval),
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_error_ptr),
+        cmocka_unit_test(test_iov),
+        cmocka_unit_test(test_uri_percent_decode),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
