@@ -316,7 +316,7 @@ struct BlkRequestGuard {
 static int blk_check_request(BlockBackend *blk, int64_t offset, int64_t bytes, bool write)
 {
     BlockDriverState *bs = blk_bs(blk);
-    if (!bs || !bs->drv) {
+    if (!bs || !bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     if (offset < 0 || bytes < 0) {

@@ -259,6 +259,11 @@ struct BdrvChild {
 struct BlockDriverState {
     const BlockDriver *drv = nullptr;
     void *opaque = nullptr;  // the driver's state, owned by the driver
+    // Set by bdrv_disable_node() when a format finds fatal corruption: the
+    // node then answers every request with ENOMEDIUM, as QEMU's node whose
+    // drv it sets to NULL.  The driver stays attached so that close can
+    // free its state (without writing anything back).
+    bool disabled = false;
     int refcnt = 0;
     int open_flags = 0;  // BDRV_O_*
     bool read_only = true;
@@ -405,3 +410,8 @@ int coroutine_fn bdrv_co_create_file(const char *filename, QDict *opts, Error **
 // bdrv_co_close_created_file.  nullptr with errp set on failure.
 BdrvChild *coroutine_fn bdrv_co_open_created_file(const char *filename, Error **errp);
 void coroutine_fn bdrv_co_close_created_file(BdrvChild *c);
+
+// The node has a usable driver: not closed, not disabled by fatal corruption.
+inline bool bdrv_node_usable(const BlockDriverState *bs) { return bs->drv && !bs->disabled; }
+// Stops a node after fatal corruption (see BlockDriverState::disabled).
+inline void bdrv_disable_node(BlockDriverState *bs) { bs->disabled = true; }

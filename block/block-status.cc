@@ -48,7 +48,7 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int6
     file = file ? file : &local_file;
     *pnum = 0;
     *file = nullptr;
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     int64_t total = bs->drv->bdrv_co_getlength ? bdrv_co_getlength(bs) : bs->total_bytes;

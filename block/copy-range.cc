@@ -22,7 +22,7 @@ int check_copy(BdrvChild *src, int64_t src_offset, BdrvChild *dst, int64_t dst_o
     if (!src || !dst || !src->bs || !dst->bs) {
         return -ENOMEDIUM;
     }
-    if (!src->bs->drv || !dst->bs->drv) {
+    if (!bdrv_node_usable(src->bs) || !bdrv_node_usable(dst->bs)) {
         return -ENOMEDIUM;
     }
     if (src_offset < 0 || dst_offset < 0 || bytes < 0) {

@@ -7,7 +7,7 @@
 
 int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
 {
-    if (!bs || !bs->drv) {
+    if (!bs || !bdrv_node_usable(bs)) {
         return 0;
     }
     bdrv_inc_in_flight(bs);
@@ -49,7 +49,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
 int coroutine_fn bdrv_co_pdiscard(BdrvChild *child, int64_t offset, int64_t bytes)
 {
     BlockDriverState *bs = child->bs;
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     if (bs->read_only) {

@@ -437,7 +437,7 @@ int coroutine_fn bdrv_co_preadv_part(BdrvChild *child, int64_t offset, int64_t b
                                      QEMUIOVector *qiov, size_t qiov_offset, int flags)
 {
     BlockDriverState *bs = child->bs;
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     int ret = check_request(offset, bytes, qiov, qiov_offset);
@@ -511,7 +511,7 @@ int coroutine_fn bdrv_co_pwritev_part(BdrvChild *child, int64_t offset, int64_t 
                                       QEMUIOVector *qiov, size_t qiov_offset, int flags)
 {
     BlockDriverState *bs = child->bs;
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     if (bs->read_only) {

@@ -6,7 +6,7 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp)
 {
     BlockDriverState *bs = child->bs;
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         error_setg(errp, "No medium inserted");
         return -ENOMEDIUM;
     }
@@ -40,7 +40,7 @@ int64_t bdrv_sector_rounded_length(int64_t len) { return len < 0 ? len : round_u
 
 int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
 {
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     if (bs->drv->bdrv_co_getlength) {
@@ -55,7 +55,7 @@ int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
 
 int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs)
 {
-    if (!bs->drv) {
+    if (!bdrv_node_usable(bs)) {
         return -ENOMEDIUM;
     }
     if (bs->drv->bdrv_co_get_allocated_file_size) {

@@ -7,7 +7,7 @@
 
 bool bdrv_has_medium(BlockDriverState *bs, Error **errp)
 {
-    if (bs && bs->drv) {
+    if (bs && bdrv_node_usable(bs)) {
         return true;
     }
     // Block nodes here have no device names: QEMU prints '' for qemu-img's

@@ -105,10 +105,15 @@ void qcow2_reft_rescan(BDRVQcow2State *s);
 int coroutine_fn qcow2_update_header(BlockDriverState *bs);
 int coroutine_fn qcow2_mark_dirty(BlockDriverState *bs);
 int coroutine_fn qcow2_mark_clean(BlockDriverState *bs);
-// Reports metadata corruption like QEMU ("qcow2: Marking image as corrupt:
-// <msg>; further corruption events will be suppressed"), sets the corrupt
-// bit on v3 images opened read-write, and returns -EIO.
+// Reports metadata corruption like QEMU and returns -EIO.  On a node opened
+// read-write it is fatal ("qcow2: Marking image as corrupt: <msg>; further
+// corruption events will be suppressed"): the corrupt bit is set (v3) and
+// the node stops (every later request fails with ENOMEDIUM).  On a
+// read-only node: "qcow2: Image is corrupt: <msg>; further non-fatal ...".
 int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+// The same, never fatal (QEMU's "Cannot free unaligned cluster").
+int coroutine_fn qcow2_signal_corruption_nonfatal(BlockDriverState *bs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs);
 // Reads @n big-endian 64-bit entries at @off of the image file into @out,

@@ -466,7 +466,9 @@ int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry, Qcow2
     case Qcow2ClusterType::ZeroAlloc: {
         uint64_t host = entry & L2E_OFFSET_MASK;
         if (host & (s->cluster_size - 1)) {
-            return qcow2_signal_corruption(bs, "Cannot free unaligned cluster %#" PRIx64, host);
+            // As QEMU: reported, the cluster left alone, the caller goes on.
+            qcow2_signal_corruption_nonfatal(bs, "Cannot free unaligned cluster %#" PRIx64, host);
+            return 0;
         }
         return qcow2_update_refcount(bs, host, s->cluster_size, -1, type);
     }

@@ -298,7 +298,9 @@ void coroutine_fn qcow2_co_close(BlockDriverState *bs)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     if (!s) return;
-    if (!bs->read_only) {
+    // A node stopped by fatal corruption writes nothing back (as QEMU,
+    // whose close skips the driver of such a node).
+    if (!bs->read_only && !bs->disabled) {
         qcow2_store_dirty_bitmaps(bs);  // before the caches: it allocates
         qemu_co_mutex_lock(&s->lock);
         int ret = qcow2_cache_flush(bs, s->l2_cache);
@@ -458,25 +460,58 @@ int coroutine_fn qcow2_mark_clean(BlockDriverState *bs)
     return write_incompat(bs);
 }
 
-int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+// As QEMU: corruption found on a writable node is fatal (the image is
+// marked corrupt and the node stops, answering ENOMEDIUM); on a read-only
+// node (check, convert's source) it is only reported.  One report per
+// node, except that a fatal one still follows earlier non-fatal ones.
+static int coroutine_fn signal_corruption(BlockDriverState *bs, bool fatal, const char *fmt,
+                                          va_list ap)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    if (s->corrupt_reported) return -EIO;
+    fatal = fatal && !bs->read_only;
+    if (s->corrupt_reported &&
+        (!fatal || (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT))) {
+        return -EIO;
+    }
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    fprintf(stderr,
-            "qcow2: Marking image as corrupt: %s; further corruption events will "
-            "be suppressed\n",
-            msg);
+    if (fatal) {
+        fprintf(stderr,
+                "qcow2: Marking image as corrupt: %s; further corruption events will be "
+                "suppressed\n",
+                msg);
+    } else {
+        fprintf(stderr,
+                "qcow2: Image is corrupt: %s; further non-fatal corruption events will be "
+                "suppressed\n",
+                msg);
+    }
     s->corrupt_reported = true;
-    if (!bs->read_only && s->hdr.version >= 3) {
+    if (fatal) {
+        // v2 headers cannot record the bit; it still suppresses repeats.
         s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
-        write_incompat(bs);
+        if (s->hdr.version >= 3) write_incompat(bs);
+        bdrv_disable_node(bs);
     }
     return -EIO;
+}
+
+int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int ret = signal_corruption(bs, true, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+int coroutine_fn qcow2_signal_corruption_nonfatal(BlockDriverState *bs, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int ret = signal_corruption(bs, false, fmt, ap);
+    va_end(ap);
+    return ret;
 }
 
 BlockDriver bdrv_qcow2 = [] {
