@@ -131,6 +131,18 @@ bool prepare_opts(const CreateArgs &a, const BlockDriver *drv, CreateOpts *opts,
                    bdrv_driver_format_name(drv));
         return false;
     }
+    if (const char *bfile = opts->get("backing_file")) {
+        // As bdrv_img_create: the names as given, before any resolving.
+        if (!strcmp(a.filename, bfile)) {
+            error_setg(errp, "Error: Trying to create an image with the same filename as the "
+                             "backing file");
+            return false;
+        }
+        if (!bfile[0]) {
+            error_setg(errp, "Expected backing file name, got empty string");
+            return false;
+        }
+    }
     if (opts->get("backing_file") && !a.unsafe && !probe_backing(a, opts, errp)) {
         return false;
     }
