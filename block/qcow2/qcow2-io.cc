@@ -170,7 +170,7 @@ bool cow_reads_zero(BlockDriverState *bs, uint64_t e)
 // (fallocate in a pool worker, like QEMU's handle_alloc_space) and writes
 // only the guest data.  A write that extends the file would otherwise make
 // io_submit block on the main thread.  Returns -ENOTSUP to use the plain
-// path.
+// path (also when the file cannot zero without writing).
 int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p, uint64_t host,
                                         uint64_t head, uint64_t tail, uint64_t bytes,
                                         QEMUIOVector *qiov, size_t qoff)
@@ -182,7 +182,10 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
     }
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_SPACE);
     int ret = bdrv_co_pwrite_zeroes(bs->file, host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
-    if (ret < 0) return -ENOTSUP;
+    // As QEMU, only "cannot zero cheaply" falls back to writing the COW
+    // areas; a real I/O error fails the guest write.
+    if (ret == -ENOTSUP || ret == -EAGAIN) return -ENOTSUP;
+    if (ret < 0) return ret;
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
     return bdrv_co_pwritev_part(bs->file, host + head, bytes, qiov, qoff, 0);
 }
