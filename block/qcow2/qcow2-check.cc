@@ -424,7 +424,11 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
         res->check_errors++;
         return (int)flen;
     }
-    int ret = qcow2_flush_caches(bs);
+    // The walk reads L2 tables from the file, refcounts through the cache:
+    // only dirty L2 tables must reach the file first.  Nothing else is
+    // written (QEMU writes nothing here), so a recheck after repairs whose
+    // write-back fails still sees the repaired counts.
+    int ret = qcow2_cache_write(bs, s->l2_cache);
     if (ret < 0) return ret;
     CheckState c{bs, s, res, fix, {}, 0, flen};
     uint64_t nb_clusters = s->g.size_to_clusters((uint64_t)flen);
@@ -453,9 +457,10 @@ int coroutine_fn qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *res, 
     ret = check_oflag_copied(c);
     if (ret < 0) return ret;
     res->image_end_offset = (int64_t)((highest + 1) * s->cluster_size);
-    ret = qcow2_flush_caches(bs);
-    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
-    return ret;
+    // As QEMU, repairs stay in the caches: a failing write-back is not the
+    // check's failure (the recheck sees the repaired counts); close or the
+    // dirty bit's clearing writes them back and reports its own errors.
+    return 0;
 }
 
 int coroutine_fn qcow2_co_check(BlockDriverState *bs, BdrvCheckResult *res, int fix)

@@ -398,6 +398,8 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t value)
 {
     int ret;
+    // QEMU's check repairs through update_refcount, which fires this.
+    BLKDBG_EVENT(bs->file, BLKDBG_REFBLOCK_ALLOC);
     do {
         ret = change_refcount(bs, idx, 0, true, value);
     } while (ret == -EAGAIN);
