@@ -44,6 +44,7 @@ constexpr uint32_t QCOW2_EXT_CRYPTO = 0x0537be77;     // kept in unknown_exts
 constexpr uint32_t QCOW2_EXT_DATA_FILE = 0x44415441;  // kept in unknown_exts
 constexpr uint32_t QCOW2_EXT_BITMAPS = 0x23852875;    // kept in unknown_exts
 constexpr uint64_t QCOW2_AUTOCLEAR_BITMAPS = 1 << 0;
+constexpr uint64_t QCOW2_AUTOCLEAR_DATA_FILE_RAW = 1 << 1;
 constexpr uint32_t QCOW2_CRYPT_AES = 1;
 constexpr uint32_t QCOW2_CRYPT_LUKS = 2;
 

@@ -3,6 +3,7 @@
 #include "block/qcow2/qcow2-format-int.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -30,6 +31,22 @@ std::string str_printf(const char *fmt, uint64_t v)
     return buf;
 }
 
+// As QEMU reads the table: 48-byte entries, a short last one padded with
+// zeroes, up to the first entry with an empty name.  Only incompatible
+// features are named in messages; the shift wraps as it does on x86.
+void parse_feature_table(const uint8_t *data, size_t len, Qcow2Header *h)
+{
+    h->incompat_names.clear();  // a later table replaces an earlier one
+    for (size_t i = 0; i < len; i += kFeatureEntryLen) {
+        uint8_t e[kFeatureEntryLen] = {};
+        memcpy(e, data + i, std::min(kFeatureEntryLen, len - i));
+        if (e[2] == 0) break;
+        if (e[0] != 0) continue;
+        size_t n = strnlen((const char *)e + 2, kFeatureEntryLen - 2);
+        h->incompat_names.emplace_back(1ULL << (e[1] & 63), std::string((const char *)e + 2, n));
+    }
+}
+
 int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *h, std::string *msg)
 {
     size_t off = start;
@@ -51,12 +68,7 @@ int parse_extensions(const uint8_t *buf, size_t start, size_t end, Qcow2Header *
             }
             h->backing_format.assign((const char *)data, len);
         } else if (type == QCOW2_EXT_FEATURE_TABLE) {
-            for (size_t i = 0; i + kFeatureEntryLen <= len; i += kFeatureEntryLen) {
-                if (data[i] != 0) continue;
-                size_t n = strnlen((const char *)data + i + 2, 46);
-                h->incompat_names.emplace_back(1ULL << (data[i + 1] & 63),
-                                               std::string((const char *)data + i + 2, n));
-            }
+            parse_feature_table(data, len, h);
         } else {
             h->unknown_exts.push_back({type, std::vector<uint8_t>(data, data + len)});
         }
@@ -137,6 +149,19 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::stri
         int ret = parse_v3_fields(buf, len, h, msg);
         if (ret < 0) return ret;
     }
+    size_t cs = 1u << h->cluster_bits;
+    size_t ext_end = h->backing_file_offset ? h->backing_file_offset : cs;
+    if (ext_end > len) ext_end = len;
+    uint64_t unsupported =
+        h->incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED & ~QCOW2_INCOMPAT_DATA_FILE;
+    if (unsupported) {
+        // QEMU names the features before validating anything else, from
+        // as much of the extension area as parses.
+        std::string ignored;
+        parse_extensions(buf, h->header_length, ext_end, h, &ignored);
+        *msg = "Unsupported qcow2 feature(s): " + qcow2_incompat_feature_names(*h, unsupported);
+        return -ENOTSUP;
+    }
     if (h->refcount_order > 6) {
         *msg = "Reference count entry width too large; may not exceed 64 bits";
         return -EINVAL;
@@ -147,9 +172,6 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, Qcow2Header *h, std::stri
         *msg = str_printf("Unsupported encryption method %" PRIu64, h->crypt_method);
         return -EINVAL;
     }
-    size_t cs = 1u << h->cluster_bits;
-    size_t ext_end = h->backing_file_offset ? h->backing_file_offset : cs;
-    if (ext_end > len) ext_end = len;
     int ret = parse_extensions(buf, h->header_length, ext_end, h, msg);
     if (ret < 0) return ret;
     if (h->backing_file_offset) {

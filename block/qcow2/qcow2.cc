@@ -45,6 +45,10 @@ int reject_unsupported_image(const Qcow2Header &h, Error **errp)
                    name.c_str());
         return -ENOTSUP;
     }
+    if (h.autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) {
+        error_setg(errp, "data-file-raw requires a data file");
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -80,13 +84,6 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp)
     if (ret < 0) {
         error_setg(errp, "%s", msg.c_str());
         return ret;
-    }
-    uint64_t unknown =
-        s->hdr.incompatible_features & ~QCOW2_INCOMPAT_SUPPORTED & ~QCOW2_INCOMPAT_DATA_FILE;
-    if (unknown) {
-        error_setg(errp, "Unsupported qcow2 feature(s): %s",
-                   qcow2_incompat_feature_names(s->hdr, unknown).c_str());
-        return -ENOTSUP;
     }
     return reject_unsupported_image(s->hdr, errp);
 }

@@ -1,6 +1,7 @@
 // qcow2 on-disk helpers without I/O: header parse/serialise round trips and
 // refusals, feature names, L2 entry types, compressed descriptors, refcount
 // block accessors for every width, the create layout and compression.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -104,6 +105,53 @@ void test_unknown_feature_names(void **)
     h.incompat_names.emplace_back(1ULL << 5, "frobnication");
     std::string s = qcow2_incompat_feature_names(h, (1ULL << 5) | (1ULL << 8));
     assert_string_equal(s.c_str(), "frobnication, Unknown incompatible feature: 100");
+}
+
+// Parses a v3 header with incompatible bit 40 set and @exts after the
+// feature table we write; returns the refusal message.
+std::string refusal_with_exts(std::vector<Qcow2HeaderExt> exts)
+{
+    Qcow2Header h;
+    h.incompatible_features = 1ULL << 40;
+    h.unknown_exts = std::move(exts);
+    auto buf = serialize(h);
+    Qcow2Header p;
+    std::string msg;
+    assert_int_equal(qcow2_header_parse(buf.data(), buf.size(), &p, &msg), -ENOTSUP);
+    return msg;
+}
+
+std::vector<uint8_t> bytes(const char *s, size_t n) { return std::vector<uint8_t>(s, s + n); }
+
+void test_image_feature_table(void **)
+{
+    const uint32_t T = QCOW2_EXT_FEATURE_TABLE;
+    // A short last entry is zero-padded; the image's table replaces ours.
+    assert_string_equal(refusal_with_exts({{T, bytes("\x00\x28Short", 7)}}).c_str(),
+                        "Unsupported qcow2 feature(s): Short");
+    // A compatible entry for the same bit names nothing.
+    assert_string_equal(refusal_with_exts({{T, bytes("\x01\x28"
+                                                     "Compat",
+                                                     8)}})
+                            .c_str(),
+                        "Unsupported qcow2 feature(s): Unknown incompatible feature: 10000000000");
+    // An entry with an empty name ends the table.
+    std::vector<uint8_t> two(96, 0);
+    two[49] = 40;
+    memcpy(&two[50], "Later", 5);
+    assert_string_equal(refusal_with_exts({{T, two}}).c_str(),
+                        "Unsupported qcow2 feature(s): Unknown incompatible feature: 10000000000");
+    // Names are cut at 46 bytes; the bit number wraps at 64.
+    std::string longname(60, 'n');
+    std::string wrapped = std::string("\x00\x68", 2) + longname;
+    assert_string_equal(refusal_with_exts({{T, bytes(wrapped.data(), wrapped.size())}}).c_str(),
+                        ("Unsupported qcow2 feature(s): " + longname.substr(0, 46)).c_str());
+    // A broken extension after the table does not hide the names.
+    std::vector<uint8_t> too_long(2000, 'x');
+    assert_string_equal(
+        refusal_with_exts({{T, bytes("\x00\x28Named", 7)}, {QCOW2_EXT_BACKING_FORMAT, too_long}})
+            .c_str(),
+        "Unsupported qcow2 feature(s): Named");
 }
 
 void test_l2_entry_types(void **)
@@ -251,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_header_v2),
         cmocka_unit_test(test_header_refusals),
         cmocka_unit_test(test_unknown_feature_names),
+        cmocka_unit_test(test_image_feature_table),
         cmocka_unit_test(test_l2_entry_types),
         cmocka_unit_test(test_compressed_descriptor),
         cmocka_unit_test(test_refblock_widths),
