@@ -116,6 +116,10 @@ int coroutine_fn qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, 
 int coroutine_fn qcow2_signal_corruption_nonfatal(BlockDriverState *bs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int coroutine_fn qcow2_flush_caches(BlockDriverState *bs);
+// Makes the node unusable, as QEMU's `bs->drv = NULL`: the state is freed
+// without writing anything, and every later request fails with ENOMEDIUM.
+// Only for metadata that no longer matches the disk; s->lock not held.
+void qcow2_eject(BlockDriverState *bs);
 // Reads @n big-endian 64-bit entries at @off of the image file into @out,
 // host order (L1 tables, the refcount table).  @out has @n entries, zero
 // until the read succeeds.
@@ -340,10 +344,14 @@ int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_o
 int coroutine_fn qcow2_co_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
                                             Error **errp);
 
+// ---- qcow2-make-empty.cc -----------------------------------------------------
+// BlockDriver.bdrv_co_make_empty (takes s->lock).  A failure that leaves the
+// on-disk refcounts unlike memory ejects the node (qcow2_eject).
+int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs);
+
 // ---- qcow2-resize.cc ---------------------------------------------------------
 int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool exact,
                                    PreallocMode prealloc, Error **errp);
-int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs);
 // Allocates zero-reading host clusters for the unallocated guest clusters of
 // [from, to) (preallocation=metadata|falloc|full).  Caller holds s->lock.
 int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t to,

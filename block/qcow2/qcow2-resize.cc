@@ -1,6 +1,5 @@
 // Growing and shrinking qcow2 images (qemu-img resize, blk_truncate),
-// preallocation of a guest range, emptying an image (qemu-img commit) and
-// re-pointing its backing file (qemu-img rebase).
+// preallocation of a guest range and re-pointing its backing file (qemu-img rebase).
 //
 // Everything here runs in coroutine context with s->lock held for the whole
 // operation: these are rare, exclusive metadata operations.
@@ -336,28 +335,6 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
     if (ret < 0 && errp && !*errp) error_setg_errno(errp, -ret, "Could not resize image");
     return ret < 0 ? ret : 0;
-}
-
-int coroutine_fn qcow2_co_make_empty(BlockDriverState *bs)
-{
-    BDRVQcow2State *s = qcow2_state(bs);
-    LockGuard guard(&s->lock);
-    BLKDBG_EVENT(bs->file, BLKDBG_EMPTY_IMAGE_PREPARE);
-    uint64_t span = s->g.l2_span();
-    // Per L2 table, so the in-flight set stays small and reads interleave.
-    for (uint64_t i = 0; i < s->l1_table.size(); i++) {
-        if (!(s->l1_table[i] & L1E_OFFSET_MASK)) continue;
-        uint64_t off = i * span;
-        uint64_t first = off >> s->g.cluster_bits;
-        qcow2_inflight_begin(s, first, s->g.l2_entries());
-        int ret = qcow2_discard_clusters(bs, off, span, Qcow2DiscardMode::Deallocate,
-                                         Qcow2DiscardType::Snapshot);
-        qcow2_inflight_end(s, first);
-        if (ret < 0) return ret;
-    }
-    int ret = qcow2_flush_caches(bs);
-    if (ret == 0) ret = bdrv_co_flush(bs->file->bs);
-    return ret;
 }
 
 int coroutine_fn qcow2_co_change_backing_file(BlockDriverState *bs, const char *backing_file,

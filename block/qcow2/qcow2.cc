@@ -367,6 +367,12 @@ int coroutine_fn qcow2_co_reopen(BlockDriverState *bs, int flags, Error **errp)
 
 }  // namespace
 
+void qcow2_eject(BlockDriverState *bs)
+{
+    free_state(bs);
+    bs->drv = nullptr;
+}
+
 int coroutine_fn qcow2_read_table(BlockDriverState *bs, uint64_t off, uint64_t n,
                                   std::vector<uint64_t> *out)
 {
