@@ -2,7 +2,8 @@
 // upgrade (0.10 -> 1.1) and downgrade (zero clusters expanded into data or
 // unallocated clusters, in the active tree and in every snapshot's),
 // lazy_refcounts on/off, size, and QEMU's refusals and messages for what
-// cannot change (backing file, data file, refcount width here).
+// cannot change (backing file, data file); the refcount width is rewritten
+// in qcow2-refcount-order.cc.
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -349,8 +350,9 @@ int coroutine_fn amend_locked(BlockDriverState *bs, const QDict *opts, BdrvAmend
                              "or above (use compat=1.1 or greater)");
             return -EINVAL;
         }
-        error_setg(errp, "Changing the refcount width is not supported by qcow-lite");
-        return -ENOTSUP;
+        int ret = qcow2_change_refcount_order(bs, __builtin_ctz((unsigned)refcount_bits), status_cb,
+                                              cb_opaque, errp);
+        if (ret < 0) return ret;
     }
     int ret = qcow2_update_header(bs);
     if (ret < 0) {

@@ -38,8 +38,20 @@ void inc_refs(CheckState &c, uint64_t offset, uint64_t size)
     uint64_t first = offset >> c.s->g.cluster_bits;
     uint64_t last = (offset + size - 1) >> c.s->g.cluster_bits;
     if (last >= c.refs.size()) c.refs.resize(last + 1, 0);
-    for (uint64_t i = first; i <= last; i++)
+    for (uint64_t i = first; i <= last; i++) {
+        // As QEMU: a count the image's width cannot hold is reported here
+        // and stays at the maximum (no repair can store it).
+        if (c.refs[i] == c.s->g.refcount_max()) {
+            fprintf(stderr, "ERROR: overflow cluster offset=0x%" PRIx64 "\n",
+                    i << c.s->g.cluster_bits);
+            fprintf(stderr, "Use qemu-img amend to increase the refcount entry width or "
+                            "qemu-img convert to create a clean copy if the image cannot be "
+                            "opened for writing\n");
+            c.res->corruptions++;
+            continue;
+        }
         c.refs[i]++;
+    }
 }
 
 int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active)
@@ -270,7 +282,7 @@ bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc)
     return (*rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0);
 }
 
-int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off)
+int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off, bool fix)
 {
     BDRVQcow2State *s = c.s;
     // As QEMU, the table is read from the file (the caches were written
@@ -284,7 +296,6 @@ int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off)
         c.res->check_errors++;
         return ret;
     }
-    bool fix = c.fix & BDRV_FIX_ERRORS;
     bool any = false;
     for (uint64_t j = 0; j < s->g.l2_entries(); j++) {
         uint64_t e = be64_load(&buf[j * 8]), rc;
@@ -313,13 +324,17 @@ int coroutine_fn check_l2_copied(CheckState &c, uint64_t l2_off)
 int coroutine_fn check_oflag_copied(CheckState &c)
 {
     BDRVQcow2State *s = c.s;
+    // As QEMU: -r all always repairs; -r leaks only when the refcounts are
+    // known good (this runs after their repair), so the flags derived from
+    // them are right.
+    bool fix = (c.fix & BDRV_FIX_ERRORS) || ((c.fix & BDRV_FIX_LEAKS) && !c.res->check_errors &&
+                                             !c.res->corruptions && !c.res->leaks);
     for (uint64_t i = 0; i < s->l1_table.size(); i++) {
         uint64_t e = s->l1_table[i], off = e & L1E_OFFSET_MASK, rc;
         if (!off || (off & (s->cluster_size - 1))) continue;
         int ret = qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, &rc);
         if (ret < 0) continue;
         if ((rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0)) {
-            bool fix = c.fix & BDRV_FIX_ERRORS;
             fprintf(stderr,
                     "%s OFLAG_COPIED L2 cluster: l1_index=%" PRIu64 " l1_entry=%" PRIx64
                     " refcount=%" PRIu64 "\n",
@@ -329,7 +344,7 @@ int coroutine_fn check_oflag_copied(CheckState &c)
             else
                 c.res->corruptions++;
         }
-        ret = check_l2_copied(c, off);
+        ret = check_l2_copied(c, off, fix);
         if (ret < 0) return ret;
     }
     return 0;

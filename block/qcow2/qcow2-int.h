@@ -197,6 +197,16 @@ int coroutine_fn qcow2_detect_metadata_prealloc(BlockDriverState *bs);
 int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, uint64_t length,
                                        int64_t addend,
                                        Qcow2DiscardType type = Qcow2DiscardType::Never);
+// QEMU's qcow2_free_clusters: drops one reference from every cluster in
+// [offset, offset+length) where a failure can only leak them; the failure
+// is reported on stderr in QEMU's words, not returned.
+void coroutine_fn qcow2_free_clusters(BlockDriverState *bs, uint64_t offset, uint64_t length,
+                                      Qcow2DiscardType type);
+// qcow2-refcount-order.cc: rewrites the refcount structures with entries
+// of 2^@order bits (amend refcount_bits); @cb reports progress.  Fails with
+// QEMU's messages when a refcount does not fit.
+int coroutine_fn qcow2_change_refcount_order(BlockDriverState *bs, int order, BdrvAmendStatusCB *cb,
+                                             void *opaque, Error **errp);
 // Sets one cluster's refcount to @value (repair).
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t cluster_index, uint64_t value);
 // Allocates @n contiguous clusters (refcount 1 each); returns the host

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 #include "block/qcow2/qcow2-int.h"
@@ -395,6 +396,13 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs, uint64_t offset, ui
     return 0;
 }
 
+void coroutine_fn qcow2_free_clusters(BlockDriverState *bs, uint64_t offset, uint64_t length,
+                                      Qcow2DiscardType type)
+{
+    int ret = qcow2_update_refcount(bs, offset, length, -1, type);
+    if (ret < 0) fprintf(stderr, "qcow2_free_clusters failed: %s\n", strerror(-ret));
+}
+
 int coroutine_fn qcow2_set_refcount(BlockDriverState *bs, uint64_t idx, uint64_t value)
 {
     int ret;
@@ -436,20 +444,45 @@ int64_t coroutine_fn qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, bool
     }
 }
 
+// As QEMU's qcow2_alloc_bytes: compressed data goes on where the last
+// ended; a cluster whose refcount is at its limit (refcount_bits=1) takes
+// no more, and data that does not fit spans into the next cluster when
+// that is the next free one, else starts a new cluster.
 int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_BYTES);
     uint64_t off = s->free_byte_offset;
-    uint64_t room = off ? s->cluster_size - (off & (s->cluster_size - 1)) : 0;
-    if (off && size <= room) {
-        int ret = qcow2_update_refcount(bs, off, 1, 1);
+    if (off) {
+        uint64_t rc;
+        int ret = qcow2_get_refcount(bs, off >> s->g.cluster_bits, &rc);
         if (ret < 0) return ret;
-    } else {
-        int64_t c = qcow2_alloc_clusters(bs, 1);
-        if (c < 0) return c;
-        off = (uint64_t)c;
+        if (rc == s->g.refcount_max()) off = 0;
     }
+    uint64_t room = off ? s->cluster_size - (off & (s->cluster_size - 1)) : 0;
+    int ret;
+    do {
+        if (!off || room < size) {
+            uint64_t nc;
+            ret = alloc_noref(bs, 1, &nc);
+            if (ret < 0) return ret;
+            uint64_t host = nc << s->g.cluster_bits;
+            if (host == 0) {
+                return qcow2_signal_corruption(bs, "Preventing invalid allocation of compressed "
+                                                   "cluster at offset 0");
+            }
+            uint64_t next = (off + s->cluster_size - 1) & ~(s->cluster_size - 1);
+            if (!off || next != host) {
+                off = host;
+                room = s->cluster_size;
+            } else {
+                room += s->cluster_size;
+            }
+        }
+        ret = update_refcount(bs, off, size, 1);
+        if (ret < 0) off = 0;
+    } while (ret == -EAGAIN);
+    if (ret < 0) return ret;
     s->free_byte_offset = off + size;
     if ((s->free_byte_offset & (s->cluster_size - 1)) == 0) s->free_byte_offset = 0;
     return (int64_t)off;
