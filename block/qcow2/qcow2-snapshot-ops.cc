@@ -283,8 +283,7 @@ int coroutine_fn write_snapshot_table(BlockDriverState *bs, std::vector<Qcow2Sna
     s->hdr.snapshots_offset = (uint64_t)off;
     s->snapshots = std::move(sns);
     s->snapshots_size = buf.size();
-    if (old_off && old_size)
-        return qcow2_update_refcount(bs, old_off, old_size, -1, Qcow2DiscardType::Snapshot);
+    if (old_off && old_size) qcow2_free_clusters(bs, old_off, old_size, Qcow2DiscardType::Snapshot);
     return 0;
 }
 
@@ -354,8 +353,9 @@ int coroutine_fn fix_active_copied(BlockDriverState *bs)
     return write_active_l1(bs);
 }
 
-// The part of create before the snapshot exists; on failure the caller
-// rolls the shared tree back.
+// The part of create before the snapshot exists: writes the L1 copy into
+// the clusters at sn->l1_table_offset; on failure the caller rolls the
+// shared tree back.
 int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1, Qcow2Snapshot *sn)
 {
     BDRVQcow2State *s = qcow2_state(bs);
@@ -368,9 +368,11 @@ int coroutine_fn create_prepare(BlockDriverState *bs, std::vector<uint64_t> l1, 
     }
     for (uint64_t &e : l1)
         e &= ~QCOW_OFLAG_COPIED;  // only meaningful when active
-    int64_t off = write_new_l1(bs, l1);
-    if (off < 0) return (int)off;
-    sn->l1_table_offset = (uint64_t)off;
+    if (!l1.empty()) {
+        std::vector<uint8_t> buf = l1_to_disk(l1, s->cluster_size);
+        ret = bdrv_co_pwrite(bs->file, sn->l1_table_offset, buf.size(), buf.data(), 0);
+        if (ret < 0) return ret;
+    }
     sn->l1_size = (uint32_t)l1.size();
     return 0;
 }
@@ -396,12 +398,20 @@ int coroutine_fn do_create(BlockDriverState *bs, Qcow2Snapshot *sn)
     // Share the tree first: afterwards nothing active carries COPIED, so no
     // write can land in place in a cluster the snapshot will own.
     std::vector<uint64_t> orig = s->l1_table, l1 = orig;
+    // As QEMU, the L1 copy's clusters are taken first, so they land where
+    // QEMU's do, and a share that fails (a refcount at its limit) leaks
+    // them as QEMU's does.
+    int64_t l1_copy = 0;
+    if (!orig.empty()) {
+        l1_copy = qcow2_alloc_clusters(bs, s->g.size_to_clusters(orig.size() * 8));
+        if (l1_copy < 0) return (int)l1_copy;
+    }
     int ret = share_tree(bs, &l1);
     if (ret < 0) {
         fix_active_copied(bs);  // flags cleared before the walk failed
         return ret;
     }
-    sn->l1_table_offset = 0;
+    sn->l1_table_offset = (uint64_t)l1_copy;
     ret = create_prepare(bs, l1, sn);
     TableStage stage = TABLE_OLD;
     if (ret == 0) {
@@ -492,8 +502,9 @@ int coroutine_fn do_goto(BlockDriverState *bs, const Qcow2Snapshot &sn)
 
 // Drops the entry first (the table no longer points at the snapshot's L1),
 // then its references, then restores COPIED where the active tree became
-// the only owner.
-int coroutine_fn do_delete(BlockDriverState *bs, size_t idx)
+// the only owner.  Once the entry is gone an error only leaks clusters; as
+// QEMU, the first failing step names itself and ends the deletion.
+int coroutine_fn do_delete(BlockDriverState *bs, size_t idx, Error **errp)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     Qcow2Snapshot sn = s->snapshots[idx];
@@ -504,20 +515,24 @@ int coroutine_fn do_delete(BlockDriverState *bs, size_t idx)
     sns.erase(sns.begin() + (ptrdiff_t)idx);
     TableStage stage = TABLE_OLD;
     ret = write_snapshot_table(bs, std::move(sns), &stage);
-    if (stage != TABLE_SWITCHED) return ret;
-    // The snapshot is gone: from here on an error only leaks, and the
-    // active COPIED flags are restored whatever happened before.
-    TreeUpdate drop{-1};
-    int ret2 = update_tree(bs, &l1, &drop);
-    if (ret2 == 0 && sn.l1_size) {
-        ret2 = qcow2_update_refcount(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8, -1,
-                                     Qcow2DiscardType::Snapshot);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Failed to remove snapshot from snapshot list");
+        return ret;
     }
-    if (ret == 0) ret = ret2;
-    ret2 = fix_active_copied(bs);
-    if (ret == 0) ret = ret2;
-    ret2 = qcow2_flush_caches(bs);
-    return ret < 0 ? ret : ret2;
+    TreeUpdate drop{-1};
+    ret = update_tree(bs, &l1, &drop);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Failed to free the cluster and L1 table");
+        return ret;
+    }
+    if (sn.l1_size) {
+        qcow2_free_clusters(bs, sn.l1_table_offset, (uint64_t)sn.l1_size * 8,
+                            Qcow2DiscardType::Snapshot);
+    }
+    ret = fix_active_copied(bs);
+    if (ret == 0) ret = qcow2_flush_caches(bs);
+    if (ret < 0) error_setg_errno(errp, -ret, "Failed to update snapshot status in disk");
+    return ret;
 }
 
 }  // namespace
@@ -547,7 +562,7 @@ int coroutine_fn qcow2_co_snapshot_delete(BlockDriverState *bs, const char *id_o
             ret = -ENOENT;
         }
     }
-    if (ret == 0) ret = do_delete(bs, (size_t)idx);
+    if (ret == 0) ret = do_delete(bs, (size_t)idx, errp);
     if (ret < 0 && errp && !*errp) {
         error_setg_errno(errp, -ret, "Failed to delete snapshot");
     }
