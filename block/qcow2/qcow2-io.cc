@@ -410,8 +410,11 @@ int coroutine_fn write_compressed_cluster(BlockDriverState *bs, int64_t offset, 
     uint64_t first = (uint64_t)offset >> s->g.cluster_bits;
     qemu_co_mutex_lock(&s->lock);
     qcow2_inflight_begin(s, first, 1);
+    // As QEMU: the L2 table first (so it lands before the data, where
+    // QEMU's does), then the data's bytes.
+    int ret = qcow2_prepare_l2_table(bs, (uint64_t)offset);
     Qcow2Mapping m;
-    int ret = qcow2_get_mapping(bs, offset, cs, &m);
+    if (ret == 0) ret = qcow2_get_mapping(bs, offset, cs, &m);
     if (ret == 0 && (m.l2_entry & L2E_OFFSET_MASK)) ret = -EIO;  // as QEMU
     int64_t host = ret == 0 ? qcow2_alloc_bytes(bs, csize) : ret;
     qemu_co_mutex_unlock(&s->lock);
