@@ -156,6 +156,16 @@ static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset, int6
 static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
                                        QEMUIOVector *qiov, size_t qoff, int flags)
 {
+    if (flags & BDRV_REQ_WRITE_COMPRESSED) {
+        // From a filter above (driver=compress), as QEMU's
+        // bdrv_driver_pwritev_compressed.
+        if (!bs->drv->bdrv_co_pwritev_compressed) {
+            return -ENOTSUP;
+        }
+        int ret = bs->drv->bdrv_co_pwritev_compressed(bs, offset, bytes, qiov, qoff);
+        bs->write_gen++;
+        return ret < 0 ? ret : 0;
+    }
     if (!bs->drv->bdrv_co_pwritev) {
         return -ENOTSUP;
     }
