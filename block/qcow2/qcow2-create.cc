@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "block/qcow2/qcow2-int.h"
+#include "block/qcow2/qcow2-subcluster.h"
 #include "util/iov.h"
 
 const CreateOptDesc qcow2_create_opts[] = {
@@ -123,6 +124,21 @@ int parse_features(QDict *opts, CreateParams *p, Error **errp)
     s = opts->get("preallocation");
     if (s && !prealloc_mode_parse(s, &p->prealloc)) {
         error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", s);
+        return -EINVAL;
+    }
+    // QEMU validates extended L2 entries before the other v3-only options.
+    if (extl2 && p->hdr.version < 3) {
+        error_setg(errp,
+                   "Extended L2 entries are only supported with compatibility level 1.1 "
+                   "and above %s",
+                   kUseV3);
+        return -EINVAL;
+    }
+    if (extl2 && (1ULL << p->hdr.cluster_bits) < QCOW2_EXTL2_MIN_CLUSTER_SIZE) {
+        error_setg(errp,
+                   "Extended L2 entries are only supported with cluster sizes of at least %u "
+                   "bytes",
+                   (unsigned)QCOW2_EXTL2_MIN_CLUSTER_SIZE);
         return -EINVAL;
     }
     if (p->hdr.version < 3) {
