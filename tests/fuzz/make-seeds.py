@@ -197,6 +197,7 @@ def main():
         luks_seeds()
     except OSError as e:
         print('luks seeds skipped: %s' % e, file=sys.stderr)
+    extl2_seeds()
 
 
 
@@ -220,6 +221,23 @@ def luks_seeds():
             data = f.read(4096 + 64 * 4000)
     put('luks-header', 'slot0', data)
     put('luks-header', 'header', data[:592])
+
+
+# ---- qcow2-extl2 -----------------------------------------------------------
+def extl2_seeds():
+    """Flags byte (bit 0 extended, bit 1 v3, bits 2+ subcluster index), the
+    descriptor and, when extended, the bitmap: one seed per subcluster state
+    family, little-endian as the target's FuzzInput reads them."""
+    def seed(name, flags, entry, bitmap=None):
+        data = bytes([flags]) + struct.pack('<Q', entry)
+        if bitmap is not None:
+            data += struct.pack('<Q', bitmap)
+        put('qcow2-extl2', name, data)
+    seed('normal-mixed', 1 | 2 | 4 << 2, 0x8000000000050000, 0x0000003000000003)
+    seed('unallocated-zero', 1 | 2 | 8 << 2, 0, 0x0000ff0000000000)
+    seed('compressed', 1 | 2, 0x4000000000012345, 0)
+    seed('invalid-both', 1 | 2, 0x50000, 0x0000000100000001)
+    seed('standard-zero', 2, 0x50001)
 
 
 if __name__ == '__main__':
