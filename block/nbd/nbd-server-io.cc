@@ -8,6 +8,7 @@
 
 #include "block/nbd/nbd-server-int.h"
 #include "util/aio.h"
+#include "util/error.h"
 #include "util/iov.h"
 
 namespace {
@@ -152,7 +153,8 @@ int coroutine_fn read_status(ServerRequest *r, uint64_t off, uint64_t end, uint6
 // reading zeroes goes out as an OFFSET_HOLE chunk (no payload), the rest as
 // OFFSET_DATA chunks, each sent as soon as its range has been read so the
 // socket is busy while the next range is read.  The last chunk carries DONE;
-// a failure after some chunks ends the reply with an ERROR chunk.  A read
+// a failed block status ends the reply with an ERROR chunk, a failed read
+// drops the client (negative return).  A read
 // inside the last data extent seen needs no block status at all.
 int coroutine_fn do_sparse_read(ServerRequest *r)
 {
@@ -170,7 +172,14 @@ int coroutine_fn do_sparse_read(ServerRequest *r)
         } else {
             ret = blk_co_pread(srv->cfg.blk, int64_t(off), int64_t(len),
                                r->buf + (off - r->req.offset), 0);
-            if (ret < 0) return send_error_chunk(r, -ret);
+            if (ret < 0) {
+                // As qemu-nbd 7.2: a failed read inside a structured read
+                // is not answered; the client is dropped.
+                error_report("Disconnect client, due to: Failed to send reply: "
+                             "reading from file failed: %s",
+                             strerror(-ret));
+                return ret;
+            }
             ret = send_data_chunk(r, flags, off, uint32_t(len));
         }
         if (ret < 0) return ret;
