@@ -11,6 +11,7 @@ extern BlockDriver bdrv_null_co;
 extern BlockDriver bdrv_null_aio;
 extern BlockDriver bdrv_copy_on_read;
 extern BlockDriver bdrv_compress;
+extern BlockDriver bdrv_bochs;
 extern BlockDriver bdrv_raw;
 extern BlockDriver bdrv_qcow2;
 extern BlockDriver bdrv_nbd;
@@ -35,6 +36,7 @@ void bdrv_init(void)
     bdrv_register(&bdrv_null_aio);
     bdrv_register(&bdrv_copy_on_read);
     bdrv_register(&bdrv_compress);
+    bdrv_register(&bdrv_bochs);
     bdrv_register(&bdrv_raw);
     bdrv_register(&bdrv_qcow2);
     bdrv_register(&bdrv_nbd);

@@ -290,7 +290,9 @@ bool check_target_opts(const ConvertArgs &a, const BlockDriver *drv, const Conve
               "multiple input images";
     } else if (opts.get("backing_file") && !opts.get("backing_fmt")) {
         msg = "Use of backing file requires explicit backing format";
-    } else if (s->compressed && !bdrv_driver_supports_compressed(drv)) {
+    } else if (s->compressed && drv && !bdrv_driver_supports_compressed(drv)) {
+        // No driver yet with --target-image-opts: the opened target is
+        // checked instead (open_target).
         msg = "Compression not supported for this file format";
     } else if (s->compressed && opts.get("preallocation") &&
                strcmp(opts.get("preallocation"), "off")) {
