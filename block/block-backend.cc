@@ -493,6 +493,14 @@ int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, in
               : -ENOMEDIUM;
 }
 
+int coroutine_fn blk_co_allocation_depth(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                         int64_t *pnum)
+{
+    BlkRequestGuard g(blk);
+    BlockDriverState *bs = blk_bs(blk);
+    return bs ? bdrv_co_allocation_depth(bs, offset, bytes, pnum) : -ENOMEDIUM;
+}
+
 // ---- synchronous wrappers ------------------------------------------------
 template <typename F>
 static int64_t blk_run_sync(BlockBackend *blk, F fn)

@@ -107,6 +107,10 @@ struct BlockDriver {
     int coroutine_fn (*bdrv_co_create_opts)(const char *filename, QDict *opts,
                                             Error **errp) = nullptr;
     const CreateOptDesc *create_opts = nullptr;  // terminated by {nullptr}
+    // A protocol that cannot create images (nbd, host_device): creating
+    // opens the existing node instead, as QEMU's bdrv_co_create_opts_simple
+    // (block/create.cc); create_opts is then bdrv_create_opts_simple.
+    bool create_opens_existing = false;
     // qemu-img amend: the options an existing image can change (terminated
     // by {nullptr}) and the change; @opts holds only options from that list,
     // values checked against their type (sizes in bytes).
@@ -380,6 +384,10 @@ int coroutine_fn bdrv_co_copy_range_to(BdrvChild *src, int64_t src_offset, BdrvC
 int coroutine_fn bdrv_co_flush(BlockDriverState *bs);
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp);
+
+// The create options of a driver with create_opens_existing: size and
+// preallocation (only "off").
+extern const CreateOptDesc bdrv_create_opts_simple[];
 
 // Marks [offset, offset + bytes) dirty in every enabled bitmap of @bs
 // (the generic request path calls it after each write, zero write and

@@ -148,3 +148,31 @@ int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverSta
     }
     return ret2 & ~BDRV_BLOCK_EOF;
 }
+
+// As QEMU's bdrv_is_allocated_above(top, NULL, false, ...): the first layer
+// from the top that allocates the range decides; a layer shorter than the
+// range's offset counts as allocating it (it reads zeroes there).
+int coroutine_fn bdrv_co_allocation_depth(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                          int64_t *pnum)
+{
+    int depth = 0;
+    for (BlockDriverState *p = bs; p; p = filter_or_cow_bs(p)) {
+        depth++;
+        int ret = bdrv_co_block_status(p, offset, bytes, pnum, nullptr, nullptr);
+        if (ret < 0) {
+            return ret;
+        }
+        if (*pnum == 0) {
+            if (p == bs) {
+                return 0;  // past the end of the top node itself
+            }
+            *pnum = bytes;
+            return depth;
+        }
+        if (ret & BDRV_BLOCK_ALLOCATED) {
+            return depth;
+        }
+        bytes = *pnum;
+    }
+    return 0;
+}

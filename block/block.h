@@ -213,6 +213,11 @@ int64_t coroutine_fn blk_co_getlength(BlockBackend *blk);
 // Status of the root node over its backing chain (what `qemu-img map` shows).
 int coroutine_fn blk_co_block_status_above(BlockBackend *blk, int64_t offset, int64_t bytes,
                                            int64_t *pnum, int64_t *map, BlockDriverState **file);
+// Where in the root's chain [offset, offset + *pnum) is allocated: 0 nowhere,
+// 1 in the root, N in the (N-1)th node below it (QEMU's
+// bdrv_is_allocated_above depth; NBD's qemu:allocation-depth); or -errno.
+int coroutine_fn blk_co_allocation_depth(BlockBackend *blk, int64_t offset, int64_t bytes,
+                                         int64_t *pnum);
 
 // The image's VM-state area (qcow2 keeps it after the guest disk): @size
 // bytes at @pos into it.  -ENOTSUP when no node from the root down along the
@@ -246,6 +251,9 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset, int6
 int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs, BlockDriverState *base,
                                             int64_t offset, int64_t bytes, int64_t *pnum,
                                             int64_t *map, BlockDriverState **file);
+// See blk_co_allocation_depth.
+int coroutine_fn bdrv_co_allocation_depth(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                                          int64_t *pnum);
 int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs);
 int64_t coroutine_fn bdrv_co_get_allocated_file_size(BlockDriverState *bs);
 

@@ -23,8 +23,10 @@ static int hdev_probe_device(const char *filename)
 static BlockDriver host_driver(const char *name)
 {
     BlockDriver d = file_posix_driver(name);
-    d.bdrv_co_create_opts = nullptr;  // a device is not created
-    d.create_opts = nullptr;
+    // A device is not created: creating opens it (QEMU's generic fallback).
+    d.bdrv_co_create_opts = nullptr;
+    d.create_opens_existing = true;
+    d.create_opts = bdrv_create_opts_simple;
     return d;
 }
 

@@ -22,7 +22,10 @@ const CreateOptDesc *bdrv_driver_amend_opts(const BlockDriver *drv)
 {
     return drv->bdrv_co_amend ? drv->amend_opts : nullptr;
 }
-bool bdrv_driver_can_create(const BlockDriver *drv) { return drv->bdrv_co_create_opts; }
+bool bdrv_driver_can_create(const BlockDriver *drv)
+{
+    return drv->bdrv_co_create_opts || drv->create_opens_existing;
+}
 bool bdrv_driver_supports_backing(const BlockDriver *drv) { return drv->supports_backing; }
 
 bool bdrv_driver_supports_compressed(const BlockDriver *drv)

@@ -16,6 +16,7 @@
 #include "block/nbd/nbd-socket.h"
 #include "crypto/crypto.h"
 #include "qemu-nbd-lite/nbd-daemon.h"
+#include "qemu-nbd-lite/nbd-list.h"
 #include "util/aio-backend.h"
 #include "util/util.h"
 
@@ -42,11 +43,18 @@ struct Options {
     std::string sn_id, sn_name;
     bool sn_has_id = false, sn_has_name = false;
     std::vector<const char *> bitmaps;  // -B, in order
+    // -L: list another server's exports instead of serving.  QEMU refuses
+    // the options that describe the served device with it.
+    bool list = false;
+    bool per_device = false;  // -x -D -f -l -A -B --aio --discard --cache -n given
+    const char *tls_hostname = nullptr;
+    std::string list_hostname;  // -L with TLS: the name the certificate must have
 };
 
 void usage(const char *name)
 {
     printf("Usage: %s [OPTIONS] FILE\n"
+           "  or:  %s -L [OPTIONS]\n"
            "QEMU Disk Network Block Device Utility\n"
            "\n"
            "  -h, --help                display this help and exit\n"
@@ -61,15 +69,18 @@ void usage(const char *name)
            "  -v, --verbose             display extra debugging information\n"
            "  -x, --export-name=NAME    expose export by name (default is empty string)\n"
            "  -D, --description=TEXT    export a human-readable description\n"
+           "\n"
+           "Exposing part of the image:\n"
+           "  -A, --allocation-depth    expose the allocation depth\n"
            "  -B, --bitmap=NAME         expose a persistent dirty bitmap\n"
            "\n"
+           "General purpose options:\n"
+           "  -L, --list                list exports available from another NBD server\n"
            "  --object type,id=ID,...   define an object such as 'tls-creds-x509' for\n"
            "                            providing TLS credentials\n"
            "  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
            "  --tls-authz=ID            use id of an earlier --object to provide\n"
            "                            authorization\n"
-           "\n"
-           "General purpose options:\n"
            "  --fork                    fork off the server process and exit the parent\n"
            "                            once the server is running\n"
            "  --pid-file=PATH           store the server's process ID in the given file\n"
@@ -93,7 +104,7 @@ void usage(const char *name)
            "      --discard=MODE        set discard mode (ignore, unmap)\n"
            "      --detect-zeroes=MODE  set detect-zeroes mode (off, on, unmap)\n"
            "      --image-opts          treat FILE as a full set of image options\n",
-           name);
+           name, name);
 }
 
 [[noreturn]] void die(const char *fmt, const char *arg)
@@ -112,7 +123,8 @@ enum {
     OPT_PID_FILE,
     OPT_OBJECT,
     OPT_TLS_CREDS,
-    OPT_TLS_AUTHZ
+    OPT_TLS_AUTHZ,
+    OPT_TLS_HOSTNAME
 };
 
 const struct option long_opts[] = {
@@ -127,6 +139,9 @@ const struct option long_opts[] = {
     {"export-name", required_argument, nullptr, 'x'},
     {"description", required_argument, nullptr, 'D'},
     {"bitmap", required_argument, nullptr, 'B'},
+    {"allocation-depth", no_argument, nullptr, 'A'},
+    {"list", no_argument, nullptr, 'L'},
+    {"tls-hostname", required_argument, nullptr, OPT_TLS_HOSTNAME},
     {"format", required_argument, nullptr, 'f'},
     {"read-only", no_argument, nullptr, 'r'},
     {"nocache", no_argument, nullptr, 'n'},
@@ -147,6 +162,7 @@ const struct option long_opts[] = {
 
 void parse_block_opt(Options *o, int c, const char *arg)
 {
+    if (c != OPT_DETECT_ZEROES) o->per_device = true;  // cache, aio, discard
     switch (c) {
     case 'n': arg = "none"; [[fallthrough]];
     case OPT_CACHE:
@@ -173,22 +189,36 @@ void parse_block_opt(Options *o, int c, const char *arg)
     }
 }
 
-// As qemu-nbd: the credentials must exist and be a server's; the authz
-// object is looked up per client.
+// As qemu-nbd: the credentials must exist and be a server's (a client's
+// for -L); the authz object is looked up per client.
 void parse_tls(Options *o)
 {
     if (!o->tls_creds) {
         if (o->tls_authz) die("%s", "--tls-authz is not permitted without --tls-creds");
+        if (o->tls_hostname) die("%s", "--tls-hostname is not permitted without --tls-creds");
         return;
     }
+    if (o->tls_authz && o->list) die("%s", "TLS authorization is incompatible with export list");
+    if (o->tls_hostname && !o->list) {
+        die("%s", "TLS hostname is only supported with export list");
+    }
     ErrorPtr err;
-    o->exp.tls_creds = tls_creds_find(o->tls_creds, TlsEndpoint::Server, &err);
+    o->exp.tls_creds =
+        tls_creds_find(o->tls_creds, o->list ? TlsEndpoint::Client : TlsEndpoint::Server, &err);
     if (!o->exp.tls_creds) {
         error_prepend(&err, "Failed to get TLS creds: ");
         error_report_err(err.release());
         exit(EXIT_FAILURE);
     }
     if (o->tls_authz) o->exp.tls_authz = o->tls_authz;
+}
+
+// -L checks, in qemu-nbd's order.
+void check_list_mode(const Options *o, int nargs)
+{
+    if (nargs != 0) die("%s", "List mode is incompatible with a file name");
+    if (o->per_device) die("%s", "List mode is incompatible with per-device settings");
+    if (o->fork) die("%s", "List mode is incompatible with forking");
 }
 
 // "snapshot.id=ID,snapshot.name=NAME" as QemuOpts parses qemu-nbd's
@@ -230,12 +260,15 @@ void parse_args(int argc, char **argv, Options *o)
     int c;
     std::string port = std::to_string(NBD_DEFAULT_PORT);
     std::string bind_addr = "0.0.0.0";
-    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:B:f:rnl:s", long_opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVp:b:k:e:tvx:D:AB:Lf:rnl:s", long_opts, nullptr)) != -1) {
         switch (c) {
         case 'h': usage(argv[0]); exit(EXIT_SUCCESS);
         case 'V': printf("%s 7.2.0 (qemu-lite 0.1.0)\n", argv[0]); exit(EXIT_SUCCESS);
         case 'p': port = optarg; break;
-        case 'b': bind_addr = optarg; break;
+        case 'b':
+            bind_addr = optarg;
+            o->list_hostname = optarg;
+            break;
         case 'k':
             o->addr.is_unix = true;
             o->addr.path = optarg;
@@ -251,17 +284,31 @@ void parse_args(int argc, char **argv, Options *o)
         case 't': o->persistent = true; break;
         case 'v': o->exp.verbose = true; break;
         case 'x':
+            o->per_device = true;
             if (strlen(optarg) > NBD_MAX_STRING) die("Export name '%s' is too long", optarg);
             o->exp.name = optarg;
             break;
         case 'D':
+            o->per_device = true;
             if (strlen(optarg) > NBD_MAX_STRING) die("Export description '%s' is too long", optarg);
             o->exp.description = optarg;
             break;
-        case 'B': o->bitmaps.push_back(optarg); break;
-        case 'f': o->fmt = optarg; break;
+        case 'A':
+            o->per_device = true;
+            o->exp.allocation_depth = true;
+            break;
+        case 'B':
+            o->per_device = true;
+            o->bitmaps.push_back(optarg);
+            break;
+        case 'L': o->list = true; break;
+        case 'f':
+            o->per_device = true;
+            o->fmt = optarg;
+            break;
         case 's': o->flags |= BDRV_O_SNAPSHOT; break;
         case 'l':
+            o->per_device = true;
             if (!strncmp(optarg, "snapshot.", 9)) {
                 parse_snapshot_opts(optarg, o);
             } else {
@@ -278,18 +325,23 @@ void parse_args(int argc, char **argv, Options *o)
         case OPT_OBJECT: user_creatable_process_cmdline(optarg); break;
         case OPT_TLS_CREDS: o->tls_creds = optarg; break;
         case OPT_TLS_AUTHZ: o->tls_authz = optarg; break;
+        case OPT_TLS_HOSTNAME: o->tls_hostname = optarg; break;
         case '?':
             error_report("Try `%s --help' for more information.", argv[0]);
             exit(EXIT_FAILURE);
         default: parse_block_opt(o, c, optarg); break;
         }
     }
-    if (argc - optind != 1) {
+    if (o->list) {
+        check_list_mode(o, argc - optind);
+    } else if (argc - optind != 1) {
         error_report("Invalid number of arguments");
         fprintf(stderr, "Try `%s --help' for more information.\n", argv[0]);
         exit(EXIT_FAILURE);
+    } else {
+        o->image = argv[optind];
     }
-    o->image = argv[optind];
+    if (o->tls_hostname) o->list_hostname = o->tls_hostname;
     if (!o->addr.is_unix) {
         o->addr.host = bind_addr;
         o->addr.port = port;
@@ -389,7 +441,10 @@ int listen_or_die(const Options &o)
 // chain, and checked as QEMU's NBD export does; it stays busy while exported.
 bool resolve_bitmaps(Options *o, BlockBackend *blk, Error **errp)
 {
-    for (const char *name : o->bitmaps) {
+    // qemu-nbd keeps -B in a list it prepends to: the export (and its meta
+    // context listing) has them last given first.
+    for (auto it = o->bitmaps.rbegin(); it != o->bitmaps.rend(); ++it) {
+        const char *name = *it;
         BdrvDirtyBitmap *bm = nullptr;
         for (BlockDriverState *bs = blk_bs(blk); bs && !bm; bs = bdrv_backing_bs(bs)) {
             bm = bdrv_find_dirty_bitmap(bs, name);
@@ -459,6 +514,10 @@ int main(int argc, char **argv)
     }
     Options o;
     parse_args(argc, argv, &o);
+    if (o.list) {
+        const char *host = o.list_hostname.empty() ? nullptr : o.list_hostname.c_str();
+        return nbd_list_exports(o.addr, o.exp.tls_creds, host);
+    }
     if (o.fork) daemon_fork();
     int lfd = listen_or_die(o);
     bdrv_init();

@@ -138,7 +138,9 @@ int coroutine_fn nbd_co_open(BlockDriverState *bs, QDict *options, int flags, Er
     s->conns.push_back(std::move(first));
     if (!s->cfg.x_dirty_bitmap.empty() && !s->info.base_allocation) {
         nbd_conn_close(s->conns[0].get());
-        error_setg(errp, "requested x-dirty-bitmap %s not found", s->cfg.x_dirty_bitmap.c_str());
+        // QEMU 7.2 drops its "requested x-dirty-bitmap ... not found" on the
+        // way up; the generic open failure is what its tools print.
+        error_setg_errno(errp, EINVAL, "Could not open image");
         return -EINVAL;
     }
     if ((flags & BDRV_O_RDWR) && (s->info.flags & NBD_FLAG_READ_ONLY)) {
@@ -274,6 +276,23 @@ int64_t coroutine_fn nbd_co_getlength(BlockDriverState *bs)
     return int64_t(state(bs)->info.size);
 }
 
+// NBD cannot resize: as QEMU, a size the export already covers (not exact)
+// is fine and preallocation is moot, anything else fails.
+int coroutine_fn nbd_co_truncate(BlockDriverState *bs, int64_t offset, bool exact, PreallocMode,
+                                 Error **errp)
+{
+    int64_t size = int64_t(state(bs)->info.size);
+    if (exact && offset != size) {
+        error_setg(errp, "Cannot resize NBD nodes");
+        return -ENOTSUP;
+    }
+    if (offset > size) {
+        error_setg(errp, "Cannot grow NBD nodes");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 const char *const nbd_runtime_opts[] = {
     "filename", "server.type",     "server.host",  "server.port",    "server.path",
     "export",   "reconnect-delay", "multi-conn",   "host",           "port",
@@ -296,6 +315,9 @@ BlockDriver make_driver()
     d.bdrv_co_flush_to_disk = nbd_co_flush;
     d.bdrv_co_block_status = nbd_co_block_status;
     d.bdrv_co_getlength = nbd_co_getlength;
+    d.bdrv_co_truncate = nbd_co_truncate;
+    d.create_opens_existing = true;
+    d.create_opts = bdrv_create_opts_simple;
     d.runtime_opts = nbd_runtime_opts;
     return d;
 }

@@ -6,6 +6,7 @@
 #include <cinttypes>
 
 #include "block/nbd/nbd-client-int.h"
+#include "block/nbd/nbd-client-list.h"
 #include "block/nbd/nbd-tls-int.h"
 
 namespace {
@@ -326,4 +327,165 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
         if (ret == 1) return 0;
     }
     return negotiate_export_name(&h, export_name, no_zeroes, info);
+}
+
+// ---- listing exports ------------------------------------------------------------
+namespace {
+
+// NBD_OPT_LIST: one NBD_REP_SERVER per export (name length, name,
+// description), then ACK.
+int coroutine_fn list_names(Haggle *h, std::vector<NbdExportListing> *out)
+{
+    if (send_option(h, NBD_OPT_LIST, nullptr) < 0) return -EIO;
+    for (;;) {
+        NbdOptReply r;
+        std::vector<uint8_t> d;
+        if (read_reply(h, NBD_OPT_LIST, &r, &d) < 0) return -EIO;
+        if (r.type == NBD_REP_ACK || r.type == NBD_REP_ERR_UNSUP) return 0;
+        if (r.type == NBD_REP_ERR_TLS_REQD) {
+            error_setg(h->errp,
+                       "TLS negotiation required before option %u (list)\n"
+                       "Did you forget a valid tls-creds?%s%s",
+                       NBD_OPT_LIST,
+                       d.empty() ? "" : "\nserver reported: ", server_message(d).c_str());
+            return -EINVAL;
+        }
+        if (r.type != NBD_REP_SERVER) {
+            error_setg(h->errp, "Unexpected reply type %u (%s), expected %u (%s)", r.type,
+                       nbd_rep_name(r.type), NBD_REP_SERVER, nbd_rep_name(NBD_REP_SERVER));
+            return -EINVAL;
+        }
+        NbdCursor c(d.data(), d.size());
+        uint32_t len = 0;
+        NbdExportListing e;
+        if (!c.get_u32(&len) || len > c.left || !c.get_string(len, NBD_MAX_STRING, &e.name) ||
+            !c.get_string(c.left, NBD_MAX_STRING, &e.description)) {
+            error_setg(h->errp, "incorrect option name length");
+            return -EINVAL;
+        }
+        out->push_back(e);
+    }
+}
+
+// NBD_OPT_INFO with block sizes.  1: answered; 0: the server cannot (stop
+// asking); <0: failure.
+int coroutine_fn list_info(Haggle *h, NbdExportListing *e)
+{
+    NbdInfoRequest q{e->name, {NBD_INFO_BLOCK_SIZE}};
+    NbdBuf p;
+    nbd_info_request_encode(q, &p);
+    if (send_option(h, NBD_OPT_INFO, &p) < 0) return -EIO;
+    NbdExportInfo info;
+    info.min_block = info.opt_block = info.max_block = 0;
+    for (;;) {
+        NbdOptReply r;
+        std::vector<uint8_t> d;
+        if (read_reply(h, NBD_OPT_INFO, &r, &d) < 0) return -EIO;
+        if (r.type == NBD_REP_INFO) {
+            if (!nbd_info_reply_decode(d.data(), d.size(), &info)) {
+                error_setg(h->errp, "Malformed info reply");
+                return -EIO;
+            }
+            continue;
+        }
+        if (r.type == NBD_REP_ACK) {
+            e->size = info.size;
+            e->flags = info.flags;
+            e->min_block = info.min_block;
+            e->opt_block = info.opt_block;
+            e->max_block = info.max_block;
+            return 1;
+        }
+        if (r.type == NBD_REP_ERR_UNSUP) return 0;
+        error_setg(h->errp, "Requested export not available%s%s",
+                   d.empty() ? "" : "\nserver reported: ", server_message(d).c_str());
+        return -EINVAL;
+    }
+}
+
+// NBD_OPT_LIST_META_CONTEXT with @query (none: all); appends the names.
+int coroutine_fn list_contexts_query(Haggle *h, NbdExportListing *e, const char *query)
+{
+    NbdMetaRequest q{e->name, {}};
+    if (query) q.queries.push_back(query);
+    NbdBuf p;
+    nbd_meta_request_encode(q, &p);
+    if (send_option(h, NBD_OPT_LIST_META_CONTEXT, &p) < 0) return -EIO;
+    for (;;) {
+        NbdOptReply r;
+        std::vector<uint8_t> d;
+        if (read_reply(h, NBD_OPT_LIST_META_CONTEXT, &r, &d) < 0) return -EIO;
+        if (r.type != NBD_REP_META_CONTEXT) return 0;  // ACK, or an error: no more
+        NbdCursor c(d.data(), d.size());
+        uint32_t id;
+        std::string ctx;
+        if (!c.get_u32(&id) || !c.get_string(c.left, NBD_MAX_STRING, &ctx)) {
+            error_setg(h->errp, "Malformed meta context reply");
+            return -EIO;
+        }
+        e->contexts.push_back(ctx);
+    }
+}
+
+// As QEMU: a server that lists contexts but none under "qemu:" for an
+// empty query (qemu 3.0) is asked for "qemu:" explicitly.
+int coroutine_fn list_contexts(Haggle *h, NbdExportListing *e)
+{
+    int ret = list_contexts_query(h, e, nullptr);
+    if (ret < 0 || e->contexts.empty()) return ret;
+    for (const std::string &c : e->contexts) {
+        if (c.compare(0, 5, "qemu:") == 0) return 0;
+    }
+    return list_contexts_query(h, e, "qemu:");
+}
+
+}  // namespace
+
+int coroutine_fn nbd_client_list_handshake(NbdChannel *ch, const NbdClientTls *tls,
+                                           std::vector<NbdExportListing> *out, Error **errp)
+{
+    Haggle h{ch, errp};
+    uint16_t gflags = 0;
+    int ret = read_greeting(&h, tls && tls->creds, &gflags);
+    if (ret < 0) return ret;
+    if (ret == 1) {
+        NbdExportInfo info;
+        ret = negotiate_oldstyle(&h, "", &info);
+        if (ret < 0) return ret;
+        NbdExportListing e;
+        e.size = info.size;
+        e.flags = info.flags;
+        out->push_back(e);
+        return 0;
+    }
+    bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
+    bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
+    uint8_t cflags[4] = {
+        0, 0, 0,
+        uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
+    if (nbd_channel_write(ch, cflags, 4) < 0) {
+        error_setg(errp, "Failed to send client flags");
+        return -EIO;
+    }
+    if (!fixed) {
+        error_setg(errp, tls && tls->creds ? "Server does not support STARTTLS"
+                                           : "Server does not support export lists");
+        return -EINVAL;
+    }
+    if (tls && tls->creds) {
+        ret = negotiate_starttls(&h, *tls);
+        if (ret < 0) return ret;
+    }
+    ret = negotiate_structured(&h);
+    if (ret < 0) return ret;
+    bool structured = ret == 1;
+    ret = list_names(&h, out);
+    for (size_t i = 0; ret >= 0 && i < out->size(); i++) {
+        ret = list_info(&h, &(*out)[i]);
+        if (ret == 0) break;  // no NBD_OPT_INFO: meta contexts will not work either
+        if (ret > 0 && structured) ret = list_contexts(&h, &(*out)[i]);
+    }
+    if (ret < 0) return ret;
+    send_option(&h, NBD_OPT_ABORT, nullptr);  // a courtesy; the reply is not awaited
+    return 0;
 }

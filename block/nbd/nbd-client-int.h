@@ -36,6 +36,12 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
                                       NbdExportInfo *info, Error **errp,
                                       const NbdClientTls *tls = nullptr);
 
+// The listing conversation of nbd_client_list_exports (nbd-client-list.h)
+// over a connected @ch.
+struct NbdExportListing;
+int coroutine_fn nbd_client_list_handshake(NbdChannel *ch, const NbdClientTls *tls,
+                                           std::vector<NbdExportListing> *out, Error **errp);
+
 // ---- one connection (nbd-client-conn.cc) ----------------------------------------
 struct NbdClientSlot {
     bool in_use = false;

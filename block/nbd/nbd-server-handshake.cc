@@ -125,6 +125,15 @@ int coroutine_fn handle_export_name(NbdServerClient *c, const std::vector<uint8_
     return ret < 0 ? ret : 1;
 }
 
+int coroutine_fn send_meta_context(NbdServerClient *c, uint32_t opt, uint32_t id,
+                                   const std::string &name)
+{
+    NbdBuf p;
+    p.put_u32(id);
+    p.put_string(name);
+    return send_rep(c, opt, NBD_REP_META_CONTEXT, &p);
+}
+
 int coroutine_fn handle_meta(NbdServerClient *c, uint32_t opt, const std::vector<uint8_t> &data)
 {
     NbdMetaRequest q;
@@ -140,17 +149,20 @@ int coroutine_fn handle_meta(NbdServerClient *c, uint32_t opt, const std::vector
     }
     bool set = opt == NBD_OPT_SET_META_CONTEXT;
     const auto &bitmaps = export_cfg(c).bitmaps;
+    const bool depth_exported = export_cfg(c).allocation_depth;
     const std::string prefix = NBD_META_DIRTY_BITMAP_PREFIX;
-    bool match = false;
+    bool match = false, depth = false;
     std::vector<bool> bms(bitmaps.size(), false);
     if (!set && q.queries.empty()) {
         match = true;
+        depth = depth_exported;
         bms.assign(bitmaps.size(), true);
     }
     // Exact names select; a listing also takes the namespace ("base:",
     // "qemu:") or "qemu:dirty-bitmap:" alone for all of them.
     for (const std::string &s : q.queries) {
         match |= s == NBD_META_BASE_ALLOCATION || (!set && s == "base:");
+        depth |= depth_exported && (s == NBD_META_ALLOCATION_DEPTH || (!set && s == "qemu:"));
         for (size_t i = 0; i < bitmaps.size(); i++) {
             bool all = !set && (s == "qemu:" || s == prefix);
             if (all || s == prefix + bitmaps[i].first) bms[i] = true;
@@ -158,21 +170,21 @@ int coroutine_fn handle_meta(NbdServerClient *c, uint32_t opt, const std::vector
     }
     if (set) {
         c->base_allocation = match;
+        c->allocation_depth = depth;
         c->bitmap_ctx = bms;
     }
     int ret = 0;
-    if (match) {
-        NbdBuf p;
-        p.put_u32(set ? NBD_META_ID_BASE_ALLOCATION : 0);
-        p.put_string(NBD_META_BASE_ALLOCATION);
-        ret = send_rep(c, opt, NBD_REP_META_CONTEXT, &p);
+    if (match)
+        ret = send_meta_context(c, opt, set ? NBD_META_ID_BASE_ALLOCATION : 0,
+                                NBD_META_BASE_ALLOCATION);
+    if (depth && ret >= 0) {
+        ret = send_meta_context(c, opt, set ? NBD_META_ID_ALLOCATION_DEPTH : 0,
+                                NBD_META_ALLOCATION_DEPTH);
     }
     for (size_t i = 0; i < bitmaps.size() && ret >= 0; i++) {
         if (!bms[i]) continue;
-        NbdBuf p;
-        p.put_u32(set ? NBD_META_ID_DIRTY_BITMAP + uint32_t(i) : 0);
-        p.put_string(prefix + bitmaps[i].first);
-        ret = send_rep(c, opt, NBD_REP_META_CONTEXT, &p);
+        ret = send_meta_context(c, opt, set ? NBD_META_ID_DIRTY_BITMAP + uint32_t(i) : 0,
+                                prefix + bitmaps[i].first);
     }
     return ret < 0 ? ret : send_rep(c, opt, NBD_REP_ACK);
 }

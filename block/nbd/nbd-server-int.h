@@ -16,7 +16,8 @@ struct NbdServerClient {
     NbdChannel ch;
     bool structured = false;
     bool base_allocation = false;
-    std::vector<bool> bitmap_ctx;  // per exported bitmap: its context was set
+    bool allocation_depth = false;  // qemu:allocation-depth was set
+    std::vector<bool> bitmap_ctx;   // per exported bitmap: its context was set
     bool no_zeroes = false;
     unsigned in_flight = 0;
     CoQueue slot_wait;  // receive loop waits here for a free request slot
@@ -58,8 +59,11 @@ struct NbdServer {
     void *gone_opaque = nullptr;
 };
 
-constexpr uint32_t NBD_META_ID_BASE_ALLOCATION = 1;
+// Context ids as QEMU's server numbers them.
+constexpr uint32_t NBD_META_ID_BASE_ALLOCATION = 0;
+constexpr uint32_t NBD_META_ID_ALLOCATION_DEPTH = 1;
 constexpr uint32_t NBD_META_ID_DIRTY_BITMAP = 2;  // + index of the bitmap
+constexpr const char *NBD_META_ALLOCATION_DEPTH = "qemu:allocation-depth";
 constexpr const char *NBD_META_DIRTY_BITMAP_PREFIX = "qemu:dirty-bitmap:";
 
 // Option haggling.  0: enter transmission; <0: close the connection.

@@ -202,8 +202,23 @@ int coroutine_fn do_read(ServerRequest *r)
     return send_data_chunk(r, NBD_REPLY_FLAG_DONE, r->req.offset, r->req.len);
 }
 
-// base:allocation extents into @p (after the context id); -errno to report.
-int coroutine_fn allocation_extents(ServerRequest *r, NbdBuf &p)
+// The flags of the run at @off (at most @len bytes; its length in *pnum):
+// base:allocation's hole/zero bits, or with @depth the allocation depth.
+int coroutine_fn extent_status(BlockBackend *blk, bool depth, uint64_t off, uint64_t len,
+                               int64_t *pnum)
+{
+    if (depth) return blk_co_allocation_depth(blk, int64_t(off), int64_t(len), pnum);
+    int64_t map = 0;
+    BlockDriverState *file = nullptr;
+    int ret = blk_co_block_status_above(blk, int64_t(off), int64_t(len), pnum, &map, &file);
+    if (ret < 0) return ret;
+    return ((ret & BDRV_BLOCK_DATA) ? 0 : NBD_STATE_HOLE) |
+           ((ret & BDRV_BLOCK_ZERO) ? NBD_STATE_ZERO : 0);
+}
+
+// base:allocation (or with @depth qemu:allocation-depth) extents into @p
+// (after the context id); -errno to report.
+int coroutine_fn allocation_extents(ServerRequest *r, NbdBuf &p, bool depth)
 {
     BlockBackend *blk = r->c->server->cfg.blk;
     uint64_t off = r->req.offset, end = r->req.offset + r->req.len;
@@ -211,14 +226,11 @@ int coroutine_fn allocation_extents(ServerRequest *r, NbdBuf &p)
     unsigned n = 0;
     uint32_t prev_flags = 0;
     while (off < end && n < max_extents) {
-        int64_t pnum = 0, map = 0;
-        BlockDriverState *file = nullptr;
-        int ret =
-            blk_co_block_status_above(blk, int64_t(off), int64_t(end - off), &pnum, &map, &file);
+        int64_t pnum = 0;
+        int ret = extent_status(blk, depth, off, end - off, &pnum);
         if (ret < 0) return ret;
         if (pnum <= 0) break;
-        uint32_t flags = ((ret & BDRV_BLOCK_DATA) ? 0 : NBD_STATE_HOLE) |
-                         ((ret & BDRV_BLOCK_ZERO) ? NBD_STATE_ZERO : 0);
+        uint32_t flags = uint32_t(ret);
         uint64_t len = uint64_t(pnum);
         if (n > 0 && flags == prev_flags) {
             // Merge with the previous extent (the layer may split at clusters).
@@ -275,13 +287,16 @@ int coroutine_fn do_block_status(ServerRequest *r)
         if (c->bitmap_ctx[i]) sel.push_back(i);
     }
     // One chunk per selected context, the last one ends the reply.
-    if (c->base_allocation) {
+    const bool ctx_set[2] = {c->base_allocation, c->allocation_depth};
+    for (int k = 0; k < 2; k++) {
+        if (!ctx_set[k]) continue;
+        bool last = sel.empty() && (k == 1 || !c->allocation_depth);
         NbdBuf p;
-        p.put_u32(NBD_META_ID_BASE_ALLOCATION);
-        int ret = allocation_extents(r, p);
+        p.put_u32(k ? NBD_META_ID_ALLOCATION_DEPTH : NBD_META_ID_BASE_ALLOCATION);
+        int ret = allocation_extents(r, p, k == 1);
         if (ret < 0) return send_error_chunk(r, -ret);
-        ret = send_chunk(r, sel.empty() ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS, p,
-                         nullptr, 0);
+        ret = send_chunk(r, last ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS, p, nullptr,
+                         0);
         if (ret < 0) return ret;
     }
     for (size_t k = 0; k < sel.size(); k++) {
@@ -370,7 +385,7 @@ int validate(NbdServerClient *c, const NbdRequest &q, bool *hangup)
         break;
     case NBD_CMD_BLOCK_STATUS:
         if (q.len == 0) return EINVAL;
-        if (!c->base_allocation &&
+        if (!c->base_allocation && !c->allocation_depth &&
             std::find(c->bitmap_ctx.begin(), c->bitmap_ctx.end(), true) == c->bitmap_ctx.end()) {
             return EINVAL;
         }

@@ -17,7 +17,9 @@ static void update_accept_watch(NbdServer *srv);
 
 static uint16_t export_tx_flags(const NbdExportConfig &cfg)
 {
-    uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_DF;
+    // CACHE as qemu-nbd advertises it; it is a hint, answered at once.
+    uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_DF |
+                 NBD_FLAG_SEND_CACHE;
     if (cfg.read_only) {
         f |= NBD_FLAG_READ_ONLY;
     } else {

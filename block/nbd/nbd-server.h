@@ -36,6 +36,9 @@ struct NbdExportConfig {
     // -B: dirty bitmaps offered as meta contexts "qemu:dirty-bitmap:NAME"
     // (not owned; the caller keeps them busy while exported).
     std::vector<std::pair<std::string, BdrvDirtyBitmap *>> bitmaps;
+    // -A: the meta context "qemu:allocation-depth" (0 unallocated, 1 in the
+    // exported node, N in the (N-1)th node of its backing chain).
+    bool allocation_depth = false;
 };
 
 constexpr unsigned NBD_SERVER_MAX_REQUESTS = 16;

@@ -381,34 +381,53 @@ int coroutine_fn upload_range(int fd, BdrvChild *c, uint64_t off, uint64_t len)
     return 0;
 }
 
-// A file that is not local (ssh://): the image is built in memory (a memfd;
-// its unwritten parts take no memory) and copied through the block layer,
-// header cluster last.  Preallocating data is the protocol's truncate's job,
-// and the remote protocols we have refuse it.
+// Preallocation on a file that is not local: the protocol's truncate makes
+// the room (or refuses), with QEMU's messages: metadata only extends the
+// file, falloc/full hand the mode to the protocol.
+int coroutine_fn grow_remote(BdrvChild *c, PreallocMode prealloc, uint64_t len, Error **errp)
+{
+    bool meta = prealloc == PreallocMode::Metadata;
+    ErrorPtr err;
+    int ret = bdrv_co_truncate(c, int64_t(len), false, meta ? PreallocMode::Off : prealloc, &err);
+    if (ret < 0) {
+        error_propagate(errp, err.release());
+        error_prepend(errp, meta ? "Could not resize image: "
+                                 : "Could not resize image: Failed to resize underlying file: ");
+    }
+    return ret;
+}
+
+// A file that is not local (ssh://, nbd://): the image is built in memory (a
+// memfd; its unwritten parts take no memory) and copied through the block
+// layer, header cluster last.
 int coroutine_fn write_image_remote(const char *filename, CreateParams *p, Error **errp)
 {
     Qcow2Geometry g;
     Qcow2CreateLayout l;
     int ret = plan_image(p, &g, &l, errp);
     if (ret < 0) return ret;
-    if (p->prealloc == PreallocMode::Falloc || p->prealloc == PreallocMode::Full) {
-        error_setg(errp,
-                   "Could not resize image: Failed to resize underlying file: Unsupported "
-                   "preallocation mode '%s'",
-                   prealloc_mode_name(p->prealloc));
-        return -ENOTSUP;
-    }
     Fd fd{memfd_create("qcow2-create", MFD_CLOEXEC)};
     if (fd.fd < 0) {
         error_setg_errno(errp, errno, "Could not create a memory file");
         return -errno;
     }
+    // The memfd gets the metadata; data (falloc/full) is the protocol's.
+    PreallocMode data_prealloc = p->prealloc;
+    if (p->prealloc != PreallocMode::Off) p->prealloc = PreallocMode::Metadata;
     ret = write_layout(fd.fd, p, g, l, errp);
+    p->prealloc = data_prealloc;
     if (ret < 0) return ret;
     uint64_t len = (uint64_t)lseek(fd.fd, 0, SEEK_END);
     uint64_t head = std::min<uint64_t>(len, g.cluster_size());
     BdrvChild *c = bdrv_co_open_created_file(filename, errp);
     if (!c) return -EIO;
+    if (p->prealloc != PreallocMode::Off) {
+        ret = grow_remote(c, p->prealloc, len, errp);
+        if (ret < 0) {
+            bdrv_co_close_created_file(c);
+            return ret;
+        }
+    }
     ret = upload_range(fd.fd, c, head, len - head);
     if (ret == 0) ret = upload_range(fd.fd, c, 0, head);
     if (ret == 0) ret = bdrv_co_flush(c->bs);
