@@ -80,6 +80,11 @@ extern const char *const blkdebug_event_names[BLKDBG__MAX];
 // ("l2_alloc.write" for "l2_alloc_write").
 bool blkdebug_event_from_name(const char *name, BlkdebugEvent *out);
 
+// QEMU's BDRV_MAX_LENGTH: the largest node length and request end
+// (INT64_MAX rounded down to 1 GiB); lengths count whole 512-byte sectors.
+constexpr int64_t BDRV_MAX_LENGTH = INT64_MAX & ~((int64_t(1) << 30) - 1);
+constexpr int64_t BDRV_SECTOR_BYTES = 512;
+
 // ---- the driver table ---------------------------------------------------
 struct BlockDriver {
     const char *format_name;

@@ -9,7 +9,6 @@
 
 #include "block/block-core-int.h"
 
-static constexpr int64_t BDRV_MAX_LENGTH = INT64_MAX / 2;
 static constexpr int64_t ZERO_BUF_MAX = 1 << 20;
 
 // ---- in-flight accounting -------------------------------------------------

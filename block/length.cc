@@ -2,6 +2,8 @@
 // space its file takes on the host.
 #include "block/block-core-int.h"
 
+#include <cinttypes>
+
 int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
                                   PreallocMode prealloc, Error **errp)
 {
@@ -13,6 +15,11 @@ int coroutine_fn bdrv_co_truncate(BdrvChild *child, int64_t offset, bool exact,
     if (offset < 0) {
         error_setg(errp, "Image size cannot be negative");
         return -EINVAL;
+    }
+    if (offset > BDRV_MAX_LENGTH) {  // QEMU's request check
+        error_setg(errp, "offset(%" PRId64 ") exceeds maximum(%" PRId64 ")", offset,
+                   BDRV_MAX_LENGTH);
+        return -EIO;
     }
     if (bs->read_only) {
         error_setg(errp, "Image is read-only");

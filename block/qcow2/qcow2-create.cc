@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <cstring>
 
 #include "block/qcow2/qcow2-int.h"
@@ -277,6 +278,21 @@ int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, u
 // The layout of the new image; fails when its L1 table is too large.
 int plan_image(CreateParams *p, Qcow2Geometry *g, Qcow2CreateLayout *l, Error **errp)
 {
+    // QEMU creates an empty image and resizes it to the size rounded up to
+    // sectors, so the block layer's truncate checks speak first: a size
+    // that rounds past INT64_MAX is negative, one past BDRV_MAX_LENGTH
+    // fails the request check.
+    uint64_t sector = BDRV_SECTOR_BYTES;
+    int64_t rounded = (int64_t)((p->hdr.size + sector - 1) & ~(sector - 1));
+    if (rounded < 0) {
+        error_setg(errp, "Could not resize image: Image size cannot be negative");
+        return -EINVAL;
+    }
+    if (rounded > BDRV_MAX_LENGTH) {
+        error_setg(errp, "Could not resize image: offset(%" PRId64 ") exceeds maximum(%" PRId64 ")",
+                   rounded, BDRV_MAX_LENGTH);
+        return -EIO;
+    }
     g->init((int)p->hdr.cluster_bits, (int)p->hdr.refcount_order);
     uint64_t cs = g->cluster_size();
     bool prealloc = p->prealloc != PreallocMode::Off;

@@ -51,6 +51,7 @@ constexpr uint32_t QCOW2_CRYPT_LUKS = 2;
 constexpr uint64_t QCOW2_MAX_L1_BYTES = 32 * 1024 * 1024;
 constexpr uint64_t QCOW2_MAX_REFTABLE_BYTES = 8 * 1024 * 1024;
 constexpr uint64_t QCOW2_MAX_SNAPSHOTS = 65536;
+constexpr uint64_t QCOW2_SNAPSHOT_HEADER_LEN = 40;  // fixed part of a table entry
 constexpr int QCOW2_MAX_BACKING_NAME = 1023;
 
 enum class Qcow2CompressionType : uint8_t { Zlib = 0, Zstd = 1 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -88,50 +89,51 @@ int coroutine_fn read_header(BlockDriverState *bs, Error **errp)
     return reject_unsupported_image(s->hdr, errp);
 }
 
-// Offsets must be cluster aligned and the table must not wrap (QEMU's
-// validate_table_offset).
-bool table_offset_ok(BDRVQcow2State *s, uint64_t off, uint64_t entries, uint64_t esize)
+// As QEMU's table validation: at most @max_bytes, cluster aligned, and
+// not reaching past INT64_MAX; the messages name the table.
+int validate_table(BDRVQcow2State *s, uint64_t off, uint64_t entries, uint64_t esize,
+                   uint64_t max_bytes, const char *name, Error **errp)
 {
-    if (entries > INT64_MAX / esize) return false;
-    if (off > INT64_MAX - entries * esize) return false;
-    return (off & (s->cluster_size - 1)) == 0;
+    if (entries > max_bytes / esize) {
+        error_setg(errp, "%s too large", name);
+        return -EFBIG;
+    }
+    if ((uint64_t)INT64_MAX - entries * esize < off || (off & (s->cluster_size - 1))) {
+        error_setg(errp, "%s offset invalid", name);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int validate_tables(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = qcow2_state(bs);
     const Qcow2Header &h = s->hdr;
-    if ((uint64_t)h.refcount_table_clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES) {
-        error_setg(errp, "Reference count table too large");
-        return -EINVAL;
-    }
     if (h.refcount_table_clusters == 0) {
         error_setg(errp, "Image does not contain a reference count table");
         return -EINVAL;
     }
-    if (!table_offset_ok(s, h.refcount_table_offset,
-                         (uint64_t)h.refcount_table_clusters * s->cluster_size, 1)) {
-        error_setg(errp, "Reference count table offset invalid");
-        return -EINVAL;
+    int ret = validate_table(s, h.refcount_table_offset, h.refcount_table_clusters, s->cluster_size,
+                             QCOW2_MAX_REFTABLE_BYTES, "Reference count table", errp);
+    if (ret == 0) {
+        ret =
+            validate_table(s, h.snapshots_offset, h.nb_snapshots, QCOW2_SNAPSHOT_HEADER_LEN,
+                           QCOW2_SNAPSHOT_HEADER_LEN * QCOW2_MAX_SNAPSHOTS, "Snapshot table", errp);
     }
-    if (h.nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
-        error_setg(errp, "Too many snapshots");
-        return -EINVAL;
+    if (ret == 0) {
+        ret = validate_table(s, h.l1_table_offset, h.l1_size, 8, QCOW2_MAX_L1_BYTES,
+                             "Active L1 table", errp);
     }
-    if (h.nb_snapshots && !table_offset_ok(s, h.snapshots_offset, 1, 1)) {
-        error_setg(errp, "Invalid snapshot table offset");
-        return -EINVAL;
-    }
-    if ((uint64_t)h.l1_size * 8 > QCOW2_MAX_L1_BYTES) {
-        error_setg(errp, "Active L1 table too large");
+    if (ret < 0) return ret;
+    // The size rounds up to whole L1 entries with 64-bit wrap-around, as
+    // in QEMU (a size near 2^64 then fails the length check instead).
+    uint64_t l1_needed = s->g.size_to_l1(h.size);
+    if (l1_needed > INT_MAX) {
+        error_setg(errp, "Image is too big");
         return -EFBIG;
     }
-    if (h.l1_size < s->g.size_to_l1(h.size)) {
+    if (h.l1_size < l1_needed) {
         error_setg(errp, "L1 table is too small");
-        return -EINVAL;
-    }
-    if (h.l1_size && !table_offset_ok(s, h.l1_table_offset, h.l1_size, 8)) {
-        error_setg(errp, "Invalid L1 table offset");
         return -EINVAL;
     }
     return 0;
@@ -253,7 +255,13 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
     qcow2_apply_discard_opts(s, r);
     bs->backing_file = s->hdr.backing_file;
     bs->backing_format = s->hdr.backing_format;
-    bs->total_bytes = (int64_t)s->hdr.size;
+    // The block layer counts whole sectors (a size of 1000 reads as 512)
+    // and refuses lengths past QEMU's BDRV_MAX_LENGTH.
+    if (s->hdr.size / BDRV_SECTOR_BYTES > BDRV_MAX_LENGTH / BDRV_SECTOR_BYTES) {
+        error_setg_errno(errp, EFBIG, "Could not refresh total sector count");
+        return -EFBIG;
+    }
+    bs->total_bytes = (int64_t)(s->hdr.size / BDRV_SECTOR_BYTES * BDRV_SECTOR_BYTES);
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP | BDRV_REQ_NO_FALLBACK;
     qemu_co_mutex_lock(&s->lock);
     ret = open_rw_fixups(bs, flags, errp);
