@@ -80,7 +80,9 @@ int parse_sizes(QDict *opts, CreateParams *p, Error **errp)
         error_setg(errp, "Parameter 'size' expects a non-negative number below 2^64");
         return -EINVAL;
     }
-    p->hdr.size = v;
+    // As QEMU's qcow2 create: the size recorded is rounded up to whole
+    // sectors (open rounds down, so 1234 bytes must become 1536).
+    p->hdr.size = v <= UINT64_MAX - 511 ? (v + 511) & ~511ULL : v;
     uint64_t cs = 65536;
     s = opts->get("cluster_size");
     if (s && qemu_strtosz(s, &cs) < 0) cs = 0;
