@@ -135,6 +135,9 @@ int coroutine_fn do_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset, vo
     if (it != c->index.end()) return do_get(bs, c, offset, table, read);
     Qcow2CacheEntry &e = c->entries[slot];
     if (read) {
+        // As QEMU 7.2's cache: l2_load is announced only when an L2 table
+        // is read from the file (a cache miss), never on a cached lookup.
+        if (c->is_l2) BLKDBG_EVENT(bs->file, BLKDBG_L2_LOAD);
         e.ref++;  // reserve the slot across the read
         ret = bdrv_co_pread(bs->file, offset, c->table_size, e.table, 0);
         e.ref--;

@@ -106,8 +106,6 @@ int coroutine_fn get_l2_table(BlockDriverState *bs, uint64_t guest_off, bool all
     // table reads as zeroes (the file pads short reads), so its clusters
     // read as unallocated.
     if (off && (!alloc || (e & QCOW_OFLAG_COPIED))) {
-        // As QEMU's l2_load: announced on every lookup, cached or not.
-        BLKDBG_EVENT(bs->file, BLKDBG_L2_LOAD);
         return qcow2_cache_get(bs, s->l2_cache, off, l2);
     }
     if (!alloc) return 0;
