@@ -357,6 +357,9 @@ BdrvChild *coroutine_fn bdrv_co_open_child(const char *filename, QDict *options,
 void coroutine_fn bdrv_co_unref_child(BlockDriverState *parent, BdrvChild *child);
 // Opens the backing chain described by bs->backing_file/backing_format.
 int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Error **errp);
+// The backing file name resolved against the directory of the image that
+// records it (QEMU's full backing filename).
+std::string bdrv_backing_path(const BlockDriverState *bs);
 
 // ---- child I/O (generic request path: alignment, splitting, tracking) ---
 int coroutine_fn bdrv_co_preadv(BdrvChild *child, int64_t offset, int64_t bytes, QEMUIOVector *qiov,

@@ -385,12 +385,14 @@ BdrvChild *coroutine_fn bdrv_co_open_child(const char *filename, QDict *options,
     return bdrv_co_attach_child(parent, bs, child_name, 0, 0, errp);
 }
 
-// Resolves a backing file name relative to the image that names it.
-static std::string backing_path(const BlockDriverState *bs)
+// Resolves a backing file name relative to the image that names it.  A
+// json: image name has no directory to resolve against: the name as is.
+std::string bdrv_backing_path(const BlockDriverState *bs)
 {
     const std::string &b = bs->backing_file;
     if (b.empty() || b[0] == '/' || b.find("://") != std::string::npos ||
-        bdrv_is_json_filename(b.c_str()) || b.rfind("nbd", 0) == 0 || bs->filename.empty()) {
+        bdrv_is_json_filename(b.c_str()) || b.rfind("nbd", 0) == 0 || bs->filename.empty() ||
+        bdrv_is_json_filename(bs->filename.c_str())) {
         return b;
     }
     std::string dir = bs->filename;
@@ -403,7 +405,7 @@ int coroutine_fn bdrv_co_open_backing(BlockDriverState *bs, QDict *options, Erro
     if ((bs->open_flags & BDRV_O_NO_BACKING) || bs->backing || bs->backing_file.empty()) {
         return 0;
     }
-    bs->full_backing_filename = backing_path(bs);
+    bs->full_backing_filename = bdrv_backing_path(bs);
     QDict sub = options ? options->extract_subdict("backing") : QDict();
     if (!bs->backing_format.empty() && !sub.has("driver")) {
         sub.set("driver", bs->backing_format);

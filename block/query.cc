@@ -50,8 +50,10 @@ const char *bdrv_get_backing_format(BlockDriverState *bs) { return bs->backing_f
 
 const char *bdrv_get_full_backing_filename(BlockDriverState *bs)
 {
-    return bs->full_backing_filename.empty() ? bs->backing_file.c_str()
-                                             : bs->full_backing_filename.c_str();
+    // From the name recorded now (rebase may have changed it), also when
+    // the backing file was not opened (qemu-img info).
+    bs->full_backing_filename = bdrv_backing_path(bs);
+    return bs->full_backing_filename.c_str();
 }
 
 BlockDriverState *bdrv_backing_bs(BlockDriverState *bs)
