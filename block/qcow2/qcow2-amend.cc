@@ -213,6 +213,10 @@ int coroutine_fn downgrade(BlockDriverState *bs, BdrvAmendStatusCB *cb, void *op
         error_setg(errp, "compat=0.10 requires refcount_bits=16");
         return -ENOTSUP;
     }
+    if (qcow2_has_data_file(s)) {
+        error_setg(errp, "Cannot downgrade an image with a data file");
+        return -ENOTSUP;
+    }
     for (const auto &sn : s->snapshots) {
         if (sn.vm_state_size > UINT32_MAX || sn.disk_size != (uint64_t)bs->total_bytes) {
             error_setg(errp, "Internal snapshots prevent downgrade of image");
@@ -284,6 +288,8 @@ int coroutine_fn amend_locked(BlockDriverState *bs, const QDict *opts, BdrvAmend
     bool lazy = s->lazy_refcounts;
     int refcount_bits = 1 << s->hdr.refcount_order;
     bool encryption_update = false;
+    const char *data_file = nullptr;  // "" removes the name from the header
+    bool data_file_raw = qcow2_data_file_is_raw(s);
     for (const CreateOptDesc *d = kAmendOpts; d->name; d++) {
         const char *v = opts->get(d->name);
         if (!v) continue;
@@ -323,13 +329,16 @@ int coroutine_fn amend_locked(BlockDriverState *bs, const QDict *opts, BdrvAmend
             }
             refcount_bits = (int)b;
         } else if (!strcmp(d->name, "data_file")) {
-            // qcow-lite opens no image with an external data file.
-            error_setg(errp, "data-file can only be set for images that use an external data file");
-            return -EINVAL;
+            if (!qcow2_has_data_file(s)) {
+                error_setg(errp,
+                           "data-file can only be set for images that use an external data file");
+                return -EINVAL;
+            }
+            data_file = v;
         } else if (!strcmp(d->name, "data_file_raw")) {
-            bool raw = false;
-            keyval_parse_bool(v, &raw);
-            if (raw) {
+            keyval_parse_bool(v, &data_file_raw);
+            // Only clearing: the data file's contents may not match the guest.
+            if (data_file_raw && !qcow2_data_file_is_raw(s)) {
                 error_setg(errp, "data-file-raw cannot be set on existing images");
                 return -EINVAL;
             }
@@ -354,6 +363,12 @@ int coroutine_fn amend_locked(BlockDriverState *bs, const QDict *opts, BdrvAmend
                                               cb_opaque, errp);
         if (ret < 0) return ret;
     }
+    if (data_file_raw) {
+        s->hdr.autoclear_features |= QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+    } else {
+        s->hdr.autoclear_features &= ~QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+    }
+    if (data_file) qcow2_set_data_file_name(&s->hdr, data_file);
     int ret = qcow2_update_header(bs);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to update the image header");

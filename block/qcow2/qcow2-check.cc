@@ -67,7 +67,7 @@ int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active)
     }
     for (uint64_t i = 0; i < s->g.l2_entries(); i++) {
         uint64_t e = be64_load(&buf[i * 8]);
-        Qcow2ClusterType type = qcow2_l2_entry_type(e, s->hdr.version);
+        Qcow2ClusterType type = qcow2_entry_type(s, e);
         if (type != Qcow2ClusterType::Compressed && (e & L2E_STD_RESERVED_MASK)) {
             // Reported, not repaired (as QEMU): which bits were meant is unknown.
             fprintf(stderr, "ERROR found l2 entry with reserved bits set: %" PRIx64 "\n", e);
@@ -108,7 +108,8 @@ int coroutine_fn check_l2(CheckState &c, uint64_t l2_offset, bool active)
                 c.res->corruptions++;
                 break;
             }
-            inc_refs(c, off, cs);
+            // Data file clusters have no refcounts (QEMU's check agrees).
+            if (!qcow2_has_data_file(s)) inc_refs(c, off, cs);
             break;
         }
         default: break;
@@ -274,11 +275,15 @@ int coroutine_fn fix_l1_copied(CheckState &c, uint64_t i, bool set)
 bool coroutine_fn l2_copied_wrong(CheckState &c, uint64_t e, uint64_t *rc)
 {
     BDRVQcow2State *s = c.s;
-    Qcow2ClusterType ty = qcow2_l2_entry_type(e, s->hdr.version);
+    Qcow2ClusterType ty = qcow2_entry_type(s, e);
     if (ty != Qcow2ClusterType::Normal && ty != Qcow2ClusterType::ZeroAlloc) return false;
     uint64_t off = e & L2E_OFFSET_MASK;
     if (off & (s->cluster_size - 1)) return false;
-    if (qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, rc) < 0) return false;
+    if (qcow2_has_data_file(s)) {
+        *rc = 1;  // never shared: the only reference is this entry
+    } else if (qcow2_get_refcount(c.bs, off >> s->g.cluster_bits, rc) < 0) {
+        return false;
+    }
     return (*rc == 1) != ((e & QCOW_OFLAG_COPIED) != 0);
 }
 

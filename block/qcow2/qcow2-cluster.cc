@@ -128,7 +128,7 @@ namespace {
 
 bool same_run(BDRVQcow2State *s, Qcow2ClusterType t, uint64_t first, uint64_t e, uint64_t k)
 {
-    if (qcow2_l2_entry_type(e, s->hdr.version) != t) return false;
+    if (qcow2_entry_type(s, e) != t) return false;
     switch (t) {
     case Qcow2ClusterType::Normal:
     case Qcow2ClusterType::ZeroAlloc:
@@ -158,7 +158,7 @@ int coroutine_fn qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64
     const uint64_t *t = (const uint64_t *)l2;
     uint64_t idx = s->g.l2_index(offset);
     uint64_t first = be64_load(&t[idx]);
-    Qcow2ClusterType type = qcow2_l2_entry_type(first, s->hdr.version);
+    Qcow2ClusterType type = qcow2_entry_type(s, first);
     uint64_t max_clusters = (in_cluster + limit + s->cluster_size - 1) >> s->g.cluster_bits;
     uint64_t k = 1;
     while (k < max_clusters && same_run(s, type, first, be64_load(&t[idx + k]), k))
@@ -244,7 +244,7 @@ namespace {
 bool discard_entry(BlockDriverState *bs, uint64_t old, Qcow2DiscardMode mode, uint64_t *nv)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    Qcow2ClusterType t = qcow2_l2_entry_type(old, s->hdr.version);
+    Qcow2ClusterType t = qcow2_entry_type(s, old);
     bool allocated = t == Qcow2ClusterType::Normal || t == Qcow2ClusterType::ZeroAlloc ||
                      t == Qcow2ClusterType::Compressed;
     switch (mode) {

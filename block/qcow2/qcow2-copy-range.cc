@@ -28,7 +28,7 @@ int coroutine_fn qcow2_co_copy_range_from(BlockDriverState *bs, BdrvChild *, int
         int64_t n = std::min<int64_t>((int64_t)m.bytes, bytes);
         switch (m.type) {
         case Qcow2ClusterType::Normal:
-            ret = bdrv_co_copy_range_from(bs->file, (int64_t)m.host_offset, dst, dst_offset, n,
+            ret = bdrv_co_copy_range_from(s->data_file, (int64_t)m.host_offset, dst, dst_offset, n,
                                           read_flags, write_flags);
             break;
         case Qcow2ClusterType::Unallocated:
@@ -96,7 +96,8 @@ int coroutine_fn qcow2_co_copy_range_to(BlockDriverState *bs, BdrvChild *src, in
                                         int read_flags, int write_flags)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    if (s->lazy_refcounts || s->crypto) return -ENOTSUP;
+    // Allocation in a data file is the write path's (qcow2-io.cc).
+    if (s->lazy_refcounts || s->crypto || qcow2_has_data_file(s)) return -ENOTSUP;
     while (bytes > 0) {
         uint64_t n = (uint64_t)bytes, host = 0;
         qemu_co_mutex_lock(&s->lock);

@@ -29,8 +29,6 @@ const CreateOptDesc qcow2_create_opts[] = {
      "Compression method used for image cluster compression", "zlib"},
     {"lazy_refcounts", CreateOptType::Bool, "Postpone refcount updates", "off"},
     {"refcount_bits", CreateOptType::Number, "Width of a reference count entry in bits", "16"},
-    // Listed (and type-checked) as qemu-img lists them; creation refuses
-    // them in reject_unsupported() since qcow-lite has neither.
     {"data_file", CreateOptType::String, "File name of an external data file", nullptr},
     {"data_file_raw", CreateOptType::Bool, "The external data file must stay valid as a raw image",
      nullptr},
@@ -57,6 +55,7 @@ struct CreateParams {
     PreallocMode prealloc = PreallocMode::Off;
     QCryptoBlockCreateOptions crypto;  // when hdr.crypt_method is set
     std::vector<uint8_t> crypto_hdr;   // LUKS header area (qcow2-crypto.cc)
+    std::string data_file;             // external data file ("" for none)
 };
 
 const char *kUseV3 = "(use version=v3 or greater)";
@@ -242,23 +241,29 @@ int write_refcounts(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l)
     return ret;
 }
 
-// Preallocated metadata: each L2 table is followed by the data it maps.
+// Preallocated metadata: each L2 table is followed by the data it maps; with
+// an external data file (@in_data_file) the L2 tables follow each other and
+// map every guest cluster to the same offset of the data file.
 int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, uint64_t size,
-                   PreallocMode mode)
+                   PreallocMode mode, bool in_data_file)
 {
     uint64_t cs = g.cluster_size();
     std::vector<uint8_t> l1(l.l1_clusters * cs, 0), l2(cs);
-    uint64_t next = l.prealloc_start, data_left = g.size_to_clusters(size);
+    uint64_t next = l.prealloc_start, data_left = g.size_to_clusters(size), guest = 0;
     for (uint64_t i = 0; i < l.l1_size; i++) {
         uint64_t l2_off = next++ * cs;
         be64_store(&l1[i * 8], l2_off | QCOW_OFLAG_COPIED);
         std::fill(l2.begin(), l2.end(), 0);
         uint64_t n = data_left < g.l2_entries() ? data_left : g.l2_entries();
         for (uint64_t k = 0; k < n; k++) {
-            be64_store(&l2[k * 8], ((next + k) * cs) | QCOW_OFLAG_COPIED);
+            uint64_t host = in_data_file ? (guest + k) * cs : (next + k) * cs;
+            be64_store(&l2[k * 8], host | QCOW_OFLAG_COPIED);
         }
         int ret = pwrite_all(fd, l2.data(), cs, l2_off);
         if (ret < 0) return ret;
+        data_left -= n;
+        guest += n;
+        if (in_data_file) continue;
         if (mode == PreallocMode::Falloc &&
             posix_fallocate(fd, (off_t)(next * cs), (off_t)(n * cs)) != 0) {
             return -errno;
@@ -271,7 +276,6 @@ int write_prealloc(int fd, const Qcow2Geometry &g, const Qcow2CreateLayout &l, u
             }
         }
         next += n;
-        data_left -= n;
     }
     if (ftruncate(fd, (off_t)(next * cs)) < 0) return -errno;
     return pwrite_all(fd, l1.data(), l1.size(), l.l1_cluster * cs);
@@ -299,7 +303,7 @@ int plan_image(CreateParams *p, Qcow2Geometry *g, Qcow2CreateLayout *l, Error **
     uint64_t cs = g->cluster_size();
     bool prealloc = p->prealloc != PreallocMode::Off;
     uint64_t crypto_clusters = g->size_to_clusters(p->crypto_hdr.size());
-    qcow2_create_layout(*g, p->hdr.size, prealloc, l, crypto_clusters);
+    qcow2_create_layout(*g, p->hdr.size, prealloc, l, crypto_clusters, p->data_file.empty());
     if (crypto_clusters) {
         // The full disk encryption header pointer: be64 offset, be64 length.
         Qcow2HeaderExt e{QCOW2_EXT_CRYPTO, std::vector<uint8_t>(16)};
@@ -340,7 +344,7 @@ int write_layout(int fd, CreateParams *p, const Qcow2Geometry &g, const Qcow2Cre
     if (ftruncate(fd, 0) < 0) ret = -errno;
     if (ret == 0) ret = write_refcounts(fd, g, l);
     if (ret == 0 && p->prealloc != PreallocMode::Off) {
-        ret = write_prealloc(fd, g, l, h.size, p->prealloc);
+        ret = write_prealloc(fd, g, l, h.size, p->prealloc, !p->data_file.empty());
     } else if (ret == 0 && l.l1_size) {
         std::vector<uint8_t> zero(l.l1_size * 8, 0);
         ret = pwrite_all(fd, zero.data(), zero.size(), l.l1_cluster * cs);
@@ -454,8 +458,8 @@ int coroutine_fn write_image_remote(const char *filename, CreateParams *p, Error
     return ret;
 }
 
-// External data files: QEMU's refusals, then ours.
-int reject_unsupported(QDict *opts, CreateParams *p, Error **errp)
+// Encryption and the external data file options, with QEMU's messages.
+int parse_crypto_and_data_file(QDict *opts, CreateParams *p, Error **errp)
 {
     // Encryption (qcow2-crypto.cc): as QEMU, the legacy "encryption" means
     // format aes when on, nothing when off, any other value a format name.
@@ -476,8 +480,31 @@ int reject_unsupported(QDict *opts, CreateParams *p, Error **errp)
                    kUseV3);
         return -EINVAL;
     }
-    error_setg(errp, "External data files are not supported by qcow-lite (option 'data_file')");
-    return -ENOTSUP;
+    p->data_file = df;
+    p->hdr.incompatible_features |= QCOW2_INCOMPAT_DATA_FILE;
+    qcow2_set_data_file_name(&p->hdr, p->data_file);
+    if (df_raw) {
+        if (!p->hdr.backing_file.empty()) {
+            error_setg(errp, "Backing file and data-file-raw cannot be used at the same time");
+            return -EINVAL;
+        }
+        p->hdr.autoclear_features |= QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+        // A raw data file is the guest disk: every cluster maps to it.
+        if (p->prealloc == PreallocMode::Off) p->prealloc = PreallocMode::Metadata;
+    }
+    return 0;
+}
+
+// The data file: created with the virtual size, preallocated as asked (the
+// image itself then holds metadata only).
+int coroutine_fn create_data_file(const CreateParams &p, Error **errp)
+{
+    QDict o;
+    o.set("size", std::to_string(p.hdr.size));
+    if (p.prealloc == PreallocMode::Falloc || p.prealloc == PreallocMode::Full) {
+        o.set("preallocation", prealloc_mode_name(p.prealloc));
+    }
+    return bdrv_co_create_file(p.data_file.c_str(), &o, errp);
 }
 
 }  // namespace
@@ -490,11 +517,15 @@ int coroutine_fn qcow2_co_create_opts(const char *filename, QDict *opts, Error *
     int ret = parse_sizes(opts, &p, errp);
     if (ret == 0) ret = parse_features(opts, &p, errp);
     if (ret == 0) ret = parse_backing(opts, &p, errp);
-    if (ret == 0) ret = reject_unsupported(opts, &p, errp);
+    if (ret == 0) ret = parse_crypto_and_data_file(opts, &p, errp);
     if (ret < 0) return ret;
     // The secret is looked up and the keys derived before the file exists.
     if (p.hdr.crypt_method) {
         ret = qcow2_crypto_create_header(p.crypto, &p.crypto_hdr, errp);
+        if (ret < 0) return ret;
+    }
+    if (!p.data_file.empty()) {
+        ret = create_data_file(p, errp);
         if (ret < 0) return ret;
     }
     QDict file_opts;

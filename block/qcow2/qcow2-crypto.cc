@@ -144,7 +144,7 @@ int coroutine_fn qcow2_crypto_co_read(BlockDriverState *bs, uint64_t host, uint6
     BDRVQcow2State *s = qcow2_state(bs);
     std::unique_ptr<uint8_t[]> buf(new uint8_t[bytes]);
     BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
-    int ret = bdrv_co_pread(bs->file, (int64_t)host, (int64_t)bytes, buf.get(), 0);
+    int ret = bdrv_co_pread(s->data_file, (int64_t)host, (int64_t)bytes, buf.get(), 0);
     if (ret < 0) return ret;
     if (!qcrypto_block_decrypt(s->crypto, iv_offset(s, host, guest), buf.get(), bytes, nullptr)) {
         return -EIO;
@@ -162,7 +162,7 @@ int coroutine_fn qcow2_crypto_co_write(BlockDriverState *bs, uint64_t host, uint
     if (!qcrypto_block_encrypt(s->crypto, iv_offset(s, host, guest), buf.get(), bytes, nullptr)) {
         return -EIO;
     }
-    return bdrv_co_pwrite(bs->file, (int64_t)host, (int64_t)bytes, buf.get(), 0);
+    return bdrv_co_pwrite(s->data_file, (int64_t)host, (int64_t)bytes, buf.get(), 0);
 }
 
 void qcow2_crypto_add_info(BlockDriverState *bs, JsonBuilder *b)

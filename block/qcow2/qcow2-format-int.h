@@ -33,8 +33,8 @@ constexpr uint64_t QCOW2_INCOMPAT_DATA_FILE = 1 << 2;
 constexpr uint64_t QCOW2_INCOMPAT_COMPRESSION = 1 << 3;
 constexpr uint64_t QCOW2_INCOMPAT_EXTL2 = 1 << 4;
 // Incompatible bits this driver implements.
-constexpr uint64_t QCOW2_INCOMPAT_SUPPORTED =
-    QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION;
+constexpr uint64_t QCOW2_INCOMPAT_SUPPORTED = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT |
+                                              QCOW2_INCOMPAT_DATA_FILE | QCOW2_INCOMPAT_COMPRESSION;
 constexpr uint64_t QCOW2_COMPAT_LAZY_REFCOUNTS = 1 << 0;
 
 constexpr uint32_t QCOW2_EXT_END = 0;
@@ -168,7 +168,9 @@ struct Qcow2Geometry {
     }
 };
 
-Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version);
+// With @data_file, an entry with offset 0 and the COPIED flag is a normal
+// cluster (offset 0 of the external data file).
+Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version, bool data_file = false);
 
 // Compressed cluster descriptors.
 uint64_t qcow2_compressed_entry(const Qcow2Geometry &g, uint64_t host_off, uint64_t csize);
@@ -212,5 +214,7 @@ struct Qcow2CreateLayout {
     uint64_t prealloc_start;  // first L2 cluster when preallocating
     uint64_t total_clusters;  // every cluster with refcount 1
 };
+// @data_in_image false: preallocated data lives in an external data file.
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
-                         Qcow2CreateLayout *out, uint64_t crypto_clusters = 0);
+                         Qcow2CreateLayout *out, uint64_t crypto_clusters = 0,
+                         bool data_in_image = true);

@@ -299,14 +299,16 @@ void Qcow2Geometry::init(int cluster_bits_, int refcount_order_)
     refblock_bits = cluster_bits + 3 - refcount_order;
 }
 
-Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version)
+Qcow2ClusterType qcow2_l2_entry_type(uint64_t entry, int version, bool data_file)
 {
     if (entry & QCOW_OFLAG_COMPRESSED) return Qcow2ClusterType::Compressed;
     if ((entry & QCOW_OFLAG_ZERO) && version >= 3) {
         return (entry & L2E_OFFSET_MASK) ? Qcow2ClusterType::ZeroAlloc
                                          : Qcow2ClusterType::ZeroPlain;
     }
-    return (entry & L2E_OFFSET_MASK) ? Qcow2ClusterType::Normal : Qcow2ClusterType::Unallocated;
+    if (entry & L2E_OFFSET_MASK) return Qcow2ClusterType::Normal;
+    return data_file && (entry & QCOW_OFLAG_COPIED) ? Qcow2ClusterType::Normal
+                                                    : Qcow2ClusterType::Unallocated;
 }
 
 uint64_t qcow2_compressed_entry(const Qcow2Geometry &g, uint64_t host_off, uint64_t csize)
@@ -435,13 +437,13 @@ std::vector<uint8_t> qcow2_snapshots_serialize(const std::vector<Qcow2Snapshot> 
 }
 
 void qcow2_create_layout(const Qcow2Geometry &g, uint64_t size, bool prealloc,
-                         Qcow2CreateLayout *out, uint64_t crypto_clusters)
+                         Qcow2CreateLayout *out, uint64_t crypto_clusters, bool data_in_image)
 {
     uint64_t cs = g.cluster_size();
     out->l1_size = g.size_to_l1(size);
     out->l1_clusters = (out->l1_size * 8 + cs - 1) / cs;
     uint64_t extra = 0;
-    if (prealloc) extra = out->l1_size + g.size_to_clusters(size);
+    if (prealloc) extra = out->l1_size + (data_in_image ? g.size_to_clusters(size) : 0);
     extra += crypto_clusters;
     uint64_t t = 1, r = 1;
     for (;;) {

@@ -71,6 +71,7 @@ JsonNode *qcow2_get_specific_info(BlockDriverState *bs, Error **errp)
     }
     json_builder_set_member_name(b, "refcount-bits");
     json_builder_add_int_value(b, 1 << s->hdr.refcount_order);
+    qcow2_data_file_add_info(bs, b);
     qcow2_crypto_add_info(bs, b);
     if (v3) {
         json_builder_set_member_name(b, "corrupt");

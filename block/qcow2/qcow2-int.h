@@ -78,7 +78,31 @@ struct BDRVQcow2State {
     QCryptoBlock *crypto = nullptr;
     uint64_t crypto_hdr_offset = 0;
     uint64_t crypto_hdr_length = 0;
+    // Where guest data lives (qcow2-data-file.cc): bs->file, or the external
+    // data file child ("data-file") when the image has the data file bit;
+    // nullptr only while opened without I/O (BDRV_O_NO_IO), when QEMU does
+    // not open it either.
+    BdrvChild *data_file = nullptr;
 };
+
+// Whether the image keeps its guest data in an external data file: host
+// offsets in L2 entries are then offsets into that file, equal to the guest
+// offsets, and data clusters have no refcounts.
+static inline bool qcow2_has_data_file(const BDRVQcow2State *s)
+{
+    return s->hdr.incompatible_features & QCOW2_INCOMPAT_DATA_FILE;
+}
+// data_file_raw: the data file must stay a valid raw image of the guest.
+static inline bool qcow2_data_file_is_raw(const BDRVQcow2State *s)
+{
+    return s->hdr.autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+}
+// The type of L2 entry @e in this image (offset 0 is a valid data cluster
+// in an external data file; the COPIED flag tells it from unallocated).
+static inline Qcow2ClusterType qcow2_entry_type(const BDRVQcow2State *s, uint64_t e)
+{
+    return qcow2_l2_entry_type(e, (int)s->hdr.version, qcow2_has_data_file(s));
+}
 
 static inline BDRVQcow2State *qcow2_state(BlockDriverState *bs)
 {
@@ -391,6 +415,22 @@ int coroutine_fn qcow2_crypto_co_write(BlockDriverState *bs, uint64_t host, uint
                                        uint64_t bytes, QEMUIOVector *qiov, size_t qoff);
 // "encrypt": {...} of qemu-img info (nothing when not encrypted).
 void qcow2_crypto_add_info(BlockDriverState *bs, JsonBuilder *b);
+
+// ---- qcow2-data-file.cc -------------------------------------------------------
+// The name recorded in the data file header extension ("" when none).
+std::string qcow2_data_file_name(const Qcow2Header &h);
+// Records @name in the extension (an empty name removes it).
+void qcow2_set_data_file_name(Qcow2Header *h, const std::string &name);
+// Open: the "data-file" option (or the name in the header) as QEMU 7.2 opens
+// it, with its messages; sets s->data_file (bs->file without a data file).
+int coroutine_fn qcow2_open_data_file(BlockDriverState *bs, QDict *options, int flags,
+                                      Error **errp);
+// Frees what a replaced or discarded data cluster held in the data file: a
+// discard there when discards of @type pass through.
+int coroutine_fn qcow2_data_file_release(BlockDriverState *bs, uint64_t entry,
+                                         Qcow2DiscardType type);
+// "data-file" / "data-file-raw" of qemu-img info.
+void qcow2_data_file_add_info(BlockDriverState *bs, JsonBuilder *b);
 
 // ---- qcow2-info.cc ---------------------------------------------------------
 int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);

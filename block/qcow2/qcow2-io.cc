@@ -51,6 +51,10 @@ int coroutine_fn read_compressed(BlockDriverState *bs, uint64_t entry, uint64_t 
                                  uint64_t bytes, QEMUIOVector *qiov, size_t qoff)
 {
     BDRVQcow2State *s = qcow2_state(bs);
+    if (qcow2_has_data_file(s)) {
+        return qcow2_signal_corruption(bs, "Compressed cluster entry found in image with external "
+                                           "data file");
+    }
     uint64_t host, csize;
     qcow2_compressed_decode(s->g, entry, &host, &csize);
     AlignedBuf in(csize), out(s->cluster_size);
@@ -78,7 +82,7 @@ int coroutine_fn read_run(BlockDriverState *bs, const Qcow2Mapping &m, uint64_t 
     case Qcow2ClusterType::Normal:
         if (s->crypto) return qcow2_crypto_co_read(bs, m.host_offset, offset, m.bytes, qiov, qoff);
         BLKDBG_EVENT(bs->file, BLKDBG_READ_AIO);
-        return bdrv_co_preadv_part(bs->file, m.host_offset, m.bytes, qiov, qoff, 0);
+        return bdrv_co_preadv_part(s->data_file, m.host_offset, m.bytes, qiov, qoff, 0);
     }
     return -EIO;
 }
@@ -138,7 +142,7 @@ int coroutine_fn cow_read(BlockDriverState *bs, uint64_t old, uint64_t offset, u
     if (!len) return 0;
     QEMUIOVector q;
     qemu_iovec_init_buf(&q, buf, len);
-    Qcow2Mapping m{qcow2_l2_entry_type(old, s->hdr.version), 0, old, len};
+    Qcow2Mapping m{qcow2_entry_type(s, old), 0, old, len};
     if (m.type == Qcow2ClusterType::Normal) {
         m.host_offset = (old & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
     }
@@ -158,7 +162,7 @@ struct AllocPlan {
 // Whether the COW source described by L2 entry @e reads as zeroes.
 bool cow_reads_zero(BlockDriverState *bs, uint64_t e)
 {
-    switch (qcow2_l2_entry_type(e, qcow2_state(bs)->hdr.version)) {
+    switch (qcow2_entry_type(qcow2_state(bs), e)) {
     case Qcow2ClusterType::ZeroPlain:
     case Qcow2ClusterType::ZeroAlloc: return true;
     case Qcow2ClusterType::Unallocated: return !bs->backing;
@@ -175,19 +179,20 @@ int coroutine_fn write_allocated_zeroed(BlockDriverState *bs, const AllocPlan &p
                                         uint64_t head, uint64_t tail, uint64_t bytes,
                                         QEMUIOVector *qiov, size_t qoff)
 {
-    if (qcow2_state(bs)->crypto) return -ENOTSUP;  // zeroes in the file are not zeroes
+    BDRVQcow2State *s = qcow2_state(bs);
+    if (s->crypto) return -ENOTSUP;  // zeroes in the file are not zeroes
     if ((!head && !tail) || (head && !cow_reads_zero(bs, p.head_entry)) ||
         (tail && !cow_reads_zero(bs, p.tail_entry))) {
         return -ENOTSUP;
     }
     BLKDBG_EVENT(bs->file, BLKDBG_CLUSTER_ALLOC_SPACE);
-    int ret = bdrv_co_pwrite_zeroes(bs->file, host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
+    int ret = bdrv_co_pwrite_zeroes(s->data_file, host, head + bytes + tail, BDRV_REQ_NO_FALLBACK);
     // As QEMU, only "cannot zero cheaply" falls back to writing the COW
     // areas; a real I/O error fails the guest write.
     if (ret == -ENOTSUP || ret == -EAGAIN) return -ENOTSUP;
     if (ret < 0) return ret;
     BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
-    return bdrv_co_pwritev_part(bs->file, host + head, bytes, qiov, qoff, 0);
+    return bdrv_co_pwritev_part(s->data_file, host + head, bytes, qiov, qoff, 0);
 }
 
 // Writes data plus COW head/tail into the new clusters in one request.
@@ -205,11 +210,11 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
     uint64_t host = p.host;
     if (p.reuse) {
         // Normal clusters at the ends keep their data: no COW there.
-        if (qcow2_l2_entry_type(p.head_entry, s->hdr.version) == Qcow2ClusterType::Normal) {
+        if (qcow2_entry_type(s, p.head_entry) == Qcow2ClusterType::Normal) {
             host += head;
             head = 0;
         }
-        if (qcow2_l2_entry_type(p.tail_entry, s->hdr.version) == Qcow2ClusterType::Normal) {
+        if (qcow2_entry_type(s, p.tail_entry) == Qcow2ClusterType::Normal) {
             tail = 0;
         }
     }
@@ -235,7 +240,7 @@ int coroutine_fn write_allocated(BlockDriverState *bs, const AllocPlan &p, uint6
         return qcow2_crypto_co_write(bs, host, p.guest + (host - p.host), head + bytes + tail, &q,
                                      0);
     }
-    return bdrv_co_pwritev(bs->file, host, head + bytes + tail, &q, 0);
+    return bdrv_co_pwritev(s->data_file, host, head + bytes + tail, &q, 0);
 }
 
 // Links the new clusters into the L2 table and frees what they replace.
@@ -301,7 +306,10 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
                 m.bytes += m2.bytes;
                 next_host += m2.bytes;
             }
-            const char *what = qcow2_metadata_overlap(s, m.host_offset, m.bytes, false);
+            // Host offsets in a data file cannot hit the image's metadata.
+            const char *what = qcow2_has_data_file(s)
+                                   ? nullptr
+                                   : qcow2_metadata_overlap(s, m.host_offset, m.bytes, false);
             if (what) {
                 return qcow2_signal_corruption(bs,
                                                "Preventing invalid write on metadata "
@@ -347,6 +355,14 @@ int coroutine_fn plan_write(BlockDriverState *bs, uint64_t offset, uint64_t *byt
         // fresh image gets its L2 table at 0x40000 and data at 0x50000).
         int ret2 = qcow2_prepare_l2_table(bs, p->guest);
         if (ret2 < 0) return ret2;
+        if (qcow2_has_data_file(s)) {
+            // As QEMU: data file clusters sit at their guest offsets and
+            // have no refcounts (nothing to give back on failure).
+            p->host = p->guest;
+            p->reuse = true;
+            s->inflight.push_back({first, p->nb});
+            return 0;
+        }
         int64_t h = qcow2_alloc_clusters(bs, p->nb);
         if (h < 0) return (int)h;
         p->host = (uint64_t)h;
@@ -371,7 +387,7 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset, int
         if (ret == 1) {
             BLKDBG_EVENT(bs->file, BLKDBG_WRITE_AIO);
             ret = s->crypto ? qcow2_crypto_co_write(bs, host, offset, n, qiov, qoff)
-                            : bdrv_co_pwritev_part(bs->file, host, n, qiov, qoff, 0);
+                            : bdrv_co_pwritev_part(s->data_file, host, n, qiov, qoff, 0);
         } else {
             ret = write_allocated(bs, p, offset, n, qiov, qoff);
             qemu_co_mutex_lock(&s->lock);
@@ -443,7 +459,7 @@ int coroutine_fn qcow2_co_pwritev_compressed(BlockDriverState *bs, int64_t offse
 {
     BDRVQcow2State *s = qcow2_state(bs);
     uint64_t cs = s->cluster_size;
-    if (s->crypto) return -ENOTSUP;
+    if (s->crypto || qcow2_has_data_file(s)) return -ENOTSUP;
     if (offset & (cs - 1)) return -EINVAL;
     if (bytes & (cs - 1) && offset + bytes != bs->total_bytes) return -EINVAL;
     uint64_t nb = ((uint64_t)bytes + cs - 1) / cs;
@@ -535,6 +551,11 @@ bool coroutine_fn reads_as_zero(BlockDriverState *bs, uint64_t offset, uint64_t 
 int coroutine_fn zeroize(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = qcow2_state(bs);
+    // A raw data file must read as the guest disk: zero it there first.
+    if (qcow2_data_file_is_raw(s)) {
+        int ret = bdrv_co_pwrite_zeroes(s->data_file, (int64_t)offset, (int64_t)bytes, flags);
+        if (ret < 0) return ret;
+    }
     if (s->hdr.version < 3) {
         if (bs->backing) return -ENOTSUP;
         return discard_locked(bs, offset, bytes, Qcow2DiscardMode::Discard);
@@ -637,7 +658,7 @@ int coroutine_fn qcow2_co_block_status(BlockDriverState *bs, bool, int64_t offse
     if ((m.type == Qcow2ClusterType::Normal || m.type == Qcow2ClusterType::ZeroAlloc) &&
         !s->crypto) {
         *map = (int64_t)m.host_offset;
-        *file = bs->file->bs;
+        *file = s->data_file ? s->data_file->bs : bs->file->bs;
         status |= BDRV_BLOCK_OFFSET_VALID;
     }
     if (m.type == Qcow2ClusterType::ZeroPlain || m.type == Qcow2ClusterType::ZeroAlloc) {

@@ -491,7 +491,7 @@ int64_t coroutine_fn qcow2_alloc_bytes(BlockDriverState *bs, uint64_t size)
 int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry, Qcow2DiscardType type)
 {
     BDRVQcow2State *s = qcow2_state(bs);
-    switch (qcow2_l2_entry_type(entry, s->hdr.version)) {
+    switch (qcow2_entry_type(s, entry)) {
     case Qcow2ClusterType::Compressed: {
         uint64_t host = entry & s->g.cluster_offset_mask;
         uint64_t nb = ((entry >> s->g.csize_shift) & s->g.csize_mask) + 1;
@@ -505,6 +505,7 @@ int coroutine_fn qcow2_free_l2_entry(BlockDriverState *bs, uint64_t entry, Qcow2
             qcow2_signal_corruption_nonfatal(bs, "Cannot free unaligned cluster %#" PRIx64, host);
             return 0;
         }
+        if (qcow2_has_data_file(s)) return qcow2_data_file_release(bs, entry, type);
         return qcow2_update_refcount(bs, host, s->cluster_size, -1, type);
     }
     default: return 0;

@@ -68,7 +68,14 @@ int coroutine_fn qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t
         int ret = qcow2_get_mapping(bs, off, to - off, &m);
         if (ret < 0) return ret;
         uint64_t n = (m.bytes + cs - 1) >> s->g.cluster_bits;
-        if (m.type == Qcow2ClusterType::Unallocated || m.type == Qcow2ClusterType::ZeroPlain) {
+        if ((m.type == Qcow2ClusterType::Unallocated || m.type == Qcow2ClusterType::ZeroPlain) &&
+            qcow2_has_data_file(s)) {
+            // The data file was sized (and preallocated) by the truncate;
+            // its clusters sit at the guest offsets, without refcounts.
+            ret = qcow2_set_l2_entries(bs, off, n, off | QCOW_OFLAG_COPIED, false, nullptr);
+            if (ret < 0) return ret;
+        } else if (m.type == Qcow2ClusterType::Unallocated ||
+                   m.type == Qcow2ClusterType::ZeroPlain) {
             int64_t host = qcow2_alloc_clusters(bs, n);
             if (host < 0) return (int)host;
             ret = prepare_data(bs, (uint64_t)host, n * cs, mode);
@@ -319,6 +326,18 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
     }
     uint64_t old_length = s->hdr.size;
     int ret = 0;
+    // As QEMU: a raw data file stays fully mapped.
+    if (qcow2_data_file_is_raw(s) && prealloc == PreallocMode::Off &&
+        (uint64_t)offset > old_length) {
+        prealloc = PreallocMode::Metadata;
+    }
+    if (qcow2_has_data_file(s) && (uint64_t)offset > old_length) {
+        // The data file grows first (preallocated as asked), so that the
+        // preallocated metadata maps clusters inside it.
+        PreallocMode fmode = prealloc == PreallocMode::Metadata ? PreallocMode::Off : prealloc;
+        ret = bdrv_co_truncate(s->data_file, offset, false, fmode, errp);
+        if (ret < 0) return ret;
+    }
     if ((uint64_t)offset < old_length) {
         if (prealloc != PreallocMode::Off) {
             error_setg(errp, "Preallocation can't be used for shrinking an image");
@@ -330,6 +349,9 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset, bool,
             error_setg_errno(errp, -ret, "Failed to update the image size");
     } else if ((uint64_t)offset > old_length) {
         ret = do_grow(bs, (uint64_t)offset, old_length, prealloc, errp);
+    }
+    if (ret == 0 && qcow2_has_data_file(s) && (uint64_t)offset < old_length) {
+        ret = bdrv_co_truncate(s->data_file, offset, false, PreallocMode::Off, errp);
     }
     if (ret == 0) ret = qcow2_flush_caches(bs);
     if (ret == 0) ret = bdrv_co_flush(bs->file->bs);

@@ -32,7 +32,7 @@ namespace {
 // none (unallocated, plain zero).
 bool l2_entry_extent(BDRVQcow2State *s, uint64_t e, uint64_t *off, uint64_t *len)
 {
-    switch (qcow2_l2_entry_type(e, s->hdr.version)) {
+    switch (qcow2_entry_type(s, e)) {
     case Qcow2ClusterType::Compressed: {
         uint64_t host = e & s->g.cluster_offset_mask;
         *off = host & ~511ULL;
@@ -50,7 +50,7 @@ bool l2_entry_extent(BDRVQcow2State *s, uint64_t e, uint64_t *off, uint64_t *len
 
 bool is_copied_type(BDRVQcow2State *s, uint64_t e)
 {
-    Qcow2ClusterType t = qcow2_l2_entry_type(e, s->hdr.version);
+    Qcow2ClusterType t = qcow2_entry_type(s, e);
     return t == Qcow2ClusterType::Normal || t == Qcow2ClusterType::ZeroAlloc;
 }
 
@@ -436,6 +436,8 @@ int coroutine_fn qcow2_co_snapshot_create(BlockDriverState *bs, QEMUSnapshotInfo
             if (o.id_str == info->id_str) ret = -EEXIST;
         }
         if (s->snapshots.size() >= QCOW2_MAX_SNAPSHOTS) ret = -EFBIG;
+        // As QEMU: data in an external file cannot be shared by snapshots.
+        if (ret == 0 && qcow2_has_data_file(s)) ret = -ENOTSUP;
         if (info->id_str.size() > 127 || info->name.size() > 255) ret = -EINVAL;
     }
     if (ret == 0) {

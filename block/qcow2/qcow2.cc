@@ -25,29 +25,11 @@ const Qcow2HeaderExt *find_ext(const Qcow2Header &h, uint32_t type)
     return nullptr;
 }
 
-// Images QEMU opens but qcow-lite cannot: external data files.  Where QEMU itself refuses the
-// header, its words are kept.
+// Where QEMU itself refuses the header, its words are kept.
 int reject_unsupported_image(const Qcow2Header &h, Error **errp)
 {
     if (h.crypt_method == QCOW2_CRYPT_LUKS && !find_ext(h, QCOW2_EXT_CRYPTO)) {
         error_setg(errp, "Missing CRYPTO header for crypt method %u", h.crypt_method);
-        return -EINVAL;
-    }
-    const Qcow2HeaderExt *df = find_ext(h, QCOW2_EXT_DATA_FILE);
-    if (h.incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
-        if (!df) {
-            error_setg(errp, "'data-file' is required for this image");
-            return -EINVAL;
-        }
-        std::string name(df->data.begin(), df->data.end());
-        error_setg(errp,
-                   "Images with an external data file are not supported by qcow-lite "
-                   "(data file '%s')",
-                   name.c_str());
-        return -ENOTSUP;
-    }
-    if (h.autoclear_features & QCOW2_AUTOCLEAR_DATA_FILE_RAW) {
-        error_setg(errp, "data-file-raw requires a data file");
         return -EINVAL;
     }
     return 0;
@@ -163,13 +145,14 @@ int parse_open_opts(BlockDriverState *bs, QDict *options, int flags, Qcow2Runtim
     s->runtime_opts = qcow2_take_runtime_opts(options);
     for (auto it = options->entries.begin(); it != options->entries.end();) {
         const std::string &k = it->first;
-        bool known = k == "backing" || k.rfind("backing.", 0) == 0 || k == "data-file" ||
-                     k.rfind("encrypt.", 0) == 0;
-        if (!known) {
+        // data-file options stay for qcow2_open_data_file.
+        bool child = k == "backing" || k.rfind("backing.", 0) == 0 || k == "data-file" ||
+                     k.rfind("data-file.", 0) == 0;
+        if (!child && k.rfind("encrypt.", 0) != 0) {
             error_setg(errp, "Block format 'qcow2' does not support the option '%s'", k.c_str());
             return -EINVAL;
         }
-        it = k.rfind("backing", 0) == 0 ? std::next(it) : options->entries.erase(it);
+        it = child ? std::next(it) : options->entries.erase(it);
     }
     return qcow2_parse_runtime_opts(bs, s->runtime_opts, flags, r, errp);
 }
@@ -204,9 +187,10 @@ int coroutine_fn open_rw_fixups(BlockDriverState *bs, int flags, Error **errp)
         int ret = repair_dirty(bs, errp);
         if (ret < 0) return ret;
     }
-    // The bitmaps autoclear bit is the one we maintain (qcow2-bitmap.cc);
-    // the others are cleared, as a program that does not know them must.
-    uint64_t keep = QCOW2_AUTOCLEAR_BITMAPS;
+    // The bitmaps (qcow2-bitmap.cc) and data_file_raw autoclear bits are
+    // the ones we maintain; the others are cleared, as a program that does
+    // not know them must.
+    uint64_t keep = QCOW2_AUTOCLEAR_BITMAPS | QCOW2_AUTOCLEAR_DATA_FILE_RAW;
     // As QEMU: a stale bitmaps extension (its bit clear) is dropped; its
     // clusters are leaks for check -r to free.
     size_t nexts = s->hdr.unknown_exts.size();
@@ -249,6 +233,8 @@ int coroutine_fn qcow2_do_open(BlockDriverState *bs, QDict *options, int flags, 
         error_setg_errno(errp, -ret, "Could not initialize refcount handling");
         return ret;
     }
+    ret = qcow2_open_data_file(bs, options, flags, errp);
+    if (ret < 0) return ret;
     ret = qcow2_read_snapshots(bs, errp);
     if (ret < 0) return ret;
     s->lazy_refcounts = r.lazy_refcounts;
