@@ -216,6 +216,22 @@ uint64_t get_be(const uint8_t *p, int n)
 
 constexpr const char *EOF_MSG = "Unexpected end-of-file before all data were read";
 
+// Answers the newstyle greeting: the client flags echo what the server
+// offered (fixed newstyle, no zeroes).  Shared by export and list handshakes.
+int coroutine_fn send_client_flags(NbdChannel *ch, uint16_t gflags, Error **errp)
+{
+    bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
+    bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
+    uint8_t cflags[4] = {
+        0, 0, 0,
+        uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
+    if (nbd_channel_write(ch, cflags, 4) < 0) {
+        error_setg(errp, "Failed to send client flags");
+        return -EIO;
+    }
+    return 0;
+}
+
 // 1: the server speaks the oldstyle handshake; 0: (fixed) newstyle, with
 // its global flags in @gflags; <0: failure.
 int coroutine_fn read_greeting(Haggle *h, bool tls, uint16_t *gflags)
@@ -301,14 +317,7 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
     if (ret < 0) return ret;
     if (ret == 1) return negotiate_oldstyle(&h, export_name, info);
     bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
-    bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
-    uint8_t cflags[4] = {
-        0, 0, 0,
-        uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
-    if (nbd_channel_write(ch, cflags, 4) < 0) {
-        error_setg(errp, "Failed to send client flags");
-        return -EIO;
-    }
+    if (send_client_flags(ch, gflags, errp) < 0) return -EIO;
     if (tls && tls->creds) {
         if (!fixed) {
             error_setg(errp, "Server does not support STARTTLS");
@@ -326,7 +335,7 @@ int coroutine_fn nbd_client_handshake(NbdChannel *ch, const std::string &export_
         if (ret < 0) return ret;
         if (ret == 1) return 0;
     }
-    return negotiate_export_name(&h, export_name, no_zeroes, info);
+    return negotiate_export_name(&h, export_name, gflags & NBD_FLAG_NO_ZEROES, info);
 }
 
 // ---- listing exports ------------------------------------------------------------
@@ -459,14 +468,7 @@ int coroutine_fn nbd_client_list_handshake(NbdChannel *ch, const NbdClientTls *t
         return 0;
     }
     bool fixed = gflags & NBD_FLAG_FIXED_NEWSTYLE;
-    bool no_zeroes = gflags & NBD_FLAG_NO_ZEROES;
-    uint8_t cflags[4] = {
-        0, 0, 0,
-        uint8_t((fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (no_zeroes ? NBD_FLAG_C_NO_ZEROES : 0))};
-    if (nbd_channel_write(ch, cflags, 4) < 0) {
-        error_setg(errp, "Failed to send client flags");
-        return -EIO;
-    }
+    if (send_client_flags(ch, gflags, errp) < 0) return -EIO;
     if (!fixed) {
         error_setg(errp, tls && tls->creds ? "Server does not support STARTTLS"
                                            : "Server does not support export lists");
